@@ -1,0 +1,88 @@
+//! What goes into the engine. A command is plain data carrying its own time, so the server can
+//! append it to a journal (or to etcd) and replay it later with the same result.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Milliseconds since the Unix epoch. The engine never reads a clock: every time comes in a command.
+pub type Millis = u64;
+
+/// Names one request for a resource, waiting or active. The engine assigns them from one counter for
+/// all resources, starting at 1, in the order commands arrive; so within one queue, FIFO order is
+/// request id order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One change to the engine, at the time `now`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub now: Millis,
+    pub op: Op,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Take a resource, or join its queue.
+    Acquire(Acquire),
+    /// The holder gives the lock up. A token that is waiting in that resource's queue instead is
+    /// withdrawn from the queue (`Reply::Withdrawn`).
+    Release { resource: String, token: Uuid },
+    /// The holder renews its lease: `expires = now + ttl` (`ttl_ms` if given, else the ttl in force;
+    /// a lock without ttl that is given one has one from now on). It is also the holder's heartbeat.
+    Renew {
+        resource: String,
+        token: Uuid,
+        ttl_ms: Option<u64>,
+    },
+    /// A request ends from outside: its waiting client hung up, or an administrator deleted it. A
+    /// waiting request leaves the queue; an active one is released and the next waiter granted.
+    Cancel { request: RequestId },
+    /// Expire every lease and every wait deadline due at or before `now`. (Every other command does
+    /// this first too; a Tick does nothing else. The server sends one at `Engine::next_deadline`.)
+    Tick,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acquire {
+    pub resource: String,
+    /// The grant's secret, chosen by the caller (not by the engine) so that replay is deterministic.
+    pub token: Uuid,
+    /// Free text shown in status pages ("alice@build3 pid 4242").
+    pub holder: String,
+    /// Lease length; `None` = held until released or cancelled.
+    pub ttl_ms: Option<u64>,
+    pub wait: Wait,
+}
+
+/// How long an acquire may wait in the queue when the resource is held by someone else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wait {
+    /// Do not queue: answer `Busy`.
+    No,
+    /// Queue until this time at the latest (a time at or before `now` is the same as `No`).
+    Until(Millis),
+    /// Queue until granted, withdrawn or cancelled.
+    Forever,
+}
+
+impl Wait {
+    /// The wait deadline this asks for: `Some(t)` = give up at `t`, `None` = never give up.
+    /// `No` gives up at once, so its deadline is `now`.
+    pub(super) fn deadline(self, now: Millis) -> Option<Millis> {
+        match self {
+            Wait::No => Some(now),
+            Wait::Until(t) => Some(t),
+            Wait::Forever => None,
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The lock engine: named resources, each with at most one holder and a FIFO queue, leases, wait
+//! deadlines and fences. All state and all rules; no I/O, no clock, no randomness.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use uuid::Uuid;
+
+use super::command::{Acquire, Command, Millis, Op, RequestId};
+use super::outcome::{Event, Outcome, Refusal, Reply};
+use super::releases::{REMEMBERED_RELEASES, RecentReleases};
+use super::resource::{Holder, Queue, Resource, Waiter};
+
+#[cfg(test)]
+mod invariants;
+mod queries;
+
+/// Every map here is ordered (BTree*), so nothing that reaches a reply, an event or a view depends on
+/// hashing: the same commands give the same answers on every machine and every replay.
+#[derive(Debug, PartialEq)]
+pub struct Engine {
+    /// Held resources by name. A resource nobody holds or waits for is not here (it costs nothing).
+    resources: BTreeMap<String, Resource>,
+    /// Every live request, holding or waiting, to its resource: for `Cancel` and `request()`.
+    requests: BTreeMap<RequestId, String>,
+    /// Every lease expiry and every wait deadline, earliest first; at most one per live request. Kept
+    /// in step with every change so the next deadline is O(log n) to find, with 10,000 waiters too.
+    deadlines: BTreeSet<(Millis, RequestId)>,
+    releases: RecentReleases,
+    /// The latest `now` seen: time inside the engine never goes back (see `apply`).
+    clock: Millis,
+    last_request: u64,
+    /// Engine-wide, never reset, so a fence never repeats, even for a resource forgotten and named again.
+    last_fence: u64,
+}
+
+/// Why a holder leaves: it decides what the others hear about it.
+#[derive(Clone, Copy)]
+enum Leaving {
+    /// Its own Release: its caller gets the reply, nobody else needs an event.
+    Released,
+    /// `Cancel` from outside: an `Event::Released`, so the server can log it.
+    Cancelled,
+    /// Its lease ran out: an `Event::Expired`.
+    Expired,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Engine {
+            resources: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            releases: RecentReleases::new(REMEMBERED_RELEASES),
+            clock: 0,
+            last_request: 0,
+            last_fence: 0,
+        }
+    }
+
+    /// Applies one command. Never panics, whatever the sequence: unknown names, unknown requests and
+    /// repeated commands are answered with refusals (or idempotent repeats).
+    pub fn apply(&mut self, command: Command) -> Outcome {
+        // Time never goes back inside the engine: servers sharing one journal may have clocks a little
+        // apart, and a stepped-back wall clock must not un-expire a lease or give a grant `since` before
+        // an earlier one. Clamping is deterministic, so replay still gives the same result.
+        let now = command.now.max(self.clock);
+        self.clock = now;
+        let mut events = Vec::new();
+        // Every command first expires what is due at `now`, as a Tick would: the state a command sees
+        // then does not depend on how punctually the server's timer sent its Ticks (a lease past its
+        // expiry cannot be renewed, and its resource can be taken, even if no Tick came yet).
+        self.expire_due(now, &mut events);
+        let reply = match command.op {
+            Op::Acquire(acquire) => self.acquire(now, acquire, &mut events),
+            Op::Release { resource, token } => self.release(now, resource, token, &mut events),
+            Op::Renew {
+                resource,
+                token,
+                ttl_ms,
+            } => self.renew(now, &resource, token, ttl_ms),
+            Op::Cancel { request } => self.cancel(now, request, &mut events),
+            Op::Tick => Reply::Ticked,
+        };
+        Outcome { reply, events }
+    }
+
+    fn acquire(&mut self, now: Millis, acquire: Acquire, events: &mut Vec<Event>) -> Reply {
+        let deadline = acquire.wait.deadline(now);
+        // A deadline at or before `now` means "do not wait": the rule that times out a queued waiter.
+        let will_wait = deadline.is_none_or(|t| t > now);
+        let name = acquire.resource;
+        let Some(resource) = self.resources.get_mut(&name) else {
+            let waiter = Waiter {
+                token: acquire.token,
+                holder: acquire.holder,
+                since: now,
+                deadline: None,
+                ttl_ms: acquire.ttl_ms,
+            };
+            let request = next_request(&mut self.last_request);
+            let holder = self.grant(now, &name, request, waiter);
+            let grant = holder.grant(&name);
+            self.requests.insert(request, name.clone());
+            self.resources.insert(
+                name,
+                Resource {
+                    holder,
+                    queue: Queue::default(),
+                },
+            );
+            return Reply::Granted {
+                grant,
+                again: false,
+            };
+        };
+
+        if resource.holder.token == acquire.token {
+            // An idempotent retry (its first answer was lost): the same grant. Nothing changes, not even
+            // the lease; extending it is Renew's job.
+            let grant = resource.holder.grant(&name);
+            return Reply::Granted { grant, again: true };
+        }
+
+        if let Some(request) = resource.queue.find(acquire.token) {
+            // A waiter re-polling keeps its place and request id; its deadline becomes the one asked
+            // for now. If that one is already due, it stops waiting now, as if its deadline had passed.
+            let Some(waiter) = resource.queue.get_mut(request) else {
+                invariant_broken("a queue's token index names a request that is not in it");
+                return Reply::Refused(Refusal::UnknownRequest);
+            };
+            if let Some(old) = waiter.deadline {
+                self.deadlines.remove(&(old, request));
+            }
+            if !will_wait {
+                resource.queue.remove(request);
+                self.requests.remove(&request);
+                events.push(Event::TimedOut {
+                    request,
+                    resource: name.clone(),
+                });
+                return Reply::Busy(resource.view(&name));
+            }
+            waiter.deadline = deadline;
+            if let Some(t) = deadline {
+                self.deadlines.insert((t, request));
+            }
+            let position = resource.queue.position(request);
+            return Reply::Queued { request, position };
+        }
+
+        if !will_wait {
+            return Reply::Busy(resource.view(&name));
+        }
+        let request = next_request(&mut self.last_request);
+        resource.queue.push(
+            request,
+            Waiter {
+                token: acquire.token,
+                holder: acquire.holder,
+                since: now,
+                deadline,
+                ttl_ms: acquire.ttl_ms,
+            },
+        );
+        let position = resource.queue.len();
+        if let Some(t) = deadline {
+            self.deadlines.insert((t, request));
+        }
+        self.requests.insert(request, name);
+        Reply::Queued { request, position }
+    }
+
+    fn release(
+        &mut self,
+        now: Millis,
+        name: String,
+        token: Uuid,
+        events: &mut Vec<Event>,
+    ) -> Reply {
+        let Some(resource) = self.resources.get(&name) else {
+            return match self.releases.released_by(&name, token) {
+                Some(fence) => Reply::Released { fence, again: true },
+                None => Reply::Refused(Refusal::NotHeld),
+            };
+        };
+        if resource.holder.token == token {
+            let fence = resource.holder.fence;
+            self.vacate(now, &name, Leaving::Released, events);
+            // Remembered only while the resource stays free: once a waiter got it, "released again"
+            // would be a lie about who holds it, and a retry gets WrongToken instead.
+            if !self.resources.contains_key(&name) {
+                self.releases.remember(name, token, fence);
+            }
+            return Reply::Released {
+                fence,
+                again: false,
+            };
+        }
+        if let Some(request) = resource.queue.find(token) {
+            self.drop_waiter(&name, request);
+            return Reply::Withdrawn { request };
+        }
+        Reply::Refused(Refusal::WrongToken)
+    }
+
+    fn renew(&mut self, now: Millis, name: &str, token: Uuid, ttl_ms: Option<u64>) -> Reply {
+        let Some(resource) = self.resources.get_mut(name) else {
+            return Reply::Refused(Refusal::NotHeld);
+        };
+        let holder = &mut resource.holder;
+        if holder.token != token {
+            return Reply::Refused(Refusal::WrongToken);
+        }
+        if let Some(ttl) = ttl_ms.or(holder.ttl_ms) {
+            if let Some(old) = holder.expires {
+                self.deadlines.remove(&(old, holder.request));
+            }
+            let expires = now.saturating_add(ttl);
+            self.deadlines.insert((expires, holder.request));
+            holder.ttl_ms = Some(ttl);
+            holder.expires = Some(expires);
+        }
+        holder.renewed = now;
+        Reply::Renewed {
+            grant: holder.grant(name),
+        }
+    }
+
+    fn cancel(&mut self, now: Millis, request: RequestId, events: &mut Vec<Event>) -> Reply {
+        let Some(name) = self.requests.get(&request).cloned() else {
+            return Reply::Refused(Refusal::UnknownRequest);
+        };
+        match self.resources.get(&name).map(|r| r.holder.request == request) {
+            Some(true) => {
+                self.vacate(now, &name, Leaving::Cancelled, events);
+            }
+            Some(false) => {
+                if self.drop_waiter(&name, request).is_none() {
+                    invariant_broken("a live request is neither the holder nor in the queue");
+                    return Reply::Refused(Refusal::UnknownRequest);
+                }
+            }
+            None => {
+                invariant_broken("a live request names a resource that is not held");
+                return Reply::Refused(Refusal::UnknownRequest);
+            }
+        }
+        Reply::Cancelled
+    }
+
+    /// Expires every lease and wait deadline due at or before `now`, in (deadline, request id) order.
+    fn expire_due(&mut self, now: Millis, events: &mut Vec<Event>) {
+        while let Some(&(due, request)) = self.deadlines.first()
+            && due <= now
+        {
+            self.deadlines.remove(&(due, request));
+            let Some(name) = self.requests.get(&request).cloned() else {
+                invariant_broken("a deadline names a request that is not live");
+                continue;
+            };
+            let is_holder = self
+                .resources
+                .get(&name)
+                .map(|r| r.holder.request == request);
+            if is_holder == Some(true) {
+                self.vacate(now, &name, Leaving::Expired, events);
+            } else if self.drop_waiter(&name, request).is_some() {
+                events.push(Event::TimedOut {
+                    request,
+                    resource: name,
+                });
+            } else {
+                invariant_broken("a deadline's request is neither holder nor waiter");
+            }
+        }
+    }
+
+    /// The holder of `name` leaves; the first waiter still willing to wait is granted at this same
+    /// `now`, its lease starting now. Returns the holder that left.
+    ///
+    /// Hand-over rule: a waiter whose deadline is at or before `now` is not granted; it times out here
+    /// (an `Event::TimedOut`, in queue order) and the next one is considered. `expire_due` handles due
+    /// deadlines in (deadline, id) order, so without this a waiter due at the same instant as the
+    /// holder's expiry, but with a larger id, would be granted a lock it had already given up on.
+    fn vacate(
+        &mut self,
+        now: Millis,
+        name: &str,
+        why: Leaving,
+        events: &mut Vec<Event>,
+    ) -> Option<Holder> {
+        let (name, Resource { holder, mut queue }) = self.resources.remove_entry(name)?;
+        self.requests.remove(&holder.request);
+        if let Some(expires) = holder.expires {
+            self.deadlines.remove(&(expires, holder.request));
+        }
+        let (request, fence) = (holder.request, holder.fence);
+        match why {
+            Leaving::Released => {}
+            Leaving::Cancelled => events.push(Event::Released {
+                request,
+                resource: name.clone(),
+                fence,
+            }),
+            Leaving::Expired => events.push(Event::Expired {
+                request,
+                resource: name.clone(),
+                fence,
+            }),
+        }
+        while let Some((request, waiter)) = queue.pop_first() {
+            if let Some(deadline) = waiter.deadline {
+                self.deadlines.remove(&(deadline, request));
+                if deadline <= now {
+                    self.requests.remove(&request);
+                    events.push(Event::TimedOut {
+                        request,
+                        resource: name.clone(),
+                    });
+                    continue;
+                }
+            }
+            let next = self.grant(now, &name, request, waiter);
+            events.push(Event::Granted(next.grant(&name)));
+            self.resources.insert(
+                name,
+                Resource {
+                    holder: next,
+                    queue,
+                },
+            );
+            return Some(holder);
+        }
+        Some(holder)
+    }
+
+    /// Makes `waiter` a holder of `name` at `now`: a new fence, its lease deadline indexed, and the
+    /// resource's remembered release forgotten (someone has been granted it since). The caller puts the
+    /// holder in place and keeps `requests` in step.
+    fn grant(&mut self, now: Millis, name: &str, request: RequestId, waiter: Waiter) -> Holder {
+        self.last_fence += 1;
+        let holder = Holder::from_waiter(request, self.last_fence, now, waiter);
+        if let Some(expires) = holder.expires {
+            self.deadlines.insert((expires, request));
+        }
+        self.releases.forget(name);
+        holder
+    }
+
+    /// Takes a waiter out of the queue of `name` and out of every index.
+    fn drop_waiter(&mut self, name: &str, request: RequestId) -> Option<Waiter> {
+        let waiter = self.resources.get_mut(name)?.queue.remove(request)?;
+        if let Some(deadline) = waiter.deadline {
+            self.deadlines.remove(&(deadline, request));
+        }
+        self.requests.remove(&request);
+        Some(waiter)
+    }
+}
+
+/// The next request id. A free function on the counter alone, so it can be called while a resource
+/// in the map is borrowed.
+fn next_request(last_request: &mut u64) -> RequestId {
+    *last_request += 1;
+    RequestId(*last_request)
+}
+
+/// An internal invariant does not hold: a bug in this file. Loud in debug builds and tests; in a
+/// release build the command is answered as best it can be rather than taking the server, and every
+/// lock it guards, down with a panic.
+fn invariant_broken(what: &str) {
+    if cfg!(debug_assertions) {
+        panic!("lock engine invariant broken: {what}");
+    }
+}

@@ -1,0 +1,33 @@
+//! The lock engine: all of weblock's lock state, and no I/O.
+//!
+//! A deterministic state machine. Every change comes in as a [`Command`] carrying its own time `now`;
+//! the same commands in the same order always give the same [`Outcome`]s and the same state. So the
+//! server can journal the commands and replay them, tests never sleep, and several servers could
+//! share one replicated list of commands.
+//!
+//! The rules, in one place:
+//! - A resource has at most one holder and a FIFO queue of waiters; it exists only while held.
+//! - A grant gets a fence from one engine-wide counter (1, 2, 3, ...) and the caller's token.
+//! - Time never goes back: `now` is clamped to the latest `now` seen.
+//! - Every command first expires what is due at `now` (leases and wait deadlines, in (deadline,
+//!   request id) order); `Op::Tick` does only that. A deadline at or before `now` counts as passed.
+//! - When a holder leaves (release, cancel, expiry), the first waiter whose deadline has not passed is
+//!   granted at that same `now` and its lease starts then; waiters found past their deadline on the
+//!   way time out first.
+//! - Events come out in the order things happened.
+
+mod command;
+mod locks;
+mod outcome;
+mod releases;
+mod resource;
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+pub use command::{Acquire, Command, Millis, Op, RequestId, Wait};
+pub use locks::Engine;
+pub use outcome::{Event, Grant, Outcome, Refusal, Reply};
+pub use releases::REMEMBERED_RELEASES;
+pub use view::{HolderView, LockView, RequestState, RequestView, WaiterView};

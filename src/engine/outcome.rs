@@ -1,0 +1,86 @@
+//! What comes out of the engine for each command: the answer to its caller, and the events that
+//! concern other parties (parked waiters to answer, things to log), in the order they happened.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::command::{Millis, RequestId};
+use super::view::LockView;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub reply: Reply,
+    pub events: Vec<Event>,
+}
+
+/// The answer to the command's own caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// `again` = this token already held it (an idempotent retry): the same grant, not a new fence.
+    Granted { grant: Grant, again: bool },
+    /// Waiting in the queue; `position` 1 = next in line. A token already waiting in that queue (a
+    /// client re-polling) keeps its place and request id.
+    Queued { request: RequestId, position: usize },
+    /// Held by someone else, and the caller would not wait.
+    Busy(LockView),
+    /// `again` = this token had released this resource already and nobody was granted it since.
+    Released { fence: u64, again: bool },
+    /// The token was waiting, not holding; it left the queue.
+    Withdrawn { request: RequestId },
+    Renewed { grant: Grant },
+    Cancelled,
+    Ticked,
+    Refused(Refusal),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The resource is free, and this token did not release it recently.
+    NotHeld,
+    /// The resource is held by another token.
+    WrongToken,
+    /// No live request has this id (never existed, or already ended).
+    UnknownRequest,
+}
+
+/// A holder's grant, as given to that holder. It carries the token, so it is never shown to others:
+/// status pages use `HolderView`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub request: RequestId,
+    pub resource: String,
+    pub token: Uuid,
+    /// From one engine-wide counter that grows with every grant: storage can refuse a stale holder.
+    pub fence: u64,
+    pub holder: String,
+    /// When it was granted.
+    pub since: Millis,
+    pub ttl_ms: Option<u64>,
+    pub expires: Option<Millis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A waiter became the holder (the server answers its parked client).
+    Granted(Grant),
+    /// A waiter's deadline passed; it left the queue.
+    TimedOut {
+        request: RequestId,
+        resource: String,
+    },
+    /// A holder's lease ran out; it lost the lock.
+    Expired {
+        request: RequestId,
+        resource: String,
+        fence: u64,
+    },
+    /// A holder ended by `Cancel` (so the server can log it).
+    Released {
+        request: RequestId,
+        resource: String,
+        fence: u64,
+    },
+}

@@ -1,0 +1,175 @@
+//! One held resource: its holder and its FIFO queue. Pure data structure; the rules that move requests
+//! between queue and holder (and keep the engine's indexes in step) live in `locks.rs`.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::command::{Millis, RequestId};
+use super::outcome::Grant;
+use super::view::{HolderView, LockView, WaiterView};
+
+/// A resource is in the engine's map exactly while someone holds it: a queue is only ever non-empty
+/// behind a holder (a leaving holder hands over to the first waiter at once), and a resource with
+/// neither is forgotten. So the holder is not an `Option`, and that invariant is in the type.
+#[derive(Debug, PartialEq)]
+pub(super) struct Resource {
+    pub(super) holder: Holder,
+    pub(super) queue: Queue,
+}
+
+#[derive(Debug, PartialEq)]
+pub(super) struct Holder {
+    pub(super) request: RequestId,
+    pub(super) token: Uuid,
+    pub(super) holder: String,
+    /// When the request was made (earlier than `since` if it waited).
+    pub(super) created: Millis,
+    pub(super) since: Millis,
+    pub(super) fence: u64,
+    pub(super) ttl_ms: Option<u64>,
+    pub(super) expires: Option<Millis>,
+    pub(super) renewed: Millis,
+}
+
+#[derive(Debug, PartialEq)]
+pub(super) struct Waiter {
+    pub(super) token: Uuid,
+    pub(super) holder: String,
+    pub(super) since: Millis,
+    pub(super) deadline: Option<Millis>,
+    pub(super) ttl_ms: Option<u64>,
+}
+
+/// Waiters in arrival order. Request ids are handed out in arrival order and a re-polling waiter keeps
+/// its id, so ordering by id *is* FIFO order; a BTreeMap then gives O(log n) removal from the middle
+/// (cancel, withdraw, time-out) where a VecDeque would scan. `tokens` finds a re-polling waiter.
+#[derive(Debug, PartialEq, Default)]
+pub(super) struct Queue {
+    order: BTreeMap<RequestId, Waiter>,
+    tokens: BTreeMap<Uuid, RequestId>,
+}
+
+impl Holder {
+    /// Grants to `waiter`: its lease (if any) starts `now`. A request granted at once, without
+    /// waiting, comes here as a waiter whose `since` is `now`.
+    pub(super) fn from_waiter(request: RequestId, fence: u64, now: Millis, waiter: Waiter) -> Holder {
+        Holder {
+            request,
+            token: waiter.token,
+            holder: waiter.holder,
+            created: waiter.since,
+            since: now,
+            fence,
+            ttl_ms: waiter.ttl_ms,
+            // Saturating: a huge ttl means "practically never", not an overflow panic.
+            expires: waiter.ttl_ms.map(|ttl| now.saturating_add(ttl)),
+            renewed: now,
+        }
+    }
+
+    pub(super) fn grant(&self, resource: &str) -> Grant {
+        Grant {
+            request: self.request,
+            resource: resource.to_owned(),
+            token: self.token,
+            fence: self.fence,
+            holder: self.holder.clone(),
+            since: self.since,
+            ttl_ms: self.ttl_ms,
+            expires: self.expires,
+        }
+    }
+
+    pub(super) fn view(&self) -> HolderView {
+        HolderView {
+            request: self.request,
+            holder: self.holder.clone(),
+            since: self.since,
+            fence: self.fence,
+            ttl_ms: self.ttl_ms,
+            expires: self.expires,
+            renewed: self.renewed,
+        }
+    }
+}
+
+impl Waiter {
+    pub(super) fn view(&self, request: RequestId) -> WaiterView {
+        WaiterView {
+            request,
+            holder: self.holder.clone(),
+            since: self.since,
+            deadline: self.deadline,
+            ttl_ms: self.ttl_ms,
+        }
+    }
+}
+
+impl Queue {
+    pub(super) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The request of `token` if it is waiting here.
+    pub(super) fn find(&self, token: Uuid) -> Option<RequestId> {
+        self.tokens.get(&token).copied()
+    }
+
+    pub(super) fn get(&self, request: RequestId) -> Option<&Waiter> {
+        self.order.get(&request)
+    }
+
+    pub(super) fn get_mut(&mut self, request: RequestId) -> Option<&mut Waiter> {
+        self.order.get_mut(&request)
+    }
+
+    /// Appends at the back. `request` must be newer than every waiter's (true of a fresh id).
+    pub(super) fn push(&mut self, request: RequestId, waiter: Waiter) {
+        debug_assert!(self.order.last_key_value().is_none_or(|(last, _)| *last < request));
+        self.tokens.insert(waiter.token, request);
+        self.order.insert(request, waiter);
+    }
+
+    pub(super) fn remove(&mut self, request: RequestId) -> Option<Waiter> {
+        let waiter = self.order.remove(&request)?;
+        self.tokens.remove(&waiter.token);
+        Some(waiter)
+    }
+
+    pub(super) fn pop_first(&mut self) -> Option<(RequestId, Waiter)> {
+        let (request, waiter) = self.order.pop_first()?;
+        self.tokens.remove(&waiter.token);
+        Some((request, waiter))
+    }
+
+    /// The place of a waiting `request`, 1 = next in line. O(position): counting needs a walk, but
+    /// only a status query or a re-poll pays it, never a grant or a hand-over.
+    pub(super) fn position(&self, request: RequestId) -> usize {
+        self.order.range(..request).count() + 1
+    }
+
+    /// The token index names exactly the waiters in the queue.
+    #[cfg(test)]
+    pub(super) fn tokens_consistent(&self) -> bool {
+        self.tokens.len() == self.order.len()
+            && self
+                .tokens
+                .iter()
+                .all(|(token, id)| self.order.get(id).is_some_and(|w| w.token == *token))
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &Waiter)> {
+        self.order.iter().map(|(id, waiter)| (*id, waiter))
+    }
+}
+
+impl Resource {
+    pub(super) fn view(&self, name: &str) -> LockView {
+        LockView {
+            resource: name.to_owned(),
+            holder: Some(self.holder.view()),
+            waiting: self.queue.iter().map(|(id, w)| w.view(id)).collect(),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Unit tests of the lock engine. Time is passed in with each command; nothing sleeps.
+
+mod cancel;
+mod fences;
+mod leases;
+mod queue;
+mod releases;
+mod replay;
+mod robustness;
+
+use uuid::Uuid;
+
+use super::{Acquire, Command, Engine, Grant, Millis, Op, Outcome, Reply, RequestId, Wait};
+
+/// Test tokens are small numbers, so a failing assertion says which client it was.
+pub(super) fn token(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+/// Applies `op` at `now`, then checks that every index of the engine agrees with its resources.
+pub(super) fn run(engine: &mut Engine, now: Millis, op: Op) -> Outcome {
+    let outcome = engine.apply(Command { now, op });
+    engine.check_invariants();
+    outcome
+}
+
+pub(super) fn grab(resource: &str, client: u128, ttl_ms: Option<u64>, wait: Wait) -> Op {
+    Op::Acquire(Acquire {
+        resource: resource.to_owned(),
+        token: token(client),
+        holder: format!("client {client}"),
+        ttl_ms,
+        wait,
+    })
+}
+
+pub(super) fn release(resource: &str, client: u128) -> Op {
+    Op::Release {
+        resource: resource.to_owned(),
+        token: token(client),
+    }
+}
+
+pub(super) fn renew(resource: &str, client: u128, ttl_ms: Option<u64>) -> Op {
+    Op::Renew {
+        resource: resource.to_owned(),
+        token: token(client),
+        ttl_ms,
+    }
+}
+
+pub(super) fn cancel(request: RequestId) -> Op {
+    Op::Cancel { request }
+}
+
+/// The grant of a `Granted` reply that was not a retry.
+pub(super) fn granted(outcome: &Outcome) -> Grant {
+    match &outcome.reply {
+        Reply::Granted { grant, again: false } => grant.clone(),
+        other => panic!("expected a new grant, got {other:?}"),
+    }
+}
+
+/// The request id and position of a `Queued` reply.
+pub(super) fn queued(outcome: &Outcome) -> (RequestId, usize) {
+    match outcome.reply {
+        Reply::Queued { request, position } => (request, position),
+        ref other => panic!("expected Queued, got {other:?}"),
+    }
+}

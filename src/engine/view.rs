@@ -1,0 +1,58 @@
+//! Read-only pictures of the state, for status pages and admin APIs. No view carries a token: whoever
+//! may read a status page must not be able to release someone else's lock with what it shows.
+
+use serde::Serialize;
+
+use super::command::{Millis, RequestId};
+
+/// One resource: its holder and its queue, next in line first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LockView {
+    pub resource: String,
+    /// Always `Some` for a resource the engine knows (a resource nobody holds is forgotten); an
+    /// `Option` so that callers can describe a free resource with the same type.
+    pub holder: Option<HolderView>,
+    pub waiting: Vec<WaiterView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HolderView {
+    pub request: RequestId,
+    pub holder: String,
+    /// When it was granted.
+    pub since: Millis,
+    pub fence: u64,
+    pub ttl_ms: Option<u64>,
+    pub expires: Option<Millis>,
+    /// Last renewal (heartbeat), or the grant time if never renewed.
+    pub renewed: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WaiterView {
+    pub request: RequestId,
+    pub holder: String,
+    /// When it started waiting.
+    pub since: Millis,
+    /// When it gives up; `None` = waits until granted or cancelled.
+    pub deadline: Option<Millis>,
+    /// The lease it asked for, which starts when it is granted.
+    pub ttl_ms: Option<u64>,
+}
+
+/// One live request, found by its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestView {
+    pub resource: String,
+    /// When the request was made (for an active request that waited first, earlier than `since`).
+    pub created: Millis,
+    pub state: RequestState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Active(HolderView),
+    /// `position` 1 = next in line.
+    Waiting { position: usize, waiter: WaiterView },
+}

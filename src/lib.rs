@@ -1,0 +1,6 @@
+//! weblock: an HTTP lock service and its blocking command-line client.
+pub mod cli;
+pub mod duration;
+pub mod engine;
+pub mod server;
+pub mod timefmt;

@@ -1,0 +1,431 @@
+//! One client connection: its read buffer, where it is in the request/answer cycle, and the steps that
+//! move it on. Sockets are non-blocking; a connection is worked on by one thread at a time (the poller's
+//! one-shot arming guarantees it, and `Slot::state`'s lock makes it plain), and never holds a thread while
+//! it waits for bytes, for room to write, or for a lock.
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::engine::RequestId;
+
+use super::Shared;
+use super::chunked::Chunked;
+use super::core::Delivery;
+use super::http::{self, Framing, Head, HeadParse, Rejection, Request, Response};
+use super::poller::Interest;
+use super::router::{self, Handled};
+
+/// A connection and the lock that serialises work on it.
+pub struct Slot {
+    /// The key the poller reports this connection by (table index and generation).
+    pub key: u64,
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub state: Mutex<ConnState>,
+}
+
+/// Where a connection is between two requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No request under way (keep-alive).
+    Idle,
+    /// Part of a request has arrived.
+    Reading,
+    /// A request is being answered by the thread that holds the state lock.
+    Busy,
+    /// Waiting for a lock: answered later, by the thread that hands the lock over (or by the timer).
+    Parked(RequestId),
+    /// An answer is partly written; the rest waits for room in the send buffer.
+    Writing,
+    Closed,
+}
+
+/// How an answer must be framed, taken from its request's head (remembered while the request is parked).
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub minor_version: u8,
+    pub head_only: bool,
+    pub keep_alive: bool,
+}
+
+pub struct ConnState {
+    pub phase: Phase,
+    /// When the current phase began: idle since, request started, write started.
+    pub since: Instant,
+    buf: Vec<u8>,
+    /// How much of `buf` was already searched for the end of the head.
+    scanned: usize,
+    /// A parsed head whose body is still arriving, and its length in `buf`.
+    head: Option<(Head, usize)>,
+    chunked: Option<Chunked>,
+    continue_sent: bool,
+    /// The framing of the request that is parked.
+    pub parked_shape: Option<Shape>,
+    out: Vec<u8>,
+    close_after_write: bool,
+    /// The client closed its side; answer what was read, then close.
+    peer_closed: bool,
+}
+
+impl ConnState {
+    pub fn new(now: Instant) -> ConnState {
+        ConnState {
+            phase: Phase::Idle,
+            since: now,
+            buf: Vec::new(),
+            scanned: 0,
+            head: None,
+            chunked: None,
+            continue_sent: false,
+            parked_shape: None,
+            out: Vec::new(),
+            close_after_write: false,
+            peer_closed: false,
+        }
+    }
+}
+
+impl Slot {
+    pub fn lock(&self) -> MutexGuard<'_, ConnState> {
+        // A poisoned lock means a handler panicked mid-request; the state is still structurally sound,
+        // and refusing the connection forever would be worse.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the client is gone: a non-blocking peek that reads end-of-stream (or fails) says it hung up.
+    pub fn client_gone(&self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.stream.peek(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+            Err(_) => true,
+        }
+    }
+}
+
+/// Handles one readiness report for `slot`. Returns the parked waiters this made due (a release hands its
+/// lock over), which the caller answers after letting go of this connection.
+pub fn on_ready(shared: &Shared, slot: &Arc<Slot>) -> Vec<Delivery> {
+    let mut st = slot.lock();
+    match st.phase {
+        Phase::Closed | Phase::Busy => Vec::new(),
+        Phase::Writing => {
+            if flush(shared, slot, &mut st) == Written::Continue {
+                serve(shared, slot, &mut st)
+            } else {
+                Vec::new()
+            }
+        }
+        Phase::Parked(request) => {
+            if slot.client_gone() {
+                close(shared, slot, &mut st);
+                drop(st);
+                shared.core.hangup(request)
+            } else if slot.stream.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0) {
+                // The client sent more while waiting (pipelining). Leave it unread and disarmed until the
+                // wait is answered; the hand-over checks the client again before granting.
+                Vec::new()
+            } else {
+                rearm(shared, slot, &mut st, Interest::Read);
+                Vec::new()
+            }
+        }
+        Phase::Idle | Phase::Reading => {
+            if !fill(shared, slot, &mut st) {
+                return Vec::new();
+            }
+            serve(shared, slot, &mut st)
+        }
+    }
+}
+
+/// Reads what the socket has, up to what a request may need. False if the connection was closed.
+fn fill(shared: &Shared, slot: &Slot, st: &mut ConnState) -> bool {
+    let limits = &shared.limits;
+    let cap = limits.max_head_bytes + limits.max_body_bytes + 64 * 1024;
+    let mut chunk = [0u8; 16 * 1024];
+    while st.buf.len() < cap {
+        match (&slot.stream).read(&mut chunk) {
+            Ok(0) => {
+                st.peer_closed = true;
+                break;
+            }
+            Ok(n) => {
+                if st.buf.is_empty() && st.phase == Phase::Idle {
+                    st.phase = Phase::Reading;
+                    st.since = Instant::now();
+                }
+                st.buf.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                close(shared, slot, st);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Answers every complete request in the buffer, in order, until one parks, an answer has to wait for
+/// room, or more bytes are needed; then re-arms the connection for what it waits on.
+pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
+    loop {
+        let request = match next_request(shared, slot, st) {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                if st.peer_closed {
+                    close(shared, slot, st);
+                } else {
+                    rearm(shared, slot, st, Interest::Read);
+                }
+                return deliveries;
+            }
+            Err(rejection) => {
+                let response = Response::fail(rejection.status, rejection.reason).closing();
+                write_answer(shared, slot, st, response.encode(1, false, false), false);
+                return deliveries;
+            }
+        };
+        st.phase = Phase::Busy;
+        let shape = Shape {
+            minor_version: request.head.minor_version,
+            head_only: request.method() == "HEAD",
+            keep_alive: request.head.keep_alive && !st.peer_closed,
+        };
+        match router::route(shared, slot, &request, &mut deliveries) {
+            Handled::Parked(id) => {
+                st.phase = Phase::Parked(id);
+                st.parked_shape = Some(shape);
+                rearm(shared, slot, st, Interest::Read);
+                return deliveries;
+            }
+            Handled::Respond(response) => {
+                if respond(shared, slot, st, &response, shape) != Written::Continue {
+                    return deliveries;
+                }
+            }
+        }
+    }
+}
+
+/// What became of an answer handed to the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// All written; the connection goes on to its next request.
+    Continue,
+    /// All written, and the connection closed as agreed (`Connection: close`).
+    Finished,
+    /// Part written; the rest waits for room (the poller calls back).
+    Pending,
+    /// The client is gone; it did not get the answer.
+    Failed,
+}
+
+/// Answers a parked request (granted, timed out, ended), then serves what the client sent meanwhile.
+/// Returns whether the client got (or is getting) the answer.
+pub fn answer_parked(
+    shared: &Shared,
+    slot: &Arc<Slot>,
+    st: &mut ConnState,
+    response: &Response,
+) -> (bool, Vec<Delivery>) {
+    let shape = st.parked_shape.take().unwrap_or(Shape {
+        minor_version: 1,
+        head_only: false,
+        keep_alive: false,
+    });
+    match respond(shared, slot, st, response, shape) {
+        Written::Continue => (true, serve(shared, slot, st)),
+        Written::Finished | Written::Pending => (true, Vec::new()),
+        Written::Failed => (false, Vec::new()),
+    }
+}
+
+fn respond(
+    shared: &Shared,
+    slot: &Slot,
+    st: &mut ConnState,
+    response: &Response,
+    shape: Shape,
+) -> Written {
+    let keep_alive = shape.keep_alive && !response.close;
+    let bytes = response.encode(shape.minor_version, shape.head_only, keep_alive);
+    write_answer(shared, slot, st, bytes, keep_alive)
+}
+
+fn write_answer(
+    shared: &Shared,
+    slot: &Slot,
+    st: &mut ConnState,
+    bytes: Vec<u8>,
+    keep_alive: bool,
+) -> Written {
+    st.out = bytes;
+    st.close_after_write = !keep_alive;
+    st.phase = Phase::Writing;
+    st.since = Instant::now();
+    flush(shared, slot, st)
+}
+
+/// Writes what is pending.
+fn flush(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Written {
+    let mut written = 0;
+    while written < st.out.len() {
+        match (&slot.stream).write(&st.out[written..]) {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                st.out.drain(..written);
+                rearm(shared, slot, st, Interest::Write);
+                return Written::Pending;
+            }
+            Err(_) => break,
+        }
+    }
+    if written < st.out.len() {
+        close(shared, slot, st);
+        return Written::Failed;
+    }
+    st.out = Vec::new();
+    if st.close_after_write {
+        close(shared, slot, st);
+        return Written::Finished;
+    }
+    st.phase = if st.buf.is_empty() {
+        Phase::Idle
+    } else {
+        Phase::Reading
+    };
+    st.since = Instant::now();
+    Written::Continue
+}
+
+/// Takes the next complete request out of the buffer, if one has fully arrived.
+fn next_request(
+    shared: &Shared,
+    slot: &Slot,
+    st: &mut ConnState,
+) -> Result<Option<Request>, Rejection> {
+    let limits = &shared.limits;
+    if st.head.is_none() {
+        if st.buf.is_empty() {
+            return Ok(None);
+        }
+        if !http::has_head_end(&st.buf, st.scanned) {
+            st.scanned = st.buf.len();
+            if st.buf.len() > limits.max_head_bytes {
+                return Err(Rejection::new(
+                    431,
+                    format!(
+                        "request head too large: at most {} bytes of request line and headers",
+                        limits.max_head_bytes
+                    ),
+                ));
+            }
+            return Ok(None);
+        }
+        match http::parse_head(&st.buf, limits)? {
+            HeadParse::Partial => {
+                st.scanned = st.buf.len();
+                return Ok(None);
+            }
+            HeadParse::Done(head, len) => {
+                if head.framing == Framing::Chunked {
+                    st.chunked = Some(Chunked::default());
+                }
+                st.head = Some((head, len));
+            }
+        }
+    }
+    let Some((head, head_len)) = &st.head else {
+        return Ok(None);
+    };
+    let head_len = *head_len;
+    let (body, consumed) = match head.framing {
+        Framing::Length(n) => {
+            if st.buf.len() - head_len < n {
+                ask_for_body(slot, st);
+                return Ok(None);
+            }
+            (st.buf[head_len..head_len + n].to_vec(), head_len + n)
+        }
+        Framing::Chunked => {
+            let Some(decoder) = st.chunked.as_mut() else {
+                return Ok(None);
+            };
+            match decoder.feed(&st.buf[head_len..], limits.max_body_bytes)? {
+                Some(raw_len) => (std::mem::take(&mut decoder.body), head_len + raw_len),
+                None => {
+                    ask_for_body(slot, st);
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let Some((head, _)) = st.head.take() else {
+        return Ok(None);
+    };
+    st.buf.drain(..consumed);
+    st.scanned = 0;
+    st.chunked = None;
+    st.continue_sent = false;
+    Ok(Some(Request {
+        head,
+        body,
+        peer: slot.peer,
+    }))
+}
+
+/// Tells a client that waits for `100 Continue` to send its body (once the head passed its checks).
+fn ask_for_body(slot: &Slot, st: &mut ConnState) {
+    let wants = st.head.as_ref().is_some_and(|(h, _)| h.expects_continue);
+    if wants && !st.continue_sent {
+        st.continue_sent = true;
+        // 25 bytes into an empty send buffer: this cannot meaningfully block; if it fails, the client
+        // sends its body anyway after its own short wait, as curl does.
+        let _ = (&slot.stream).write(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+}
+
+fn rearm(shared: &Shared, slot: &Slot, st: &mut ConnState, interest: Interest) {
+    if shared.poller.rearm(&slot.stream, slot.key, interest).is_err() {
+        close(shared, slot, st);
+    }
+}
+
+/// Closes the connection: out of the table and the poller, and the socket shut so the client sees it now
+/// even while a parked waiter's entry still refers to it.
+pub fn close(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+    if st.phase == Phase::Closed {
+        return;
+    }
+    st.phase = Phase::Closed;
+    st.buf = Vec::new();
+    st.out = Vec::new();
+    shared.poller.remove(&slot.stream);
+    let _ = slot.stream.shutdown(Shutdown::Both);
+    shared.conns.remove(slot.key);
+}
+
+/// Cuts off a connection the sweeper found over its time: a request not sent in time gets its 408.
+pub fn expire(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+    if st.phase == Phase::Reading {
+        let response = Response::fail(
+            408,
+            format!(
+                "request not received within {}s",
+                shared.limits.request_timeout.as_secs()
+            ),
+        )
+        .closing();
+        let _ = (&slot.stream).write(&response.encode(1, false, false));
+    }
+    close(shared, slot, st);
+}

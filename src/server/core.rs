@@ -1,0 +1,197 @@
+//! The engine behind one lock, with the connections parked on it.
+//!
+//! Every change goes through here: the engine applies a command stamped with the wall clock, and the
+//! events it returns are settled before the lock is let go: a lock handed to a parked waiter whose client
+//! has hung up goes straight on to the next in line, so a dead waiter never becomes a holder. What is left
+//! are `Delivery`s: answers to write to parked connections, which the caller writes after letting go of
+//! this lock (and of its own connection), so no thread ever holds two connections at once.
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::engine::{Command, Engine, Event, Grant, LockView, Millis, Op, Reply, RequestId};
+use crate::timefmt;
+
+use super::conn::Slot;
+use super::http::Response;
+
+/// Builds the answer for a parked request once its wait ends, in its dialect's words.
+pub type Responder = Box<dyn FnOnce(&Answer) -> Response + Send>;
+
+/// How a parked request's wait ended.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Granted(Grant),
+    /// Its wait deadline passed; the lock as it stands then.
+    TimedOut(Option<LockView>),
+    /// The same client waits again on a newer connection (a retry with the same token).
+    Superseded,
+}
+
+/// An answer due to a parked connection.
+pub struct Delivery {
+    pub slot: Arc<Slot>,
+    pub request: RequestId,
+    pub answer: Answer,
+    pub responder: Responder,
+}
+
+struct Parked {
+    slot: Arc<Slot>,
+    responder: Responder,
+}
+
+struct Inner {
+    engine: Engine,
+    parked: HashMap<RequestId, Parked>,
+    /// The deadline the timer sleeps towards; an earlier one wakes it.
+    timer_target: Option<Millis>,
+}
+
+pub struct Core {
+    inner: Mutex<Inner>,
+    timer: Condvar,
+}
+
+impl Default for Core {
+    fn default() -> Core {
+        Core {
+            inner: Mutex::new(Inner {
+                engine: Engine::new(),
+                parked: HashMap::new(),
+                timer_target: None,
+            }),
+            timer: Condvar::new(),
+        }
+    }
+}
+
+impl Core {
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the engine's state.
+    pub fn read<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        f(&self.inner().engine)
+    }
+
+    pub fn apply(&self, op: Op) -> (Reply, Vec<Delivery>) {
+        let mut inner = self.inner();
+        self.run(&mut inner, op)
+    }
+
+    /// Applies `op` (an acquire); if it has to wait, `slot` is parked until the wait ends, and `responder`
+    /// will build its answer. Parking happens under the same lock as the acquire, so no hand-over can slip
+    /// between them.
+    pub fn apply_parking(
+        &self,
+        op: Op,
+        slot: &Arc<Slot>,
+        responder: Responder,
+    ) -> (Reply, Vec<Delivery>) {
+        let mut inner = self.inner();
+        let (reply, mut deliveries) = self.run(&mut inner, op);
+        if let Reply::Queued { request, .. } = reply {
+            let parked = Parked {
+                slot: slot.clone(),
+                responder,
+            };
+            if let Some(old) = inner.parked.insert(request, parked) {
+                deliveries.push(Delivery {
+                    slot: old.slot,
+                    request,
+                    answer: Answer::Superseded,
+                    responder: old.responder,
+                });
+            }
+        }
+        (reply, deliveries)
+    }
+
+    /// A parked client hung up: its request ends, unless a hand-over already took it out of the parked set
+    /// (then the thread delivering it finds the connection closed and ends it).
+    pub fn hangup(&self, request: RequestId) -> Vec<Delivery> {
+        let mut inner = self.inner();
+        if inner.parked.remove(&request).is_none() {
+            return Vec::new();
+        }
+        self.run(&mut inner, Op::Cancel { request }).1
+    }
+
+    fn run(&self, inner: &mut Inner, op: Op) -> (Reply, Vec<Delivery>) {
+        let now = timefmt::now_ms();
+        let outcome = inner.engine.apply(Command { now, op });
+        let deliveries = settle(inner, now, outcome.events);
+        if let Some(next) = inner.engine.next_deadline()
+            && inner.timer_target.is_none_or(|t| next < t)
+        {
+            self.timer.notify_one();
+        }
+        (outcome.reply, deliveries)
+    }
+
+    /// Applies every expiry that is due, then sleeps until the next deadline (or at most `max_sleep`, or
+    /// until an earlier deadline is set). Called in a loop by the timer thread.
+    pub fn tick_and_sleep(&self, max_sleep: Duration) -> Vec<Delivery> {
+        let mut inner = self.inner();
+        let now = timefmt::now_ms();
+        if inner.engine.next_deadline().is_some_and(|d| d <= now) {
+            return self.run(&mut inner, Op::Tick).1;
+        }
+        let sleep = match inner.engine.next_deadline() {
+            Some(d) => Duration::from_millis(d - now).min(max_sleep),
+            None => max_sleep,
+        };
+        inner.timer_target = Some(now + sleep.as_millis() as u64);
+        let (mut inner, _) = self
+            .timer
+            .wait_timeout(inner, sleep)
+            .unwrap_or_else(|p| p.into_inner());
+        inner.timer_target = None;
+        Vec::new()
+    }
+}
+
+/// Turns engine events into answers for parked connections. A waiter granted the lock whose client is
+/// gone gives it up at once (the next waiter is granted in the same step).
+fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
+    let mut pending: VecDeque<Event> = events.into();
+    while let Some(event) = pending.pop_front() {
+        match event {
+            Event::Granted(grant) => {
+                let Some(parked) = inner.parked.remove(&grant.request) else {
+                    // Not parked: a request whose client polls for it (or a retry that lost its
+                    // connection and will come back with its token).
+                    continue;
+                };
+                if parked.slot.client_gone() {
+                    let op = Op::Cancel {
+                        request: grant.request,
+                    };
+                    pending.extend(inner.engine.apply(Command { now, op }).events);
+                    continue;
+                }
+                deliveries.push(Delivery {
+                    slot: parked.slot,
+                    request: grant.request,
+                    answer: Answer::Granted(grant),
+                    responder: parked.responder,
+                });
+            }
+            Event::TimedOut { request, resource } => {
+                if let Some(parked) = inner.parked.remove(&request) {
+                    deliveries.push(Delivery {
+                        slot: parked.slot,
+                        request,
+                        answer: Answer::TimedOut(inner.engine.lock(&resource)),
+                        responder: parked.responder,
+                    });
+                }
+            }
+            Event::Expired { .. } | Event::Released { .. } => {}
+        }
+    }
+    deliveries
+}

@@ -1,0 +1,382 @@
+//! HTTP/1.x messages: the parsed request head, the request, and the response with its one-write encoding.
+use std::net::SocketAddr;
+
+use serde_json::Value;
+
+use super::limits::Limits;
+
+/// A request line and headers, parsed by `httparse` and copied out of the read buffer.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub method: String,
+    /// The path without the query string, as sent (not percent-decoded).
+    pub path: String,
+    pub query: Option<String>,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    pub headers: Vec<(String, String)>,
+    pub framing: Framing,
+    /// Whether the client sent `Expect: 100-continue`.
+    pub expects_continue: bool,
+    pub keep_alive: bool,
+}
+
+/// How the request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Length(usize),
+    Chunked,
+}
+
+/// Why a request could not be read; each becomes an answer with its status, then the connection closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(status: u16, reason: impl Into<String>) -> Rejection {
+        Rejection {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Outcome of trying to parse a head from the start of `buf`.
+pub enum HeadParse {
+    /// The head is complete and took `len` bytes.
+    Done(Head, usize),
+    Partial,
+}
+
+/// Whether `buf` holds the blank line that ends a head, looking only at bytes from `from` on (minus the
+/// three before, in case the terminator straddles two reads), so a trickled head costs linear time.
+pub fn has_head_end(buf: &[u8], from: usize) -> bool {
+    let start = from.saturating_sub(3);
+    let tail = &buf[start..];
+    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(4).any(|w| w == b"\r\n\r\n")
+}
+
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut req = httparse::Request::new(&mut slots);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_head_bytes {
+                return Err(head_too_large(limits));
+            }
+            return Ok(HeadParse::Partial);
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Rejection::new(
+                431,
+                format!("too many header fields: at most {}", limits.max_headers),
+            ));
+        }
+        Err(e) => return Err(Rejection::new(400, format!("malformed request: {e}"))),
+    };
+    if len > limits.max_head_bytes {
+        return Err(head_too_large(limits));
+    }
+    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
+    else {
+        return Err(Rejection::new(400, "malformed request line"));
+    };
+    let mut headers = Vec::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let Ok(value) = std::str::from_utf8(h.value) else {
+            return Err(Rejection::new(
+                400,
+                format!("header {} is not valid UTF-8", h.name),
+            ));
+        };
+        headers.push((h.name.to_string(), value.trim().to_string()));
+    }
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (target.to_string(), None),
+    };
+    let framing = framing(&headers, limits)?;
+    let connection = header_in(&headers, "connection").unwrap_or("");
+    let has_token = |t: &str| connection.split(',').any(|c| c.trim().eq_ignore_ascii_case(t));
+    let keep_alive = if minor_version == 0 {
+        has_token("keep-alive")
+    } else {
+        !has_token("close")
+    };
+    let expects_continue = minor_version >= 1
+        && header_in(&headers, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    Ok(HeadParse::Done(
+        Head {
+            method: method.to_string(),
+            path,
+            query,
+            minor_version,
+            headers,
+            framing,
+            expects_continue,
+            keep_alive,
+        },
+        len,
+    ))
+}
+
+fn head_too_large(limits: &Limits) -> Rejection {
+    Rejection::new(
+        431,
+        format!(
+            "request head too large: at most {} bytes of request line and headers",
+            limits.max_head_bytes
+        ),
+    )
+}
+
+/// Decides the body framing, and refuses what cannot be read safely before reading any of it.
+fn framing(headers: &[(String, String)], limits: &Limits) -> Result<Framing, Rejection> {
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("content-length") {
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Rejection::new(400, "Content-Length is not a number"));
+            }
+            // All digits: a parse failure can only be overflow, which is "too large" anyway.
+            let n = value.parse::<u64>().unwrap_or(u64::MAX);
+            if length.is_some_and(|m| m != n) {
+                return Err(Rejection::new(400, "conflicting Content-Length headers"));
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let codings: Vec<&str> = value.split(',').map(str::trim).collect();
+            if codings.len() != 1 || !codings[0].eq_ignore_ascii_case("chunked") {
+                return Err(Rejection::new(
+                    501,
+                    format!("Transfer-Encoding {value:?} is not supported: send chunked or Content-Length"),
+                ));
+            }
+            chunked = true;
+        }
+    }
+    match (chunked, length) {
+        (true, Some(_)) => Err(Rejection::new(
+            400,
+            "both Transfer-Encoding and Content-Length given",
+        )),
+        (true, None) => Ok(Framing::Chunked),
+        (false, Some(n)) if n > limits.max_body_bytes as u64 => Err(body_too_large(limits.max_body_bytes)),
+        (false, n) => Ok(Framing::Length(n.unwrap_or(0) as usize)),
+    }
+}
+
+pub fn body_too_large(max_body: usize) -> Rejection {
+    Rejection::new(
+        413,
+        format!("request body too large: at most {max_body} bytes"),
+    )
+}
+
+fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A whole request, body read.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub head: Head,
+    pub body: Vec<u8>,
+    pub peer: SocketAddr,
+}
+
+impl Request {
+    pub fn method(&self) -> &str {
+        &self.head.method
+    }
+    pub fn path(&self) -> &str {
+        &self.head.path
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_in(&self.head.headers, name)
+    }
+}
+
+/// An answer, encoded in one buffer and sent with one write.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+    /// Close the connection after this answer (errors that leave the stream out of step).
+    pub close: bool,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            close: false,
+        }
+    }
+
+    pub fn json(status: u16, body: &Value) -> Response {
+        let mut r = Response::new(status);
+        r.body = body.to_string().into_bytes();
+        r.headers
+            .push(("Content-Type", "application/json".to_string()));
+        r
+    }
+
+    /// The error body every API outside a dialect of its own uses: `{"status": "fail", "reason": …}`.
+    pub fn fail(status: u16, reason: impl Into<String>) -> Response {
+        Response::json(
+            status,
+            &serde_json::json!({"status": "fail", "reason": reason.into()}),
+        )
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn closing(mut self) -> Response {
+        self.close = true;
+        self
+    }
+
+    /// The bytes on the wire. `head_only` for HEAD requests; `keep_alive` as agreed with the client.
+    pub fn encode(&self, minor_version: u8, head_only: bool, keep_alive: bool) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = Vec::with_capacity(128 + self.body.len());
+        let _ = write!(
+            out,
+            "HTTP/1.{} {} {}\r\nServer: weblock\r\nContent-Length: {}\r\n",
+            minor_version.min(1),
+            self.status,
+            reason_phrase(self.status),
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        if !keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if minor_version == 0 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
+        out
+    }
+}
+
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Head, Rejection> {
+        match parse_head(raw.as_bytes(), &Limits::default())? {
+            HeadParse::Done(head, _) => Ok(head),
+            HeadParse::Partial => panic!("partial"),
+        }
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection_header() {
+        assert!(parse("GET / HTTP/1.1\r\n\r\n").unwrap().keep_alive);
+        assert!(
+            !parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+                .unwrap()
+                .keep_alive
+        );
+        assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive);
+        assert!(
+            parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+                .unwrap()
+                .keep_alive
+        );
+    }
+
+    #[test]
+    fn framing_is_decided_before_the_body() {
+        let huge = "POST / HTTP/1.1\r\nContent-Length: 1000000000000\r\n\r\n";
+        assert_eq!(parse(huge).unwrap_err().status, 413);
+        let overflow = "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+        assert_eq!(parse(overflow).unwrap_err().status, 413);
+        let both = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(both).unwrap_err().status, 400);
+        let gzip = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
+        assert_eq!(parse(gzip).unwrap_err().status, 501);
+        let conflict = "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
+        assert_eq!(parse(conflict).unwrap_err().status, 400);
+        let chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(chunked).unwrap().framing, Framing::Chunked);
+    }
+
+    #[test]
+    fn oversized_heads_are_431() {
+        let limits = Limits::default();
+        let long = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(limits.max_head_bytes + 1));
+        assert_eq!(
+            parse_head(long.as_bytes(), &limits).err().map(|r| r.status),
+            Some(431)
+        );
+        let many: String = (0..limits.max_headers + 1)
+            .map(|i| format!("X-{i}: y\r\n"))
+            .collect();
+        let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(parse(&raw).unwrap_err().status, 431);
+    }
+
+    #[test]
+    fn head_end_is_found_across_reads() {
+        let buf = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(has_head_end(buf, buf.len() - 1));
+        assert!(!has_head_end(&buf[..buf.len() - 1], 0));
+    }
+
+    #[test]
+    fn encode_writes_length_and_connection() {
+        let r = Response::fail(404, "no");
+        let bytes = String::from_utf8(r.encode(1, false, false)).unwrap();
+        assert!(bytes.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(bytes.contains("Connection: close\r\n"));
+        assert!(bytes.ends_with("{\"reason\":\"no\",\"status\":\"fail\"}"));
+        let head = String::from_utf8(r.encode(1, true, true)).unwrap();
+        assert!(head.ends_with("\r\n\r\n"));
+    }
+}

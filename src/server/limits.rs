@@ -1,0 +1,32 @@
+//! The bounds every connection is read under, so no client can exhaust the server.
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Request line and headers together.
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: usize,
+    /// From a request's first byte to its last (head and body): slow or stalled senders are cut off.
+    pub request_timeout: Duration,
+    /// A keep-alive connection with no request under way is closed after this.
+    pub idle_timeout: Duration,
+    /// A client that does not read its answer is cut off after this.
+    pub write_timeout: Duration,
+    /// Open connections; the oldest idle one is closed to admit a new one.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
+        }
+    }
+}

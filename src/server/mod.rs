@@ -1,0 +1,106 @@
+//! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
+//! `docs/architecture.md` explains the shape and why it owns its connection layer.
+mod chunked;
+mod conn;
+mod connections;
+mod core;
+mod http;
+pub mod limits;
+pub mod params;
+mod poller;
+mod router;
+mod system;
+mod threads;
+mod webmutex;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use limits::Limits;
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub limits: Limits,
+    /// Worker threads that answer requests (none of them is held by a waiting or idle client).
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:7878".to_string(),
+            limits: Limits::default(),
+            threads: 8,
+        }
+    }
+}
+
+/// What every thread of a server shares.
+pub(crate) struct Shared {
+    pub core: core::Core,
+    pub poller: poller::Poller,
+    pub conns: connections::Connections,
+    pub limits: Limits,
+    pub stopping: AtomicBool,
+}
+
+/// A running server; its threads run until the process ends.
+pub struct Server {
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds `config.listen` and starts serving on background threads.
+    pub fn start(config: Config) -> io::Result<Server> {
+        let mut limits = config.limits;
+        // Leave room for the listener, the poller, logs and state files under the open-files limit.
+        if let Ok(files) = system::raise_open_files_limit() {
+            let room = files.saturating_sub(64).max(16) as usize;
+            limits.max_connections = limits.max_connections.min(room);
+        }
+        let listener = TcpListener::bind(&config.listen)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            core: core::Core::default(),
+            poller: poller::Poller::new()?,
+            conns: connections::Connections::default(),
+            limits,
+            stopping: AtomicBool::new(false),
+        });
+        for i in 0..config.threads.max(1) {
+            let shared = shared.clone();
+            spawn(format!("worker-{i}"), move || threads::worker(shared))?;
+        }
+        let timer_shared = shared.clone();
+        spawn("timer".into(), move || threads::timer(timer_shared))?;
+        spawn("acceptor".into(), move || threads::acceptor(shared, listener))?;
+        Ok(Server { addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(256 * 1024)
+        .spawn(f)
+        .map(|_| ())
+}
+
+/// `weblock serve`: runs until SIGINT or SIGTERM.
+pub fn serve(config: Config) -> io::Result<()> {
+    let signals = system::StopSignals::block()?;
+    let server = Server::start(config)?;
+    println!("listening on http://{}", server.local_addr());
+    println!("state: in memory only (every lock is forgotten when this server stops)");
+    let signal = signals.wait();
+    eprintln!("weblock: {signal} received, stopping");
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Sends each request to the API dialect that owns its path.
+use std::sync::Arc;
+
+use super::Shared;
+use super::conn::Slot;
+use super::core::Delivery;
+use super::http::{Request, Response};
+use super::webmutex;
+use crate::engine::RequestId;
+
+/// What a dialect did with a request.
+pub enum Handled {
+    Respond(Response),
+    /// The request waits for a lock; its connection is parked under this request id.
+    Parked(RequestId),
+}
+
+/// What a dialect's handler gets: the request, and the means to park its connection.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub slot: &'a Arc<Slot>,
+    pub req: &'a Request,
+    /// Parked waiters a handler's change made due; answered once the connection is let go.
+    pub deliveries: &'a mut Vec<Delivery>,
+}
+
+pub fn route(
+    shared: &Shared,
+    slot: &Arc<Slot>,
+    req: &Request,
+    deliveries: &mut Vec<Delivery>,
+) -> Handled {
+    let mut ctx = Ctx {
+        shared,
+        slot,
+        req,
+        deliveries,
+    };
+    let path = req.path();
+    let mut segments = path.trim_start_matches('/').splitn(2, '/');
+    let first = segments.next().unwrap_or("");
+    let rest = segments.next().unwrap_or("");
+    if let Some(endpoint) = webmutex::Endpoint::parse(first) {
+        return webmutex::handle(&mut ctx, endpoint, rest);
+    }
+    Handled::Respond(not_found(req))
+}
+
+pub fn not_found(req: &Request) -> Response {
+    Response::fail(
+        404,
+        format!("no such endpoint: {} {}", req.method(), req.path()),
+    )
+}
+
+/// 405 with the `Allow` header, or `None` when `allowed` lists the request's method (HEAD goes with GET).
+pub fn check_method(req: &Request, allowed: &[&str]) -> Option<Response> {
+    let method = req.method();
+    let ok = allowed.contains(&method) || (method == "HEAD" && allowed.contains(&"GET"));
+    if ok {
+        return None;
+    }
+    let mut list: Vec<&str> = allowed.to_vec();
+    if allowed.contains(&"GET") {
+        list.push("HEAD");
+    }
+    let list = list.join(", ");
+    Some(
+        Response::fail(
+            405,
+            format!("method {method} is not allowed on {}; use {list}", req.path()),
+        )
+        .with_header("Allow", list),
+    )
+}

@@ -1,0 +1,94 @@
+//! The server's threads: a bounded pool of workers that take ready connections from the poller, one
+//! acceptor, and one timer for lease and wait deadlines and for the connection sweep.
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::engine::Op;
+
+use super::Shared;
+use super::conn::{self, Phase};
+use super::connections;
+use super::core::{Answer, Delivery};
+
+/// How often the sweeper looks for connections over their time limits.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+pub fn worker(shared: Arc<Shared>) {
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let Some(ready) = shared.poller.wait(Duration::from_secs(1)) else {
+            continue;
+        };
+        let Some(slot) = shared.conns.get(ready.key) else {
+            continue;
+        };
+        let deliveries = conn::on_ready(&shared, &slot);
+        deliver(&shared, deliveries);
+    }
+}
+
+/// Writes the answers of parked waiters whose wait ended. A waiter found gone at this point (its
+/// connection closed after the hand-over was settled) gives its lock up again, which may make more answers
+/// due; they are delivered in the same loop. Each connection is locked alone, never two at once.
+pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
+    let mut queue: VecDeque<Delivery> = deliveries.into();
+    while let Some(delivery) = queue.pop_front() {
+        let slot = delivery.slot.clone();
+        let mut st = slot.lock();
+        let delivered = if st.phase == Phase::Parked(delivery.request) {
+            let response = (delivery.responder)(&delivery.answer);
+            let (delivered, more) = conn::answer_parked(shared, &slot, &mut st, &response);
+            queue.extend(more);
+            delivered
+        } else {
+            false
+        };
+        drop(st);
+        if !delivered && matches!(delivery.answer, Answer::Granted(_)) {
+            let (_, more) = shared.core.apply(Op::Cancel {
+                request: delivery.request,
+            });
+            queue.extend(more);
+        }
+    }
+}
+
+pub fn timer(shared: Arc<Shared>) {
+    let mut next_sweep = Instant::now() + SWEEP_EVERY;
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let until_sweep = next_sweep.saturating_duration_since(Instant::now());
+        let deliveries = shared.core.tick_and_sleep(until_sweep);
+        deliver(&shared, deliveries);
+        if Instant::now() >= next_sweep {
+            connections::sweep(&shared);
+            next_sweep = Instant::now() + SWEEP_EVERY;
+        }
+    }
+}
+
+/// Accepts connections for as long as the server runs. Accept errors (out of descriptors, a connection
+/// aborted before it was taken) are logged and survived with a growing pause, never fatal.
+pub fn acceptor(shared: Arc<Shared>, listener: TcpListener) {
+    let mut backoff = Duration::ZERO;
+    while !shared.stopping.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                backoff = Duration::ZERO;
+                connections::admit(&shared, stream, peer);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
+            Err(e) => {
+                backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                eprintln!(
+                    "weblock: accept failed: {e} ({} connections open); retrying in {}ms",
+                    shared.conns.open(),
+                    backoff.as_millis()
+                );
+                std::thread::sleep(backoff);
+            }
+        }
+    }
+}

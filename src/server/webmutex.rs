@@ -1,0 +1,336 @@
+//! The WebMutex API (`/grab`, `/release`, `/status`, `/reserve`, and the `/renew` extension), translated
+//! onto the engine. Its words: `"status": "ok"`, or `"status": "fail"` with a `reason`.
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::core::Answer;
+use super::http::Response;
+use super::params::Params;
+use super::router::{Ctx, Handled, check_method};
+use crate::engine::{Acquire, Grant, LockView, Op, Refusal, Reply, Wait};
+use crate::timefmt;
+
+const MAX_WAIT: Duration = Duration::from_secs(86_400);
+const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
+const MAX_HOLDER_BYTES: usize = 256;
+const MAX_ID_CHARS: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Grab,
+    Release,
+    Renew,
+    Status,
+    Reserve,
+}
+
+impl Endpoint {
+    pub fn parse(segment: &str) -> Option<Endpoint> {
+        Some(match segment {
+            "grab" => Endpoint::Grab,
+            "release" => Endpoint::Release,
+            "renew" => Endpoint::Renew,
+            "status" => Endpoint::Status,
+            "reserve" => Endpoint::Reserve,
+            _ => return None,
+        })
+    }
+}
+
+/// `rest` is what follows `/<endpoint>/` in the path: an id, with or without a trailing slash.
+pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
+    let allowed: &[&str] = match endpoint {
+        Endpoint::Status => &["GET", "POST"],
+        _ => &["POST"],
+    };
+    if let Some(refusal) = check_method(ctx.req, allowed) {
+        return Handled::Respond(refusal);
+    }
+    let request = (|| {
+        let mut params = Params::parse(
+            ctx.req.head.query.as_deref(),
+            ctx.req.header("content-type"),
+            &ctx.req.body,
+        )
+        .map_err(|e| e.to_string())?;
+        let path_id = rest.strip_suffix('/').unwrap_or(rest);
+        if path_id.contains('/') {
+            return Err(format!("no such endpoint: {}", ctx.req.path()));
+        }
+        if !path_id.is_empty() {
+            params.set("id", Value::String(path_id.to_string()));
+        }
+        Ok(params)
+    })();
+    let params = match request {
+        Ok(p) => p,
+        Err(reason) if reason.starts_with("no such endpoint") => {
+            return Handled::Respond(Response::fail(404, reason));
+        }
+        Err(reason) => return Handled::Respond(Response::fail(400, reason)),
+    };
+    let result = match endpoint {
+        Endpoint::Grab => grab(ctx, &params),
+        Endpoint::Release => release(ctx, &params),
+        Endpoint::Renew => renew(ctx, &params),
+        Endpoint::Status => status(ctx, &params).map(Handled::Respond),
+        Endpoint::Reserve => Ok(Handled::Respond(ok(json!({
+            "id": Uuid::new_v4().to_string()
+        })))),
+    };
+    result.unwrap_or_else(|reason| Handled::Respond(Response::fail(400, reason)))
+}
+
+fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
+    let id = match id_param(params)? {
+        Some(id) => id,
+        None => Uuid::new_v4().to_string(),
+    };
+    let token = token_param(params)?.unwrap_or_else(Uuid::new_v4);
+    let wait = bounded_seconds(params, "wait", MAX_WAIT)?;
+    let ttl = bounded_seconds(params, "ttl", MAX_TTL)?;
+    if ttl.is_some_and(|t| t.is_zero()) {
+        return Err("ttl must be more than 0 seconds".into());
+    }
+    let holder = match text(params, "holder")? {
+        Some(h) if h.len() > MAX_HOLDER_BYTES => {
+            return Err(format!("holder is longer than {MAX_HOLDER_BYTES} bytes"));
+        }
+        Some(h) => h,
+        None => ctx.req.peer.ip().to_string(),
+    };
+    let wait = match wait {
+        Some(w) if !w.is_zero() => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
+        _ => Wait::No,
+    };
+    let op = Op::Acquire(Acquire {
+        resource: id.clone(),
+        token,
+        holder,
+        ttl_ms: ttl.map(|t| t.as_millis() as u64),
+        wait,
+    });
+    let waited = wait_seconds(&wait);
+    let responder = Box::new(move |answer: &Answer| match answer {
+        Answer::Granted(grant) => ok(grant_body(grant, true)),
+        Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
+        Answer::Superseded => Response::fail(
+            409,
+            "this wait was replaced by a newer grab with the same token",
+        ),
+    });
+    let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
+    ctx.deliveries.extend(deliveries);
+    Ok(match reply {
+        Reply::Granted { grant, .. } => Handled::Respond(ok(grant_body(&grant, true))),
+        Reply::Queued { request, .. } => Handled::Parked(request),
+        Reply::Busy(view) => Handled::Respond(busy(&view.resource, Some(&view), None)),
+        other => Handled::Respond(unexpected(other)),
+    })
+}
+
+fn wait_seconds(wait: &Wait) -> f64 {
+    match wait {
+        Wait::Until(deadline) => deadline.saturating_sub(timefmt::now_ms()) as f64 / 1000.0,
+        _ => 0.0,
+    }
+}
+
+fn release(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
+    let id = id_param(params)?.ok_or("id is required: the mutex to release")?;
+    let token = token_param(params)?.ok_or("token is required: the token /grab returned")?;
+    let (reply, deliveries) = ctx.shared.core.apply(Op::Release {
+        resource: id.clone(),
+        token,
+    });
+    ctx.deliveries.extend(deliveries);
+    Ok(Handled::Respond(match reply {
+        Reply::Released { .. } => ok(json!({"id": id})),
+        Reply::Withdrawn { .. } => ok(json!({"id": id, "withdrawn": true})),
+        Reply::Refused(refusal) => refused(&id, refusal),
+        other => unexpected(other),
+    }))
+}
+
+fn renew(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
+    let id = id_param(params)?.ok_or("id is required: the mutex to renew")?;
+    let token = token_param(params)?.ok_or("token is required: the token /grab returned")?;
+    let ttl = bounded_seconds(params, "ttl", MAX_TTL)?;
+    if ttl.is_some_and(|t| t.is_zero()) {
+        return Err("ttl must be more than 0 seconds".into());
+    }
+    let (reply, deliveries) = ctx.shared.core.apply(Op::Renew {
+        resource: id.clone(),
+        token,
+        ttl_ms: ttl.map(|t| t.as_millis() as u64),
+    });
+    ctx.deliveries.extend(deliveries);
+    Ok(Handled::Respond(match reply {
+        Reply::Renewed { grant } => ok(grant_body(&grant, false)),
+        Reply::Refused(refusal) => refused(&id, refusal),
+        other => unexpected(other),
+    }))
+}
+
+fn status(ctx: &Ctx, params: &Params) -> Result<Response, String> {
+    let now = timefmt::now_ms();
+    match id_param(params)? {
+        Some(id) => {
+            let view = ctx.shared.core.read(|e| e.lock(&id));
+            let mut body = lock_fields(&id, view.as_ref(), now);
+            body.insert("status".into(), "ok".into());
+            Ok(Response::json(200, &Value::Object(body)))
+        }
+        None => {
+            let locks: Vec<Value> = ctx.shared.core.read(|e| {
+                e.locks()
+                    .iter()
+                    .map(|v| Value::Object(lock_fields(&v.resource, Some(v), now)))
+                    .collect()
+            });
+            Ok(ok(json!({"locks": locks})))
+        }
+    }
+}
+
+/// A mutex as `/status` shows it (never with a token).
+fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), id.into());
+    let holder = view.and_then(|v| v.holder.as_ref());
+    m.insert("in_use".into(), holder.is_some().into());
+    if let (Some(view), Some(h)) = (view, holder) {
+        m.insert("holder".into(), h.holder.clone().into());
+        m.insert("since".into(), timefmt::rfc3339(h.since).into());
+        m.insert("fence".into(), h.fence.into());
+        if let (Some(ttl), Some(expires)) = (h.ttl_ms, h.expires) {
+            m.insert("ttl".into(), seconds(ttl));
+            m.insert("expires".into(), timefmt::rfc3339(expires).into());
+            m.insert("ttl_left".into(), seconds(expires.saturating_sub(now)));
+        }
+        m.insert("waiting".into(), view.waiting.len().into());
+    }
+    m
+}
+
+fn grant_body(grant: &Grant, with_token: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), grant.resource.clone().into());
+    if with_token {
+        m.insert("token".into(), grant.token.to_string().into());
+    }
+    m.insert("fence".into(), grant.fence.into());
+    m.insert("holder".into(), grant.holder.clone().into());
+    m.insert("since".into(), timefmt::rfc3339(grant.since).into());
+    if let (Some(ttl), Some(expires)) = (grant.ttl_ms, grant.expires) {
+        m.insert("ttl".into(), seconds(ttl));
+        m.insert("expires".into(), timefmt::rfc3339(expires).into());
+    }
+    Value::Object(m)
+}
+
+/// 409: held by someone else — right away, or after `waited` seconds of waiting.
+fn busy(id: &str, view: Option<&LockView>, waited: Option<f64>) -> Response {
+    let now = timefmt::now_ms();
+    let mut m = lock_fields(id, view, now);
+    let who = view.and_then(|v| v.holder.as_ref()).map(|h| {
+        format!(
+            "held by {} since {}",
+            h.holder,
+            timefmt::rfc3339(h.since)
+        )
+    });
+    let state = who.unwrap_or_else(|| "not free for this waiter".to_string());
+    let reason = match waited {
+        Some(w) => {
+            m.insert("timed_out".into(), true.into());
+            format!("timed out after {w}s waiting for mutex {id}: {state}")
+        }
+        None => format!("mutex {id} is {state}"),
+    };
+    m.insert("status".into(), "fail".into());
+    m.insert("reason".into(), reason.into());
+    Response::json(409, &Value::Object(m))
+}
+
+fn refused(id: &str, refusal: Refusal) -> Response {
+    let reason = match refusal {
+        Refusal::NotHeld => format!("mutex {id} is not held (released, or its lease expired)"),
+        Refusal::WrongToken => format!("mutex {id} is held by another token"),
+        Refusal::UnknownRequest => format!("mutex {id} has no such request"),
+    };
+    Response::fail(409, reason)
+}
+
+/// An engine answer this endpoint never asks for; a bug, reported rather than hidden.
+fn unexpected(reply: Reply) -> Response {
+    Response::fail(500, format!("unexpected engine reply: {reply:?}"))
+}
+
+fn ok(body: Value) -> Response {
+    let mut body = match body {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    body.insert("status".into(), "ok".into());
+    Response::json(200, &Value::Object(body))
+}
+
+/// Whole seconds as an integer, otherwise fractional.
+fn seconds(ms: u64) -> Value {
+    if ms % 1000 == 0 {
+        (ms / 1000).into()
+    } else {
+        json!(ms as f64 / 1000.0)
+    }
+}
+
+/// A text parameter, taken without one pair of surrounding double quotes (`$(jq .id)` keeps them).
+fn text(params: &Params, name: &str) -> Result<Option<String>, String> {
+    let value = params.text(name).map_err(|e| e.to_string())?;
+    Ok(value.map(|v| {
+        v.strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .map(str::to_string)
+            .unwrap_or(v)
+    }))
+}
+
+/// The mutex id: `None` when absent or empty; 400 for one outside the allowed characters.
+fn id_param(params: &Params) -> Result<Option<String>, String> {
+    let Some(id) = text(params, "id")?.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let valid = id.chars().count() <= MAX_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+    if !valid {
+        return Err(format!(
+            "invalid id {id:?}: use 1 to {MAX_ID_CHARS} characters from A-Z a-z 0-9 . _ : -"
+        ));
+    }
+    Ok(Some(id))
+}
+
+fn token_param(params: &Params) -> Result<Option<Uuid>, String> {
+    match text(params, "token")?.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(t) => Uuid::parse_str(&t)
+            .map(Some)
+            .map_err(|_| format!("invalid token {t:?}: use the token /grab returned (a UUID)")),
+    }
+}
+
+fn bounded_seconds(params: &Params, name: &str, max: Duration) -> Result<Option<Duration>, String> {
+    let value = params.seconds(name).map_err(|e| e.to_string())?;
+    match value {
+        Some(d) if d > max => Err(format!(
+            "{name} must be at most {} seconds",
+            max.as_secs()
+        )),
+        other => Ok(other),
+    }
+}
