@@ -236,7 +236,11 @@ impl Engine {
         let Some(name) = self.requests.get(&request).cloned() else {
             return Reply::Refused(Refusal::UnknownRequest);
         };
-        match self.resources.get(&name).map(|r| r.holder.request == request) {
+        match self
+            .resources
+            .get(&name)
+            .map(|r| r.holder.request == request)
+        {
             Some(true) => {
                 self.vacate(now, &name, Leaving::Cancelled, events);
             }

@@ -18,17 +18,30 @@ pub struct Outcome {
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
     /// `again` = this token already held it (an idempotent retry): the same grant, not a new fence.
-    Granted { grant: Grant, again: bool },
+    Granted {
+        grant: Grant,
+        again: bool,
+    },
     /// Waiting in the queue; `position` 1 = next in line. A token already waiting in that queue (a
     /// client re-polling) keeps its place and request id.
-    Queued { request: RequestId, position: usize },
+    Queued {
+        request: RequestId,
+        position: usize,
+    },
     /// Held by someone else, and the caller would not wait.
     Busy(LockView),
     /// `again` = this token had released this resource already and nobody was granted it since.
-    Released { fence: u64, again: bool },
+    Released {
+        fence: u64,
+        again: bool,
+    },
     /// The token was waiting, not holding; it left the queue.
-    Withdrawn { request: RequestId },
-    Renewed { grant: Grant },
+    Withdrawn {
+        request: RequestId,
+    },
+    Renewed {
+        grant: Grant,
+    },
     Cancelled,
     Ticked,
     Refused(Refusal),

@@ -53,7 +53,12 @@ pub(super) struct Queue {
 impl Holder {
     /// Grants to `waiter`: its lease (if any) starts `now`. A request granted at once, without
     /// waiting, comes here as a waiter whose `since` is `now`.
-    pub(super) fn from_waiter(request: RequestId, fence: u64, now: Millis, waiter: Waiter) -> Holder {
+    pub(super) fn from_waiter(
+        request: RequestId,
+        fence: u64,
+        now: Millis,
+        waiter: Waiter,
+    ) -> Holder {
         Holder {
             request,
             token: waiter.token,
@@ -126,7 +131,11 @@ impl Queue {
 
     /// Appends at the back. `request` must be newer than every waiter's (true of a fresh id).
     pub(super) fn push(&mut self, request: RequestId, waiter: Waiter) {
-        debug_assert!(self.order.last_key_value().is_none_or(|(last, _)| *last < request));
+        debug_assert!(
+            self.order
+                .last_key_value()
+                .is_none_or(|(last, _)| *last < request)
+        );
         self.tokens.insert(waiter.token, request);
         self.order.insert(request, waiter);
     }

@@ -54,5 +54,8 @@ pub struct RequestView {
 pub enum RequestState {
     Active(HolderView),
     /// `position` 1 = next in line.
-    Waiting { position: usize, waiter: WaiterView },
+    Waiting {
+        position: usize,
+        waiter: WaiterView,
+    },
 }

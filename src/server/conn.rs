@@ -395,7 +395,11 @@ fn ask_for_body(slot: &Slot, st: &mut ConnState) {
 }
 
 fn rearm(shared: &Shared, slot: &Slot, st: &mut ConnState, interest: Interest) {
-    if shared.poller.rearm(&slot.stream, slot.key, interest).is_err() {
+    if shared
+        .poller
+        .rearm(&slot.stream, slot.key, interest)
+        .is_err()
+    {
         close(shared, slot, st);
     }
 }

@@ -101,7 +101,11 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
     };
     let framing = framing(&headers, limits)?;
     let connection = header_in(&headers, "connection").unwrap_or("");
-    let has_token = |t: &str| connection.split(',').any(|c| c.trim().eq_ignore_ascii_case(t));
+    let has_token = |t: &str| {
+        connection
+            .split(',')
+            .any(|c| c.trim().eq_ignore_ascii_case(t))
+    };
     let keep_alive = if minor_version == 0 {
         has_token("keep-alive")
     } else {
@@ -154,7 +158,9 @@ fn framing(headers: &[(String, String)], limits: &Limits) -> Result<Framing, Rej
             if codings.len() != 1 || !codings[0].eq_ignore_ascii_case("chunked") {
                 return Err(Rejection::new(
                     501,
-                    format!("Transfer-Encoding {value:?} is not supported: send chunked or Content-Length"),
+                    format!(
+                        "Transfer-Encoding {value:?} is not supported: send chunked or Content-Length"
+                    ),
                 ));
             }
             chunked = true;
@@ -166,7 +172,9 @@ fn framing(headers: &[(String, String)], limits: &Limits) -> Result<Framing, Rej
             "both Transfer-Encoding and Content-Length given",
         )),
         (true, None) => Ok(Framing::Chunked),
-        (false, Some(n)) if n > limits.max_body_bytes as u64 => Err(body_too_large(limits.max_body_bytes)),
+        (false, Some(n)) if n > limits.max_body_bytes as u64 => {
+            Err(body_too_large(limits.max_body_bytes))
+        }
         (false, n) => Ok(Framing::Length(n.unwrap_or(0) as usize)),
     }
 }
@@ -350,7 +358,10 @@ mod tests {
     #[test]
     fn oversized_heads_are_431() {
         let limits = Limits::default();
-        let long = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(limits.max_head_bytes + 1));
+        let long = format!(
+            "GET / HTTP/1.1\r\nX: {}",
+            "a".repeat(limits.max_head_bytes + 1)
+        );
         assert_eq!(
             parse_head(long.as_bytes(), &limits).err().map(|r| r.status),
             Some(431)

@@ -59,7 +59,9 @@ impl Server {
         let mut limits = config.limits;
         // Leave room for the listener, the poller, logs and state files under the open-files limit.
         if let Ok(files) = system::raise_open_files_limit() {
-            let room = files.saturating_sub(64).max(16) as usize;
+            let room = usize::try_from(files.saturating_sub(64))
+                .unwrap_or(usize::MAX)
+                .max(16);
             limits.max_connections = limits.max_connections.min(room);
         }
         let listener = TcpListener::bind(&config.listen)?;
@@ -77,7 +79,9 @@ impl Server {
         }
         let timer_shared = shared.clone();
         spawn("timer".into(), move || threads::timer(timer_shared))?;
-        spawn("acceptor".into(), move || threads::acceptor(shared, listener))?;
+        spawn("acceptor".into(), move || {
+            threads::acceptor(shared, listener)
+        })?;
         Ok(Server { addr })
     }
 

@@ -400,9 +400,10 @@ fn multipart_boundary(ct_params: &str) -> Result<Vec<u8>, ParamError> {
 /// follows the media type in Content-Type and the disposition type in Content-Disposition. Keys are
 /// lowercased; parameters without `=` are dropped.
 ///
-/// In quoted strings `\"` and `\\` are escapes, but any other backslash is kept: curl and browsers
-/// send names and filenames without escaping backslashes (`filename="C:\dir\f.txt"`), while curl's
-/// `--form-escape` and RFC-minded clients escape quotes this way.
+/// In quoted strings `\"` and `\\` are escapes, but any other backslash is kept: curl (since 7.81)
+/// and browsers follow the HTML form rules, sending backslashes raw (`name="na\me"`) and quotes as
+/// `%22`, which is left as it is; curl's `--form-escape` and RFC-minded clients send `name="na\\me"`.
+/// Both spellings of `na\me` therefore come out the same.
 fn header_params(s: &[u8]) -> Result<Vec<(String, Vec<u8>)>, &'static str> {
     let mut params = Vec::new();
     let mut i = 0;
@@ -865,6 +866,12 @@ line1\r\nline2\n--a;b not a delimiter\n--a;bc\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"q\\\"uo\\\\te\"\r\n\r\nv2\r\n--XyZ--";
         let p = parse(None, Some(ct), body);
         assert_eq!(text(&p, "q\"uo\\te").as_deref(), Some("v2"));
+        // Backslashes as curl sends them by default and with --form-escape.
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"na\\me\"\r\n\r\n1\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"na\\\\me\"\r\n\r\n2\r\n--XyZ--\r\n";
+        let p = parse(None, Some(ct), body);
+        assert_eq!(p.names().collect::<Vec<_>>(), ["na\\me"]);
+        assert_eq!(text(&p, "na\\me").as_deref(), Some("2"));
         // A missing delimiter line break before the content (sloppy client) still yields a value.
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=a\r\n\r\n--XyZ--\r\n";
         assert_eq!(text(&parse(None, Some(ct), body), "a").as_deref(), Some(""));

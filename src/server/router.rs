@@ -68,7 +68,10 @@ pub fn check_method(req: &Request, allowed: &[&str]) -> Option<Response> {
     Some(
         Response::fail(
             405,
-            format!("method {method} is not allowed on {}; use {list}", req.path()),
+            format!(
+                "method {method} is not allowed on {}; use {list}",
+                req.path()
+            ),
         )
         .with_header("Allow", list),
     )

@@ -3,7 +3,7 @@ use std::io;
 
 /// Raises the soft open-files limit to the hard one (each connection is a descriptor) and returns the
 /// limit now in force.
-pub fn raise_open_files_limit() -> io::Result<u64> {
+pub fn raise_open_files_limit() -> io::Result<libc::rlim_t> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -23,7 +23,7 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
             }
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// The stop signals, blocked in the calling thread (and so in every thread it starts afterwards) so

@@ -235,13 +235,9 @@ fn grant_body(grant: &Grant, with_token: bool) -> Value {
 fn busy(id: &str, view: Option<&LockView>, waited: Option<f64>) -> Response {
     let now = timefmt::now_ms();
     let mut m = lock_fields(id, view, now);
-    let who = view.and_then(|v| v.holder.as_ref()).map(|h| {
-        format!(
-            "held by {} since {}",
-            h.holder,
-            timefmt::rfc3339(h.since)
-        )
-    });
+    let who = view
+        .and_then(|v| v.holder.as_ref())
+        .map(|h| format!("held by {} since {}", h.holder, timefmt::rfc3339(h.since)));
     let state = who.unwrap_or_else(|| "not free for this waiter".to_string());
     let reason = match waited {
         Some(w) => {
@@ -280,7 +276,7 @@ fn ok(body: Value) -> Response {
 
 /// Whole seconds as an integer, otherwise fractional.
 fn seconds(ms: u64) -> Value {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         (ms / 1000).into()
     } else {
         json!(ms as f64 / 1000.0)
@@ -327,10 +323,7 @@ fn token_param(params: &Params) -> Result<Option<Uuid>, String> {
 fn bounded_seconds(params: &Params, name: &str, max: Duration) -> Result<Option<Duration>, String> {
     let value = params.seconds(name).map_err(|e| e.to_string())?;
     match value {
-        Some(d) if d > max => Err(format!(
-            "{name} must be at most {} seconds",
-            max.as_secs()
-        )),
+        Some(d) if d > max => Err(format!("{name} must be at most {} seconds", max.as_secs())),
         other => Ok(other),
     }
 }

@@ -18,15 +18,32 @@ impl Engine {
                 "{name}: request {} is in two places",
                 holder.request
             );
-            assert!(fences.insert(holder.fence), "fence {} held twice", holder.fence);
-            assert!(holder.fence <= self.last_fence, "{name}: fence from the future");
-            assert!(holder.request.0 <= self.last_request, "{name}: id from the future");
+            assert!(
+                fences.insert(holder.fence),
+                "fence {} held twice",
+                holder.fence
+            );
+            assert!(
+                holder.fence <= self.last_fence,
+                "{name}: fence from the future"
+            );
+            assert!(
+                holder.request.0 <= self.last_request,
+                "{name}: id from the future"
+            );
             assert!(holder.created <= holder.since && holder.since <= holder.renewed);
-            assert!(holder.renewed <= self.clock, "{name}: renewed in the future");
+            assert!(
+                holder.renewed <= self.clock,
+                "{name}: renewed in the future"
+            );
             if let Some(expires) = holder.expires {
                 deadlines.insert((expires, holder.request));
             }
-            assert_eq!(holder.expires.is_some(), holder.ttl_ms.is_some(), "{name}: lease");
+            assert_eq!(
+                holder.expires.is_some(),
+                holder.ttl_ms.is_some(),
+                "{name}: lease"
+            );
             assert!(resource.queue.tokens_consistent(), "{name}: token index");
             for (id, waiter) in resource.queue.iter() {
                 assert_ne!(waiter.token, holder.token, "{name}: holder also waits");
@@ -35,7 +52,10 @@ impl Engine {
                     "{name}: request {id} is in two places"
                 );
                 if let Some(deadline) = waiter.deadline {
-                    assert!(deadline > self.clock, "{name}: waiter {id} is past its deadline");
+                    assert!(
+                        deadline > self.clock,
+                        "{name}: waiter {id} is past its deadline"
+                    );
                     deadlines.insert((deadline, id));
                 }
             }

@@ -8,9 +8,7 @@ use crate::engine::view::{LockView, RequestState, RequestView};
 impl Engine {
     /// The resource `name`, or `None` if nobody holds it (a free resource is not remembered).
     pub fn lock(&self, name: &str) -> Option<LockView> {
-        self.resources
-            .get(name)
-            .map(|resource| resource.view(name))
+        self.resources.get(name).map(|resource| resource.view(name))
     }
 
     /// Every held resource, sorted by name.

@@ -11,7 +11,11 @@ fn new_fences(outcome: &Outcome) -> Vec<u64> {
             fences.push(grant.fence);
         }
     }
-    if let Reply::Granted { grant, again: false } = &outcome.reply {
+    if let Reply::Granted {
+        grant,
+        again: false,
+    } = &outcome.reply
+    {
         fences.push(grant.fence);
     }
     fences
@@ -43,9 +47,18 @@ fn fences_keep_growing_after_a_resource_is_forgotten() {
     let mut engine = Engine::new();
     let first = granted(&run(&mut engine, 0, grab("db", 1, None, Wait::No)));
     run(&mut engine, 1, release("db", 1));
-    assert_eq!(engine.resource_count(), 0, "nobody holds or waits: forgotten");
+    assert_eq!(
+        engine.resource_count(),
+        0,
+        "nobody holds or waits: forgotten"
+    );
     let second = granted(&run(&mut engine, 2, grab("db", 1, None, Wait::No)));
-    assert!(second.fence > first.fence, "{} then {}", first.fence, second.fence);
+    assert!(
+        second.fence > first.fence,
+        "{} then {}",
+        first.fence,
+        second.fence
+    );
     assert!(second.request > first.request);
 }
 
@@ -54,8 +67,18 @@ fn idempotent_grab_returns_the_same_grant() {
     let mut engine = Engine::new();
     let first = granted(&run(&mut engine, 0, grab("db", 1, Some(100), Wait::No)));
     let retry = run(&mut engine, 10, grab("db", 1, Some(999), Wait::Forever));
-    assert_eq!(retry.reply, Reply::Granted { grant: first.clone(), again: true });
-    assert_eq!(engine.next_deadline(), Some(100), "a retry does not renew the lease");
+    assert_eq!(
+        retry.reply,
+        Reply::Granted {
+            grant: first.clone(),
+            again: true
+        }
+    );
+    assert_eq!(
+        engine.next_deadline(),
+        Some(100),
+        "a retry does not renew the lease"
+    );
     let other = granted(&run(&mut engine, 20, grab("other", 2, None, Wait::No)));
     assert_eq!(other.fence, first.fence + 1, "the retry consumed no fence");
 }

@@ -8,16 +8,36 @@ fn lease_expiry_hands_over_at_tick_time_and_next_deadline_reports_it() {
     let mut engine = Engine::new();
     let a = granted(&run(&mut engine, 0, grab("db", 1, Some(1_000), Wait::No)));
     assert_eq!(a.expires, Some(1_000));
-    let (b, _) = queued(&run(&mut engine, 10, grab("db", 2, Some(500), Wait::Forever)));
+    let (b, _) = queued(&run(
+        &mut engine,
+        10,
+        grab("db", 2, Some(500), Wait::Forever),
+    ));
     assert_eq!(engine.next_deadline(), Some(1_000));
 
-    assert!(run(&mut engine, 999, Op::Tick).events.is_empty(), "not due yet");
+    assert!(
+        run(&mut engine, 999, Op::Tick).events.is_empty(),
+        "not due yet"
+    );
     let outcome = run(&mut engine, 1_000, Op::Tick);
     match outcome.events.as_slice() {
-        [Event::Expired { request, resource, fence }, Event::Granted(grant)] => {
-            assert_eq!((*request, resource.as_str(), *fence), (a.request, "db", a.fence));
+        [
+            Event::Expired {
+                request,
+                resource,
+                fence,
+            },
+            Event::Granted(grant),
+        ] => {
+            assert_eq!(
+                (*request, resource.as_str(), *fence),
+                (a.request, "db", a.fence)
+            );
             assert_eq!(grant.request, b);
-            assert_eq!(grant.since, 1_000, "the next holder's lease starts at the hand-over");
+            assert_eq!(
+                grant.since, 1_000,
+                "the next holder's lease starts at the hand-over"
+            );
             assert_eq!(grant.expires, Some(1_500));
             assert!(grant.fence > a.fence);
         }
@@ -43,9 +63,16 @@ fn renew_pushes_the_deadline() {
     let holder = engine.lock("db").and_then(|l| l.holder).expect("held");
     assert_eq!((holder.renewed, holder.since), (800, 0));
 
-    assert!(run(&mut engine, 1_000, Op::Tick).events.is_empty(), "the old deadline is gone");
+    assert!(
+        run(&mut engine, 1_000, Op::Tick).events.is_empty(),
+        "the old deadline is gone"
+    );
     run(&mut engine, 1_200, renew("db", 1, Some(100)));
-    assert_eq!(engine.next_deadline(), Some(1_300), "a new ttl replaces the old one");
+    assert_eq!(
+        engine.next_deadline(),
+        Some(1_300),
+        "a new ttl replaces the old one"
+    );
     assert!(!run(&mut engine, 1_300, Op::Tick).events.is_empty());
     assert_eq!(engine.resource_count(), 0);
 }
@@ -60,7 +87,9 @@ fn renew_with_a_ttl_gives_an_unleased_lock_a_lease() {
         other => panic!("expected Renewed, got {other:?}"),
     }
     match run(&mut engine, 60, renew("db", 1, Some(300))).reply {
-        Reply::Renewed { grant } => assert_eq!((grant.ttl_ms, grant.expires), (Some(300), Some(360))),
+        Reply::Renewed { grant } => {
+            assert_eq!((grant.ttl_ms, grant.expires), (Some(300), Some(360)))
+        }
         other => panic!("expected Renewed, got {other:?}"),
     }
     assert_eq!(engine.next_deadline(), Some(360));
@@ -71,13 +100,27 @@ fn renew_by_anyone_but_the_holder_is_refused() {
     let mut engine = Engine::new();
     run(&mut engine, 0, grab("db", 1, Some(100), Wait::No));
     run(&mut engine, 1, grab("db", 2, None, Wait::Forever));
-    let refused = |engine: &mut Engine, client, now| match run(engine, now, renew("db", client, None)).reply {
+    let refused = |engine: &mut Engine, client, now| match run(
+        engine,
+        now,
+        renew("db", client, None),
+    )
+    .reply
+    {
         Reply::Refused(refusal) => refusal,
         other => panic!("expected a refusal, got {other:?}"),
     };
-    assert_eq!(refused(&mut engine, 2, 2), Refusal::WrongToken, "a waiter is not the holder");
+    assert_eq!(
+        refused(&mut engine, 2, 2),
+        Refusal::WrongToken,
+        "a waiter is not the holder"
+    );
     assert_eq!(refused(&mut engine, 3, 3), Refusal::WrongToken);
-    assert_eq!(engine.next_deadline(), Some(100), "a refused renew changes nothing");
+    assert_eq!(
+        engine.next_deadline(),
+        Some(100),
+        "a refused renew changes nothing"
+    );
     run(&mut engine, 4, release("db", 2));
     run(&mut engine, 5, release("db", 1));
     assert_eq!(refused(&mut engine, 1, 6), Refusal::NotHeld);
@@ -91,7 +134,11 @@ fn a_late_command_sees_the_lease_already_expired() {
     let outcome = run(&mut engine, 150, grab("db", 2, None, Wait::No));
     assert_eq!(
         outcome.events,
-        [Event::Expired { request: a.request, resource: "db".into(), fence: a.fence }]
+        [Event::Expired {
+            request: a.request,
+            resource: "db".into(),
+            fence: a.fence
+        }]
     );
     let b = granted(&outcome);
     assert_eq!(b.since, 150);
@@ -105,7 +152,11 @@ fn a_late_command_sees_the_lease_already_expired() {
 #[test]
 fn huge_ttls_saturate_instead_of_overflowing() {
     let mut engine = Engine::new();
-    let grant = granted(&run(&mut engine, 10, grab("db", 1, Some(u64::MAX), Wait::No)));
+    let grant = granted(&run(
+        &mut engine,
+        10,
+        grab("db", 1, Some(u64::MAX), Wait::No),
+    ));
     assert_eq!(grant.expires, Some(u64::MAX));
     run(&mut engine, 20, renew("db", 1, Some(u64::MAX - 5)));
     assert_eq!(engine.next_deadline(), Some(u64::MAX));

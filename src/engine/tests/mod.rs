@@ -56,7 +56,10 @@ pub(super) fn cancel(request: RequestId) -> Op {
 /// The grant of a `Granted` reply that was not a retry.
 pub(super) fn granted(outcome: &Outcome) -> Grant {
     match &outcome.reply {
-        Reply::Granted { grant, again: false } => grant.clone(),
+        Reply::Granted {
+            grant,
+            again: false,
+        } => grant.clone(),
         other => panic!("expected a new grant, got {other:?}"),
     }
 }

@@ -9,16 +9,26 @@ fn waiters_are_granted_in_arrival_order() {
     granted(&run(&mut engine, 0, grab("db", 1, None, Wait::No)));
     let b = queued(&run(&mut engine, 1, grab("db", 2, None, Wait::Forever)));
     let c = queued(&run(&mut engine, 2, grab("db", 3, None, Wait::Forever)));
-    let d = queued(&run(&mut engine, 3, grab("db", 4, None, Wait::Until(1_000))));
+    let d = queued(&run(
+        &mut engine,
+        3,
+        grab("db", 4, None, Wait::Until(1_000)),
+    ));
     assert_eq!([b.1, c.1, d.1], [1, 2, 3]);
 
     let mut order = Vec::new();
     for (now, client) in [(10, 1), (20, 2), (30, 3)] {
         let outcome = run(&mut engine, now, release("db", client));
-        assert!(matches!(outcome.reply, Reply::Released { again: false, .. }));
+        assert!(matches!(
+            outcome.reply,
+            Reply::Released { again: false, .. }
+        ));
         match outcome.events.as_slice() {
             [Event::Granted(grant)] => {
-                assert_eq!(grant.since, now, "the next waiter is granted at the release time");
+                assert_eq!(
+                    grant.since, now,
+                    "the next waiter is granted at the release time"
+                );
                 order.push((grant.request, grant.token));
             }
             other => panic!("expected one Granted event, got {other:?}"),
@@ -29,7 +39,11 @@ fn waiters_are_granted_in_arrival_order() {
         [(b.0, token(2)), (c.0, token(3)), (d.0, token(4))],
         "granted in arrival order"
     );
-    assert_eq!(engine.next_deadline(), None, "D's wait deadline left with its wait");
+    assert_eq!(
+        engine.next_deadline(),
+        None,
+        "D's wait deadline left with its wait"
+    );
 }
 
 #[test]
@@ -59,7 +73,11 @@ fn repoll_keeps_place_and_updates_deadline() {
 
     let again = run(&mut engine, 50, grab("db", 2, None, Wait::Until(200)));
     assert_eq!(queued(&again), (b, 1), "same request, same place");
-    assert_eq!(engine.next_deadline(), Some(200), "the old deadline is gone from the index");
+    assert_eq!(
+        engine.next_deadline(),
+        Some(200),
+        "the old deadline is gone from the index"
+    );
     assert!(run(&mut engine, 150, Op::Tick).events.is_empty());
 
     let forever = run(&mut engine, 160, grab("db", 2, None, Wait::Forever));
@@ -79,10 +97,16 @@ fn repoll_that_will_not_wait_leaves_the_queue() {
     let outcome = run(&mut engine, 3, grab("db", 2, None, Wait::No));
     assert_eq!(
         outcome.events,
-        [Event::TimedOut { request: b, resource: "db".into() }]
+        [Event::TimedOut {
+            request: b,
+            resource: "db".into()
+        }]
     );
     match outcome.reply {
-        Reply::Busy(view) => assert_eq!(view.waiting.iter().map(|w| w.request).collect::<Vec<_>>(), [c]),
+        Reply::Busy(view) => assert_eq!(
+            view.waiting.iter().map(|w| w.request).collect::<Vec<_>>(),
+            [c]
+        ),
         other => panic!("expected Busy, got {other:?}"),
     }
     assert!(engine.request(b).is_none());
@@ -102,12 +126,18 @@ fn busy_on_wait_no_shows_the_holders_view_and_no_token() {
         }
     }
     let holder = expected.holder.as_ref().expect("held");
-    assert_eq!((holder.request, holder.fence, holder.since), (grant.request, grant.fence, 5));
+    assert_eq!(
+        (holder.request, holder.fence, holder.since),
+        (grant.request, grant.fence, 5)
+    );
     assert_eq!((holder.expires, holder.renewed), (Some(1_005), 5));
 
     let json = serde_json::to_string(&engine.locks()).expect("views serialize");
     for client in 1..=2 {
-        assert!(!json.contains(&token(client).to_string()), "a view shows a token: {json}");
+        assert!(
+            !json.contains(&token(client).to_string()),
+            "a view shows a token: {json}"
+        );
     }
 }
 
@@ -121,7 +151,13 @@ fn waiter_times_out_at_its_deadline() {
 
     let outcome = run(&mut engine, 100, Op::Tick);
     assert_eq!(outcome.reply, Reply::Ticked);
-    assert_eq!(outcome.events, [Event::TimedOut { request: b, resource: "db".into() }]);
+    assert_eq!(
+        outcome.events,
+        [Event::TimedOut {
+            request: b,
+            resource: "db".into()
+        }]
+    );
     assert_eq!(engine.lock("db").map(|l| l.waiting), Some(vec![]));
     assert!(engine.request(b).is_none());
     assert_eq!(engine.next_deadline(), None);
@@ -142,12 +178,17 @@ fn handover_skips_a_waiter_due_at_that_moment() {
     match outcome.events.as_slice() {
         [
             Event::Expired { request, fence, .. },
-            Event::TimedOut { request: timed_out, .. },
+            Event::TimedOut {
+                request: timed_out, ..
+            },
             Event::Granted(grant),
         ] => {
             assert_eq!((*request, *fence), (a.request, a.fence));
             assert_eq!(*timed_out, b);
-            assert_eq!((grant.request, grant.since, grant.expires), (c, 100, Some(110)));
+            assert_eq!(
+                (grant.request, grant.since, grant.expires),
+                (c, 100, Some(110))
+            );
         }
         other => panic!("unexpected events {other:?}"),
     }
@@ -156,9 +197,15 @@ fn handover_skips_a_waiter_due_at_that_moment() {
 #[test]
 fn acquire_of_a_free_resource_is_granted_whatever_the_wait() {
     let mut engine = Engine::new();
-    for (i, wait) in [Wait::No, Wait::Until(0), Wait::Forever].into_iter().enumerate() {
+    for (i, wait) in [Wait::No, Wait::Until(0), Wait::Forever]
+        .into_iter()
+        .enumerate()
+    {
         let name = format!("r{i}");
         let grant = granted(&run(&mut engine, 10, grab(&name, 1, None, wait)));
-        assert_eq!((grant.resource, grant.since, grant.expires), (name, 10, None));
+        assert_eq!(
+            (grant.resource, grant.since, grant.expires),
+            (name, 10, None)
+        );
     }
 }

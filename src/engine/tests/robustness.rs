@@ -1,0 +1,159 @@
+//! No command sequence panics or corrupts the state; time going back; many waiters.
+
+use super::replay::replay_matches;
+use super::*;
+use crate::engine::Event;
+
+/// A tiny deterministic generator (PCG-style LCG): reproducible sequences without a dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Commands over few resources and few clients, so that they collide: retries, foreign tokens,
+/// cancels of unknown and ended requests, zero and huge ttls, past deadlines, clocks going back.
+fn random_commands(seed: u64, count: usize) -> Vec<Command> {
+    let mut rng = Lcg(seed);
+    let mut now: Millis = 1_000;
+    let mut commands = Vec::with_capacity(count);
+    for _ in 0..count {
+        now = match rng.below(20) {
+            0 => now.saturating_sub(rng.below(100)),
+            _ => now + rng.below(40),
+        };
+        let resource = rng.pick(&["a", "b", "c"]);
+        let client = u128::from(rng.below(6) as u8) + 1;
+        let ttl = rng.pick(&[None, Some(0), Some(30), Some(200), Some(u64::MAX)]);
+        let op = match rng.below(12) {
+            0..=4 => {
+                let wait = match rng.below(4) {
+                    0 => Wait::No,
+                    1 => Wait::Forever,
+                    2 => Wait::Until(now + rng.below(300)),
+                    _ => Wait::Until(now.saturating_sub(rng.below(10))),
+                };
+                grab(resource, client, ttl, wait)
+            }
+            5..=6 => release(resource, client),
+            7 => renew(resource, client, ttl),
+            8..=9 => cancel(RequestId(rng.below(200) + 1)),
+            _ => Op::Tick,
+        };
+        commands.push(Command { now, op });
+    }
+    commands
+}
+
+#[test]
+fn random_sequences_keep_every_invariant_and_replay_exactly() {
+    for seed in 0..20 {
+        let commands = random_commands(seed, 1_500);
+        // `run` (inside) checks every index after every command.
+        replay_matches(&commands);
+
+        let mut engine = Engine::new();
+        let mut last_fence = 0;
+        for command in commands {
+            let outcome = engine.apply(command);
+            let mut fences: Vec<u64> = outcome
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Granted(grant) => Some(grant.fence),
+                    _ => None,
+                })
+                .collect();
+            if let Reply::Granted {
+                grant,
+                again: false,
+            } = &outcome.reply
+            {
+                fences.push(grant.fence);
+            }
+            for fence in fences {
+                assert_eq!(
+                    fence,
+                    last_fence + 1,
+                    "seed {seed}: fences go up one by one"
+                );
+                last_fence = fence;
+            }
+        }
+    }
+}
+
+#[test]
+fn time_never_goes_back() {
+    let mut engine = Engine::new();
+    run(&mut engine, 1_000, grab("a", 1, Some(100), Wait::No));
+    let late = granted(&run(&mut engine, 500, grab("b", 2, Some(100), Wait::No)));
+    assert_eq!(
+        (late.since, late.expires),
+        (1_000, Some(1_100)),
+        "clamped to the engine's clock"
+    );
+    assert_eq!(engine.clock(), 1_000);
+    let outcome = run(&mut engine, 0, Op::Tick);
+    assert!(outcome.events.is_empty());
+    assert_eq!(engine.resource_count(), 2);
+}
+
+#[test]
+fn ten_thousand_waiters_time_out_in_deadline_order() {
+    let mut engine = Engine::new();
+    engine.apply(Command {
+        now: 0,
+        op: grab("busy", 0, None, Wait::No),
+    });
+    let n: u64 = 10_000;
+    for i in 1..=n {
+        // Later arrivals give up sooner, so deadline order is the reverse of queue order.
+        let wait = Wait::Until(1_000 + (n - i));
+        let outcome = engine.apply(Command {
+            now: 1,
+            op: grab("busy", u128::from(i), None, wait),
+        });
+        assert_eq!(queued(&outcome).1, i as usize);
+    }
+    engine.check_invariants();
+    assert_eq!(engine.next_deadline(), Some(1_000));
+
+    let first = engine.apply(Command {
+        now: 1_000,
+        op: Op::Tick,
+    });
+    assert_eq!(
+        first.events,
+        [Event::TimedOut {
+            request: RequestId(n + 1),
+            resource: "busy".into()
+        }]
+    );
+    let rest = engine.apply(Command {
+        now: 1_000 + n,
+        op: Op::Tick,
+    });
+    assert_eq!(rest.events.len() as u64, n - 1);
+    let requests: Vec<u64> = rest
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::TimedOut { request, .. } => request.0,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert!(requests.windows(2).all(|w| w[0] > w[1]), "deadline order");
+    engine.check_invariants();
+    assert_eq!(engine.request_count(), 1);
+}
