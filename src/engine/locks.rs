@@ -290,8 +290,9 @@ impl Engine {
     ///
     /// Hand-over rule: a waiter whose deadline is at or before `now` is not granted; it times out here
     /// (an `Event::TimedOut`, in queue order) and the next one is considered. `expire_due` handles due
-    /// deadlines in (deadline, id) order, so without this a waiter due at the same instant as the
-    /// holder's expiry, but with a larger id, would be granted a lock it had already given up on.
+    /// deadlines one by one in (deadline, id) order, so when a holder's lease is expired, waiters due
+    /// later than it but not after `now` (a late Tick), or at the same instant with a larger id, are
+    /// still queued: without this rule they would be granted a lock they had already given up on.
     fn vacate(
         &mut self,
         now: Millis,
