@@ -1,4 +1,5 @@
 //! weblock: an HTTP lock service and its blocking command-line client.
+pub mod bench;
 pub mod cli;
 pub mod duration;
 pub mod engine;

@@ -19,6 +19,42 @@ pub enum Command {
 The first line on stdout is `listening on http://ADDR` with the real port, so `--listen 127.0.0.1:0` \
 works for tests and scripts. SIGINT and SIGTERM stop it.")]
     Serve(ServeArgs),
+    /// Measure a server: throughput, hand-over latency, memory of parked waiters
+    #[command(
+        after_help = "Example:\n  weblock bench --clients 1,16 --duration 3s\n\n\
+Without --server it starts its own in-memory server (a child process, so its memory is measured alone)."
+    )]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Measure this server instead of starting one
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// How long each throughput run lasts
+    #[arg(long, default_value = "3s", value_parser = crate::duration::parse)]
+    pub duration: std::time::Duration,
+    /// Client counts for the uncontended throughput runs
+    #[arg(
+        long,
+        default_value = "1,16",
+        value_delimiter = ',',
+        value_name = "N,..."
+    )]
+    pub clients: Vec<usize>,
+    /// Clients taking turns on one lock, for the hand-over latency (0 skips it)
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub waiters: usize,
+    /// Hand-overs to time
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub handovers: usize,
+    /// Waiters to park on one lock while the server's memory is read (0 skips it)
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub parked: usize,
+    /// Print the figures as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@ pub mod args;
 
 use std::process::ExitCode;
 
-use args::{Cli, Command, ServeArgs};
+use args::{BenchArgs, Cli, Command, ServeArgs};
 use clap::Parser;
 
 use crate::server::{self, Config, Limits};
@@ -19,6 +19,35 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Bench(args) => bench(args),
+    }
+}
+
+fn bench(args: BenchArgs) -> ExitCode {
+    let opts = crate::bench::Options {
+        server: args.server,
+        duration: args.duration,
+        clients: args.clients,
+        waiters: args.waiters,
+        handovers: args.handovers,
+        parked: args.parked,
+    };
+    match crate::bench::run(&opts) {
+        Ok(report) if args.json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ExitCode::from(exit::OK)
+        }
+        Ok(report) => {
+            crate::bench::print(&report);
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("weblock bench: {e}");
+            ExitCode::from(exit::UNREACHABLE)
+        }
     }
 }
 

@@ -26,6 +26,8 @@ pub enum Answer {
     TimedOut(Option<LockView>),
     /// The same client waits again on a newer connection (a retry with the same token).
     Superseded,
+    /// A release with its token took it out of the queue.
+    Withdrawn,
 }
 
 /// An answer due to a parked connection.
@@ -122,7 +124,17 @@ impl Core {
     fn run(&self, inner: &mut Inner, op: Op) -> (Reply, Vec<Delivery>) {
         let now = timefmt::now_ms();
         let outcome = inner.engine.apply(Command { now, op });
-        let deliveries = settle(inner, now, outcome.events);
+        let mut deliveries = settle(inner, now, outcome.events);
+        if let Reply::Withdrawn { request } = outcome.reply
+            && let Some(parked) = inner.parked.remove(&request)
+        {
+            deliveries.push(Delivery {
+                slot: parked.slot,
+                request,
+                answer: Answer::Withdrawn,
+                responder: parked.responder,
+            });
+        }
         if let Some(next) = inner.engine.next_deadline()
             && inner.timer_target.is_none_or(|t| next < t)
         {

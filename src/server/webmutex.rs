@@ -120,6 +120,9 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
             409,
             "this wait was replaced by a newer grab with the same token",
         ),
+        Answer::Withdrawn => {
+            Response::fail(409, "this wait was withdrawn by a release of its token")
+        }
     });
     let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
     ctx.deliveries.extend(deliveries);

@@ -1,0 +1,97 @@
+//! A lean HTTP/1.1 keep-alive client for the benchmark: one connection, one request at a time, answers
+//! framed by `Content-Length` (all weblock sends). Lean so that the figures measure the server.
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// A top-level string or number field of the JSON body.
+    pub fn field(&self, name: &str) -> Option<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        v.get(name).cloned()
+    }
+}
+
+impl Conn {
+    pub fn open(addr: SocketAddr) -> io::Result<Conn> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        Ok(Conn {
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends a request without reading its answer (for parking waiters).
+    pub fn send(&mut self, method: &str, path: &str, form: &str) -> io::Result<()> {
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        self.stream.write_all(req.as_bytes())
+    }
+
+    pub fn call(&mut self, method: &str, path: &str, form: &str) -> io::Result<Answer> {
+        self.send(method, path, form)?;
+        self.receive()
+    }
+
+    pub fn receive(&mut self) -> io::Result<Answer> {
+        loop {
+            if let Some((answer, used)) = parse(&self.buf)? {
+                self.buf.drain(..used);
+                return Ok(answer);
+            }
+            let mut chunk = [0u8; 8192];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "server closed the connection",
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn parse(buf: &[u8]) -> io::Result<Option<(Answer, usize)>> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+    };
+    let length = resp
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .unwrap_or(0);
+    if buf.len() < head_len + length {
+        return Ok(None);
+    }
+    let answer = Answer {
+        status: resp.code.unwrap_or(0),
+        body: buf[head_len..head_len + length].to_vec(),
+    };
+    Ok(Some((answer, head_len + length)))
+}

@@ -1,0 +1,337 @@
+//! `weblock bench`: drives a weblock server over real HTTP on loopback, like any client, and reports
+//! throughput, hand-over latency and the memory parked waiters cost. It starts its own in-memory server
+//! (a child process, so its memory is measured alone) unless given `--server`.
+mod client;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use client::Conn;
+
+pub struct Options {
+    pub server: Option<String>,
+    pub duration: Duration,
+    pub clients: Vec<usize>,
+    pub waiters: usize,
+    pub handovers: usize,
+    pub parked: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub server: String,
+    pub uncontended: Vec<Throughput>,
+    pub handover: Option<Handover>,
+    pub parked: Option<Parked>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Throughput {
+    pub clients: usize,
+    pub pairs_per_sec: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Handover {
+    pub waiters: usize,
+    pub grants: usize,
+    pub median_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Parked {
+    pub waiters: usize,
+    /// The server's resident memory with every waiter parked (only when bench started the server).
+    pub rss_kib: Option<u64>,
+    pub idle_rss_kib: Option<u64>,
+}
+
+/// A server this benchmark started, stopped when dropped.
+struct Spawned {
+    child: Child,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn run(opts: &Options) -> Result<Report, String> {
+    let (addr, spawned) = match &opts.server {
+        Some(url) => (resolve(url)?, None),
+        None => {
+            let (addr, s) = spawn_server()?;
+            (addr, Some(s))
+        }
+    };
+    let pid = spawned.as_ref().map(|s| s.child.id());
+    let idle_rss = pid.and_then(rss_kib);
+    let mut report = Report {
+        server: format!("http://{addr}"),
+        uncontended: Vec::new(),
+        handover: None,
+        parked: None,
+    };
+    for &n in &opts.clients {
+        report
+            .uncontended
+            .push(uncontended(addr, n, opts.duration)?);
+    }
+    if opts.waiters > 0 {
+        report.handover = Some(handover(addr, opts.waiters, opts.handovers)?);
+    }
+    if opts.parked > 0 {
+        report.parked = Some(parked(addr, opts.parked, pid, idle_rss)?);
+    }
+    Ok(report)
+}
+
+fn resolve(url: &str) -> Result<SocketAddr, String> {
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    host.to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {url}"))
+}
+
+fn spawn_server() -> Result<(SocketAddr, Spawned), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find weblock itself: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start a server: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout from the server")?;
+    let spawned = Spawned { child };
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the server's address: {e}"))?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected first line from the server: {line:?}"))?;
+    Ok((addr, spawned))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn token_of(answer: &client::Answer) -> Result<String, String> {
+    match answer.field("token") {
+        Some(serde_json::Value::String(t)) if answer.status == 200 => Ok(t),
+        _ => Err(format!(
+            "grab failed: {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        )),
+    }
+}
+
+/// Grab+release pairs per second from `n` keep-alive clients, each on its own lock.
+fn uncontended(addr: SocketAddr, n: usize, duration: Duration) -> Result<Throughput, String> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let start = Instant::now();
+    let deadline = start + duration;
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let id = format!("bench-{run}-{i}");
+            std::thread::spawn(move || -> Result<u64, String> {
+                let mut conn = Conn::open(addr).map_err(|e| e.to_string())?;
+                let mut pairs = 0;
+                while Instant::now() < deadline {
+                    let grab = conn
+                        .call("POST", "/grab", &format!("id={id}"))
+                        .map_err(|e| e.to_string())?;
+                    let token = token_of(&grab)?;
+                    let rel = conn
+                        .call("POST", "/release", &format!("id={id}&token={token}"))
+                        .map_err(|e| e.to_string())?;
+                    if rel.status != 200 {
+                        return Err(format!("release failed: {}", rel.status));
+                    }
+                    pairs += 1;
+                }
+                Ok(pairs)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in threads {
+        total += t.join().map_err(|_| "a client thread panicked")??;
+    }
+    Ok(Throughput {
+        clients: n,
+        pairs_per_sec: total as f64 / start.elapsed().as_secs_f64(),
+    })
+}
+
+/// `waiters` clients take turns on one lock, each waiting on the server; the time from a holder sending
+/// its release to the next holder receiving its grant, over `grants` hand-overs.
+fn handover(addr: SocketAddr, waiters: usize, grants: usize) -> Result<Handover, String> {
+    let id = format!("bench-handover-{}", uuid::Uuid::new_v4().simple());
+    let granted = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    // fence → when its grant arrived; fence → when the release of it was sent.
+    let arrivals = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
+    let releases = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
+    let threads: Vec<_> = (0..waiters)
+        .map(|_| {
+            let (id, granted, failed) = (id.clone(), granted.clone(), failed.clone());
+            let (arrivals, releases) = (arrivals.clone(), releases.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut conn = Conn::open(addr).map_err(|e| e.to_string())?;
+                while granted.load(Ordering::SeqCst) < grants && !failed.load(Ordering::SeqCst) {
+                    let grab = conn
+                        .call("POST", "/grab", &format!("id={id}&wait=60"))
+                        .map_err(|e| e.to_string())?;
+                    let at = Instant::now();
+                    let token =
+                        token_of(&grab).inspect_err(|_| failed.store(true, Ordering::SeqCst))?;
+                    let fence = grab.field("fence").and_then(|f| f.as_u64()).unwrap_or(0);
+                    arrivals.lock().map_err(|_| "poisoned")?.push((fence, at));
+                    granted.fetch_add(1, Ordering::SeqCst);
+                    let sent = Instant::now();
+                    releases.lock().map_err(|_| "poisoned")?.push((fence, sent));
+                    conn.call("POST", "/release", &format!("id={id}&token={token}"))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| "a client thread panicked")??;
+    }
+    let arrivals = arrivals.lock().map_err(|_| "poisoned")?;
+    let releases: std::collections::HashMap<u64, Instant> = releases
+        .lock()
+        .map_err(|_| "poisoned")?
+        .iter()
+        .copied()
+        .collect();
+    // On one lock, the grant with fence f follows the release of the holder before it: the largest fence
+    // below f (fences are server-wide, so they need not be consecutive).
+    let mut fences: Vec<u64> = releases.keys().copied().collect();
+    fences.sort_unstable();
+    let mut latencies: Vec<f64> = arrivals
+        .iter()
+        .filter_map(|(fence, at)| {
+            let i = fences.partition_point(|f| f < fence);
+            let previous = fences.get(i.checked_sub(1)?)?;
+            let sent = releases.get(previous)?;
+            Some(at.saturating_duration_since(*sent).as_secs_f64() * 1e6)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok(Handover {
+        waiters,
+        grants: latencies.len(),
+        median_us: pick(0.5),
+        p99_us: pick(0.99),
+        max_us: pick(1.0),
+    })
+}
+
+/// Parks `n` waiters on one held lock and reads the server's memory while they wait.
+fn parked(
+    addr: SocketAddr,
+    n: usize,
+    pid: Option<u32>,
+    idle_rss_kib: Option<u64>,
+) -> Result<Parked, String> {
+    let id = format!("bench-parked-{}", uuid::Uuid::new_v4().simple());
+    let mut holder = Conn::open(addr).map_err(|e| e.to_string())?;
+    let token = token_of(
+        &holder
+            .call("POST", "/grab", &format!("id={id}"))
+            .map_err(|e| e.to_string())?,
+    )?;
+    let mut waiters = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut conn = Conn::open(addr).map_err(|e| format!("opening waiter: {e}"))?;
+        conn.send("POST", "/grab", &format!("id={id}&wait=300"))
+            .map_err(|e| e.to_string())?;
+        waiters.push(conn);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = holder
+            .call("GET", &format!("/status?id={id}"), "")
+            .map_err(|e| e.to_string())?;
+        let waiting = status
+            .field("waiting")
+            .and_then(|w| w.as_u64())
+            .unwrap_or(0);
+        if waiting as usize >= n {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {waiting} of {n} waiters queued after 60s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rss = pid.and_then(rss_kib);
+    drop(waiters);
+    holder
+        .call("POST", "/release", &format!("id={id}&token={token}"))
+        .map_err(|e| e.to_string())?;
+    Ok(Parked {
+        waiters: n,
+        rss_kib: rss,
+        idle_rss_kib,
+    })
+}
+
+pub fn print(report: &Report) {
+    println!("weblock bench against {}", report.server);
+    for t in &report.uncontended {
+        println!(
+            "  uncontended grab+release, {:>3} client(s)   {:>10.0} pairs/s",
+            t.clients, t.pairs_per_sec
+        );
+    }
+    if let Some(h) = &report.handover {
+        println!(
+            "  hand-over, {} waiters on one lock ({} grants)   median {:.0}µs  p99 {:.0}µs  max {:.0}µs",
+            h.waiters, h.grants, h.median_us, h.p99_us, h.max_us
+        );
+    }
+    if let Some(p) = &report.parked {
+        let mib = |k: Option<u64>| {
+            k.map_or("n/a".to_string(), |k| {
+                format!("{:.1} MiB", k as f64 / 1024.0)
+            })
+        };
+        println!(
+            "  {} parked waiters   server RSS {} (idle {})",
+            p.waiters,
+            mib(p.rss_kib),
+            mib(p.idle_rss_kib)
+        );
+    }
+}
