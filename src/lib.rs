@@ -4,4 +4,5 @@ pub mod cli;
 pub mod duration;
 pub mod engine;
 pub mod server;
+pub mod signals;
 pub mod timefmt;

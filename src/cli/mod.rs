@@ -1,31 +1,124 @@
 //! The command line: its definition (shared with the completion and man-page generators) and dispatch.
+//! Client commands talk HTTP to a server; they know its API, nothing of its insides.
 pub mod args;
+mod client;
+mod lock;
+mod run;
+mod tokens;
 
 use std::process::ExitCode;
 
 use args::{BenchArgs, Cli, Command, ServeArgs};
 use clap::Parser;
+use lock::{Ctx, Waiting, Want};
 
 use crate::server::{self, Config, Limits};
+
+/// The server a client talks to when neither --server nor WEBLOCK_URL says.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
 
 /// Exit codes, as documented in `--help`, the README and the man pages.
 pub mod exit {
     pub const OK: u8 = 0;
+    /// The answer is no: busy, not held.
+    pub const NO: u8 = 1;
     pub const USAGE: u8 = 2;
+    pub const TIMED_OUT: u8 = 3;
+    /// The server is unreachable, or failing.
     pub const UNREACHABLE: u8 = 4;
+}
+
+/// A command that did not do what was asked: one line for stderr, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::Bench(args) => bench(args),
+    let result = match cli.command {
+        Command::Serve(args) => return serve(args),
+        Command::Bench(args) => return bench(args, cli.server),
+        command => client_command(command, cli.server, cli.json),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("weblock: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
     }
 }
 
-fn bench(args: BenchArgs) -> ExitCode {
+fn client_command(command: Command, server: Option<String>, json: bool) -> Result<u8, Failure> {
+    let server = server.unwrap_or_else(|| DEFAULT_SERVER.to_string());
+    let client = client::Client::new(&server).map_err(|e| Failure::new(exit::USAGE, e))?;
+    let ctx = Ctx { client, json };
+    let done = |r: Result<(), Failure>| r.map(|()| exit::OK);
+    match command {
+        Command::Grab(args) => {
+            let want = Want {
+                name: &args.name,
+                holder: args.hold.holder.unwrap_or_else(lock::default_holder),
+                ttl: args.hold.ttl,
+                waiting: args.wait.map_or(Waiting::No, Waiting::For),
+            };
+            done(lock::grab(&ctx, &args.name, want))
+        }
+        Command::Release(args) => done(lock::release(&ctx, &args.name, args.token)),
+        Command::Renew(args) => done(lock::renew(&ctx, &args.name, args.token, args.ttl)),
+        Command::Status(args) => done(lock::status(&ctx, args.name.as_deref())),
+        Command::Wait(args) => done(lock::wait_free(&ctx, &args.name, args.timeout)),
+        Command::WaitGrab(args) => {
+            let ttl = match (args.hold.ttl, args.command.is_empty()) {
+                (Some(ttl), _) => Some(ttl),
+                (None, false) => Some(run::RUN_TTL),
+                (None, true) => None,
+            };
+            let want = Want {
+                name: &args.name,
+                holder: args.hold.holder.unwrap_or_else(lock::default_holder),
+                ttl,
+                waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
+            };
+            run::wait_grab(ctx, want, args.command)
+        }
+        Command::Serve(_) | Command::Bench(_) => Err(Failure::new(exit::USAGE, "not a client command")),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let limits = Limits {
+        max_connections: args.max_connections,
+        ..Limits::default()
+    };
+    let config = Config {
+        listen: args.listen.clone(),
+        limits,
+        threads: args.threads,
+    };
+    match server::serve(config) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("weblock: cannot serve on {}: {e}", args.listen);
+            ExitCode::from(exit::UNREACHABLE)
+        }
+    }
+}
+
+fn bench(args: BenchArgs, server: Option<String>) -> ExitCode {
     let opts = crate::bench::Options {
-        server: args.server,
+        server,
         duration: args.duration,
         clients: args.clients,
         waiters: args.waiters,
@@ -46,25 +139,6 @@ fn bench(args: BenchArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("weblock bench: {e}");
-            ExitCode::from(exit::UNREACHABLE)
-        }
-    }
-}
-
-fn serve(args: ServeArgs) -> ExitCode {
-    let limits = Limits {
-        max_connections: args.max_connections,
-        ..Limits::default()
-    };
-    let config = Config {
-        listen: args.listen.clone(),
-        limits,
-        threads: args.threads,
-    };
-    match server::serve(config) {
-        Ok(()) => ExitCode::from(exit::OK),
-        Err(e) => {
-            eprintln!("weblock: cannot serve on {}: {e}", args.listen);
             ExitCode::from(exit::UNREACHABLE)
         }
     }

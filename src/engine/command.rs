@@ -49,6 +49,11 @@ pub enum Op {
     /// Expire every lease and every wait deadline due at or before `now`. (Every other command does
     /// this first too; a Tick does nothing else. The server sends one at `Engine::next_deadline`.)
     Tick,
+    /// Wait until nobody holds `resource` and nobody waits for it, without taking it: `Reply::Free` at
+    /// once if it is free, else `Reply::Watching` and, later, `Event::Freed` (or `Event::TimedOut` at
+    /// the wait deadline). A watcher never holds and never queues: it changes no grant and no fence.
+    /// `Wait::No` (or a deadline at or before `now`) on a busy resource answers `Reply::Busy`.
+    Watch { resource: String, wait: Wait },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +66,13 @@ pub struct Acquire {
     /// Lease length; `None` = held until released or cancelled.
     pub ttl_ms: Option<u64>,
     pub wait: Wait,
+    /// For a client that long-polls: when the `wait` deadline passes, the waiter keeps its place for
+    /// `grace_ms` more (`Event::PollEnded`; it is "detached") so that its next poll, an Acquire with the
+    /// same token, finds it where it was. It leaves the queue (`Event::TimedOut`) only if no poll comes
+    /// by then. `None` (or `Some(0)`) = it leaves at the `wait` deadline. A detached waiter whose turn
+    /// comes is granted like any other; its next poll then gets `Reply::Granted { again: true }`.
+    #[serde(default)]
+    pub grace_ms: Option<u64>,
 }
 
 /// How long an acquire may wait in the queue when the resource is held by someone else.

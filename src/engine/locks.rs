@@ -1,18 +1,20 @@
-//! The lock engine: named resources, each with at most one holder and a FIFO queue, leases, wait
-//! deadlines and fences. All state and all rules; no I/O, no clock, no randomness.
+//! The lock engine: named resources, each with at most one holder, a FIFO queue and watchers; leases,
+//! wait deadlines, graces and fences. All state and all rules; no I/O, no clock, no randomness.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
-use super::command::{Acquire, Command, Millis, Op, RequestId};
+use super::command::{Command, Millis, Op, RequestId};
 use super::outcome::{Event, Outcome, Refusal, Reply};
 use super::releases::{REMEMBERED_RELEASES, RecentReleases};
-use super::resource::{Holder, Queue, Resource, Waiter};
+use super::resource::{Holder, Resource, Standing, Waiter};
 
+mod acquire;
 #[cfg(test)]
 mod invariants;
 mod queries;
+mod watch;
 
 /// Every map here is ordered (BTree*), so nothing that reaches a reply, an event or a view depends on
 /// hashing: the same commands give the same answers on every machine and every replay.
@@ -20,9 +22,10 @@ mod queries;
 pub struct Engine {
     /// Held resources by name. A resource nobody holds or waits for is not here (it costs nothing).
     resources: BTreeMap<String, Resource>,
-    /// Every live request, holding or waiting, to its resource: for `Cancel` and `request()`.
+    /// Every live request, holding, waiting or watching, to its resource: for `Cancel` and `request()`.
     requests: BTreeMap<RequestId, String>,
-    /// Every lease expiry and every wait deadline, earliest first; at most one per live request. Kept
+    /// Every lease expiry and every wait (or grace, or watch) deadline, earliest first; at most one per
+    /// live request. Kept
     /// in step with every change so the next deadline is O(log n) to find, with 10,000 waiters too.
     deadlines: BTreeSet<(Millis, RequestId)>,
     releases: RecentReleases,
@@ -42,6 +45,14 @@ enum Leaving {
     Cancelled,
     /// Its lease ran out: an `Event::Expired`.
     Expired,
+}
+
+/// What a live request is to its resource.
+#[derive(Clone, Copy)]
+enum Role {
+    Holder,
+    Waiter,
+    Watcher,
 }
 
 impl Default for Engine {
@@ -85,95 +96,10 @@ impl Engine {
                 ttl_ms,
             } => self.renew(now, &resource, token, ttl_ms),
             Op::Cancel { request } => self.cancel(now, request, &mut events),
+            Op::Watch { resource, wait } => self.watch(now, resource, wait),
             Op::Tick => Reply::Ticked,
         };
         Outcome { reply, events }
-    }
-
-    fn acquire(&mut self, now: Millis, acquire: Acquire, events: &mut Vec<Event>) -> Reply {
-        let deadline = acquire.wait.deadline(now);
-        // A deadline at or before `now` means "do not wait": the rule that times out a queued waiter.
-        let will_wait = deadline.is_none_or(|t| t > now);
-        let name = acquire.resource;
-        let Some(resource) = self.resources.get_mut(&name) else {
-            let waiter = Waiter {
-                token: acquire.token,
-                holder: acquire.holder,
-                since: now,
-                deadline: None,
-                ttl_ms: acquire.ttl_ms,
-            };
-            let request = next_request(&mut self.last_request);
-            let holder = self.grant(now, &name, request, waiter);
-            let grant = holder.grant(&name);
-            self.requests.insert(request, name.clone());
-            self.resources.insert(
-                name,
-                Resource {
-                    holder,
-                    queue: Queue::default(),
-                },
-            );
-            return Reply::Granted {
-                grant,
-                again: false,
-            };
-        };
-
-        if resource.holder.token == acquire.token {
-            // An idempotent retry (its first answer was lost): the same grant. Nothing changes, not even
-            // the lease; extending it is Renew's job.
-            let grant = resource.holder.grant(&name);
-            return Reply::Granted { grant, again: true };
-        }
-
-        if let Some(request) = resource.queue.find(acquire.token) {
-            // A waiter re-polling keeps its place and request id; its deadline becomes the one asked
-            // for now. If that one is already due, it stops waiting now, as if its deadline had passed.
-            let Some(waiter) = resource.queue.get_mut(request) else {
-                invariant_broken("a queue's token index names a request that is not in it");
-                return Reply::Refused(Refusal::UnknownRequest);
-            };
-            if let Some(old) = waiter.deadline {
-                self.deadlines.remove(&(old, request));
-            }
-            if !will_wait {
-                resource.queue.remove(request);
-                self.requests.remove(&request);
-                events.push(Event::TimedOut {
-                    request,
-                    resource: name.clone(),
-                });
-                return Reply::Busy(resource.view(&name));
-            }
-            waiter.deadline = deadline;
-            if let Some(t) = deadline {
-                self.deadlines.insert((t, request));
-            }
-            let position = resource.queue.position(request);
-            return Reply::Queued { request, position };
-        }
-
-        if !will_wait {
-            return Reply::Busy(resource.view(&name));
-        }
-        let request = next_request(&mut self.last_request);
-        resource.queue.push(
-            request,
-            Waiter {
-                token: acquire.token,
-                holder: acquire.holder,
-                since: now,
-                deadline,
-                ttl_ms: acquire.ttl_ms,
-            },
-        );
-        let position = resource.queue.len();
-        if let Some(t) = deadline {
-            self.deadlines.insert((t, request));
-        }
-        self.requests.insert(request, name);
-        Reply::Queued { request, position }
     }
 
     fn release(
@@ -236,26 +162,31 @@ impl Engine {
         let Some(name) = self.requests.get(&request).cloned() else {
             return Reply::Refused(Refusal::UnknownRequest);
         };
-        match self
-            .resources
-            .get(&name)
-            .map(|r| r.holder.request == request)
-        {
-            Some(true) => {
-                self.vacate(now, &name, Leaving::Cancelled, events);
-            }
-            Some(false) => {
-                if self.drop_waiter(&name, request).is_none() {
-                    invariant_broken("a live request is neither the holder nor in the queue");
-                    return Reply::Refused(Refusal::UnknownRequest);
-                }
-            }
-            None => {
-                invariant_broken("a live request names a resource that is not held");
-                return Reply::Refused(Refusal::UnknownRequest);
-            }
+        let ended = match self.role(&name, request) {
+            Some(Role::Holder) => self.vacate(now, &name, Leaving::Cancelled, events).is_some(),
+            Some(Role::Waiter) => self.drop_waiter(&name, request).is_some(),
+            Some(Role::Watcher) => self.drop_watcher(&name, request).is_some(),
+            None => false,
+        };
+        if !ended {
+            invariant_broken("a live request is not on the resource it names");
+            return Reply::Refused(Refusal::UnknownRequest);
         }
         Reply::Cancelled
+    }
+
+    /// What `request` is to the resource `name`, if it is on it.
+    fn role(&self, name: &str, request: RequestId) -> Option<Role> {
+        let resource = self.resources.get(name)?;
+        if resource.holder.request == request {
+            Some(Role::Holder)
+        } else if resource.queue.get(request).is_some() {
+            Some(Role::Waiter)
+        } else if resource.watchers.contains_key(&request) {
+            Some(Role::Watcher)
+        } else {
+            None
+        }
     }
 
     /// Expires every lease and wait deadline due at or before `now`, in (deadline, request id) order.
@@ -268,28 +199,63 @@ impl Engine {
                 invariant_broken("a deadline names a request that is not live");
                 continue;
             };
-            let is_holder = self
-                .resources
-                .get(&name)
-                .map(|r| r.holder.request == request);
-            if is_holder == Some(true) {
-                self.vacate(now, &name, Leaving::Expired, events);
-            } else if self.drop_waiter(&name, request).is_some() {
-                events.push(Event::TimedOut {
-                    request,
-                    resource: name,
-                });
-            } else {
-                invariant_broken("a deadline's request is neither holder nor waiter");
+            match self.role(&name, request) {
+                Some(Role::Holder) => {
+                    self.vacate(now, &name, Leaving::Expired, events);
+                }
+                Some(Role::Waiter) => self.waiter_due(now, name, request, events),
+                Some(Role::Watcher) => {
+                    self.drop_watcher(&name, request);
+                    events.push(Event::TimedOut {
+                        request,
+                        resource: name,
+                    });
+                }
+                None => invariant_broken("a deadline's request is not on its resource"),
             }
         }
+    }
+
+    /// The deadline of a waiter has passed (its entry is already out of the deadline index). With a
+    /// grace still to come it stays, detached, until the end of its grace; else it leaves the queue.
+    fn waiter_due(&mut self, now: Millis, name: String, request: RequestId, events: &mut Vec<Event>) {
+        let Some(resource) = self.resources.get_mut(&name) else {
+            return;
+        };
+        let Some(waiter) = resource.queue.get_mut(request) else {
+            return;
+        };
+        match waiter.standing(now) {
+            Standing::PollEnded(until) => {
+                waiter.detached = true;
+                waiter.deadline = Some(until);
+                self.deadlines.insert((until, request));
+                let position = resource.queue.position(request);
+                events.push(Event::PollEnded {
+                    request,
+                    resource: name,
+                    position,
+                });
+                return;
+            }
+            Standing::Waiting => invariant_broken("a waiter's due deadline is not its deadline"),
+            Standing::GivesUp => {}
+        }
+        self.drop_waiter(&name, request);
+        events.push(Event::TimedOut {
+            request,
+            resource: name,
+        });
     }
 
     /// The holder of `name` leaves; the first waiter still willing to wait is granted at this same
     /// `now`, its lease starting now. Returns the holder that left.
     ///
     /// Hand-over rule: a waiter whose deadline is at or before `now` is not granted; it times out here
-    /// (an `Event::TimedOut`, in queue order) and the next one is considered. `expire_due` handles due
+    /// (an `Event::TimedOut`, in queue order) and the next one is considered. A waiter with a grace still
+    /// to come is still in line, though (it would have been detached, not dropped): it is granted, and
+    /// the grant answers its poll (no `PollEnded`). If nobody is granted, the resource is forgotten and
+    /// its watchers are freed (`Event::Freed`, after the events of the holder and the waiters). `expire_due` handles due
     /// deadlines one by one in (deadline, id) order, so when a holder's lease is expired, waiters due
     /// later than it but not after `now` (a late Tick), or at the same instant with a larger id, are
     /// still queued: without this rule they would be granted a lock they had already given up on.
@@ -300,7 +266,14 @@ impl Engine {
         why: Leaving,
         events: &mut Vec<Event>,
     ) -> Option<Holder> {
-        let (name, Resource { holder, mut queue }) = self.resources.remove_entry(name)?;
+        let (
+            name,
+            Resource {
+                holder,
+                mut queue,
+                watchers,
+            },
+        ) = self.resources.remove_entry(name)?;
         self.requests.remove(&holder.request);
         if let Some(expires) = holder.expires {
             self.deadlines.remove(&(expires, holder.request));
@@ -322,14 +295,14 @@ impl Engine {
         while let Some((request, waiter)) = queue.pop_first() {
             if let Some(deadline) = waiter.deadline {
                 self.deadlines.remove(&(deadline, request));
-                if deadline <= now {
-                    self.requests.remove(&request);
-                    events.push(Event::TimedOut {
-                        request,
-                        resource: name.clone(),
-                    });
-                    continue;
-                }
+            }
+            if waiter.standing(now) == Standing::GivesUp {
+                self.requests.remove(&request);
+                events.push(Event::TimedOut {
+                    request,
+                    resource: name.clone(),
+                });
+                continue;
             }
             let next = self.grant(now, &name, request, waiter);
             events.push(Event::Granted(next.grant(&name)));
@@ -338,10 +311,12 @@ impl Engine {
                 Resource {
                     holder: next,
                     queue,
+                    watchers,
                 },
             );
             return Some(holder);
         }
+        self.free_watchers(&name, watchers, events);
         Some(holder)
     }
 

@@ -7,13 +7,19 @@
 //!
 //! The rules, in one place:
 //! - A resource has at most one holder and a FIFO queue of waiters; it exists only while held.
+//! - A waiter with a grace (`Acquire::grace_ms`) whose wait deadline passes keeps its place, detached
+//!   (`Event::PollEnded`), until `deadline + grace`; a poll with its token re-attaches it. It is
+//!   granted at its turn, detached or not; only when its grace passes too does it leave the queue.
+//! - Watchers (`Op::Watch`) wait for a resource to become free without taking it. They never hold,
+//!   never queue, never move a grant or a fence, and never keep a resource alive: when it is
+//!   forgotten (no holder, no waiter), each of its watchers gets `Event::Freed`, in request id order.
 //! - A grant gets a fence from one engine-wide counter (1, 2, 3, ...) and the caller's token.
 //! - Time never goes back: `now` is clamped to the latest `now` seen.
-//! - Every command first expires what is due at `now` (leases and wait deadlines, in (deadline,
-//!   request id) order); `Op::Tick` does only that. A deadline at or before `now` counts as passed.
-//! - When a holder leaves (release, cancel, expiry), the first waiter whose deadline has not passed is
-//!   granted at that same `now` and its lease starts then; waiters found past their deadline on the
-//!   way time out first.
+//! - Every command first expires what is due at `now` (leases and wait, grace and watch deadlines, in
+//!   (deadline, request id) order); `Op::Tick` does only that. A deadline at or before `now` counts as passed.
+//! - When a holder leaves (release, cancel, expiry), the first waiter whose deadline (or grace) has not
+//!   passed is granted at that same `now` and its lease starts then; waiters found past their
+//!   deadline on the way time out first.
 //! - Events come out in the order things happened.
 
 mod command;

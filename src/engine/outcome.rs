@@ -44,6 +44,12 @@ pub enum Reply {
     },
     Cancelled,
     Ticked,
+    /// To a `Watch`: nobody holds the resource and nobody waits for it.
+    Free,
+    /// To a `Watch` on a busy resource: `Event::Freed` (or `Event::TimedOut`) with this id comes later.
+    Watching {
+        request: RequestId,
+    },
     Refused(Refusal),
 }
 
@@ -79,8 +85,22 @@ pub struct Grant {
 pub enum Event {
     /// A waiter became the holder (the server answers its parked client).
     Granted(Grant),
-    /// A waiter's deadline passed; it left the queue.
+    /// A waiter's deadline (and its grace, if it had one) passed; it left the queue. Or a watcher's
+    /// deadline passed before its resource became free.
     TimedOut {
+        request: RequestId,
+        resource: String,
+    },
+    /// A waiter with a grace (`Acquire::grace_ms`) reached its wait deadline: it is still in the queue,
+    /// at `position` (1 = next in line), now detached, until its grace deadline. Its poll is over (the
+    /// server answers it "still waiting, come back"); an Acquire with its token re-attaches it.
+    PollEnded {
+        request: RequestId,
+        resource: String,
+        position: usize,
+    },
+    /// A watched resource became free (its last holder left and nobody waits): the watcher is done.
+    Freed {
         request: RequestId,
         resource: String,
     },

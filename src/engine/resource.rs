@@ -1,4 +1,4 @@
-//! One held resource: its holder and its FIFO queue. Pure data structure; the rules that move requests
+//! One held resource: its holder, its FIFO queue and its watchers. Pure data structure; the rules that move requests
 //! between queue and holder (and keep the engine's indexes in step) live in `locks.rs`.
 
 use std::collections::BTreeMap;
@@ -12,10 +12,13 @@ use super::view::{HolderView, LockView, WaiterView};
 /// A resource is in the engine's map exactly while someone holds it: a queue is only ever non-empty
 /// behind a holder (a leaving holder hands over to the first waiter at once), and a resource with
 /// neither is forgotten. So the holder is not an `Option`, and that invariant is in the type.
+/// Watchers do not keep it alive: they are answered (`Event::Freed`) when it is forgotten.
 #[derive(Debug, PartialEq)]
 pub(super) struct Resource {
     pub(super) holder: Holder,
     pub(super) queue: Queue,
+    /// `Op::Watch` requests waiting for it to become free, by id (so they are freed in id order).
+    pub(super) watchers: BTreeMap<RequestId, Watcher>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -37,8 +40,30 @@ pub(super) struct Waiter {
     pub(super) token: Uuid,
     pub(super) holder: String,
     pub(super) since: Millis,
+    /// The poll's wait deadline; once detached, the end of its grace.
     pub(super) deadline: Option<Millis>,
     pub(super) ttl_ms: Option<u64>,
+    pub(super) grace_ms: Option<u64>,
+    /// Its poll's deadline passed and it keeps its place in its grace; a poll re-attaches it.
+    pub(super) detached: bool,
+}
+
+/// Where a waiter stands at some `now`.
+#[derive(Debug, PartialEq)]
+pub(super) enum Standing {
+    /// Its deadline (if any) is after `now`.
+    Waiting,
+    /// Its poll's deadline has passed but its grace has not: it keeps its place, detached, until the
+    /// time given (after `now`).
+    PollEnded(Millis),
+    /// Its deadline has passed (and its grace, or it had none): it gives up.
+    GivesUp,
+}
+
+#[derive(Debug, PartialEq)]
+pub(super) struct Watcher {
+    pub(super) since: Millis,
+    pub(super) deadline: Option<Millis>,
 }
 
 /// Waiters in arrival order. Request ids are handed out in arrival order and a re-polling waiter keeps
@@ -107,6 +132,21 @@ impl Waiter {
             since: self.since,
             deadline: self.deadline,
             ttl_ms: self.ttl_ms,
+            detached: self.detached,
+        }
+    }
+
+    /// Where it stands at `now`. An attached waiter with a grace whose deadline has passed keeps its
+    /// place until `deadline + grace` if that is still to come; a detached one has had its grace.
+    pub(super) fn standing(&self, now: Millis) -> Standing {
+        let Some(deadline) = self.deadline.filter(|&t| t <= now) else {
+            return Standing::Waiting;
+        };
+        match self.grace_ms {
+            Some(grace) if !self.detached && deadline.saturating_add(grace) > now => {
+                Standing::PollEnded(deadline.saturating_add(grace))
+            }
+            _ => Standing::GivesUp,
         }
     }
 }
@@ -174,11 +214,21 @@ impl Queue {
 }
 
 impl Resource {
+    /// A resource just granted to `holder`: nobody waits or watches yet.
+    pub(super) fn new(holder: Holder) -> Resource {
+        Resource {
+            holder,
+            queue: Queue::default(),
+            watchers: BTreeMap::new(),
+        }
+    }
+
     pub(super) fn view(&self, name: &str) -> LockView {
         LockView {
             resource: name.to_owned(),
             holder: Some(self.holder.view()),
             waiting: self.queue.iter().map(|(id, w)| w.view(id)).collect(),
+            watchers: self.watchers.len(),
         }
     }
 }

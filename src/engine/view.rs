@@ -13,6 +13,8 @@ pub struct LockView {
     /// `Option` so that callers can describe a free resource with the same type.
     pub holder: Option<HolderView>,
     pub waiting: Vec<WaiterView>,
+    /// How many `Watch` requests wait for it to become free (they are not in `waiting`).
+    pub watchers: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -34,10 +36,13 @@ pub struct WaiterView {
     pub holder: String,
     /// When it started waiting.
     pub since: Millis,
-    /// When it gives up; `None` = waits until granted or cancelled.
+    /// When it gives up; `None` = waits until granted or cancelled. For a detached waiter, the end of
+    /// its grace.
     pub deadline: Option<Millis>,
     /// The lease it asked for, which starts when it is granted.
     pub ttl_ms: Option<u64>,
+    /// Its poll ended and it keeps its place in its grace, until it polls again (see `Acquire::grace_ms`).
+    pub detached: bool,
 }
 
 /// One live request, found by its id.
@@ -58,4 +63,7 @@ pub enum RequestState {
         position: usize,
         waiter: WaiterView,
     },
+    /// A `Watch`: it waits for the resource to become free. `deadline` `None` = until it is free or
+    /// cancelled.
+    Watching { deadline: Option<Millis> },
 }

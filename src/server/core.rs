@@ -202,7 +202,10 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
                     });
                 }
             }
-            Event::Expired { .. } | Event::Released { .. } => {}
+            Event::Expired { .. }
+            | Event::Released { .. }
+            | Event::PollEnded { .. }
+            | Event::Freed { .. } => {}
         }
     }
     deliveries

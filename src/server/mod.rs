@@ -18,6 +18,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::signals;
+
 pub use limits::Limits;
 
 /// How to run a server.
@@ -100,11 +102,11 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
 
 /// `weblock serve`: runs until SIGINT or SIGTERM.
 pub fn serve(config: Config) -> io::Result<()> {
-    let signals = system::StopSignals::block()?;
+    let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM])?;
     let server = Server::start(config)?;
     println!("listening on http://{}", server.local_addr());
     println!("state: in memory only (every lock is forgotten when this server stops)");
-    let signal = signals.wait();
+    let signal = signals::name(signals.wait());
     eprintln!("weblock: {signal} received, stopping");
     Ok(())
 }

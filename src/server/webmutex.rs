@@ -111,6 +111,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         holder,
         ttl_ms: ttl.map(|t| t.as_millis() as u64),
         wait,
+        grace_ms: None,
     });
     let waited = wait_seconds(&wait);
     let responder = Box::new(move |answer: &Answer| match answer {
@@ -207,6 +208,7 @@ fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<String, Value
     if let (Some(view), Some(h)) = (view, holder) {
         m.insert("holder".into(), h.holder.clone().into());
         m.insert("since".into(), timefmt::rfc3339(h.since).into());
+        m.insert("held_for".into(), seconds(now.saturating_sub(h.since)));
         m.insert("fence".into(), h.fence.into());
         if let (Some(ttl), Some(expires)) = (h.ttl_ms, h.expires) {
             m.insert("ttl".into(), seconds(ttl));

@@ -1,4 +1,5 @@
-//! A consistency check of the whole state, for tests: every index agrees with the resources.
+//! A consistency check of the whole state, for tests: every index agrees with the resources (their
+//! holders, waiters and watchers).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,10 +52,32 @@ impl Engine {
                     requests.insert(id, name.clone()).is_none(),
                     "{name}: request {id} is in two places"
                 );
+                assert!(id.0 <= self.last_request, "{name}: id from the future");
                 if let Some(deadline) = waiter.deadline {
                     assert!(
                         deadline > self.clock,
                         "{name}: waiter {id} is past its deadline"
+                    );
+                    deadlines.insert((deadline, id));
+                }
+                if waiter.detached {
+                    assert!(
+                        waiter.grace_ms.is_some() && waiter.deadline.is_some(),
+                        "{name}: waiter {id} is detached without a grace deadline"
+                    );
+                }
+            }
+            for (&id, watcher) in &resource.watchers {
+                assert!(
+                    requests.insert(id, name.clone()).is_none(),
+                    "{name}: request {id} is in two places"
+                );
+                assert!(id.0 <= self.last_request, "{name}: id from the future");
+                assert!(watcher.since <= self.clock, "{name}: watcher from the future");
+                if let Some(deadline) = watcher.deadline {
+                    assert!(
+                        deadline > self.clock,
+                        "{name}: watcher {id} is past its deadline"
                     );
                     deadlines.insert((deadline, id));
                 }

@@ -19,12 +19,13 @@ impl Engine {
             .collect()
     }
 
-    /// The earliest lease expiry or wait deadline: when the server should send a Tick. O(log n).
+    /// The earliest lease expiry or wait (grace, watch) deadline: when the server should send a Tick.
+    /// O(log n).
     pub fn next_deadline(&self) -> Option<Millis> {
         self.deadlines.first().map(|&(due, _)| due)
     }
 
-    /// A live request (holding or waiting). An ended request is forgotten: `None`.
+    /// A live request (holding, waiting or watching). An ended request is forgotten: `None`.
     pub fn request(&self, request: RequestId) -> Option<RequestView> {
         let name = self.requests.get(&request)?;
         let resource = self.resources.get(name)?;
@@ -33,6 +34,15 @@ impl Engine {
                 resource: name.clone(),
                 created: resource.holder.created,
                 state: RequestState::Active(resource.holder.view()),
+            });
+        }
+        if let Some(watcher) = resource.watchers.get(&request) {
+            return Some(RequestView {
+                resource: name.clone(),
+                created: watcher.since,
+                state: RequestState::Watching {
+                    deadline: watcher.deadline,
+                },
             });
         }
         let waiter = resource.queue.get(request)?;
@@ -51,7 +61,7 @@ impl Engine {
         self.resources.len()
     }
 
-    /// How many requests are live, holding or waiting, over all resources.
+    /// How many requests are live, holding, waiting or watching, over all resources.
     pub fn request_count(&self) -> usize {
         self.requests.len()
     }

@@ -2,11 +2,13 @@
 
 mod cancel;
 mod fences;
+mod grace;
 mod leases;
 mod queue;
 mod releases;
 mod replay;
 mod robustness;
+mod watch;
 
 use uuid::Uuid;
 
@@ -25,13 +27,32 @@ pub(super) fn run(engine: &mut Engine, now: Millis, op: Op) -> Outcome {
 }
 
 pub(super) fn grab(resource: &str, client: u128, ttl_ms: Option<u64>, wait: Wait) -> Op {
+    poll(resource, client, ttl_ms, wait, None)
+}
+
+/// An acquire that may keep its place for `grace_ms` after its wait ends (a long-polling client).
+pub(super) fn poll(
+    resource: &str,
+    client: u128,
+    ttl_ms: Option<u64>,
+    wait: Wait,
+    grace_ms: Option<u64>,
+) -> Op {
     Op::Acquire(Acquire {
         resource: resource.to_owned(),
         token: token(client),
         holder: format!("client {client}"),
         ttl_ms,
         wait,
+        grace_ms,
     })
+}
+
+pub(super) fn watch(resource: &str, wait: Wait) -> Op {
+    Op::Watch {
+        resource: resource.to_owned(),
+        wait,
+    }
 }
 
 pub(super) fn release(resource: &str, client: u128) -> Op {
@@ -61,6 +82,14 @@ pub(super) fn granted(outcome: &Outcome) -> Grant {
             again: false,
         } => grant.clone(),
         other => panic!("expected a new grant, got {other:?}"),
+    }
+}
+
+/// The request id of a `Watching` reply.
+pub(super) fn watching(outcome: &Outcome) -> RequestId {
+    match outcome.reply {
+        Reply::Watching { request } => request,
+        ref other => panic!("expected Watching, got {other:?}"),
     }
 }
 

@@ -1,0 +1,400 @@
+//! The lock commands: grab, release, renew, status, wait, and the waiting half of wait-grab.
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::client::{Answer, CallError, Client};
+use super::tokens::{Held, Tokens};
+use super::{Failure, exit};
+use crate::duration;
+
+/// How long a one-shot command keeps retrying an unreachable server.
+pub const ONE_SHOT_RETRY: Duration = Duration::from_secs(5);
+/// The longest a single long-poll waits on the server before the client asks again (re-polls keep
+/// their place in the queue: they carry the same token).
+const POLL: Duration = Duration::from_secs(25);
+/// Extra time a call may take beyond the server-side wait before the client gives up on it.
+const CALL_SLACK: Duration = Duration::from_secs(10);
+
+pub struct Ctx {
+    pub client: Client,
+    pub json: bool,
+}
+
+/// How long to wait in line.
+#[derive(Debug, Clone, Copy)]
+pub enum Waiting {
+    No,
+    For(Duration),
+    Forever,
+}
+
+/// What a client asks for.
+pub struct Want<'a> {
+    pub name: &'a str,
+    pub holder: String,
+    pub ttl: Option<Duration>,
+    pub waiting: Waiting,
+}
+
+/// A lock this client now holds.
+pub struct Got {
+    pub token: String,
+    pub fence: u64,
+    pub answer: Answer,
+}
+
+impl Ctx {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        form: &[(&str, String)],
+        server_wait: Duration,
+        deadline: Instant,
+    ) -> Result<Answer, Failure> {
+        self.client
+            .call(method, path, form, server_wait + CALL_SLACK, deadline)
+            .map_err(|CallError::Unreachable(why)| {
+                Failure::new(
+                    exit::UNREACHABLE,
+                    format!(
+                        "cannot reach the weblock server at {}: {why} (is `weblock serve` running there? set --server or WEBLOCK_URL)",
+                        self.client.base()
+                    ),
+                )
+            })
+    }
+
+    /// Prints the server's JSON, with `--json`.
+    pub fn print_json(&self, answer: &Answer) {
+        if self.json {
+            println!("{}", answer.body);
+        }
+    }
+}
+
+/// Takes the lock, waiting in the server's queue as `want.waiting` allows. Each poll carries the same
+/// token, so a retried or repeated poll keeps its place and a grant is never taken twice.
+pub fn acquire(ctx: &Ctx, want: &Want) -> Result<Got, Failure> {
+    acquire_with(ctx, want, &uuid::Uuid::new_v4().to_string())
+}
+
+/// `acquire` with a token chosen by the caller (who may need it to withdraw on a signal).
+pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure> {
+    let token = token.to_string();
+    let started = Instant::now();
+    let deadline = match want.waiting {
+        Waiting::No => None,
+        Waiting::For(d) => Some(started + d),
+        Waiting::Forever => None,
+    };
+    let retry_until = |now: Instant| match (want.waiting, deadline) {
+        (Waiting::Forever, _) => now + Duration::from_secs(365 * 86_400),
+        (_, Some(d)) => d.max(now + ONE_SHOT_RETRY),
+        (_, None) => now + ONE_SHOT_RETRY,
+    };
+    loop {
+        let now = Instant::now();
+        let poll = match (want.waiting, deadline) {
+            (Waiting::No, _) => Duration::ZERO,
+            (_, Some(d)) => d.saturating_duration_since(now).min(POLL),
+            (_, None) => POLL,
+        };
+        let mut form = vec![
+            ("id", want.name.to_string()),
+            ("token", token.clone()),
+            ("holder", want.holder.clone()),
+            ("wait", format!("{:.3}", poll.as_secs_f64())),
+        ];
+        if let Some(ttl) = want.ttl {
+            form.push(("ttl", format!("{:.3}", ttl.as_secs_f64())));
+        }
+        let answer = ctx.call("POST", "/grab", &form, poll, retry_until(now))?;
+        match answer.status {
+            200 => {
+                let fence = answer.u64("fence").unwrap_or(0);
+                return Ok(Got {
+                    token,
+                    fence,
+                    answer,
+                });
+            }
+            409 if poll.is_zero() => {
+                ctx.print_json(&answer);
+                return Err(Failure::new(exit::NO, busy_line(want.name, &answer)));
+            }
+            409 if deadline.is_some_and(|d| Instant::now() >= d) => {
+                // Out of time: leave the queue (or give back a grant that raced the deadline).
+                withdraw(ctx, want.name, &token);
+                ctx.print_json(&answer);
+                let waited = duration::format(started.elapsed());
+                return Err(Failure::new(
+                    exit::TIMED_OUT,
+                    format!(
+                        "timed out after {waited} waiting for {}: {}",
+                        want.name,
+                        holder_phrase(&answer)
+                    ),
+                ));
+            }
+            409 if answer.flag("timed_out") => continue,
+            400 => return Err(Failure::new(exit::USAGE, answer.reason())),
+            _ => return Err(unexpected(&answer)),
+        }
+    }
+}
+
+/// Leaves the queue, or releases a grant that arrived as we gave up. Best effort: the server forgets
+/// an abandoned waiter by itself soon after.
+pub fn withdraw(ctx: &Ctx, name: &str, token: &str) {
+    let form = [("id", name.to_string()), ("token", token.to_string())];
+    let _ = ctx.call(
+        "POST",
+        "/release",
+        &form,
+        Duration::ZERO,
+        Instant::now() + Duration::from_secs(2),
+    );
+}
+
+pub fn grab(ctx: &Ctx, name: &str, want: Want) -> Result<(), Failure> {
+    let got = acquire(ctx, &want)?;
+    remember(ctx, name, &got);
+    if ctx.json {
+        ctx.print_json(&got.answer);
+    } else {
+        println!("{}", got.token);
+    }
+    Ok(())
+}
+
+/// Keeps the token for a later `weblock release NAME`; a failure to do so is worth a warning, not a
+/// failure of the grab (the token is printed).
+pub fn remember(ctx: &Ctx, name: &str, got: &Got) {
+    let held = Held {
+        server: ctx.client.base().to_string(),
+        name: name.to_string(),
+        token: got.token.clone(),
+        fence: got.fence,
+    };
+    if let Err(e) = Tokens::open().and_then(|t| t.remember(held)) {
+        eprintln!("weblock: warning: cannot remember the token ({e}); release with --token");
+    }
+}
+
+/// The token given, or the one remembered for `name` on this server.
+fn token_for(ctx: &Ctx, name: &str, given: Option<String>) -> Result<String, Failure> {
+    if let Some(t) = given {
+        return Ok(t);
+    }
+    let found = Tokens::open()
+        .and_then(|t| t.find(ctx.client.base(), name))
+        .map_err(|e| Failure::new(exit::USAGE, e))?;
+    found.map(|h| h.token).ok_or_else(|| {
+        Failure::new(
+            exit::NO,
+            format!(
+                "you hold no token for {name} on {} (grabbed elsewhere? pass --token)",
+                ctx.client.base()
+            ),
+        )
+    })
+}
+
+pub fn release(ctx: &Ctx, name: &str, token: Option<String>) -> Result<(), Failure> {
+    let token = token_for(ctx, name, token)?;
+    let answer = release_token(ctx, name, &token);
+    if let Ok(answer) = &answer {
+        ctx.print_json(answer);
+        if matches!(answer.status, 200 | 409)
+            && let Ok(t) = Tokens::open()
+        {
+            // Either way this token holds nothing any more.
+            let _ = t.forget(ctx.client.base(), name, &token);
+        }
+    }
+    answer.map(|_| ())
+}
+
+/// Releases `name` held with `token`, retrying an unreachable server for a few seconds; the answer is
+/// `Ok` only when the server said it is released (again, if need be).
+pub fn release_token(ctx: &Ctx, name: &str, token: &str) -> Result<Answer, Failure> {
+    let form = [("id", name.to_string()), ("token", token.to_string())];
+    let deadline = Instant::now() + ONE_SHOT_RETRY;
+    let answer = ctx.call("POST", "/release", &form, Duration::ZERO, deadline)?;
+    match answer.status {
+        200 => Ok(answer),
+        409 => Err(Failure::new(exit::NO, answer.reason())),
+        400 => Err(Failure::new(exit::USAGE, answer.reason())),
+        _ => Err(unexpected(&answer)),
+    }
+}
+
+pub fn renew(
+    ctx: &Ctx,
+    name: &str,
+    token: Option<String>,
+    ttl: Option<Duration>,
+) -> Result<(), Failure> {
+    let token = token_for(ctx, name, token)?;
+    let answer = renew_once(ctx, name, &token, ttl, Instant::now() + ONE_SHOT_RETRY)?;
+    ctx.print_json(&answer);
+    match answer.status {
+        200 => Ok(()),
+        409 => Err(Failure::new(exit::NO, answer.reason())),
+        400 => Err(Failure::new(exit::USAGE, answer.reason())),
+        _ => Err(unexpected(&answer)),
+    }
+}
+
+pub fn renew_once(
+    ctx: &Ctx,
+    name: &str,
+    token: &str,
+    ttl: Option<Duration>,
+    deadline: Instant,
+) -> Result<Answer, Failure> {
+    let mut form = vec![("id", name.to_string()), ("token", token.to_string())];
+    if let Some(ttl) = ttl {
+        form.push(("ttl", format!("{:.3}", ttl.as_secs_f64())));
+    }
+    ctx.call("POST", "/renew", &form, Duration::ZERO, deadline)
+}
+
+pub fn status(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
+    let form: Vec<(&str, String)> = name.map(|n| ("id", n.to_string())).into_iter().collect();
+    let deadline = Instant::now() + ONE_SHOT_RETRY;
+    let answer = ctx.call("GET", "/status", &form, Duration::ZERO, deadline)?;
+    if answer.status == 400 {
+        return Err(Failure::new(exit::USAGE, answer.reason()));
+    }
+    if answer.status != 200 {
+        return Err(unexpected(&answer));
+    }
+    if ctx.json {
+        ctx.print_json(&answer);
+        return Ok(());
+    }
+    match answer.body.get("locks").and_then(Value::as_array) {
+        Some(locks) if locks.is_empty() => println!("no locks held"),
+        Some(locks) => {
+            for lock in locks {
+                println!("{}", status_line(lock));
+            }
+        }
+        None => println!("{}", status_line(&answer.body)),
+    }
+    Ok(())
+}
+
+/// `db: held by alice@build3 pid 42 for 3m12s, lease 27s left, 2 waiting`, or `db: free`.
+pub fn status_line(lock: &Value) -> String {
+    let id = lock.get("id").and_then(Value::as_str).unwrap_or("?");
+    if !lock.get("in_use").and_then(Value::as_bool).unwrap_or(false) {
+        return format!("{id}: free");
+    }
+    let secs = |name: &str| {
+        lock.get(name)
+            .and_then(Value::as_f64)
+            .map(|s| duration::format(Duration::from_secs_f64(s.max(0.0))))
+    };
+    let mut line = format!(
+        "{id}: held by {}",
+        lock.get("holder").and_then(Value::as_str).unwrap_or("?")
+    );
+    if let Some(held) = secs("held_for") {
+        line.push_str(&format!(" for {held}"));
+    }
+    if let Some(left) = secs("ttl_left") {
+        line.push_str(&format!(", lease {left} left"));
+    }
+    let waiting = lock.get("waiting").and_then(Value::as_u64).unwrap_or(0);
+    line.push_str(&format!(", {waiting} waiting"));
+    line
+}
+
+/// Blocks until nobody holds `name` and nobody waits for it.
+pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(), Failure> {
+    let started = Instant::now();
+    let deadline = timeout.map(|t| started + t);
+    loop {
+        let now = Instant::now();
+        let poll = deadline.map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
+        let form = [
+            ("id", name.to_string()),
+            ("wait", format!("{:.3}", poll.as_secs_f64())),
+        ];
+        let retry_until = deadline
+            .map(|d| d.max(now + ONE_SHOT_RETRY))
+            .unwrap_or(now + Duration::from_secs(365 * 86_400));
+        let answer = ctx.call("GET", "/status", &form, poll, retry_until)?;
+        match answer.status {
+            200 if !answer.flag("in_use") => {
+                ctx.print_json(&answer);
+                return Ok(());
+            }
+            200 if deadline.is_some_and(|d| Instant::now() >= d) => {
+                ctx.print_json(&answer);
+                return Err(Failure::new(
+                    exit::TIMED_OUT,
+                    format!(
+                        "timed out after {} waiting for {name} to be free: {}",
+                        duration::format(started.elapsed()),
+                        holder_phrase(&answer)
+                    ),
+                ));
+            }
+            200 => continue,
+            400 => return Err(Failure::new(exit::USAGE, answer.reason())),
+            _ => return Err(unexpected(&answer)),
+        }
+    }
+}
+
+fn holder_phrase(answer: &Answer) -> String {
+    match answer.str("holder") {
+        Some(h) => format!(
+            "held by {h}{}",
+            answer
+                .u64("waiting")
+                .filter(|&n| n > 0)
+                .map(|n| format!(", {n} waiting"))
+                .unwrap_or_default()
+        ),
+        None => "still busy".to_string(),
+    }
+}
+
+fn busy_line(name: &str, answer: &Answer) -> String {
+    match answer.str("since") {
+        Some(since) => format!("{name} is {} since {since}", holder_phrase(answer)),
+        None => format!("{name} is busy: {}", answer.reason()),
+    }
+}
+
+pub fn unexpected(answer: &Answer) -> Failure {
+    Failure::new(
+        exit::UNREACHABLE,
+        format!("unexpected answer from the server: {}", answer.reason()),
+    )
+}
+
+/// `user@host pid N`: who holds a lock, for status pages.
+pub fn default_holder() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "someone".to_string());
+    format!("{user}@{} pid {}", hostname(), std::process::id())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer and its length are passed together; the result is checked.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
