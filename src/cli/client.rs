@@ -20,7 +20,10 @@ impl Answer {
         self.body.get(name).and_then(Value::as_u64)
     }
     pub fn flag(&self, name: &str) -> bool {
-        self.body.get(name).and_then(Value::as_bool).unwrap_or(false)
+        self.body
+            .get(name)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     /// The server's `reason`, or the status when it gave none.
     pub fn reason(&self) -> String {
@@ -92,11 +95,7 @@ impl Client {
         loop {
             let last = match self.once(method, path, form, per_call) {
                 Ok(answer) if answer.status < 500 => return Ok(answer),
-                Ok(answer) => format!(
-                    "server error {}: {}",
-                    answer.status,
-                    answer.reason()
-                ),
+                Ok(answer) => format!("server error {}: {}", answer.status, answer.reason()),
                 Err(e) => e,
             };
             let now = Instant::now();
@@ -136,10 +135,7 @@ impl Client {
         };
         let mut response = result.map_err(describe)?;
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(describe)?;
+        let text = response.body_mut().read_to_string().map_err(describe)?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Answer { status, body })
     }

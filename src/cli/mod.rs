@@ -93,7 +93,9 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
             };
             run::wait_grab(ctx, want, args.command)
         }
-        Command::Serve(_) | Command::Bench(_) => Err(Failure::new(exit::USAGE, "not a client command")),
+        Command::Serve(_) | Command::Bench(_) => {
+            Err(Failure::new(exit::USAGE, "not a client command"))
+        }
     }
 }
 

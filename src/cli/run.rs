@@ -129,7 +129,10 @@ fn keep_renewed(ctx: &Ctx, name: &str, token: &str, ttl: Duration, stop: &mpsc::
                 return;
             }
             Err(failure) => {
-                eprintln!("weblock: cannot renew the lease on {name}: {}", failure.message);
+                eprintln!(
+                    "weblock: cannot renew the lease on {name}: {}",
+                    failure.message
+                );
                 return;
             }
         }

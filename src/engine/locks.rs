@@ -25,8 +25,8 @@ pub struct Engine {
     /// Every live request, holding, waiting or watching, to its resource: for `Cancel` and `request()`.
     requests: BTreeMap<RequestId, String>,
     /// Every lease expiry and every wait (or grace, or watch) deadline, earliest first; at most one per
-    /// live request. Kept
-    /// in step with every change so the next deadline is O(log n) to find, with 10,000 waiters too.
+    /// live request. Kept in step with every change so the next deadline is O(log n) to find, with
+    /// 10,000 waiters too.
     deadlines: BTreeSet<(Millis, RequestId)>,
     releases: RecentReleases,
     /// The latest `now` seen: time inside the engine never goes back (see `apply`).
@@ -163,7 +163,9 @@ impl Engine {
             return Reply::Refused(Refusal::UnknownRequest);
         };
         let ended = match self.role(&name, request) {
-            Some(Role::Holder) => self.vacate(now, &name, Leaving::Cancelled, events).is_some(),
+            Some(Role::Holder) => self
+                .vacate(now, &name, Leaving::Cancelled, events)
+                .is_some(),
             Some(Role::Waiter) => self.drop_waiter(&name, request).is_some(),
             Some(Role::Watcher) => self.drop_watcher(&name, request).is_some(),
             None => false,
@@ -218,11 +220,19 @@ impl Engine {
 
     /// The deadline of a waiter has passed (its entry is already out of the deadline index). With a
     /// grace still to come it stays, detached, until the end of its grace; else it leaves the queue.
-    fn waiter_due(&mut self, now: Millis, name: String, request: RequestId, events: &mut Vec<Event>) {
+    fn waiter_due(
+        &mut self,
+        now: Millis,
+        name: String,
+        request: RequestId,
+        events: &mut Vec<Event>,
+    ) {
         let Some(resource) = self.resources.get_mut(&name) else {
+            invariant_broken("a due waiter's resource is gone");
             return;
         };
         let Some(waiter) = resource.queue.get_mut(request) else {
+            invariant_broken("a due waiter is not in its queue");
             return;
         };
         match waiter.standing(now) {
@@ -252,13 +262,16 @@ impl Engine {
     /// `now`, its lease starting now. Returns the holder that left.
     ///
     /// Hand-over rule: a waiter whose deadline is at or before `now` is not granted; it times out here
-    /// (an `Event::TimedOut`, in queue order) and the next one is considered. A waiter with a grace still
-    /// to come is still in line, though (it would have been detached, not dropped): it is granted, and
-    /// the grant answers its poll (no `PollEnded`). If nobody is granted, the resource is forgotten and
-    /// its watchers are freed (`Event::Freed`, after the events of the holder and the waiters). `expire_due` handles due
+    /// (an `Event::TimedOut`, in queue order) and the next one is considered. `expire_due` handles due
     /// deadlines one by one in (deadline, id) order, so when a holder's lease is expired, waiters due
     /// later than it but not after `now` (a late Tick), or at the same instant with a larger id, are
     /// still queued: without this rule they would be granted a lock they had already given up on.
+    /// A waiter whose poll has ended but whose grace has not is still in line, though (`expire_due`
+    /// would have detached it, not dropped it): it is granted, and the grant answers its poll, so no
+    /// `PollEnded` comes first.
+    ///
+    /// If nobody is granted, the resource is forgotten and its watchers are freed (`Event::Freed`,
+    /// after the events of the holder and the waiters).
     fn vacate(
         &mut self,
         now: Millis,

@@ -16,7 +16,8 @@
 //! - A grant gets a fence from one engine-wide counter (1, 2, 3, ...) and the caller's token.
 //! - Time never goes back: `now` is clamped to the latest `now` seen.
 //! - Every command first expires what is due at `now` (leases and wait, grace and watch deadlines, in
-//!   (deadline, request id) order); `Op::Tick` does only that. A deadline at or before `now` counts as passed.
+//!   (deadline, request id) order); `Op::Tick` does only that. A deadline at or before `now` counts as
+//!   passed.
 //! - When a holder leaves (release, cancel, expiry), the first waiter whose deadline (or grace) has not
 //!   passed is granted at that same `now` and its lease starts then; waiters found past their
 //!   deadline on the way time out first.

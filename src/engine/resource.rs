@@ -1,5 +1,5 @@
-//! One held resource: its holder, its FIFO queue and its watchers. Pure data structure; the rules that move requests
-//! between queue and holder (and keep the engine's indexes in step) live in `locks.rs`.
+//! One held resource: its holder, its FIFO queue and its watchers. Pure data structure; the rules that
+//! move requests between queue and holder (and keep the engine's indexes in step) live in `locks.rs`.
 
 use std::collections::BTreeMap;
 

@@ -65,5 +65,7 @@ pub enum RequestState {
     },
     /// A `Watch`: it waits for the resource to become free. `deadline` `None` = until it is free or
     /// cancelled.
-    Watching { deadline: Option<Millis> },
+    Watching {
+        deadline: Option<Millis>,
+    },
 }

@@ -73,7 +73,10 @@ impl Engine {
                     "{name}: request {id} is in two places"
                 );
                 assert!(id.0 <= self.last_request, "{name}: id from the future");
-                assert!(watcher.since <= self.clock, "{name}: watcher from the future");
+                assert!(
+                    watcher.since <= self.clock,
+                    "{name}: watcher from the future"
+                );
                 if let Some(deadline) = watcher.deadline {
                     assert!(
                         deadline > self.clock,

@@ -240,7 +240,11 @@ fn a_repoll_without_grace_ends_at_its_own_deadline() {
         poll("db", 2, None, Wait::Until(100), Some(50)),
     ));
     run(&mut engine, 100, Op::Tick);
-    queued(&run(&mut engine, 110, grab("db", 2, None, Wait::Until(200))));
+    queued(&run(
+        &mut engine,
+        110,
+        grab("db", 2, None, Wait::Until(200)),
+    ));
     let outcome = run(&mut engine, 200, Op::Tick);
     assert_eq!(
         outcome.events,

@@ -4,8 +4,8 @@
 use super::*;
 use crate::engine::Event;
 
-/// A varied day: grants, queues, retries, refusals, leases, renewals, deadlines, cancels, ticks, and
-/// a command whose clock is behind the previous one.
+/// A varied day: grants, queues, retries, refusals, leases, renewals, deadlines, cancels, ticks, a
+/// command whose clock is behind the previous one, a long-polling waiter's grace, and watchers.
 fn script() -> Vec<Command> {
     let ops = [
         (0, grab("db", 1, Some(1_000), Wait::No)),
@@ -33,6 +33,20 @@ fn script() -> Vec<Command> {
         (2_400, release("db", 2)),
         (2_500, grab("db", 8, Some(100), Wait::No)),
         (2_600, Op::Tick),
+        (2_700, grab("q", 20, None, Wait::No)),
+        (2_701, watch("q", Wait::Forever)),
+        (2_702, watch("elsewhere", Wait::No)),
+        (2_703, poll("q", 21, None, Wait::Until(2_800), Some(100))),
+        (2_704, watch("q", Wait::Until(2_750))),
+        (2_705, poll("q", 22, Some(500), Wait::Forever, Some(100))),
+        (2_706, watch("q", Wait::Forever)),
+        (2_800, Op::Tick),
+        (2_850, poll("q", 21, None, Wait::Until(3_000), Some(100))),
+        (2_900, release("q", 20)),
+        // The watcher of 2_706.
+        (2_950, cancel(RequestId(14))),
+        (2_960, release("q", 21)),
+        (2_970, release("q", 22)),
     ];
     ops.into_iter()
         .map(|(now, op)| Command { now, op })
@@ -83,6 +97,8 @@ fn replay_gives_the_same_outcomes_and_state() {
         "renewed",
         "cancelled",
         "ticked",
+        "free",
+        "watching",
         "refused",
     ] {
         assert!(replies.contains(&kind), "no {kind} reply in {replies:?}");
@@ -92,7 +108,14 @@ fn replay_gives_the_same_outcomes_and_state() {
         .flat_map(|o| &o.events)
         .map(event_kind)
         .collect();
-    for kind in ["granted", "timed_out", "expired", "released"] {
+    for kind in [
+        "granted",
+        "timed_out",
+        "expired",
+        "released",
+        "poll_ended",
+        "freed",
+    ] {
         assert!(events.contains(&kind), "no {kind} event in {events:?}");
     }
 }
@@ -108,6 +131,8 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Renewed { .. } => "renewed",
         Reply::Cancelled => "cancelled",
         Reply::Ticked => "ticked",
+        Reply::Free => "free",
+        Reply::Watching { .. } => "watching",
         Reply::Refused(_) => "refused",
     }
 }
@@ -118,5 +143,7 @@ fn event_kind(event: &Event) -> &'static str {
         Event::TimedOut { .. } => "timed_out",
         Event::Expired { .. } => "expired",
         Event::Released { .. } => "released",
+        Event::PollEnded { .. } => "poll_ended",
+        Event::Freed { .. } => "freed",
     }
 }

@@ -22,7 +22,8 @@ impl Lcg {
 }
 
 /// Commands over few resources and few clients, so that they collide: retries, foreign tokens,
-/// cancels of unknown and ended requests, zero and huge ttls, past deadlines, clocks going back.
+/// cancels of unknown and ended requests, zero and huge ttls, past deadlines, clocks going back,
+/// graces (zero, short, huge) and watchers.
 fn random_commands(seed: u64, count: usize) -> Vec<Command> {
     let mut rng = Lcg(seed);
     let mut now: Millis = 1_000;
@@ -35,19 +36,19 @@ fn random_commands(seed: u64, count: usize) -> Vec<Command> {
         let resource = rng.pick(&["a", "b", "c"]);
         let client = u128::from(rng.below(6) as u8) + 1;
         let ttl = rng.pick(&[None, Some(0), Some(30), Some(200), Some(u64::MAX)]);
-        let op = match rng.below(12) {
-            0..=4 => {
-                let wait = match rng.below(4) {
-                    0 => Wait::No,
-                    1 => Wait::Forever,
-                    2 => Wait::Until(now + rng.below(300)),
-                    _ => Wait::Until(now.saturating_sub(rng.below(10))),
-                };
-                grab(resource, client, ttl, wait)
-            }
+        let wait = match rng.below(4) {
+            0 => Wait::No,
+            1 => Wait::Forever,
+            2 => Wait::Until(now + rng.below(300)),
+            _ => Wait::Until(now.saturating_sub(rng.below(10))),
+        };
+        let grace = rng.pick(&[None, None, Some(0), Some(60), Some(u64::MAX)]);
+        let op = match rng.below(14) {
+            0..=4 => poll(resource, client, ttl, wait, grace),
             5..=6 => release(resource, client),
             7 => renew(resource, client, ttl),
             8..=9 => cancel(RequestId(rng.below(200) + 1)),
+            10..=11 => watch(resource, wait),
             _ => Op::Tick,
         };
         commands.push(Command { now, op });
@@ -156,4 +157,80 @@ fn ten_thousand_waiters_time_out_in_deadline_order() {
     assert!(requests.windows(2).all(|w| w[0] > w[1]), "deadline order");
     engine.check_invariants();
     assert_eq!(engine.request_count(), 1);
+}
+
+/// What a command's own caller and the holders see, without request ids (which watchers, taking ids
+/// from the same counter, shift) and without watcher-only answers.
+fn seen_by_lockers(outcome: &Outcome) -> Vec<String> {
+    let mut seen: Vec<String> = outcome
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Granted(g) => Some(format!("granted {} {} {}", g.token, g.fence, g.since)),
+            Event::Expired { fence, .. } | Event::Released { fence, .. } => {
+                Some(format!("ended {fence}"))
+            }
+            _ => None,
+        })
+        .collect();
+    seen.push(match &outcome.reply {
+        Reply::Granted { grant, again } => format!("grant {} {} {again}", grant.fence, grant.token),
+        Reply::Queued { position, .. } => format!("queued {position}"),
+        Reply::Busy(view) => format!(
+            "busy {:?} {}",
+            view.holder.as_ref().map(|h| h.fence),
+            view.waiting.len()
+        ),
+        Reply::Renewed { grant } => format!("renewed {} {:?}", grant.fence, grant.expires),
+        Reply::Withdrawn { .. } => "withdrawn".to_owned(),
+        other => format!("{other:?}"),
+    });
+    seen
+}
+
+#[test]
+fn random_watchers_change_no_grant_no_fence_and_no_position() {
+    for seed in 0..20 {
+        // Cancels name requests by id, which watchers shift: they become Ticks here.
+        let with: Vec<Command> = random_commands(seed, 1_500)
+            .into_iter()
+            .map(|c| match c.op {
+                Op::Cancel { .. } => Command {
+                    now: c.now,
+                    op: Op::Tick,
+                },
+                _ => c,
+            })
+            .collect();
+        let (mut watched, mut plain) = (Engine::new(), Engine::new());
+        let mut watches = 0;
+        for command in with {
+            let is_watch = matches!(command.op, Op::Watch { .. });
+            let bare = if is_watch {
+                watches += 1;
+                Command {
+                    now: command.now,
+                    op: Op::Tick,
+                }
+            } else {
+                command.clone()
+            };
+            let (a, b) = (watched.apply(command), plain.apply(bare));
+            let (mut a, mut b) = (seen_by_lockers(&a), seen_by_lockers(&b));
+            if is_watch {
+                a.pop();
+                b.pop();
+            }
+            assert_eq!(a, b, "seed {seed}: a watcher changed what lockers see");
+        }
+        assert!(watches > 100, "seed {seed}: the sequence watches");
+        let holders = |engine: &Engine| -> Vec<_> {
+            engine
+                .locks()
+                .into_iter()
+                .map(|l| (l.resource, l.holder.map(|h| h.fence), l.waiting.len()))
+                .collect()
+        };
+        assert_eq!(holders(&watched), holders(&plain));
+    }
 }
