@@ -176,4 +176,10 @@ pub struct ServeArgs {
     /// Open connections at most; the oldest idle one is closed to admit a new one
     #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub max_connections: usize,
+    /// Time a client has to send a whole request, from its first byte (then 408)
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR")]
+    pub request_timeout: std::time::Duration,
+    /// An idle keep-alive connection is closed after this
+    #[arg(long, default_value = "60s", value_parser = crate::duration::parse, value_name = "DUR")]
+    pub idle_timeout: std::time::Duration,
 }

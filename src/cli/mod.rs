@@ -102,6 +102,8 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
 fn serve(args: ServeArgs) -> ExitCode {
     let limits = Limits {
         max_connections: args.max_connections,
+        request_timeout: args.request_timeout,
+        idle_timeout: args.idle_timeout,
         ..Limits::default()
     };
     let config = Config {

@@ -143,6 +143,16 @@ impl Engine {
         if holder.token != token {
             return Reply::Refused(Refusal::WrongToken);
         }
+        if holder.unclaimed {
+            // Only its client can renew it, so it knows: claimed. Without a lease of its own, the
+            // claim deadline goes.
+            holder.unclaimed = false;
+            if ttl_ms.or(holder.ttl_ms).is_none()
+                && let Some(old) = holder.expires.take()
+            {
+                self.deadlines.remove(&(old, holder.request));
+            }
+        }
         if let Some(ttl) = ttl_ms.or(holder.ttl_ms) {
             if let Some(old) = holder.expires {
                 self.deadlines.remove(&(old, holder.request));

@@ -33,6 +33,10 @@ pub(super) struct Holder {
     pub(super) ttl_ms: Option<u64>,
     pub(super) expires: Option<Millis>,
     pub(super) renewed: Millis,
+    /// Granted while detached (between two polls): nobody has been told yet. Until its client polls
+    /// again (which claims it), the lock is held only for the rest of its grace, so a client that never
+    /// comes back frees it soon — never a ghost holder for a whole lease, or for ever.
+    pub(super) unclaimed: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -84,6 +88,16 @@ impl Holder {
         now: Millis,
         waiter: Waiter,
     ) -> Holder {
+        // Saturating: a huge ttl means "practically never", not an overflow panic.
+        let lease = waiter.ttl_ms.map(|ttl| now.saturating_add(ttl));
+        let unclaimed = waiter.detached;
+        let expires = match (unclaimed, waiter.grace_ms) {
+            (true, Some(grace)) => {
+                let claim_by = now.saturating_add(grace);
+                Some(lease.map_or(claim_by, |l| l.min(claim_by)))
+            }
+            _ => lease,
+        };
         Holder {
             request,
             token: waiter.token,
@@ -92,9 +106,9 @@ impl Holder {
             since: now,
             fence,
             ttl_ms: waiter.ttl_ms,
-            // Saturating: a huge ttl means "practically never", not an overflow panic.
-            expires: waiter.ttl_ms.map(|ttl| now.saturating_add(ttl)),
+            expires,
             renewed: now,
+            unclaimed,
         }
     }
 

@@ -424,8 +424,8 @@ pub fn expire(shared: &Shared, slot: &Slot, st: &mut ConnState) {
         let response = Response::fail(
             408,
             format!(
-                "request not received within {}s",
-                shared.limits.request_timeout.as_secs()
+                "request not received within {}",
+                crate::duration::format(shared.limits.request_timeout)
             ),
         )
         .closing();

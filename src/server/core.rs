@@ -28,6 +28,11 @@ pub enum Answer {
     Superseded,
     /// A release with its token took it out of the queue.
     Withdrawn,
+    /// The poll ended but the request keeps its place (at `position`) for a grace: the client polls
+    /// again with the same token.
+    PollEnded { position: usize },
+    /// A watched resource is free.
+    Free,
 }
 
 /// An answer due to a parked connection.
@@ -83,8 +88,8 @@ impl Core {
         self.run(&mut inner, op)
     }
 
-    /// Applies `op` (an acquire); if it has to wait, `slot` is parked until the wait ends, and `responder`
-    /// will build its answer. Parking happens under the same lock as the acquire, so no hand-over can slip
+    /// Applies `op` (an acquire or a watch); if it has to wait, `slot` is parked until the wait ends, and
+    /// `responder` will build its answer. Parking happens under the same lock as the acquire, so no hand-over can slip
     /// between them.
     pub fn apply_parking(
         &self,
@@ -94,19 +99,13 @@ impl Core {
     ) -> (Reply, Vec<Delivery>) {
         let mut inner = self.inner();
         let (reply, mut deliveries) = self.run(&mut inner, op);
-        if let Reply::Queued { request, .. } = reply {
+        if let Reply::Queued { request, .. } | Reply::Watching { request } = reply {
             let parked = Parked {
                 slot: slot.clone(),
                 responder,
             };
-            if let Some(old) = inner.parked.insert(request, parked) {
-                deliveries.push(Delivery {
-                    slot: old.slot,
-                    request,
-                    answer: Answer::Superseded,
-                    responder: old.responder,
-                });
-            }
+            deliveries.extend(unpark(&mut inner, request, Answer::Superseded));
+            inner.parked.insert(request, parked);
         }
         (reply, deliveries)
     }
@@ -125,15 +124,8 @@ impl Core {
         let now = timefmt::now_ms();
         let outcome = inner.engine.apply(Command { now, op });
         let mut deliveries = settle(inner, now, outcome.events);
-        if let Reply::Withdrawn { request } = outcome.reply
-            && let Some(parked) = inner.parked.remove(&request)
-        {
-            deliveries.push(Delivery {
-                slot: parked.slot,
-                request,
-                answer: Answer::Withdrawn,
-                responder: parked.responder,
-            });
+        if let Reply::Withdrawn { request } = outcome.reply {
+            deliveries.extend(unpark(inner, request, Answer::Withdrawn));
         }
         if let Some(next) = inner.engine.next_deadline()
             && inner.timer_target.is_none_or(|t| next < t)
@@ -171,42 +163,42 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
     let mut deliveries = Vec::new();
     let mut pending: VecDeque<Event> = events.into();
     while let Some(event) = pending.pop_front() {
-        match event {
+        let delivery = match event {
             Event::Granted(grant) => {
-                let Some(parked) = inner.parked.remove(&grant.request) else {
-                    // Not parked: a request whose client polls for it (or a retry that lost its
-                    // connection and will come back with its token).
-                    continue;
-                };
-                if parked.slot.client_gone() {
-                    let op = Op::Cancel {
-                        request: grant.request,
-                    };
-                    pending.extend(inner.engine.apply(Command { now, op }).events);
-                    continue;
+                // Not parked: a request whose client polls for it (or a waiter between two polls,
+                // whose next poll collects the grant).
+                let request = grant.request;
+                match unpark(inner, request, Answer::Granted(grant)) {
+                    Some(d) if d.slot.client_gone() => {
+                        let op = Op::Cancel { request };
+                        pending.extend(inner.engine.apply(Command { now, op }).events);
+                        None
+                    }
+                    other => other,
                 }
-                deliveries.push(Delivery {
-                    slot: parked.slot,
-                    request: grant.request,
-                    answer: Answer::Granted(grant),
-                    responder: parked.responder,
-                });
             }
             Event::TimedOut { request, resource } => {
-                if let Some(parked) = inner.parked.remove(&request) {
-                    deliveries.push(Delivery {
-                        slot: parked.slot,
-                        request,
-                        answer: Answer::TimedOut(inner.engine.lock(&resource)),
-                        responder: parked.responder,
-                    });
-                }
+                let view = inner.engine.lock(&resource);
+                unpark(inner, request, Answer::TimedOut(view))
             }
-            Event::Expired { .. }
-            | Event::Released { .. }
-            | Event::PollEnded { .. }
-            | Event::Freed { .. } => {}
-        }
+            Event::PollEnded {
+                request, position, ..
+            } => unpark(inner, request, Answer::PollEnded { position }),
+            Event::Freed { request, .. } => unpark(inner, request, Answer::Free),
+            Event::Expired { .. } | Event::Released { .. } => None,
+        };
+        deliveries.extend(delivery);
     }
     deliveries
+}
+
+/// Takes `request`'s connection out of the parked set, with the answer it is due.
+fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> Option<Delivery> {
+    let parked = inner.parked.remove(&request)?;
+    Some(Delivery {
+        slot: parked.slot,
+        request,
+        answer,
+        responder: parked.responder,
+    })
 }

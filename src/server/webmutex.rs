@@ -16,6 +16,8 @@ const MAX_WAIT: Duration = Duration::from_secs(86_400);
 const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
 const MAX_HOLDER_BYTES: usize = 256;
 const MAX_ID_CHARS: usize = 128;
+/// How long a waiter that brought its own token keeps its place after its poll ends, for its next poll.
+const POLL_GRACE_MS: u64 = 5_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -55,6 +57,9 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
             &ctx.req.body,
         )
         .map_err(|e| e.to_string())?;
+        if params.json().is_some_and(|v| !v.is_object()) {
+            return Err("a JSON body must be an object, e.g. {\"id\": \"db\"}".to_string());
+        }
         let path_id = rest.strip_suffix('/').unwrap_or(rest);
         if path_id.contains('/') {
             return Err(format!("no such endpoint: {}", ctx.req.path()));
@@ -75,7 +80,7 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
         Endpoint::Grab => grab(ctx, &params),
         Endpoint::Release => release(ctx, &params),
         Endpoint::Renew => renew(ctx, &params),
-        Endpoint::Status => status(ctx, &params).map(Handled::Respond),
+        Endpoint::Status => status(ctx, &params),
         Endpoint::Reserve => Ok(Handled::Respond(ok(json!({
             "id": Uuid::new_v4().to_string()
         })))),
@@ -88,7 +93,8 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Some(id) => id,
         None => Uuid::new_v4().to_string(),
     };
-    let token = token_param(params)?.unwrap_or_else(Uuid::new_v4);
+    let own_token = token_param(params)?;
+    let token = own_token.unwrap_or_else(Uuid::new_v4);
     let wait = bounded_seconds(params, "wait", MAX_WAIT)?;
     let ttl = bounded_seconds(params, "ttl", MAX_TTL)?;
     if ttl.is_some_and(|t| t.is_zero()) {
@@ -105,18 +111,22 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Some(w) if !w.is_zero() => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
         _ => Wait::No,
     };
+    // A client that chose its own token will poll again with it: its place is kept between polls.
+    let grace_ms = own_token.map(|_| POLL_GRACE_MS);
     let op = Op::Acquire(Acquire {
         resource: id.clone(),
         token,
         holder,
         ttl_ms: ttl.map(|t| t.as_millis() as u64),
         wait,
-        grace_ms: None,
+        grace_ms,
     });
     let waited = wait_seconds(&wait);
     let responder = Box::new(move |answer: &Answer| match answer {
         Answer::Granted(grant) => ok(grant_body(grant, true)),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
+        Answer::PollEnded { position } => still_queued(&id, waited, *position),
+        Answer::Free => unexpected_answer(answer),
         Answer::Superseded => Response::fail(
             409,
             "this wait was replaced by a newer grab with the same token",
@@ -133,6 +143,19 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Reply::Busy(view) => Handled::Respond(busy(&view.resource, Some(&view), None)),
         other => Handled::Respond(unexpected(other)),
     })
+}
+
+/// 409 for a poll that ended while its request keeps its place for the next poll.
+fn still_queued(id: &str, waited: f64, position: usize) -> Response {
+    let reason = format!(
+        "timed out after {waited}s waiting for mutex {id}; still queued at position {position} for {}s: grab again with the same token to keep the place",
+        POLL_GRACE_MS / 1000
+    );
+    Response::json(
+        409,
+        &json!({"status": "fail", "reason": reason, "id": id, "in_use": true,
+                "timed_out": true, "queued": true, "position": position}),
+    )
 }
 
 fn wait_seconds(wait: &Wait) -> f64 {
@@ -178,15 +201,37 @@ fn renew(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     }))
 }
 
-fn status(ctx: &Ctx, params: &Params) -> Result<Response, String> {
+/// `/status`; with `wait` (*extension*), answered when the mutex is free or the wait runs out.
+fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let now = timefmt::now_ms();
+    let wait = bounded_seconds(params, "wait", MAX_WAIT)?.filter(|w| !w.is_zero());
     match id_param(params)? {
+        Some(id) if wait.is_some() => {
+            let deadline = now + wait.map_or(0, |w| w.as_millis() as u64);
+            let op = Op::Watch {
+                resource: id.clone(),
+                wait: Wait::Until(deadline),
+            };
+            let watched = id.clone();
+            let responder = Box::new(move |answer: &Answer| match answer {
+                Answer::Free => status_of(&watched, None),
+                Answer::TimedOut(view) => status_of(&watched, view.as_ref()),
+                _ => unexpected_answer(answer),
+            });
+            let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
+            ctx.deliveries.extend(deliveries);
+            Ok(match reply {
+                Reply::Watching { request } => Handled::Parked(request),
+                Reply::Free => Handled::Respond(status_of(&id, None)),
+                Reply::Busy(view) => Handled::Respond(status_of(&id, Some(&view))),
+                other => Handled::Respond(unexpected(other)),
+            })
+        }
         Some(id) => {
             let view = ctx.shared.core.read(|e| e.lock(&id));
-            let mut body = lock_fields(&id, view.as_ref(), now);
-            body.insert("status".into(), "ok".into());
-            Ok(Response::json(200, &Value::Object(body)))
+            Ok(Handled::Respond(status_of(&id, view.as_ref())))
         }
+        None if wait.is_some() => Err("wait needs an id: the mutex to wait for".into()),
         None => {
             let locks: Vec<Value> = ctx.shared.core.read(|e| {
                 e.locks()
@@ -194,9 +239,15 @@ fn status(ctx: &Ctx, params: &Params) -> Result<Response, String> {
                     .map(|v| Value::Object(lock_fields(&v.resource, Some(v), now)))
                     .collect()
             });
-            Ok(ok(json!({"locks": locks})))
+            Ok(Handled::Respond(ok(json!({"locks": locks}))))
         }
     }
+}
+
+fn status_of(id: &str, view: Option<&LockView>) -> Response {
+    let mut body = lock_fields(id, view, timefmt::now_ms());
+    body.insert("status".into(), "ok".into());
+    Response::json(200, &Value::Object(body))
 }
 
 /// A mutex as `/status` shows it (never with a token).
@@ -263,6 +314,11 @@ fn refused(id: &str, refusal: Refusal) -> Response {
         Refusal::UnknownRequest => format!("mutex {id} has no such request"),
     };
     Response::fail(409, reason)
+}
+
+/// A wait's end this endpoint never asks for; a bug, reported rather than hidden.
+fn unexpected_answer(answer: &Answer) -> Response {
+    Response::fail(500, format!("unexpected end of a wait: {answer:?}"))
 }
 
 /// An engine answer this endpoint never asks for; a bug, reported rather than hidden.

@@ -75,7 +75,9 @@ impl Server {
                 Ok((stream, line)) => {
                     if let Some(addr) = parse_listening_line(&line) {
                         if stream != "stdout" {
-                            eprintln!("[fixture] note: the address line came on {stream}, not stdout");
+                            eprintln!(
+                                "[fixture] note: the address line came on {stream}, not stdout"
+                            );
                         }
                         break addr;
                     }
@@ -117,7 +119,13 @@ impl Server {
     }
 
     /// One request on a fresh connection (sent with `Connection: close`).
-    pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let mut h: Vec<(&str, &str)> = headers.to_vec();
         h.push(("Connection", "close"));
         self.connect().request(method, target, &h, body)
@@ -148,7 +156,10 @@ impl Server {
     /// `POST /grab` that must be granted; returns the grant.
     pub fn grab_ok(&self, enc: Enc, fields: &[(&str, &str)]) -> Value {
         let r = self.post("/grab", enc, fields);
-        assert_eq!(r.status, 200, "grab {fields:?} ({enc:?}) should be granted: {r}");
+        assert_eq!(
+            r.status, 200,
+            "grab {fields:?} ({enc:?}) should be granted: {r}"
+        );
         let v = r.json();
         assert_eq!(v["status"], "ok", "grab {fields:?} ({enc:?}): {v}");
         v
@@ -157,7 +168,10 @@ impl Server {
     /// `POST /release` that must succeed.
     pub fn release_ok(&self, enc: Enc, id: &str, token: &str) -> Value {
         let r = self.post("/release", enc, &[("id", id), ("token", token)]);
-        assert_eq!(r.status, 200, "release of {id} ({enc:?}) should succeed: {r}");
+        assert_eq!(
+            r.status, 200,
+            "release of {id} ({enc:?}) should succeed: {r}"
+        );
         let v = r.json();
         assert_eq!(v["status"], "ok", "release of {id} ({enc:?}): {v}");
         v
@@ -173,7 +187,9 @@ impl Server {
                 return s;
             }
             if Instant::now() >= deadline {
-                panic!("timed out after {CONDITION_DEADLINE:?} waiting for {what}; last /status: {s}");
+                panic!(
+                    "timed out after {CONDITION_DEADLINE:?} waiting for {what}; last /status: {s}"
+                );
             }
             thread::sleep(POLL_PAUSE);
         }
@@ -181,7 +197,9 @@ impl Server {
 
     /// Polls until `/status?id=ID` shows `n` waiters.
     pub fn wait_for_waiting(&self, id: &str, n: u64) -> Value {
-        self.wait_for_status(id, &format!("{n} waiter(s) on {id}"), |s| s["waiting"].as_u64() == Some(n))
+        self.wait_for_status(id, &format!("{n} waiter(s) on {id}"), |s| {
+            s["waiting"].as_u64() == Some(n)
+        })
     }
 }
 
@@ -246,8 +264,14 @@ impl Enc {
     /// `(Content-Type, body)`.
     pub fn encode(self, fields: &[(&str, &str)]) -> (String, Vec<u8>) {
         match self {
-            Enc::Json => ("application/json".to_string(), json_body(fields).into_bytes()),
-            Enc::Form => ("application/x-www-form-urlencoded".to_string(), urlencode(fields).into_bytes()),
+            Enc::Json => (
+                "application/json".to_string(),
+                json_body(fields).into_bytes(),
+            ),
+            Enc::Form => (
+                "application/x-www-form-urlencoded".to_string(),
+                urlencode(fields).into_bytes(),
+            ),
             Enc::Multipart => (
                 format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}"),
                 multipart_body(MULTIPART_BOUNDARY, fields),
@@ -311,7 +335,9 @@ pub fn multipart_body(boundary: &str, fields: &[(&str, &str)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (k, v) in fields {
         out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        out.extend_from_slice(format!("Content-Disposition: form-data; name=\"{k}\"\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("Content-Disposition: form-data; name=\"{k}\"\r\n").as_bytes(),
+        );
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(v.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -358,7 +384,9 @@ impl Response {
     pub fn assert_fail_json(&self) -> Value {
         let v = self.json();
         assert_eq!(v["status"], "fail", "expected a JSON failure: {self}");
-        let reason = v["reason"].as_str().unwrap_or_else(|| panic!("no string `reason`: {self}"));
+        let reason = v["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `reason`: {self}"));
         assert!(!reason.trim().is_empty(), "empty `reason`: {self}");
         v
     }
@@ -397,14 +425,23 @@ impl Conn {
     }
 
     pub fn from_stream(stream: TcpStream) -> Conn {
-        stream.set_read_timeout(Some(READ_TIMEOUT)).expect("set_read_timeout");
-        stream.set_write_timeout(Some(READ_TIMEOUT)).expect("set_write_timeout");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("set_read_timeout");
+        stream
+            .set_write_timeout(Some(READ_TIMEOUT))
+            .expect("set_write_timeout");
         let _ = stream.set_nodelay(true);
-        Conn { stream, buf: Vec::new() }
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn set_read_timeout(&self, t: Duration) {
-        self.stream.set_read_timeout(Some(t)).expect("set_read_timeout");
+        self.stream
+            .set_read_timeout(Some(t))
+            .expect("set_read_timeout");
     }
 
     /// Writes raw bytes; panics on error.
@@ -422,13 +459,25 @@ impl Conn {
     }
 
     /// Sends a request with `Host` and, when there is a body, `Content-Length` added (unless given).
-    pub fn send_request(&mut self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) {
+    pub fn send_request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) {
         let bytes = build_request(method, target, "HTTP/1.1", headers, body);
         self.send(&bytes);
     }
 
     /// Sends a request and reads its (final) response.
-    pub fn request(&mut self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         self.send_request(method, target, headers, body);
         self.read_response_to(method)
     }
@@ -490,7 +539,13 @@ impl Conn {
                 None => (l.to_string(), String::new()),
             })
             .collect();
-        let mut r = Response { version, status, reason, headers, body: Vec::new() };
+        let mut r = Response {
+            version,
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+        };
 
         let no_body = method.eq_ignore_ascii_case("HEAD")
             || (100..200).contains(&status)
@@ -564,7 +619,10 @@ impl Conn {
             if self.fill_more()? == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("connection closed; unparsed bytes: {:?}", String::from_utf8_lossy(&self.buf)),
+                    format!(
+                        "connection closed; unparsed bytes: {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    ),
                 ));
             }
         }
@@ -575,7 +633,10 @@ impl Conn {
             if self.fill_more()? == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("connection closed after {} of {len} body bytes", self.buf.len()),
+                    format!(
+                        "connection closed after {} of {len} body bytes",
+                        self.buf.len()
+                    ),
                 ));
             }
         }
@@ -603,18 +664,27 @@ impl Conn {
             if left.is_zero() {
                 break false;
             }
-            self.stream.set_read_timeout(Some(left)).expect("set_read_timeout");
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("set_read_timeout");
             match self.fill_more() {
                 Ok(0) => break true,
                 Ok(_) => continue,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     break false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break true,
             }
         };
-        self.stream.set_read_timeout(Some(READ_TIMEOUT)).expect("set_read_timeout");
+        self.stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("set_read_timeout");
         result
     }
 
@@ -682,14 +752,18 @@ fn bad_data(msg: String) -> io::Error {
 
 /// A UUID, as tokens and allocated ids are.
 pub fn assert_uuid(v: &Value, what: &str) -> String {
-    let s = v.as_str().unwrap_or_else(|| panic!("{what} is not a string: {v}"));
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
     uuid::Uuid::parse_str(s).unwrap_or_else(|e| panic!("{what} {s:?} is not a UUID: {e}"));
     s.to_string()
 }
 
 /// `2026-11-23T10:11:12.345Z`: RFC 3339, UTC, milliseconds.
 pub fn assert_rfc3339_millis(v: &Value, what: &str) -> String {
-    let s = v.as_str().unwrap_or_else(|| panic!("{what} is not a string: {v}"));
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"));
     let b = s.as_bytes();
     let shape_ok = b.len() == 24
         && b[4] == b'-'
@@ -702,13 +776,17 @@ pub fn assert_rfc3339_millis(v: &Value, what: &str) -> String {
         && b.iter()
             .enumerate()
             .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19 | 23) || c.is_ascii_digit());
-    assert!(shape_ok, "{what} {s:?} is not RFC 3339 UTC with milliseconds (2026-11-23T10:11:12.345Z)");
+    assert!(
+        shape_ok,
+        "{what} {s:?} is not RFC 3339 UTC with milliseconds (2026-11-23T10:11:12.345Z)"
+    );
     s.to_string()
 }
 
 /// A JSON number as f64 (accepting integers).
 pub fn num(v: &Value, what: &str) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
 }
 
 /// A fresh UUID string.
@@ -736,7 +814,9 @@ pub fn assert_no_token(v: &Value, token: &str, what: &str) {
 
 /// Runs `f` on a thread and hands its result back through a channel, so the test can wait for it with
 /// a deadline.
-pub fn spawn_result<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
+pub fn spawn_result<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> mpsc::Receiver<T> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let _ = tx.send(f());
@@ -749,27 +829,31 @@ pub fn recv_within<T>(rx: &mpsc::Receiver<T>, within: Duration, what: &str) -> T
     match rx.recv_timeout(within) {
         Ok(v) => v,
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("no answer within {within:?}: {what}"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the thread died (see its panic above): {what}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("the thread died (see its panic above): {what}")
+        }
     }
 }
 
-/// Starts `POST /grab` with `fields` (as `enc`) on a fresh connection in a thread; the answer comes
-/// back through the channel. The socket read timeout is `read_timeout`, so the thread ends even when
-/// the server never answers.
+/// Sends `POST /grab` with `fields` (as `enc`) on a fresh connection from the calling thread (so the
+/// request is on its way when this returns), then reads the answer in a thread; it comes back through
+/// the channel. The socket read timeout is `read_timeout`, so the thread ends even when the server
+/// never answers.
 pub fn spawn_grab(
     addr: SocketAddr,
     enc: Enc,
     fields: &[(&str, &str)],
     read_timeout: Duration,
 ) -> mpsc::Receiver<Result<Response, String>> {
-    let owned: Vec<(String, String)> =
-        fields.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
-    spawn_result(move || {
-        let fields: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let mut c = Conn::open(addr);
-        c.set_read_timeout(read_timeout);
-        let (ct, body) = enc.encode(&fields);
-        c.send_request("POST", "/grab", &[("Content-Type", ct.as_str()), ("Connection", "close")], &body);
-        c.try_read_response().map_err(|e| format!("waiter {fields:?}: {e}"))
-    })
+    let mut c = Conn::open(addr);
+    c.set_read_timeout(read_timeout);
+    let (ct, body) = enc.encode(fields);
+    c.send_request(
+        "POST",
+        "/grab",
+        &[("Content-Type", ct.as_str()), ("Connection", "close")],
+        &body,
+    );
+    let what = format!("waiter {fields:?}");
+    spawn_result(move || c.try_read_response().map_err(|e| format!("{what}: {e}")))
 }

@@ -39,9 +39,21 @@ impl Engine {
 
         if resource.holder.token == acquire.token {
             // An idempotent retry (its first answer was lost), or the poll of a detached waiter that
-            // was granted meanwhile: the same grant. Nothing changes, not even the lease; extending it
-            // is Renew's job.
-            let grant = resource.holder.grant(&name);
+            // was granted meanwhile: the same grant. Nothing changes, not even the lease (extending it
+            // is Renew's job) — except that a grant made between two polls is now claimed, and gets
+            // the lease it asked for, from its grant.
+            let holder = &mut resource.holder;
+            if holder.unclaimed {
+                holder.unclaimed = false;
+                if let Some(old) = holder.expires {
+                    self.deadlines.remove(&(old, holder.request));
+                }
+                holder.expires = holder.ttl_ms.map(|ttl| holder.since.saturating_add(ttl));
+                if let Some(t) = holder.expires {
+                    self.deadlines.insert((t, holder.request));
+                }
+            }
+            let grant = holder.grant(&name);
             return Reply::Granted { grant, again: true };
         }
 

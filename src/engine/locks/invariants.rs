@@ -40,9 +40,10 @@ impl Engine {
             if let Some(expires) = holder.expires {
                 deadlines.insert((expires, holder.request));
             }
+            // An unclaimed grant always has a deadline (its claim deadline), lease or not.
             assert_eq!(
                 holder.expires.is_some(),
-                holder.ttl_ms.is_some(),
+                holder.ttl_ms.is_some() || holder.unclaimed,
                 "{name}: lease"
             );
             assert!(resource.queue.tokens_consistent(), "{name}: token index");

@@ -1,7 +1,7 @@
 //! Graces: a long-polling waiter keeps its place between its polls.
 
 use super::*;
-use crate::engine::{Event, RequestState, WaiterView};
+use crate::engine::{Event, Grant, RequestState, WaiterView};
 
 /// The waiters of `name`, next in line first.
 fn waiting(engine: &Engine, name: &str) -> Vec<WaiterView> {
@@ -167,8 +167,8 @@ fn a_detached_waiter_is_granted_at_its_turn_and_its_repoll_gets_the_same_grant()
     assert!(grant.fence > a.fence);
     assert_eq!(
         engine.next_deadline(),
-        Some(1_110),
-        "its lease, not its grace"
+        Some(160),
+        "unclaimed, it is held only for the rest of its grace"
     );
 
     let repoll = run(
@@ -176,8 +176,72 @@ fn a_detached_waiter_is_granted_at_its_turn_and_its_repoll_gets_the_same_grant()
         120,
         poll("db", 2, Some(1_000), Wait::Until(220), Some(50)),
     );
-    assert_eq!(repoll.reply, Reply::Granted { grant, again: true });
+    let claimed = Grant {
+        expires: Some(1_110),
+        ..grant
+    };
+    assert_eq!(
+        repoll.reply,
+        Reply::Granted {
+            grant: claimed,
+            again: true
+        }
+    );
     assert!(repoll.events.is_empty());
+    assert_eq!(
+        engine.next_deadline(),
+        Some(1_110),
+        "claimed: the lease it asked for, from its grant"
+    );
+}
+
+#[test]
+fn a_grant_nobody_comes_back_for_is_freed_at_the_end_of_the_grace() {
+    let mut engine = Engine::new();
+    granted(&run(&mut engine, 0, grab("db", 1, None, Wait::No)));
+    // No lease asked for: unclaimed, it would otherwise be held for ever.
+    let (b, _) = queued(&run(
+        &mut engine,
+        1,
+        poll("db", 2, None, Wait::Until(100), Some(50)),
+    ));
+    let (c, _) = queued(&run(&mut engine, 2, grab("db", 3, None, Wait::Forever)));
+    run(&mut engine, 100, Op::Tick);
+    let handover = run(&mut engine, 110, release("db", 1));
+    assert!(matches!(handover.events.as_slice(), [Event::Granted(g)] if g.request == b));
+    assert_eq!(engine.next_deadline(), Some(160));
+
+    let expiry = run(&mut engine, 160, Op::Tick);
+    match expiry.events.as_slice() {
+        [Event::Expired { request, .. }, Event::Granted(next)] => {
+            assert_eq!((*request, next.request), (b, c));
+        }
+        other => panic!("expected b's unclaimed grant to expire to c, got {other:?}"),
+    }
+}
+
+#[test]
+fn renewing_an_unclaimed_grant_claims_it() {
+    let mut engine = Engine::new();
+    granted(&run(&mut engine, 0, grab("db", 1, None, Wait::No)));
+    queued(&run(
+        &mut engine,
+        1,
+        poll("db", 2, None, Wait::Until(100), Some(50)),
+    ));
+    run(&mut engine, 100, Op::Tick);
+    run(&mut engine, 110, release("db", 1));
+    let renewed = run(
+        &mut engine,
+        120,
+        Op::Renew {
+            resource: "db".into(),
+            token: token(2),
+            ttl_ms: None,
+        },
+    );
+    assert!(matches!(renewed.reply, Reply::Renewed { ref grant } if grant.expires.is_none()));
+    assert_eq!(engine.next_deadline(), None, "claimed, with no lease of its own");
 }
 
 #[test]
