@@ -463,14 +463,11 @@ fn transfer_encoding_together_with_content_length_is_400() {
     assert_server_lives(&mut server, "Transfer-Encoding with Content-Length");
 }
 
-/// The limit is 10 s from the request's first byte and is not configurable, so this test takes about
-/// 10 s: run it with `cargo test -- --ignored`.
 #[test]
-#[ignore = "takes ~10 s (the fixed request deadline)"]
-fn a_request_not_complete_within_10_seconds_gets_408_and_is_closed() {
-    let mut server = Server::start();
+fn a_request_not_complete_within_the_request_timeout_gets_408_and_is_closed() {
+    // The default is 10 s; `serve --request-timeout` shortens it so the test is quick.
+    let mut server = Server::start_with(&["--request-timeout", "1s"]);
     let mut c = server.connect();
-    c.set_read_timeout(Duration::from_secs(20));
     c.send(b"POST /grab HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"id\":");
     let r = c.read_response();
     assert_eq!(r.status, 408, "{r}");
@@ -481,6 +478,48 @@ fn a_request_not_complete_within_10_seconds_gets_408_and_is_closed() {
     );
     assert_eq!(server.status("x")["in_use"], false);
     assert_server_lives(&mut server, "a slow request");
+}
+
+#[test]
+fn a_request_trickling_in_is_cut_off_at_the_request_timeout_counted_from_its_first_byte() {
+    let mut server = Server::start_with(&["--request-timeout", "1s"]);
+    let mut c = server.connect();
+    // A byte every 50 ms keeps the connection busy but never finishes the head; bounded at 5 s.
+    let mut writer = c.stream.try_clone().expect("clone stream");
+    let trickle = thread::spawn(move || {
+        let head = b"GET /status?id=slow HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+        for i in 0..100usize {
+            let byte = head.get(i).copied().unwrap_or(b'a');
+            if writer.write_all(&[byte]).is_err() {
+                break; // cut off: expected
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let r = c.read_response();
+    assert_eq!(r.status, 408, "{r}");
+    r.assert_fail_json();
+    assert!(
+        c.closed_by_peer_within(Duration::from_secs(3)),
+        "a 408 closes the connection"
+    );
+    let _ = trickle.join();
+    assert_server_lives(&mut server, "a trickling request");
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    // The default is 60 s; `serve --idle-timeout` shortens it so the test is quick.
+    let server = Server::start_with(&["--idle-timeout", "500ms"]);
+    let mut c = server.connect();
+    let r = c.get("/status?id=idle");
+    assert_eq!(r.status, 200, "{r}");
+    assert!(
+        c.closed_by_peer_within(Duration::from_secs(5)),
+        "an idle keep-alive connection is closed after the idle timeout"
+    );
+    let r = server.get("/status?id=idle");
+    assert_eq!(r.status, 200, "{r}");
 }
 
 #[test]

@@ -93,6 +93,11 @@ impl Slot {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether bytes from the client wait in the socket, unread.
+    pub fn has_unread_bytes(&self) -> bool {
+        self.stream.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0)
+    }
+
     /// Whether the client is gone: a non-blocking peek that reads end-of-stream (or fails) says it hung up.
     pub fn client_gone(&self) -> bool {
         let mut byte = [0u8; 1];
@@ -124,7 +129,7 @@ pub fn on_ready(shared: &Shared, slot: &Arc<Slot>) -> Vec<Delivery> {
                 close(shared, slot, &mut st);
                 drop(st);
                 shared.core.hangup(request)
-            } else if slot.stream.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0) {
+            } else if slot.has_unread_bytes() {
                 // The client sent more while waiting (pipelining). Leave it unread and disarmed until the
                 // wait is answered; the hand-over checks the client again before granting.
                 Vec::new()

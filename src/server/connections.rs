@@ -127,25 +127,39 @@ pub fn admit(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// Closes the connection that has been idle longest. False if none is idle.
+///
+/// "Idle" is decided and acted on under one hold of the connection's lock, so a connection whose
+/// request is being read meanwhile is never closed under it (its request would be lost, or it would be
+/// left parked in a queue with no client). A connection with bytes waiting in its socket is not idle:
+/// its request has arrived, only not been read yet.
 fn evict_oldest_idle(shared: &Shared) -> bool {
-    let mut oldest: Option<(Instant, Arc<Slot>)> = None;
-    for slot in shared.conns.all() {
-        let Ok(st) = slot.state.try_lock() else {
-            continue;
+    // A candidate can stop being idle between the scan and the close; then look again (bounded).
+    for _ in 0..3 {
+        let mut oldest: Option<(Instant, Arc<Slot>)> = None;
+        for slot in shared.conns.all() {
+            // Waiting for a busy connection's lock costs microseconds (nothing blocks under it), and
+            // skipping it could pass over the oldest idle one just as its answer is finished.
+            let st = slot.lock();
+            if is_idle(&slot, &st) && oldest.as_ref().is_none_or(|(t, _)| st.since < *t) {
+                let since = st.since;
+                drop(st);
+                oldest = Some((since, slot));
+            }
+        }
+        let Some((since, slot)) = oldest else {
+            return false;
         };
-        if st.phase == Phase::Idle && oldest.as_ref().is_none_or(|(t, _)| st.since < *t) {
-            let since = st.since;
-            drop(st);
-            oldest = Some((since, slot));
+        let mut st = slot.lock();
+        if is_idle(&slot, &st) && st.since == since {
+            conn::close(shared, &slot, &mut st);
+            return true;
         }
     }
-    match oldest {
-        Some((_, slot)) => {
-            conn::close(shared, &slot, &mut slot.lock());
-            true
-        }
-        None => false,
-    }
+    false
+}
+
+fn is_idle(slot: &Slot, st: &ConnState) -> bool {
+    st.phase == Phase::Idle && !slot.has_unread_bytes()
 }
 
 /// Cuts off connections over their time: idle past the keep-alive timeout, a request not fully sent
