@@ -731,6 +731,8 @@ fn out_of_range_or_unparsable_parameters_are_400() {
             ("a ttl over 30 days", "ttl", "2592001"),
             ("a ttl that is not a number", "ttl", "never"),
             ("a holder over 256 bytes", "holder", long_holder.as_str()),
+            ("a holder with a terminal escape", "holder", "evil\u{1b}[2J"),
+            ("a holder with a line break", "holder", "two\nlines"),
             ("a client token that is not a UUID", "token", "my-token"),
         ] {
             let r = server.post("/grab", enc, &[("id", &id), (key, value)]);

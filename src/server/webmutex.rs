@@ -104,6 +104,10 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Some(h) if h.len() > MAX_HOLDER_BYTES => {
             return Err(format!("holder is longer than {MAX_HOLDER_BYTES} bytes"));
         }
+        // Status lines are printed on terminals: no escape sequences or line breaks smuggled in.
+        Some(h) if h.chars().any(char::is_control) => {
+            return Err("holder must not contain control characters".into());
+        }
         Some(h) => h,
         None => ctx.req.peer.ip().to_string(),
     };
