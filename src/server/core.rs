@@ -30,7 +30,9 @@ pub enum Answer {
     Withdrawn,
     /// The poll ended but the request keeps its place (at `position`) for a grace: the client polls
     /// again with the same token.
-    PollEnded { position: usize },
+    PollEnded {
+        position: usize,
+    },
     /// A watched resource is free.
     Free,
 }

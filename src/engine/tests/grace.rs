@@ -241,7 +241,11 @@ fn renewing_an_unclaimed_grant_claims_it() {
         },
     );
     assert!(matches!(renewed.reply, Reply::Renewed { ref grant } if grant.expires.is_none()));
-    assert_eq!(engine.next_deadline(), None, "claimed, with no lease of its own");
+    assert_eq!(
+        engine.next_deadline(),
+        None,
+        "claimed, with no lease of its own"
+    );
 }
 
 #[test]
