@@ -24,8 +24,19 @@ pub fn worker(shared: Arc<Shared>) {
         let Some(slot) = shared.conns.get(ready.key) else {
             continue;
         };
-        let deliveries = conn::on_ready(&shared, &slot);
-        deliver(&shared, deliveries);
+        // A panic here is a bug in weblock, never the client's doing; it must not take a worker (or
+        // the server) with it. That one connection is closed; every other is served on.
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let deliveries = conn::on_ready(&shared, &slot);
+            deliver(&shared, deliveries);
+        }));
+        if handled.is_err() {
+            eprintln!(
+                "weblock: internal error while serving {}; connection closed",
+                slot.peer
+            );
+            conn::close(&shared, &slot, &mut slot.lock());
+        }
     }
 }
 
