@@ -39,6 +39,27 @@ impl Signals {
     }
 }
 
+impl Signals {
+    /// Arranges for `command`'s process to start with these signals unblocked, as it would without
+    /// weblock in between (so a Ctrl-C or a forwarded SIGTERM reaches it).
+    pub fn unblock_in_child(&self, command: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let set = self.set;
+        // SAFETY: runs in the forked child before exec; pthread_sigmask only changes that thread's
+        // mask and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                let rc = libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::from_raw_os_error(rc))
+                }
+            });
+        }
+    }
+}
+
 // SAFETY: a sigset_t is plain data, read only by sigwait.
 unsafe impl Send for Signals {}
 unsafe impl Sync for Signals {}

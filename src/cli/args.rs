@@ -179,6 +179,10 @@ pub struct ServeArgs {
     /// Time a client has to send a whole request, from its first byte (then 408)
     #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR")]
     pub request_timeout: std::time::Duration,
+    /// File whose first line is the administrator's user:password (HTTP Basic), for administrative
+    /// requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed
+    #[arg(long, value_name = "FILE")]
+    pub admin_credentials: Option<std::path::PathBuf>,
     /// An idle keep-alive connection is closed after this
     #[arg(long, default_value = "60s", value_parser = crate::duration::parse, value_name = "DUR")]
     pub idle_timeout: std::time::Duration,

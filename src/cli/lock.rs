@@ -91,7 +91,7 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
     };
     let retry_until = |now: Instant| match (want.waiting, deadline) {
         (Waiting::Forever, _) => now + Duration::from_secs(365 * 86_400),
-        (_, Some(d)) => d.max(now + ONE_SHOT_RETRY),
+        (_, Some(d)) => d,
         (_, None) => now + ONE_SHOT_RETRY,
     };
     loop {
@@ -127,16 +127,21 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
             409 if deadline.is_some_and(|d| Instant::now() >= d) => {
                 // Out of time: leave the queue (or give back a grant that raced the deadline).
                 withdraw(ctx, want.name, &token);
-                ctx.print_json(&answer);
                 let waited = duration::format(started.elapsed());
-                return Err(Failure::new(
-                    exit::TIMED_OUT,
-                    format!(
-                        "timed out after {waited} waiting for {}: {}",
-                        want.name,
-                        holder_phrase(&answer)
-                    ),
-                ));
+                let line = format!(
+                    "timed out after {waited} waiting for {}: {}",
+                    want.name,
+                    holder_phrase(&answer)
+                );
+                // The server's last word was "still queued"; after the withdrawal it is not.
+                let mut answer = answer;
+                if let Some(body) = answer.body.as_object_mut() {
+                    body.remove("queued");
+                    body.remove("position");
+                    body.insert("reason".into(), line.clone().into());
+                }
+                ctx.print_json(&answer);
+                return Err(Failure::new(exit::TIMED_OUT, line));
             }
             409 if answer.flag("timed_out") => continue,
             400 => return Err(Failure::new(exit::USAGE, answer.reason())),
@@ -204,30 +209,35 @@ fn token_for(ctx: &Ctx, name: &str, given: Option<String>) -> Result<String, Fai
 
 pub fn release(ctx: &Ctx, name: &str, token: Option<String>) -> Result<(), Failure> {
     let token = token_for(ctx, name, token)?;
-    let answer = release_token(ctx, name, &token);
-    if let Ok(answer) = &answer {
-        ctx.print_json(answer);
-        if matches!(answer.status, 200 | 409)
-            && let Ok(t) = Tokens::open()
-        {
-            // Either way this token holds nothing any more.
-            let _ = t.forget(ctx.client.base(), name, &token);
-        }
+    let answer = release_call(ctx, name, &token)?;
+    ctx.print_json(&answer);
+    if matches!(answer.status, 200 | 409)
+        && let Ok(t) = Tokens::open()
+    {
+        // Released, or refused: either way this token holds nothing any more.
+        let _ = t.forget(ctx.client.base(), name, &token);
     }
-    answer.map(|_| ())
+    judge_release(&answer)
 }
 
-/// Releases `name` held with `token`, retrying an unreachable server for a few seconds; the answer is
-/// `Ok` only when the server said it is released (again, if need be).
-pub fn release_token(ctx: &Ctx, name: &str, token: &str) -> Result<Answer, Failure> {
+/// Releases `name` held with `token`, retrying an unreachable server for a few seconds; `Ok` only when
+/// the server said it is released (again, if need be).
+pub fn release_token(ctx: &Ctx, name: &str, token: &str) -> Result<(), Failure> {
+    judge_release(&release_call(ctx, name, token)?)
+}
+
+fn release_call(ctx: &Ctx, name: &str, token: &str) -> Result<Answer, Failure> {
     let form = [("id", name.to_string()), ("token", token.to_string())];
     let deadline = Instant::now() + ONE_SHOT_RETRY;
-    let answer = ctx.call("POST", "/release", &form, Duration::ZERO, deadline)?;
+    ctx.call("POST", "/release", &form, Duration::ZERO, deadline)
+}
+
+fn judge_release(answer: &Answer) -> Result<(), Failure> {
     match answer.status {
-        200 => Ok(answer),
+        200 => Ok(()),
         409 => Err(Failure::new(exit::NO, answer.reason())),
         400 => Err(Failure::new(exit::USAGE, answer.reason())),
-        _ => Err(unexpected(&answer)),
+        _ => Err(unexpected(answer)),
     }
 }
 
@@ -311,6 +321,14 @@ pub fn status_line(lock: &Value) -> String {
     }
     let waiting = lock.get("waiting").and_then(Value::as_u64).unwrap_or(0);
     line.push_str(&format!(", {waiting} waiting"));
+    let queue: Vec<&str> = lock
+        .get("queue")
+        .and_then(Value::as_array)
+        .map(|q| q.iter().filter_map(|w| w.get("holder")?.as_str()).collect())
+        .unwrap_or_default();
+    if !queue.is_empty() {
+        line.push_str(&format!(": {}", queue.join(", ")));
+    }
     line
 }
 
@@ -352,23 +370,24 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
     }
 }
 
+/// `held by alice@build3 since 2026-…Z (2 waiting)`.
 fn holder_phrase(answer: &Answer) -> String {
-    match answer.str("holder") {
-        Some(h) => format!(
-            "held by {h}{}",
-            answer
-                .u64("waiting")
-                .filter(|&n| n > 0)
-                .map(|n| format!(", {n} waiting"))
-                .unwrap_or_default()
-        ),
-        None => "still busy".to_string(),
+    let Some(holder) = answer.str("holder") else {
+        return "still busy".to_string();
+    };
+    let mut phrase = format!("held by {holder}");
+    if let Some(since) = answer.str("since") {
+        phrase.push_str(&format!(" since {since}"));
     }
+    if let Some(n) = answer.u64("waiting").filter(|&n| n > 0) {
+        phrase.push_str(&format!(" ({n} waiting)"));
+    }
+    phrase
 }
 
 fn busy_line(name: &str, answer: &Answer) -> String {
-    match answer.str("since") {
-        Some(since) => format!("{name} is {} since {since}", holder_phrase(answer)),
+    match answer.str("holder") {
+        Some(_) => format!("{name} is {}", holder_phrase(answer)),
         None => format!("{name} is busy: {}", answer.reason()),
     }
 }

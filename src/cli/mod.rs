@@ -106,10 +106,22 @@ fn serve(args: ServeArgs) -> ExitCode {
         idle_timeout: args.idle_timeout,
         ..Limits::default()
     };
+    let admin = match &args.admin_credentials {
+        Some(file) => server::auth::Credentials::from_file(file).map(Some),
+        None => server::auth::Credentials::from_env(),
+    };
+    let admin = match admin {
+        Ok(admin) => admin,
+        Err(e) => {
+            eprintln!("weblock: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     let config = Config {
         listen: args.listen.clone(),
         limits,
         threads: args.threads,
+        admin,
     };
     match server::serve(config) {
         Ok(()) => ExitCode::from(exit::OK),

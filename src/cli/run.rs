@@ -23,6 +23,8 @@ pub const RUN_TTL: Duration = Duration::from_secs(10);
 /// Where wait-grab is, for the signal thread.
 enum Stage {
     Waiting,
+    /// A signal came while waiting: the signal thread leaves the queue and ends the process.
+    Stopping,
     Running(u32),
     Done,
 }
@@ -35,15 +37,25 @@ pub fn wait_grab(ctx: Ctx, want: Want, command: Vec<OsString>) -> Result<u8, Fai
         signals::SIGQUIT,
     ])
     .map_err(|e| Failure::new(exit::USAGE, format!("cannot set up signals: {e}")))?;
+    let signals = Arc::new(signals);
     let ctx = Arc::new(ctx);
     let stage = Arc::new(Mutex::new(Stage::Waiting));
     let name = want.name.to_string();
     let token = uuid::Uuid::new_v4().to_string();
     {
-        let (ctx, stage, name, token) = (ctx.clone(), stage.clone(), name.clone(), token.clone());
+        let (signals, ctx, stage) = (signals.clone(), ctx.clone(), stage.clone());
+        let (name, token) = (name.clone(), token.clone());
         std::thread::spawn(move || on_signals(&signals, &ctx, &stage, &name, &token));
     }
-    let got = lock::acquire_with(&ctx, &want, &token)?;
+    let acquired = lock::acquire_with(&ctx, &want, &token);
+    if matches!(*lock_stage(&stage), Stage::Stopping) {
+        // The signal thread is withdrawing (which may be what ended this wait) and will end the
+        // process; nothing more to say or do here.
+        loop {
+            std::thread::park();
+        }
+    }
+    let got = acquired?;
     if command.is_empty() {
         lock::remember(&ctx, &name, &got);
         if ctx.json {
@@ -54,13 +66,14 @@ pub fn wait_grab(ctx: Ctx, want: Want, command: Vec<OsString>) -> Result<u8, Fai
         return Ok(exit::OK);
     }
     let mut child = {
-        let mut st = stage.lock().unwrap_or_else(|p| p.into_inner());
-        let spawned = Command::new(&command[0])
-            .args(&command[1..])
+        let mut st = lock_stage(&stage);
+        let mut cmd = Command::new(&command[0]);
+        cmd.args(&command[1..])
             .env("WEBLOCK_NAME", &name)
             .env("WEBLOCK_TOKEN", &got.token)
-            .env("WEBLOCK_FENCE", got.fence.to_string())
-            .spawn();
+            .env("WEBLOCK_FENCE", got.fence.to_string());
+        signals.unblock_in_child(&mut cmd);
+        let spawned = cmd.spawn();
         match spawned {
             Ok(child) => {
                 *st = Stage::Running(child.id());
@@ -88,7 +101,7 @@ pub fn wait_grab(ctx: Ctx, want: Want, command: Vec<OsString>) -> Result<u8, Fai
         std::thread::spawn(move || keep_renewed(&ctx, &name, &token, ttl, &stopped))
     };
     let code = wait_child(&mut child);
-    *stage.lock().unwrap_or_else(|p| p.into_inner()) = Stage::Done;
+    *lock_stage(&stage) = Stage::Done;
     drop(stop);
     let _ = renewer.join();
     release_after(&ctx, &name, &got.token);
@@ -148,12 +161,18 @@ fn release_after(ctx: &Ctx, name: &str, token: &str) {
     }
 }
 
+fn lock_stage(stage: &Mutex<Stage>) -> std::sync::MutexGuard<'_, Stage> {
+    stage.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn on_signals(signals: &Signals, ctx: &Ctx, stage: &Mutex<Stage>, name: &str, token: &str) {
     loop {
         let sig = signals.wait();
-        let st = stage.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock_stage(stage);
         match *st {
             Stage::Waiting => {
+                *st = Stage::Stopping;
+                drop(st);
                 lock::withdraw(ctx, name, token);
                 eprintln!(
                     "weblock: {}: stopped waiting for {name}",
@@ -167,7 +186,7 @@ fn on_signals(signals: &Signals, ctx: &Ctx, stage: &Mutex<Stage>, name: &str, to
                     libc::kill(pid as libc::pid_t, sig);
                 }
             }
-            Stage::Running(_) | Stage::Done => {}
+            Stage::Running(_) | Stage::Stopping | Stage::Done => {}
         }
     }
 }

@@ -43,9 +43,14 @@ pub enum Op {
         token: Uuid,
         ttl_ms: Option<u64>,
     },
-    /// A request ends from outside: its waiting client hung up, or an administrator deleted it. A
-    /// waiting request leaves the queue; an active one is released and the next waiter granted.
-    Cancel { request: RequestId },
+    /// A request ends from outside: its waiting client hung up (`CancelBy::Client`), or an
+    /// administrator deleted it (`CancelBy::Admin`). A waiting request leaves the queue; an active one
+    /// is released and the next waiter granted. See `End` for how each is recorded.
+    Cancel {
+        request: RequestId,
+        #[serde(default)]
+        by: CancelBy,
+    },
     /// Expire every lease and every wait deadline due at or before `now`. (Every other command does
     /// this first too; a Tick does nothing else. The server sends one at `Engine::next_deadline`.)
     Tick,
@@ -54,6 +59,24 @@ pub enum Op {
     /// the wait deadline). A watcher never holds and never queues: it changes no grant and no fence.
     /// `Wait::No` (or a deadline at or before `now`) on a busy resource answers `Reply::Busy`.
     Watch { resource: String, wait: Wait },
+    /// An administrator ends every request on `resource`: its waiters (each `Event::Deleted`, none is
+    /// granted), then its holder (`Event::Deleted`); then its watchers hear `Event::Freed`, as the
+    /// resource is free and forgotten. `Reply::Deleted`, or `Refusal::NotHeld` if nobody holds it.
+    DeleteResource { resource: String },
+    /// `DeleteResource` for every resource, in name order. `Reply::Deleted` (a count of 0 is fine).
+    DeleteAll,
+}
+
+/// Who cancels a request: it decides how its end is recorded (see `End`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelBy {
+    /// Its own client (say, its connection hung up): an active request ends `Released`, a waiting
+    /// one `Abandoned`.
+    #[default]
+    Client,
+    /// An administrator: it ends `Deleted`, and its parked client hears `Event::Deleted`.
+    Admin,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +96,11 @@ pub struct Acquire {
     /// comes is granted like any other; its next poll then gets `Reply::Granted { again: true }`.
     #[serde(default)]
     pub grace_ms: Option<u64>,
+    /// Opaque text a dialect keeps with the request for its whole life, waiting, active and ended
+    /// (its own parameters, a requester's data); shown in `HolderView`, `WaiterView` and
+    /// `RequestView`. A retry or re-poll with the same token keeps the first one.
+    #[serde(default)]
+    pub meta: Option<String>,
 }
 
 /// How long an acquire may wait in the queue when the resource is held by someone else.

@@ -3,17 +3,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use uuid::Uuid;
-
 use super::command::{Command, Millis, Op, RequestId};
-use super::outcome::{Event, Outcome, Refusal, Reply};
+use super::history::{ENDED_MAX, ENDED_RETENTION_MS, End, History};
+use super::outcome::{Event, Outcome, Reply};
 use super::releases::{REMEMBERED_RELEASES, RecentReleases};
 use super::resource::{Holder, Resource, Standing, Waiter};
 
 mod acquire;
+mod admin;
 #[cfg(test)]
 mod invariants;
 mod queries;
+mod release;
 mod watch;
 
 /// Every map here is ordered (BTree*), so nothing that reaches a reply, an event or a view depends on
@@ -29,6 +30,8 @@ pub struct Engine {
     /// 10,000 waiters too.
     deadlines: BTreeSet<(Millis, RequestId)>,
     releases: RecentReleases,
+    /// Ended holders and waiters, readable for a while (bounded; pruned at the end of every command).
+    history: History,
     /// The latest `now` seen: time inside the engine never goes back (see `apply`).
     clock: Millis,
     last_request: u64,
@@ -41,10 +44,22 @@ pub struct Engine {
 enum Leaving {
     /// Its own Release: its caller gets the reply, nobody else needs an event.
     Released,
-    /// `Cancel` from outside: an `Event::Released`, so the server can log it.
+    /// `Cancel` by its client: an `Event::Released`, so the server can log it.
     Cancelled,
     /// Its lease ran out: an `Event::Expired`.
     Expired,
+    /// An administrator ended it: an `Event::Deleted`.
+    Deleted,
+}
+
+impl Leaving {
+    fn end(self) -> End {
+        match self {
+            Leaving::Released | Leaving::Cancelled => End::Released,
+            Leaving::Expired => End::Expired,
+            Leaving::Deleted => End::Deleted,
+        }
+    }
 }
 
 /// What a live request is to its resource.
@@ -68,6 +83,7 @@ impl Engine {
             requests: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             releases: RecentReleases::new(REMEMBERED_RELEASES),
+            history: History::new(ENDED_MAX, ENDED_RETENTION_MS),
             clock: 0,
             last_request: 0,
             last_fence: 0,
@@ -95,96 +111,15 @@ impl Engine {
                 token,
                 ttl_ms,
             } => self.renew(now, &resource, token, ttl_ms),
-            Op::Cancel { request } => self.cancel(now, request, &mut events),
+            Op::Cancel { request, by } => self.cancel(now, request, by, &mut events),
             Op::Watch { resource, wait } => self.watch(now, resource, wait),
+            Op::DeleteResource { resource } => self.delete_resource(now, &resource, &mut events),
+            Op::DeleteAll => self.delete_all(now, &mut events),
             Op::Tick => Reply::Ticked,
         };
+        // Last, so that what ended in this command counts too (against `ENDED_MAX`).
+        self.history.prune(now);
         Outcome { reply, events }
-    }
-
-    fn release(
-        &mut self,
-        now: Millis,
-        name: String,
-        token: Uuid,
-        events: &mut Vec<Event>,
-    ) -> Reply {
-        let Some(resource) = self.resources.get(&name) else {
-            return match self.releases.released_by(&name, token) {
-                Some(fence) => Reply::Released { fence, again: true },
-                None => Reply::Refused(Refusal::NotHeld),
-            };
-        };
-        if resource.holder.token == token {
-            let fence = resource.holder.fence;
-            self.vacate(now, &name, Leaving::Released, events);
-            // Remembered only while the resource stays free: once a waiter got it, "released again"
-            // would be a lie about who holds it, and a retry gets WrongToken instead.
-            if !self.resources.contains_key(&name) {
-                self.releases.remember(name, token, fence);
-            }
-            return Reply::Released {
-                fence,
-                again: false,
-            };
-        }
-        if let Some(request) = resource.queue.find(token) {
-            self.drop_waiter(&name, request);
-            return Reply::Withdrawn { request };
-        }
-        Reply::Refused(Refusal::WrongToken)
-    }
-
-    fn renew(&mut self, now: Millis, name: &str, token: Uuid, ttl_ms: Option<u64>) -> Reply {
-        let Some(resource) = self.resources.get_mut(name) else {
-            return Reply::Refused(Refusal::NotHeld);
-        };
-        let holder = &mut resource.holder;
-        if holder.token != token {
-            return Reply::Refused(Refusal::WrongToken);
-        }
-        if holder.unclaimed {
-            // Only its client can renew it, so it knows: claimed. Without a lease of its own, the
-            // claim deadline goes.
-            holder.unclaimed = false;
-            if ttl_ms.or(holder.ttl_ms).is_none()
-                && let Some(old) = holder.expires.take()
-            {
-                self.deadlines.remove(&(old, holder.request));
-            }
-        }
-        if let Some(ttl) = ttl_ms.or(holder.ttl_ms) {
-            if let Some(old) = holder.expires {
-                self.deadlines.remove(&(old, holder.request));
-            }
-            let expires = now.saturating_add(ttl);
-            self.deadlines.insert((expires, holder.request));
-            holder.ttl_ms = Some(ttl);
-            holder.expires = Some(expires);
-        }
-        holder.renewed = now;
-        Reply::Renewed {
-            grant: holder.grant(name),
-        }
-    }
-
-    fn cancel(&mut self, now: Millis, request: RequestId, events: &mut Vec<Event>) -> Reply {
-        let Some(name) = self.requests.get(&request).cloned() else {
-            return Reply::Refused(Refusal::UnknownRequest);
-        };
-        let ended = match self.role(&name, request) {
-            Some(Role::Holder) => self
-                .vacate(now, &name, Leaving::Cancelled, events)
-                .is_some(),
-            Some(Role::Waiter) => self.drop_waiter(&name, request).is_some(),
-            Some(Role::Watcher) => self.drop_watcher(&name, request).is_some(),
-            None => false,
-        };
-        if !ended {
-            invariant_broken("a live request is not on the resource it names");
-            return Reply::Refused(Refusal::UnknownRequest);
-        }
-        Reply::Cancelled
     }
 
     /// What `request` is to the resource `name`, if it is on it.
@@ -261,7 +196,7 @@ impl Engine {
             Standing::Waiting => invariant_broken("a waiter's due deadline is not its deadline"),
             Standing::GivesUp => {}
         }
-        self.drop_waiter(&name, request);
+        self.drop_waiter(now, &name, request, End::TimedOut);
         events.push(Event::TimedOut {
             request,
             resource: name,
@@ -269,7 +204,8 @@ impl Engine {
     }
 
     /// The holder of `name` leaves; the first waiter still willing to wait is granted at this same
-    /// `now`, its lease starting now. Returns the holder that left.
+    /// `now`, its lease starting now. The holder that left is recorded as ended (`why`); `false` if
+    /// nobody holds `name`.
     ///
     /// Hand-over rule: a waiter whose deadline is at or before `now` is not granted; it times out here
     /// (an `Event::TimedOut`, in queue order) and the next one is considered. `expire_due` handles due
@@ -282,21 +218,18 @@ impl Engine {
     ///
     /// If nobody is granted, the resource is forgotten and its watchers are freed (`Event::Freed`,
     /// after the events of the holder and the waiters).
-    fn vacate(
-        &mut self,
-        now: Millis,
-        name: &str,
-        why: Leaving,
-        events: &mut Vec<Event>,
-    ) -> Option<Holder> {
-        let (
+    fn vacate(&mut self, now: Millis, name: &str, why: Leaving, events: &mut Vec<Event>) -> bool {
+        let Some((
             name,
             Resource {
                 holder,
                 mut queue,
                 watchers,
             },
-        ) = self.resources.remove_entry(name)?;
+        )) = self.resources.remove_entry(name)
+        else {
+            return false;
+        };
         self.requests.remove(&holder.request);
         if let Some(expires) = holder.expires {
             self.deadlines.remove(&(expires, holder.request));
@@ -314,13 +247,21 @@ impl Engine {
                 resource: name.clone(),
                 fence,
             }),
+            Leaving::Deleted => events.push(Event::Deleted {
+                request,
+                resource: name.clone(),
+            }),
         }
+        self.history
+            .record(request, holder.ended(&name, why.end(), now));
         while let Some((request, waiter)) = queue.pop_first() {
             if let Some(deadline) = waiter.deadline {
                 self.deadlines.remove(&(deadline, request));
             }
             if waiter.standing(now) == Standing::GivesUp {
                 self.requests.remove(&request);
+                self.history
+                    .record(request, waiter.ended(&name, End::TimedOut, now));
                 events.push(Event::TimedOut {
                     request,
                     resource: name.clone(),
@@ -337,10 +278,10 @@ impl Engine {
                     watchers,
                 },
             );
-            return Some(holder);
+            return true;
         }
         self.free_watchers(&name, watchers, events);
-        Some(holder)
+        true
     }
 
     /// Makes `waiter` a holder of `name` at `now`: a new fence, its lease deadline indexed, and the
@@ -356,14 +297,22 @@ impl Engine {
         holder
     }
 
-    /// Takes a waiter out of the queue of `name` and out of every index.
-    fn drop_waiter(&mut self, name: &str, request: RequestId) -> Option<Waiter> {
-        let waiter = self.resources.get_mut(name)?.queue.remove(request)?;
+    /// Takes a waiter out of the queue of `name` and out of every index, and records how it ended.
+    /// `false` if it is not there.
+    fn drop_waiter(&mut self, now: Millis, name: &str, request: RequestId, end: End) -> bool {
+        let Some(waiter) = self
+            .resources
+            .get_mut(name)
+            .and_then(|r| r.queue.remove(request))
+        else {
+            return false;
+        };
         if let Some(deadline) = waiter.deadline {
             self.deadlines.remove(&(deadline, request));
         }
         self.requests.remove(&request);
-        Some(waiter)
+        self.history.record(request, waiter.ended(name, end, now));
+        true
     }
 }
 
@@ -377,7 +326,7 @@ fn next_request(last_request: &mut u64) -> RequestId {
 /// An internal invariant does not hold: a bug in this file. Loud in debug builds and tests; in a
 /// release build the command is answered as best it can be rather than taking the server, and every
 /// lock it guards, down with a panic.
-fn invariant_broken(what: &str) {
+pub(super) fn invariant_broken(what: &str) {
     if cfg!(debug_assertions) {
         panic!("lock engine invariant broken: {what}");
     }

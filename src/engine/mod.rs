@@ -6,7 +6,8 @@
 //! share one replicated list of commands.
 //!
 //! The rules, in one place:
-//! - A resource has at most one holder and a FIFO queue of waiters; it exists only while held.
+//! - A resource has at most one holder and a FIFO queue of waiters; it exists only while held (its
+//!   retained history aside, see below).
 //! - A waiter with a grace (`Acquire::grace_ms`) whose wait deadline passes keeps its place, detached
 //!   (`Event::PollEnded`), until `deadline + grace`; a poll with its token re-attaches it. It is
 //!   granted at its turn, detached or not; only when its grace passes too does it leave the queue.
@@ -22,8 +23,17 @@
 //!   passed is granted at that same `now` and its lease starts then; waiters found past their
 //!   deadline on the way time out first.
 //! - Events come out in the order things happened.
+//! - Every holder and waiter has a history: when it was made (`created`), granted and last renewed,
+//!   the dialect's `Acquire::meta`, and once it ends, how (`End`) and when. An ended request stays
+//!   readable (`Engine::request`, `Engine::requests_of`) for `ENDED_RETENTION_MS`, and at most
+//!   `ENDED_MAX` of them, the oldest ended forgotten first; every command prunes it last. So an ended
+//!   request costs memory only while retained. Watchers leave no history.
+//! - An administrator ends requests with `Op::Cancel` by `CancelBy::Admin`, `Op::DeleteResource` and
+//!   `Op::DeleteAll`: they end `Deleted`, and each hears `Event::Deleted`. Deleting a resource grants
+//!   none of its waiters; fences keep increasing for later grants.
 
 mod command;
+mod history;
 mod locks;
 mod outcome;
 mod releases;
@@ -33,7 +43,8 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use command::{Acquire, Command, Millis, Op, RequestId, Wait};
+pub use command::{Acquire, CancelBy, Command, Millis, Op, RequestId, Wait};
+pub use history::{ENDED_MAX, ENDED_RETENTION_MS, End};
 pub use locks::Engine;
 pub use outcome::{Event, Grant, Outcome, Refusal, Reply};
 pub use releases::REMEMBERED_RELEASES;

@@ -50,6 +50,10 @@ pub enum Reply {
     Watching {
         request: RequestId,
     },
+    /// To `DeleteResource` and `DeleteAll`: how many requests (holders and waiters) were ended.
+    Deleted {
+        count: usize,
+    },
     Refused(Refusal),
 }
 
@@ -110,10 +114,17 @@ pub enum Event {
         resource: String,
         fence: u64,
     },
-    /// A holder ended by `Cancel` (so the server can log it).
+    /// A holder ended by `Cancel` from its client (so the server can log it).
     Released {
         request: RequestId,
         resource: String,
         fence: u64,
+    },
+    /// An administrator ended this request, active or waiting (`Cancel` by `CancelBy::Admin`,
+    /// `DeleteResource`, `DeleteAll`), or a watcher (by `Cancel` only): the server answers its parked
+    /// client, if any, "deleted". A holder's successor, if any, hears `Granted` after it.
+    Deleted {
+        request: RequestId,
+        resource: String,
     },
 }

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::command::{Millis, RequestId};
+use super::history::{End, Ended};
 use super::outcome::Grant;
-use super::view::{HolderView, LockView, WaiterView};
+use super::view::{HolderView, LockView, RequestState, RequestView, WaiterView};
 
 /// A resource is in the engine's map exactly while someone holds it: a queue is only ever non-empty
 /// behind a holder (a leaving holder hands over to the first waiter at once), and a resource with
@@ -37,6 +38,7 @@ pub(super) struct Holder {
     /// again (which claims it), the lock is held only for the rest of its grace, so a client that never
     /// comes back frees it soon — never a ghost holder for a whole lease, or for ever.
     pub(super) unclaimed: bool,
+    pub(super) meta: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -50,6 +52,7 @@ pub(super) struct Waiter {
     pub(super) grace_ms: Option<u64>,
     /// Its poll's deadline passed and it keeps its place in its grace; a poll re-attaches it.
     pub(super) detached: bool,
+    pub(super) meta: Option<String>,
 }
 
 /// Where a waiter stands at some `now`.
@@ -68,6 +71,23 @@ pub(super) enum Standing {
 pub(super) struct Watcher {
     pub(super) since: Millis,
     pub(super) deadline: Option<Millis>,
+}
+
+impl Watcher {
+    pub(super) fn request_view(&self, resource: &str) -> RequestView {
+        RequestView {
+            resource: resource.to_owned(),
+            created: self.since,
+            holder: String::new(),
+            meta: None,
+            ttl_ms: None,
+            granted: None,
+            renewed: None,
+            state: RequestState::Watching {
+                deadline: self.deadline,
+            },
+        }
+    }
 }
 
 /// Waiters in arrival order. Request ids are handed out in arrival order and a re-polling waiter keeps
@@ -109,6 +129,7 @@ impl Holder {
             expires,
             renewed: now,
             unclaimed,
+            meta: waiter.meta,
         }
     }
 
@@ -134,6 +155,35 @@ impl Holder {
             ttl_ms: self.ttl_ms,
             expires: self.expires,
             renewed: self.renewed,
+            meta: self.meta.clone(),
+        }
+    }
+
+    pub(super) fn request_view(&self, resource: &str) -> RequestView {
+        RequestView {
+            resource: resource.to_owned(),
+            created: self.created,
+            holder: self.holder.clone(),
+            meta: self.meta.clone(),
+            ttl_ms: self.ttl_ms,
+            granted: Some(self.since),
+            renewed: Some(self.renewed),
+            state: RequestState::Active(self.view()),
+        }
+    }
+
+    /// What is kept of it once it has ended.
+    pub(super) fn ended(self, resource: &str, end: End, at: Millis) -> Ended {
+        Ended {
+            resource: resource.to_owned(),
+            holder: self.holder,
+            meta: self.meta,
+            ttl_ms: self.ttl_ms,
+            created: self.created,
+            granted: Some(self.since),
+            renewed: Some(self.renewed),
+            end,
+            at,
         }
     }
 }
@@ -147,6 +197,44 @@ impl Waiter {
             deadline: self.deadline,
             ttl_ms: self.ttl_ms,
             detached: self.detached,
+            meta: self.meta.clone(),
+        }
+    }
+
+    /// Its view as a request, `position` in its queue (1 = next in line).
+    pub(super) fn request_view(
+        &self,
+        resource: &str,
+        request: RequestId,
+        position: usize,
+    ) -> RequestView {
+        RequestView {
+            resource: resource.to_owned(),
+            created: self.since,
+            holder: self.holder.clone(),
+            meta: self.meta.clone(),
+            ttl_ms: self.ttl_ms,
+            granted: None,
+            renewed: None,
+            state: RequestState::Waiting {
+                position,
+                waiter: self.view(request),
+            },
+        }
+    }
+
+    /// What is kept of it once it has ended, never granted.
+    pub(super) fn ended(self, resource: &str, end: End, at: Millis) -> Ended {
+        Ended {
+            resource: resource.to_owned(),
+            holder: self.holder,
+            meta: self.meta,
+            ttl_ms: self.ttl_ms,
+            created: self.since,
+            granted: None,
+            renewed: None,
+            end,
+            at,
         }
     }
 
@@ -235,6 +323,20 @@ impl Resource {
             queue: Queue::default(),
             watchers: BTreeMap::new(),
         }
+    }
+
+    /// Every live request on it, holder, waiters and watchers, as views, in id order.
+    pub(super) fn request_views(&self, name: &str) -> Vec<(RequestId, RequestView)> {
+        let mut views = Vec::with_capacity(1 + self.queue.len() + self.watchers.len());
+        views.push((self.holder.request, self.holder.request_view(name)));
+        for (i, (id, waiter)) in self.queue.iter().enumerate() {
+            views.push((id, waiter.request_view(name, id, i + 1)));
+        }
+        for (&id, watcher) in &self.watchers {
+            views.push((id, watcher.request_view(name)));
+        }
+        views.sort_unstable_by_key(|(id, _)| *id);
+        views
     }
 
     pub(super) fn view(&self, name: &str) -> LockView {

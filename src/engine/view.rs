@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::command::{Millis, RequestId};
+use super::history::End;
 
 /// One resource: its holder and its queue, next in line first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -28,6 +29,8 @@ pub struct HolderView {
     pub expires: Option<Millis>,
     /// Last renewal (heartbeat), or the grant time if never renewed.
     pub renewed: Millis,
+    /// What its dialect stored with it (`Acquire::meta`).
+    pub meta: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -43,14 +46,27 @@ pub struct WaiterView {
     pub ttl_ms: Option<u64>,
     /// Its poll ended and it keeps its place in its grace, until it polls again (see `Acquire::grace_ms`).
     pub detached: bool,
+    /// What its dialect stored with it (`Acquire::meta`).
+    pub meta: Option<String>,
 }
 
-/// One live request, found by its id.
+/// One request, found by its id: live (holding, waiting or watching), or ended not long ago (see
+/// `ENDED_RETENTION_MS`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RequestView {
     pub resource: String,
-    /// When the request was made (for an active request that waited first, earlier than `since`).
+    /// When the request was made (for an active request that waited first, earlier than `granted`).
     pub created: Millis,
+    /// Its free text (`Acquire::holder`); empty for a watcher.
+    pub holder: String,
+    /// What its dialect stored with it (`Acquire::meta`); `None` for a watcher.
+    pub meta: Option<String>,
+    /// The lease it has (or asked for, or had); `None` = no lease, or a watcher.
+    pub ttl_ms: Option<u64>,
+    /// When it became active; `None` if it never did (still waiting, or ended waiting, or a watcher).
+    pub granted: Option<Millis>,
+    /// Its last heartbeat (renewal), or its grant time if none; `None` if never granted.
+    pub renewed: Option<Millis>,
     pub state: RequestState,
 }
 
@@ -64,8 +80,13 @@ pub enum RequestState {
         waiter: WaiterView,
     },
     /// A `Watch`: it waits for the resource to become free. `deadline` `None` = until it is free or
-    /// cancelled.
+    /// cancelled. (A watcher leaves no history: once it ends, it is forgotten at once.)
     Watching {
         deadline: Option<Millis>,
+    },
+    /// A holder or waiter that ended at `at`, how `end` says.
+    Ended {
+        end: End,
+        at: Millis,
     },
 }

@@ -22,6 +22,7 @@ pub struct Slot {
     pub key: u64,
     pub stream: TcpStream,
     pub peer: SocketAddr,
+    pub local: SocketAddr,
     pub state: Mutex<ConnState>,
 }
 
@@ -385,6 +386,7 @@ fn next_request(
         head,
         body,
         peer: slot.peer,
+        local: slot.local,
     }))
 }
 

@@ -87,10 +87,12 @@ impl Connections {
         };
         let entry = &mut table.entries[index];
         entry.generation = entry.generation.wrapping_add(1);
+        let local = stream.local_addr().unwrap_or(peer);
         let slot = Arc::new(Slot {
             key: key(index, entry.generation),
             stream,
             peer,
+            local,
             state: Mutex::new(ConnState::new(Instant::now())),
         });
         entry.slot = Some(slot.clone());

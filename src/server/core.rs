@@ -9,7 +9,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::engine::{Command, Engine, Event, Grant, LockView, Millis, Op, Reply, RequestId};
+use crate::engine::{
+    CancelBy, Command, Engine, Event, Grant, LockView, Millis, Op, Reply, RequestId,
+};
 use crate::timefmt;
 
 use super::conn::Slot;
@@ -32,9 +34,12 @@ pub enum Answer {
     /// again with the same token.
     PollEnded {
         position: usize,
+        view: Option<LockView>,
     },
     /// A watched resource is free.
     Free,
+    /// An administrator (or a DELETE of its URL) ended the waiting request.
+    Deleted,
 }
 
 /// An answer due to a parked connection.
@@ -119,7 +124,11 @@ impl Core {
         if inner.parked.remove(&request).is_none() {
             return Vec::new();
         }
-        self.run(&mut inner, Op::Cancel { request }).1
+        let op = Op::Cancel {
+            request,
+            by: CancelBy::Client,
+        };
+        self.run(&mut inner, op).1
     }
 
     fn run(&self, inner: &mut Inner, op: Op) -> (Reply, Vec<Delivery>) {
@@ -172,7 +181,10 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
                 let request = grant.request;
                 match unpark(inner, request, Answer::Granted(grant)) {
                     Some(d) if d.slot.client_gone() => {
-                        let op = Op::Cancel { request };
+                        let op = Op::Cancel {
+                            request,
+                            by: CancelBy::Client,
+                        };
                         pending.extend(inner.engine.apply(Command { now, op }).events);
                         None
                     }
@@ -184,9 +196,15 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
                 unpark(inner, request, Answer::TimedOut(view))
             }
             Event::PollEnded {
-                request, position, ..
-            } => unpark(inner, request, Answer::PollEnded { position }),
+                request,
+                position,
+                resource,
+            } => {
+                let view = inner.engine.lock(&resource);
+                unpark(inner, request, Answer::PollEnded { position, view })
+            }
             Event::Freed { request, .. } => unpark(inner, request, Answer::Free),
+            Event::Deleted { request, .. } => unpark(inner, request, Answer::Deleted),
             Event::Expired { .. } | Event::Released { .. } => None,
         };
         deliveries.extend(delivery);

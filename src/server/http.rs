@@ -199,6 +199,8 @@ pub struct Request {
     pub head: Head,
     pub body: Vec<u8>,
     pub peer: SocketAddr,
+    /// The server's own address on this connection.
+    pub local: SocketAddr,
 }
 
 impl Request {
@@ -210,6 +212,17 @@ impl Request {
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         header_in(&self.head.headers, name)
+    }
+    /// The `Host` the client used, for absolute URLs in answers (the address it reached, without one).
+    pub fn host(&self) -> String {
+        self.header("host")
+            .filter(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
+            })
+            .map(str::to_string)
+            .unwrap_or_else(|| self.local.to_string())
     }
 }
 
@@ -246,6 +259,14 @@ impl Response {
         Response::json(
             status,
             &serde_json::json!({"status": "fail", "reason": reason.into()}),
+        )
+    }
+
+    /// The error body of the APIs whose documents say `error` (or nothing): `{"status": "error", …}`.
+    pub fn error(status: u16, reason: impl Into<String>) -> Response {
+        Response::json(
+            status,
+            &serde_json::json!({"status": "error", "reason": reason.into()}),
         )
     }
 

@@ -1,13 +1,16 @@
 //! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
 //! `docs/architecture.md` explains the shape and why it owns its connection layer.
+pub mod auth;
 mod chunked;
 mod conn;
 mod connections;
 mod core;
+mod hal;
 mod http;
 pub mod limits;
 pub mod params;
 mod poller;
+mod request_queue;
 mod router;
 mod system;
 mod threads;
@@ -29,6 +32,8 @@ pub struct Config {
     pub limits: Limits,
     /// Worker threads that answer requests (none of them is held by a waiting or idle client).
     pub threads: usize,
+    /// Who may make administrative requests; with none, nobody may.
+    pub admin: Option<auth::Credentials>,
 }
 
 impl Default for Config {
@@ -37,6 +42,7 @@ impl Default for Config {
             listen: "127.0.0.1:7878".to_string(),
             limits: Limits::default(),
             threads: 8,
+            admin: None,
         }
     }
 }
@@ -47,6 +53,7 @@ pub(crate) struct Shared {
     pub poller: poller::Poller,
     pub conns: connections::Connections,
     pub limits: Limits,
+    pub admin: Option<auth::Credentials>,
     pub stopping: AtomicBool,
 }
 
@@ -73,6 +80,7 @@ impl Server {
             poller: poller::Poller::new()?,
             conns: connections::Connections::default(),
             limits,
+            admin: config.admin,
             stopping: AtomicBool::new(false),
         });
         for i in 0..config.threads.max(1) {

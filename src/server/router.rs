@@ -5,7 +5,7 @@ use super::Shared;
 use super::conn::Slot;
 use super::core::Delivery;
 use super::http::{Request, Response};
-use super::webmutex;
+use super::{hal, request_queue, webmutex};
 use crate::engine::RequestId;
 
 /// What a dialect did with a request.
@@ -43,7 +43,12 @@ pub fn route(
     if let Some(endpoint) = webmutex::Endpoint::parse(first) {
         return webmutex::handle(&mut ctx, endpoint, rest);
     }
-    Handled::Respond(not_found(req))
+    match first {
+        "locks" if !rest.is_empty() => hal::locks(&mut ctx, rest),
+        "resources" => hal::resources(&mut ctx, rest),
+        "v1" => request_queue::handle(&mut ctx, rest),
+        _ => Handled::Respond(not_found(req)),
+    }
 }
 
 pub fn not_found(req: &Request) -> Response {

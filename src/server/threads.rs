@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::engine::Op;
+use crate::engine::{CancelBy, Op};
 
 use super::Shared;
 use super::conn::{self, Phase};
@@ -60,6 +60,7 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
         if !delivered && matches!(delivery.answer, Answer::Granted(_)) {
             let (_, more) = shared.core.apply(Op::Cancel {
                 request: delivery.request,
+                by: CancelBy::Client,
             });
             queue.extend(more);
         }

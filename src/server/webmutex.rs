@@ -124,12 +124,14 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         ttl_ms: ttl.map(|t| t.as_millis() as u64),
         wait,
         grace_ms,
+        meta: None,
     });
     let waited = wait_seconds(&wait);
     let responder = Box::new(move |answer: &Answer| match answer {
         Answer::Granted(grant) => ok(grant_body(grant, true)),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
-        Answer::PollEnded { position } => still_queued(&id, waited, *position),
+        Answer::PollEnded { position, view } => still_queued(&id, view.as_ref(), waited, *position),
+        Answer::Deleted => Response::fail(409, "this wait was ended by an administrator"),
         Answer::Free => unexpected_answer(answer),
         Answer::Superseded => Response::fail(
             409,
@@ -149,17 +151,20 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     })
 }
 
-/// 409 for a poll that ended while its request keeps its place for the next poll.
-fn still_queued(id: &str, waited: f64, position: usize) -> Response {
+/// 409 for a poll that ended while its request keeps its place for the next poll: the mutex as it
+/// stands, and where the request is in line.
+fn still_queued(id: &str, view: Option<&LockView>, waited: f64, position: usize) -> Response {
+    let mut m = lock_fields(id, view, timefmt::now_ms());
     let reason = format!(
         "timed out after {waited}s waiting for mutex {id}; still queued at position {position} for {}s: grab again with the same token to keep the place",
         POLL_GRACE_MS / 1000
     );
-    Response::json(
-        409,
-        &json!({"status": "fail", "reason": reason, "id": id, "in_use": true,
-                "timed_out": true, "queued": true, "position": position}),
-    )
+    m.insert("status".into(), "fail".into());
+    m.insert("reason".into(), reason.into());
+    m.insert("timed_out".into(), true.into());
+    m.insert("queued".into(), true.into());
+    m.insert("position".into(), position.into());
+    Response::json(409, &Value::Object(m))
 }
 
 fn wait_seconds(wait: &Wait) -> f64 {
@@ -271,6 +276,12 @@ fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<String, Value
             m.insert("ttl_left".into(), seconds(expires.saturating_sub(now)));
         }
         m.insert("waiting".into(), view.waiting.len().into());
+        let queue: Vec<Value> = view
+            .waiting
+            .iter()
+            .map(|w| json!({"holder": w.holder, "since": timefmt::rfc3339(w.since)}))
+            .collect();
+        m.insert("queue".into(), queue.into());
     }
     m
 }

@@ -2,6 +2,7 @@
 
 use super::{Engine, invariant_broken, next_request};
 use crate::engine::command::{Acquire, Millis};
+use crate::engine::history::End;
 use crate::engine::outcome::{Event, Refusal, Reply};
 use crate::engine::resource::{Resource, Waiter};
 
@@ -25,6 +26,7 @@ impl Engine {
                 ttl_ms: acquire.ttl_ms,
                 grace_ms: None,
                 detached: false,
+                meta: acquire.meta,
             };
             let request = next_request(&mut self.last_request);
             let holder = self.grant(now, &name, request, waiter);
@@ -61,6 +63,7 @@ impl Engine {
             // A waiter re-polling (attached, or detached in its grace) keeps its place and request id;
             // it is attached again, with the deadline and grace asked for now. If that deadline is
             // already due, it stops waiting now, as if its deadline had passed (its grace with it).
+            // Its meta is the first poll's: a re-poll changes only how long it waits.
             let Some(waiter) = resource.queue.get_mut(request) else {
                 invariant_broken("a queue's token index names a request that is not in it");
                 return Reply::Refused(Refusal::UnknownRequest);
@@ -69,7 +72,10 @@ impl Engine {
                 self.deadlines.remove(&(old, request));
             }
             if !will_wait {
-                resource.queue.remove(request);
+                if let Some(waiter) = resource.queue.remove(request) {
+                    let ended = waiter.ended(&name, End::TimedOut, now);
+                    self.history.record(request, ended);
+                }
                 self.requests.remove(&request);
                 events.push(Event::TimedOut {
                     request,
@@ -101,6 +107,7 @@ impl Engine {
                 ttl_ms: acquire.ttl_ms,
                 grace_ms: acquire.grace_ms,
                 detached: false,
+                meta: acquire.meta,
             },
         );
         let position = resource.queue.len();

@@ -1,5 +1,5 @@
 //! A consistency check of the whole state, for tests: every index agrees with the resources (their
-//! holders, waiters and watchers).
+//! holders, waiters and watchers), and the history of ended requests with itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -94,5 +94,13 @@ impl Engine {
         assert!(self.releases.len() <= super::REMEMBERED_RELEASES);
         assert_eq!(requests, self.requests, "request index");
         assert_eq!(deadlines, self.deadlines, "deadline index");
+        // The history: bounded, in end order, its indexes in step, and only of requests that ended.
+        self.history.check(self.clock, self.last_request);
+        for id in self.requests.keys() {
+            assert!(
+                self.history.get(*id).is_none(),
+                "request {id} is live and ended"
+            );
+        }
     }
 }

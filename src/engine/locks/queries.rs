@@ -1,9 +1,13 @@
 //! Read-only questions about the engine's state. They show the state as the last command left it: a
 //! lease past its expiry is still shown until a command (a Tick, say) arrives with a later `now`.
 
+use std::collections::BTreeSet;
+
+use uuid::Uuid;
+
 use super::Engine;
 use crate::engine::command::{Millis, RequestId};
-use crate::engine::view::{LockView, RequestState, RequestView};
+use crate::engine::view::{LockView, RequestView};
 
 impl Engine {
     /// The resource `name`, or `None` if nobody holds it (a free resource is not remembered).
@@ -25,35 +29,76 @@ impl Engine {
         self.deadlines.first().map(|&(due, _)| due)
     }
 
-    /// A live request (holding, waiting or watching). An ended request is forgotten: `None`.
+    /// A live request (holding, waiting or watching), or a holder or waiter that ended less than
+    /// `ENDED_RETENTION_MS` ago (and is among the last `ENDED_MAX` to end): `RequestState::Ended`.
+    /// A watcher that ended, or a request ended longer ago, is forgotten: `None`.
     pub fn request(&self, request: RequestId) -> Option<RequestView> {
-        let name = self.requests.get(&request)?;
+        let Some(name) = self.requests.get(&request) else {
+            return self.history.get(request).map(|ended| ended.view());
+        };
         let resource = self.resources.get(name)?;
         if resource.holder.request == request {
-            return Some(RequestView {
-                resource: name.clone(),
-                created: resource.holder.created,
-                state: RequestState::Active(resource.holder.view()),
-            });
+            return Some(resource.holder.request_view(name));
         }
         if let Some(watcher) = resource.watchers.get(&request) {
-            return Some(RequestView {
-                resource: name.clone(),
-                created: watcher.since,
-                state: RequestState::Watching {
-                    deadline: watcher.deadline,
-                },
-            });
+            return Some(watcher.request_view(name));
         }
         let waiter = resource.queue.get(request)?;
-        Some(RequestView {
-            resource: name.clone(),
-            created: waiter.since,
-            state: RequestState::Waiting {
-                position: resource.queue.position(request),
-                waiter: waiter.view(request),
-            },
-        })
+        Some(waiter.request_view(name, request, resource.queue.position(request)))
+    }
+
+    /// Every live request on `resource` (holder, waiters and watchers: a dialect without watchers
+    /// skips `RequestState::Watching`) and every retained ended one, in id order. O(what it returns
+    /// + log n): the live ones are on the resource, the ended ones in a per-resource index.
+    pub fn requests_of(&self, resource: &str) -> Vec<(RequestId, RequestView)> {
+        let live = self
+            .resources
+            .get(resource)
+            .map(|r| r.request_views(resource))
+            .unwrap_or_default();
+        let mut ended = self
+            .history
+            .of_resource(resource)
+            .map(|(id, e)| (id, e.view()))
+            .peekable();
+        // Both are in id order: merge them.
+        let mut all = Vec::with_capacity(live.len() + ended.size_hint().0);
+        for (id, view) in live {
+            while let Some(earlier) = ended.next_if(|(e, _)| *e < id) {
+                all.push(earlier);
+            }
+            all.push((id, view));
+        }
+        all.extend(ended);
+        all
+    }
+
+    /// Every name with a live request or a retained ended one, sorted. O(k log k) for the k names
+    /// returned: the held resources' names, and those of the history's per-resource index.
+    pub fn known_resources(&self) -> Vec<String> {
+        let names: BTreeSet<&String> = self
+            .resources
+            .keys()
+            .chain(self.history.resources())
+            .collect();
+        names.into_iter().cloned().collect()
+    }
+
+    /// The token of a live holder or waiter (`None` for a watcher, which has none, or an ended or
+    /// unknown request): for a dialect that addresses requests by id and then renews or releases
+    /// them with their token. The server must never show it to anyone: whoever has it can release
+    /// the lock.
+    pub fn token_of(&self, request: RequestId) -> Option<Uuid> {
+        let resource = self.resources.get(self.requests.get(&request)?)?;
+        if resource.holder.request == request {
+            return Some(resource.holder.token);
+        }
+        resource.queue.get(request).map(|waiter| waiter.token)
+    }
+
+    /// How many ended requests are retained (bounded by `ENDED_MAX`).
+    pub fn ended_count(&self) -> usize {
+        self.history.len()
     }
 
     /// How many resources are held (a resource with no holder and no waiter is not counted: it is gone).

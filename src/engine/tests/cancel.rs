@@ -16,7 +16,7 @@ fn cancel_of_a_waiter_leaves_the_queue() {
             events: vec![]
         }
     );
-    assert!(engine.request(b).is_none());
+    assert_eq!(ended(&engine, b), Some((End::Abandoned, 2)));
     assert_eq!(engine.next_deadline(), None);
     let lock = engine.lock("db").expect("still held");
     assert!(lock.waiting.is_empty());
@@ -102,9 +102,10 @@ fn request_view_shows_active_and_waiting_requests() {
         other => panic!("unexpected {other:?}"),
     }
     run(&mut engine, 20, release("db", 1));
-    assert!(
-        engine.request(a.request).is_none(),
-        "an ended request is forgotten"
+    assert_eq!(
+        ended(&engine, a.request),
+        Some((End::Released, 20)),
+        "an ended request is still readable"
     );
     match engine.request(b).map(|v| (v.created, v.state)) {
         Some((5, RequestState::Active(holder))) => {

@@ -1,18 +1,24 @@
 //! Unit tests of the lock engine. Time is passed in with each command; nothing sleeps.
 
 mod cancel;
+mod delete;
 mod fences;
 mod grace;
+mod history;
 mod leases;
 mod queue;
 mod releases;
 mod replay;
+mod retention;
 mod robustness;
 mod watch;
 
 use uuid::Uuid;
 
-use super::{Acquire, Command, Engine, Grant, Millis, Op, Outcome, Reply, RequestId, Wait};
+use super::{
+    Acquire, CancelBy, Command, End, Engine, Grant, Millis, Op, Outcome, Reply, RequestId,
+    RequestState, Wait,
+};
 
 /// Test tokens are small numbers, so a failing assertion says which client it was.
 pub(super) fn token(n: u128) -> Uuid {
@@ -45,7 +51,19 @@ pub(super) fn poll(
         ttl_ms,
         wait,
         grace_ms,
+        meta: None,
     })
+}
+
+/// An acquire that stores `meta` with its request.
+pub(super) fn grab_with(resource: &str, client: u128, wait: Wait, meta: &str) -> Op {
+    match grab(resource, client, None, wait) {
+        Op::Acquire(acquire) => Op::Acquire(Acquire {
+            meta: Some(meta.to_owned()),
+            ..acquire
+        }),
+        _ => unreachable!(),
+    }
 }
 
 pub(super) fn watch(resource: &str, wait: Wait) -> Op {
@@ -71,7 +89,31 @@ pub(super) fn renew(resource: &str, client: u128, ttl_ms: Option<u64>) -> Op {
 }
 
 pub(super) fn cancel(request: RequestId) -> Op {
-    Op::Cancel { request }
+    Op::Cancel {
+        request,
+        by: CancelBy::Client,
+    }
+}
+
+pub(super) fn admin_cancel(request: RequestId) -> Op {
+    Op::Cancel {
+        request,
+        by: CancelBy::Admin,
+    }
+}
+
+pub(super) fn delete(resource: &str) -> Op {
+    Op::DeleteResource {
+        resource: resource.to_owned(),
+    }
+}
+
+/// How and when `request` ended, if it is a retained ended request.
+pub(super) fn ended(engine: &Engine, request: RequestId) -> Option<(End, Millis)> {
+    match engine.request(request)?.state {
+        RequestState::Ended { end, at } => Some((end, at)),
+        _ => None,
+    }
 }
 
 /// The grant of a `Granted` reply that was not a retry.

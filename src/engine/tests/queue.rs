@@ -109,7 +109,7 @@ fn repoll_that_will_not_wait_leaves_the_queue() {
         ),
         other => panic!("expected Busy, got {other:?}"),
     }
-    assert!(engine.request(b).is_none());
+    assert_eq!(ended(&engine, b), Some((End::TimedOut, 3)));
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn waiter_times_out_at_its_deadline() {
         }]
     );
     assert_eq!(engine.lock("db").map(|l| l.waiting), Some(vec![]));
-    assert!(engine.request(b).is_none());
+    assert_eq!(ended(&engine, b), Some((End::TimedOut, 100)));
     assert_eq!(engine.next_deadline(), None);
     // It no longer waits, so releasing the lock does not hand it over.
     assert!(run(&mut engine, 101, release("db", 1)).events.is_empty());

@@ -68,7 +68,7 @@ fn release_of_a_waiting_token_withdraws_it() {
     let outcome = run(&mut engine, 3, release("db", 2));
     assert_eq!(outcome.reply, Reply::Withdrawn { request: b });
     assert!(outcome.events.is_empty());
-    assert!(engine.request(b).is_none());
+    assert_eq!(ended(&engine, b), Some((End::Abandoned, 3)));
     assert_eq!(engine.next_deadline(), None);
     let waiting = engine.lock("db").map(|l| l.waiting).unwrap_or_default();
     assert_eq!(waiting.iter().map(|w| w.request).collect::<Vec<_>>(), [c]);

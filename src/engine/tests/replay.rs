@@ -2,7 +2,10 @@
 //! also after a trip through JSON (the journal's form).
 
 use super::*;
-use crate::engine::Event;
+use crate::engine::{ENDED_RETENTION_MS, Event};
+
+/// The request id of the first Acquire on "n" in the script.
+const ADMIN_CANCELLED: u64 = 18;
 
 /// A varied day: grants, queues, retries, refusals, leases, renewals, deadlines, cancels, ticks, a
 /// command whose clock is behind the previous one, a long-polling waiter's grace, and watchers.
@@ -47,6 +50,23 @@ fn script() -> Vec<Command> {
         (2_950, cancel(RequestId(14))),
         (2_960, release("q", 21)),
         (2_970, release("q", 22)),
+        // Metadata, administrators, and the history of ended requests.
+        (3_000, grab_with("m", 30, Wait::No, r#"{"wait":5}"#)),
+        (3_001, grab_with("m", 31, Wait::Forever, "{}")),
+        (3_002, watch("m", Wait::Forever)),
+        (3_003, grab("n", 33, None, Wait::No)),
+        (3_004, grab("n", 34, None, Wait::Forever)),
+        (3_005, grab("n", 35, None, Wait::Forever)),
+        // The holder of "n", then its next waiter.
+        (3_006, admin_cancel(RequestId(ADMIN_CANCELLED))),
+        (3_007, admin_cancel(RequestId(ADMIN_CANCELLED + 2))),
+        (3_008, delete("m")),
+        (3_009, delete("m")),
+        (3_010, grab("o", 36, None, Wait::No)),
+        (3_011, Op::DeleteAll),
+        (3_012, Op::DeleteAll),
+        // One ms before those ended at the first DeleteAll are forgotten.
+        (3_010 + ENDED_RETENTION_MS, Op::Tick),
     ];
     ops.into_iter()
         .map(|(now, op)| Command { now, op })
@@ -86,6 +106,18 @@ fn replay_gives_the_same_outcomes_and_state() {
     // And the script did exercise what it claims to: every kind of reply and event came out.
     let mut engine = Engine::new();
     let outcomes: Vec<Outcome> = commands.into_iter().map(|c| engine.apply(c)).collect();
+    // The administrator's cancels hit the holder of "n" and then its next waiter.
+    let cancels: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.events.first().is_some_and(|e| event_kind(e) == "deleted"))
+        .take(2)
+        .collect();
+    assert!(
+        matches!(cancels[0].events.as_slice(), [Event::Deleted { request, .. }, Event::Granted(_)] if request.0 == ADMIN_CANCELLED)
+    );
+    assert_eq!(cancels[1].events.len(), 1);
+    // Only what ended at the first DeleteAll (the holders of "n" and "o") is still retained.
+    assert_eq!(engine.ended_count(), 2);
     let replies: Vec<&str> = outcomes.iter().map(|o| reply_kind(&o.reply)).collect();
     for kind in [
         "granted",
@@ -99,6 +131,7 @@ fn replay_gives_the_same_outcomes_and_state() {
         "ticked",
         "free",
         "watching",
+        "deleted",
         "refused",
     ] {
         assert!(replies.contains(&kind), "no {kind} reply in {replies:?}");
@@ -115,6 +148,7 @@ fn replay_gives_the_same_outcomes_and_state() {
         "released",
         "poll_ended",
         "freed",
+        "deleted",
     ] {
         assert!(events.contains(&kind), "no {kind} event in {events:?}");
     }
@@ -133,6 +167,7 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Ticked => "ticked",
         Reply::Free => "free",
         Reply::Watching { .. } => "watching",
+        Reply::Deleted { .. } => "deleted",
         Reply::Refused(_) => "refused",
     }
 }
@@ -145,5 +180,31 @@ fn event_kind(event: &Event) -> &'static str {
         Event::Released { .. } => "released",
         Event::PollEnded { .. } => "poll_ended",
         Event::Freed { .. } => "freed",
+        Event::Deleted { .. } => "deleted",
     }
+}
+
+#[test]
+fn a_journal_written_before_meta_and_admins_still_parses() {
+    let old = r#"[
+        {"now": 1, "op": {"acquire": {"resource": "db", "token": "00000000-0000-0000-0000-000000000001",
+            "holder": "h", "ttl_ms": null, "wait": "no"}}},
+        {"now": 2, "op": {"cancel": {"request": 1}}}
+    ]"#;
+    let commands: Vec<Command> = serde_json::from_str(old).expect("an old journal parses");
+    assert_eq!(
+        commands[0].op,
+        Op::Acquire(Acquire {
+            resource: "db".into(),
+            token: token(1),
+            holder: "h".into(),
+            ttl_ms: None,
+            wait: Wait::No,
+            grace_ms: None,
+            meta: None,
+        })
+    );
+    assert_eq!(commands[1].op, cancel(RequestId(1)));
+    let admin = serde_json::to_string(&admin_cancel(RequestId(1))).expect("serializes");
+    assert_eq!(admin, r#"{"cancel":{"request":1,"by":"admin"}}"#);
 }

@@ -1,8 +1,10 @@
 //! No command sequence panics or corrupts the state; time going back; many waiters.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::replay::replay_matches;
 use super::*;
-use crate::engine::Event;
+use crate::engine::{ENDED_RETENTION_MS, Event};
 
 /// A tiny deterministic generator (PCG-style LCG): reproducible sequences without a dependency.
 struct Lcg(u64);
@@ -22,15 +24,17 @@ impl Lcg {
 }
 
 /// Commands over few resources and few clients, so that they collide: retries, foreign tokens,
-/// cancels of unknown and ended requests, zero and huge ttls, past deadlines, clocks going back,
-/// graces (zero, short, huge) and watchers.
-fn random_commands(seed: u64, count: usize) -> Vec<Command> {
+/// cancels (by clients and administrators) of unknown and ended requests, zero and huge ttls, past
+/// deadlines, clocks going back, graces (zero, short, huge), watchers, metadata, deletions, and
+/// leaps in time that forget part or all of the history of ended requests.
+pub(super) fn random_commands(seed: u64, count: usize) -> Vec<Command> {
     let mut rng = Lcg(seed);
     let mut now: Millis = 1_000;
     let mut commands = Vec::with_capacity(count);
     for _ in 0..count {
         now = match rng.below(20) {
             0 => now.saturating_sub(rng.below(100)),
+            1 if rng.below(5) == 0 => now + rng.below(ENDED_RETENTION_MS + 100),
             _ => now + rng.below(40),
         };
         let resource = rng.pick(&["a", "b", "c"]);
@@ -43,17 +47,31 @@ fn random_commands(seed: u64, count: usize) -> Vec<Command> {
             _ => Wait::Until(now.saturating_sub(rng.below(10))),
         };
         let grace = rng.pick(&[None, None, Some(0), Some(60), Some(u64::MAX)]);
-        let op = match rng.below(14) {
-            0..=4 => poll(resource, client, ttl, wait, grace),
+        let op = match rng.below(17) {
+            0..=4 => with_meta(poll(resource, client, ttl, wait, grace), rng.below(3)),
             5..=6 => release(resource, client),
             7 => renew(resource, client, ttl),
-            8..=9 => cancel(RequestId(rng.below(200) + 1)),
+            8 => cancel(RequestId(rng.below(200) + 1)),
+            9 => admin_cancel(RequestId(rng.below(200) + 1)),
             10..=11 => watch(resource, wait),
+            12 => delete(resource),
+            13 if rng.below(8) == 0 => Op::DeleteAll,
             _ => Op::Tick,
         };
         commands.push(Command { now, op });
     }
     commands
+}
+
+/// An acquire with metadata `n` (none for 0).
+fn with_meta(op: Op, n: u64) -> Op {
+    match op {
+        Op::Acquire(acquire) if n > 0 => Op::Acquire(Acquire {
+            meta: Some(format!("meta {n}")),
+            ..acquire
+        }),
+        other => other,
+    }
 }
 
 #[test]
@@ -65,8 +83,22 @@ fn random_sequences_keep_every_invariant_and_replay_exactly() {
 
         let mut engine = Engine::new();
         let mut last_fence = 0;
+        // How many requests ended, by how, and how many an administrator deleted at once.
+        let mut ends = BTreeMap::new();
+        let mut deleted_at_once = 0;
         for command in commands {
             let outcome = engine.apply(command);
+            let of_all = engine.known_resources().into_iter();
+            for (id, view) in of_all.flat_map(|name| engine.requests_of(&name)) {
+                if let RequestState::Ended { end, .. } = view.state {
+                    ends.entry(format!("{end:?}"))
+                        .or_insert_with(BTreeSet::new)
+                        .insert(id);
+                }
+            }
+            if let Reply::Deleted { count } = outcome.reply {
+                deleted_at_once += count;
+            }
             let mut fences: Vec<u64> = outcome
                 .events
                 .iter()
@@ -91,6 +123,8 @@ fn random_sequences_keep_every_invariant_and_replay_exactly() {
                 last_fence = fence;
             }
         }
+        assert_eq!(ends.len(), 5, "seed {seed}: every kind of end: {ends:?}");
+        assert!(deleted_at_once > 0, "seed {seed}: nothing deleted at once");
     }
 }
 
@@ -170,6 +204,7 @@ fn seen_by_lockers(outcome: &Outcome) -> Vec<String> {
             Event::Expired { fence, .. } | Event::Released { fence, .. } => {
                 Some(format!("ended {fence}"))
             }
+            Event::Deleted { resource, .. } => Some(format!("deleted on {resource}")),
             _ => None,
         })
         .collect();

@@ -1,0 +1,256 @@
+//! Ended requests, kept readable for a while: a client (or an administrator) asking about a request
+//! that has just been released, deleted or timed out hears how and when it ended, not "never heard
+//! of it". Bounded in time (`ENDED_RETENTION_MS`) and in number (`ENDED_MAX`), so memory stays bounded
+//! however many requests come and go; past either bound the oldest ended is forgotten first.
+//!
+//! Requests end in time order (`now` never goes back), so the order they were recorded in is the
+//! order they expire in: a queue, pruned from its front as part of every command. No deadline index
+//! is needed: nothing is told when an ended request is forgotten.
+//!
+//! Watchers leave no history: they never hold and never queue.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::command::{Millis, RequestId};
+use super::locks::invariant_broken;
+use super::view::{RequestState, RequestView};
+
+/// How long an ended request stays readable after it ended.
+pub const ENDED_RETENTION_MS: u64 = 600_000;
+
+/// How many ended requests are kept at most; past it the oldest ended is forgotten first.
+pub const ENDED_MAX: usize = 10_000;
+
+/// How a request (a holder or a waiter) ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    /// The holder gave it up: `Op::Release` with its token, or `Op::Cancel` of an active request by
+    /// its client.
+    Released,
+    /// A waiter left on its own: withdrawn by `Op::Release` with its token, or `Op::Cancel` of a
+    /// waiting request by its client (its connection hung up, say).
+    Abandoned,
+    /// A waiter's wait deadline (and its grace, if it had one) passed, and it left the queue.
+    TimedOut,
+    /// A holder's lease ran out, or the claim deadline of a grant nobody came to collect.
+    Expired,
+    /// An administrator ended it: `Op::Cancel` by `CancelBy::Admin`, `Op::DeleteResource`,
+    /// `Op::DeleteAll`.
+    Deleted,
+}
+
+/// An ended request, as retained: what a `RequestView` shows of it.
+#[derive(Debug, PartialEq)]
+pub(super) struct Ended {
+    pub(super) resource: String,
+    pub(super) holder: String,
+    pub(super) meta: Option<String>,
+    pub(super) ttl_ms: Option<u64>,
+    pub(super) created: Millis,
+    pub(super) granted: Option<Millis>,
+    pub(super) renewed: Option<Millis>,
+    pub(super) end: End,
+    pub(super) at: Millis,
+}
+
+impl Ended {
+    pub(super) fn view(&self) -> RequestView {
+        RequestView {
+            resource: self.resource.clone(),
+            created: self.created,
+            holder: self.holder.clone(),
+            meta: self.meta.clone(),
+            ttl_ms: self.ttl_ms,
+            granted: self.granted,
+            renewed: self.renewed,
+            state: RequestState::Ended {
+                end: self.end,
+                at: self.at,
+            },
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub(super) struct History {
+    capacity: usize,
+    retention: Millis,
+    ended: BTreeMap<RequestId, Ended>,
+    /// The ids of `ended` in the order they ended (so by `at`, never decreasing), oldest first.
+    by_end: VecDeque<RequestId>,
+    /// The ids of `ended` by resource: a resource's history without a scan of all of it. A name is
+    /// here only while it has retained requests.
+    by_resource: BTreeMap<String, BTreeSet<RequestId>>,
+}
+
+impl History {
+    pub(super) fn new(capacity: usize, retention: Millis) -> History {
+        History {
+            capacity,
+            retention,
+            ended: BTreeMap::new(),
+            by_end: VecDeque::new(),
+            by_resource: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.ended.len()
+    }
+
+    /// `request` has just ended (at `ended.at`, the engine's latest `now`). Past the capacity, the
+    /// oldest ended is forgotten. A request ends once (a second end is a bug, and not recorded).
+    pub(super) fn record(&mut self, request: RequestId, ended: Ended) {
+        if self.ended.contains_key(&request) {
+            invariant_broken("a request ended twice");
+            return;
+        }
+        self.by_resource
+            .entry(ended.resource.clone())
+            .or_default()
+            .insert(request);
+        self.ended.insert(request, ended);
+        self.by_end.push_back(request);
+        while self.ended.len() > self.capacity && self.forget_oldest() {}
+    }
+
+    /// Forgets every request that ended `retention` or longer before `now`.
+    pub(super) fn prune(&mut self, now: Millis) {
+        while let Some(oldest) = self.by_end.front()
+            && self
+                .ended
+                .get(oldest)
+                .is_none_or(|e| e.at.saturating_add(self.retention) <= now)
+        {
+            self.forget_oldest();
+        }
+    }
+
+    fn forget_oldest(&mut self) -> bool {
+        let Some(request) = self.by_end.pop_front() else {
+            return false;
+        };
+        let Some(ended) = self.ended.remove(&request) else {
+            return true;
+        };
+        if let Some(ids) = self.by_resource.get_mut(&ended.resource) {
+            ids.remove(&request);
+            if ids.is_empty() {
+                self.by_resource.remove(&ended.resource);
+            }
+        }
+        true
+    }
+
+    pub(super) fn get(&self, request: RequestId) -> Option<&Ended> {
+        self.ended.get(&request)
+    }
+
+    /// The retained requests of `resource`, in id order. O(what it returns + log n).
+    pub(super) fn of_resource(&self, resource: &str) -> impl Iterator<Item = (RequestId, &Ended)> {
+        self.by_resource
+            .get(resource)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.ended.get(id).map(|e| (*id, e)))
+    }
+
+    /// The names with retained requests, sorted.
+    pub(super) fn resources(&self) -> impl Iterator<Item = &String> {
+        self.by_resource.keys()
+    }
+
+    /// Panics, saying what is wrong, if the indexes disagree or a bound is broken.
+    #[cfg(test)]
+    pub(super) fn check(&self, clock: Millis, last_request: u64) {
+        assert!(self.ended.len() <= self.capacity, "history over capacity");
+        assert_eq!(self.by_end.len(), self.ended.len(), "history order index");
+        let mut last_at = 0;
+        for id in &self.by_end {
+            let ended = self.ended.get(id).expect("ordered id is retained");
+            assert!(
+                ended.at >= last_at,
+                "request {id} ended before the one before it"
+            );
+            last_at = ended.at;
+        }
+        let indexed: usize = self.by_resource.values().map(BTreeSet::len).sum();
+        assert_eq!(indexed, self.ended.len(), "history resource index size");
+        for (&id, ended) in &self.ended {
+            assert!(
+                self.by_resource
+                    .get(&ended.resource)
+                    .is_some_and(|ids| ids.contains(&id)),
+                "request {id} is not in the history resource index"
+            );
+            assert!(id.0 <= last_request, "ended request {id} from the future");
+            assert!(ended.at <= clock, "request {id} ended in the future");
+            assert!(
+                ended.at.saturating_add(self.retention) > clock,
+                "request {id} is retained past its retention"
+            );
+            let (granted, renewed) = (ended.granted, ended.renewed);
+            assert_eq!(
+                granted.is_some(),
+                renewed.is_some(),
+                "request {id}: renewed"
+            );
+            assert!(ended.created <= granted.unwrap_or(ended.created), "{id}");
+            assert!(
+                granted <= renewed && renewed.unwrap_or(0) <= ended.at,
+                "{id}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(resource: &str, at: Millis) -> Ended {
+        Ended {
+            resource: resource.into(),
+            holder: String::new(),
+            meta: None,
+            ttl_ms: None,
+            created: at,
+            granted: None,
+            renewed: None,
+            end: End::Abandoned,
+            at,
+        }
+    }
+
+    #[test]
+    fn oldest_ended_is_forgotten_first_past_the_capacity() {
+        let mut history = History::new(2, 100);
+        history.record(RequestId(3), ended("a", 1));
+        history.record(RequestId(1), ended("b", 2));
+        history.record(RequestId(2), ended("a", 3));
+        assert_eq!(history.len(), 2);
+        assert!(history.get(RequestId(3)).is_none());
+        let a: Vec<RequestId> = history.of_resource("a").map(|(id, _)| id).collect();
+        assert_eq!(a, [RequestId(2)]);
+        assert_eq!(history.resources().collect::<Vec<_>>(), ["a", "b"]);
+        history.check(3, 3);
+    }
+
+    #[test]
+    fn ended_requests_are_forgotten_at_the_end_of_their_retention() {
+        let mut history = History::new(10, 100);
+        history.record(RequestId(1), ended("a", 10));
+        history.record(RequestId(2), ended("b", 20));
+        history.prune(109);
+        assert_eq!(history.len(), 2);
+        history.prune(110);
+        assert!(history.get(RequestId(1)).is_none());
+        assert_eq!(history.resources().collect::<Vec<_>>(), ["b"]);
+        history.prune(u64::MAX);
+        assert_eq!((history.len(), history.resources().count()), (0, 0));
+        history.check(u64::MAX - 100, 2);
+    }
+}

@@ -1,0 +1,105 @@
+//! Requests ended from outside: `Cancel` (by the request's own client, or by an administrator), and
+//! an administrator's `DeleteResource` and `DeleteAll`.
+
+use super::{Engine, Leaving, Role, invariant_broken};
+use crate::engine::command::{CancelBy, Millis, RequestId};
+use crate::engine::history::End;
+use crate::engine::outcome::{Event, Refusal, Reply};
+
+impl Engine {
+    /// Ends one live request. By its client: an active request ends `Released` (an `Event::Released`;
+    /// the next waiter is granted), a waiting one `Abandoned` (no event: its client is the one who
+    /// left). By an administrator: `Deleted`, with an `Event::Deleted` for it either way (then a
+    /// holder's successor is granted). A watcher has no history; an administrator's cancel of one
+    /// tells it `Event::Deleted` too, so that its parked client is answered.
+    pub(super) fn cancel(
+        &mut self,
+        now: Millis,
+        request: RequestId,
+        by: CancelBy,
+        events: &mut Vec<Event>,
+    ) -> Reply {
+        let Some(name) = self.requests.get(&request).cloned() else {
+            return Reply::Refused(Refusal::UnknownRequest);
+        };
+        let admin = by == CancelBy::Admin;
+        let ended = match self.role(&name, request) {
+            Some(Role::Holder) => {
+                let why = if admin {
+                    Leaving::Deleted
+                } else {
+                    Leaving::Cancelled
+                };
+                // `vacate` tells of the holder itself (`Released` or `Deleted`) before any grant.
+                return if self.vacate(now, &name, why, events) {
+                    Reply::Cancelled
+                } else {
+                    invariant_broken("a holder's resource is gone");
+                    Reply::Refused(Refusal::UnknownRequest)
+                };
+            }
+            Some(Role::Waiter) => {
+                let end = if admin { End::Deleted } else { End::Abandoned };
+                self.drop_waiter(now, &name, request, end)
+            }
+            Some(Role::Watcher) => self.drop_watcher(&name, request).is_some(),
+            None => false,
+        };
+        if !ended {
+            invariant_broken("a live request is not on the resource it names");
+            return Reply::Refused(Refusal::UnknownRequest);
+        }
+        if admin {
+            events.push(Event::Deleted {
+                request,
+                resource: name,
+            });
+        }
+        Reply::Cancelled
+    }
+
+    pub(super) fn delete_resource(
+        &mut self,
+        now: Millis,
+        name: &str,
+        events: &mut Vec<Event>,
+    ) -> Reply {
+        match self.delete(now, name, events) {
+            Some(count) => Reply::Deleted { count },
+            None => Reply::Refused(Refusal::NotHeld),
+        }
+    }
+
+    /// Deletes every resource, in name order.
+    pub(super) fn delete_all(&mut self, now: Millis, events: &mut Vec<Event>) -> Reply {
+        let names: Vec<String> = self.resources.keys().cloned().collect();
+        let count = names
+            .iter()
+            .map(|name| self.delete(now, name, events).unwrap_or(0))
+            .sum();
+        Reply::Deleted { count }
+    }
+
+    /// Ends every request on `name` as `Deleted`: its waiters first, in queue order, none of them
+    /// granted; then its holder; then (the resource being free and forgotten) its watchers hear
+    /// `Event::Freed`. How many holders and waiters ended, or `None` if nobody holds `name`.
+    fn delete(&mut self, now: Millis, name: &str, events: &mut Vec<Event>) -> Option<usize> {
+        let resource = self.resources.get(name)?;
+        let waiters: Vec<RequestId> = resource.queue.iter().map(|(id, _)| id).collect();
+        for &request in &waiters {
+            if !self.drop_waiter(now, name, request, End::Deleted) {
+                invariant_broken("a waiter to delete is not in its queue");
+                continue;
+            }
+            events.push(Event::Deleted {
+                request,
+                resource: name.to_owned(),
+            });
+        }
+        // The queue is empty now: nobody is granted, and the watchers are freed.
+        if !self.vacate(now, name, Leaving::Deleted, events) {
+            invariant_broken("a resource to delete is gone");
+        }
+        Some(waiters.len() + 1)
+    }
+}

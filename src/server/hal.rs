@@ -1,0 +1,358 @@
+//! The HAL locks API (`/locks/…`, `/resources/…`), translated onto the engine. Its words: status codes
+//! with empty bodies on success, `application/hal+json` documents, and an error message otherwise.
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::auth;
+use super::core::Answer;
+use super::http::Response;
+use super::params::Params;
+use super::router::{Ctx, Handled, check_method};
+use crate::engine::{
+    Acquire, CancelBy, LockView, Op, Refusal, Reply, RequestId, RequestState, RequestView, Wait,
+};
+use crate::timefmt;
+
+const HAL_JSON: &str = "application/hal+json";
+/// The longest a client may ask to wait, in seconds (a day), as on the WebMutex API.
+const MAX_WAIT_SECS: f64 = 86_400.0;
+
+/// `/locks/{resource}` and `/locks/{resource}/{uid}`; `rest` follows `/locks/`.
+pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (resource, uid) = match rest.split_once('/') {
+        Some((r, u)) => (r, Some(u)),
+        None => (rest, None),
+    };
+    if let Err(r) = check_name(resource) {
+        return Handled::Respond(r);
+    }
+    match uid {
+        None => {
+            if let Some(r) = check_method(ctx.req, &["POST"]) {
+                return Handled::Respond(r);
+            }
+            acquire(ctx, resource)
+        }
+        Some(uid) => {
+            if let Some(r) = check_method(ctx.req, &["GET", "DELETE"]) {
+                return Handled::Respond(r);
+            }
+            let Some(request) = parse_uid(uid) else {
+                return Handled::Respond(Response::error(
+                    404,
+                    format!("no lock {uid} on {resource}"),
+                ));
+            };
+            Handled::Respond(if ctx.req.method() == "DELETE" {
+                delete_lock(ctx, resource, request)
+            } else {
+                get_lock(ctx, resource, request)
+            })
+        }
+    }
+}
+
+/// `/resources` and `/resources/{resource}`; `rest` follows `/resources/` (empty, or the name).
+pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
+    let name = rest.trim_start_matches('/');
+    let name = name.strip_suffix('/').unwrap_or(name);
+    if let Some(r) = check_method(ctx.req, &["GET", "DELETE"]) {
+        return Handled::Respond(r);
+    }
+    if !name.is_empty()
+        && let Err(r) = check_name(name)
+    {
+        return Handled::Respond(r);
+    }
+    if ctx.req.method() == "DELETE" {
+        if let Some(refusal) = auth::check(ctx.shared.admin.as_ref(), ctx.req) {
+            return Handled::Respond(refusal);
+        }
+        let op = if name.is_empty() {
+            Op::DeleteAll
+        } else {
+            Op::DeleteResource {
+                resource: name.to_string(),
+            }
+        };
+        let (reply, deliveries) = ctx.shared.core.apply(op);
+        ctx.deliveries.extend(deliveries);
+        return Handled::Respond(match reply {
+            Reply::Deleted { .. } => Response::new(204),
+            Reply::Refused(_) => Response::error(404, format!("there is no lock on {name}")),
+            other => Response::error(500, format!("unexpected engine reply: {other:?}")),
+        });
+    }
+    Handled::Respond(if name.is_empty() {
+        list_resources(ctx)
+    } else {
+        list_locks(ctx, name)
+    })
+}
+
+fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
+    let body = match read_body(ctx) {
+        Ok(b) => b,
+        Err(reason) => return Handled::Respond(Response::error(400, reason)),
+    };
+    let host = ctx.req.host();
+    let name = resource.to_string();
+    let wait = if body.wait > 0.0 {
+        Wait::Until(timefmt::now_ms() + (body.wait * 1000.0) as u64)
+    } else {
+        Wait::No
+    };
+    let op = Op::Acquire(Acquire {
+        resource: name.clone(),
+        token: Uuid::new_v4(),
+        holder: body.title,
+        ttl_ms: (body.lifetime > 0.0).then_some((body.lifetime * 1000.0) as u64),
+        wait,
+        grace_ms: None,
+        meta: Some(json!({"wait": body.wait_value, "lifetime": body.lifetime_value}).to_string()),
+    });
+    let responder = {
+        let (host, name) = (host.clone(), name.clone());
+        Box::new(move |answer: &Answer| match answer {
+            Answer::Granted(grant) => created(&host, &name, grant.request),
+            Answer::TimedOut(_) => Response::new(408),
+            Answer::Deleted => Response::new(409),
+            other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
+        })
+    };
+    let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
+    ctx.deliveries.extend(deliveries);
+    match reply {
+        Reply::Granted { grant, .. } => Handled::Respond(created(&host, &name, grant.request)),
+        Reply::Queued { request, .. } => Handled::Parked(request),
+        Reply::Busy(_) => Handled::Respond(Response::new(408)),
+        other => Handled::Respond(Response::error(
+            500,
+            format!("unexpected engine reply: {other:?}"),
+        )),
+    }
+}
+
+/// `201 Created` with the unique lock URL, absolute, on the host the client used.
+fn created(host: &str, resource: &str, request: RequestId) -> Response {
+    Response::new(201).with_header(
+        "Location",
+        format!("http://{host}{}", lock_path(resource, request)),
+    )
+}
+
+struct Body {
+    title: String,
+    wait: f64,
+    lifetime: f64,
+    /// As given, to show back in the lock's document.
+    wait_value: Value,
+    lifetime_value: Value,
+}
+
+/// The JSON body `{"title", "wait", "lifetime"}` (a form with those fields is accepted too).
+fn read_body(ctx: &Ctx) -> Result<Body, String> {
+    if ctx.req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(
+            "the body is empty: send {\"title\": \"…\", \"wait\": 5, \"lifetime\": 300}".into(),
+        );
+    }
+    let params = Params::parse(None, ctx.req.header("content-type"), &ctx.req.body)
+        .map_err(|e| e.to_string())?;
+    if params.json().is_some_and(|v| !v.is_object()) {
+        return Err("the body must be a JSON object with a title".into());
+    }
+    let title = params
+        .text("title")
+        .map_err(|e| e.to_string())?
+        .filter(|t| !t.trim().is_empty())
+        .ok_or("title is required")?;
+    if title.chars().any(char::is_control) || title.len() > 256 {
+        return Err("title must be at most 256 bytes, without control characters".into());
+    }
+    let number = |name: &str| -> Result<(f64, Value), String> {
+        match params.get(name) {
+            None | Some(Value::Null) => Ok((0.0, json!(0))),
+            Some(v) => match v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()) {
+                Some(n) if n.is_finite() && n >= 0.0 => Ok((n, v.clone())),
+                _ => Err(format!("{name} must be a non-negative number of seconds")),
+            },
+        }
+    };
+    let (wait, wait_value) = number("wait")?;
+    let (lifetime, lifetime_value) = number("lifetime")?;
+    if wait > MAX_WAIT_SECS {
+        return Err(format!("wait must be at most {MAX_WAIT_SECS} seconds"));
+    }
+    Ok(Body {
+        title,
+        wait,
+        lifetime,
+        wait_value,
+        lifetime_value,
+    })
+}
+
+fn get_lock(ctx: &Ctx, resource: &str, request: RequestId) -> Response {
+    match live_request(ctx, resource, request) {
+        Some(view) => hal(200, lock_doc(resource, request, &view, true)),
+        None => Response::error(404, format!("no lock {} on {resource}", uid(request))),
+    }
+}
+
+/// Releases an active lock, or deletes a waiting request (its waiting client gets its 409).
+fn delete_lock(ctx: &mut Ctx, resource: &str, request: RequestId) -> Response {
+    let Some(view) = live_request(ctx, resource, request) else {
+        return Response::error(404, format!("no lock {} on {resource}", uid(request)));
+    };
+    let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(request))) {
+        (RequestState::Active(_), Some(token)) => Op::Release {
+            resource: resource.to_string(),
+            token,
+        },
+        _ => Op::Cancel {
+            request,
+            by: CancelBy::Admin,
+        },
+    };
+    let (reply, deliveries) = ctx.shared.core.apply(op);
+    ctx.deliveries.extend(deliveries);
+    match reply {
+        Reply::Released { .. } | Reply::Cancelled => Response::new(204),
+        Reply::Refused(Refusal::UnknownRequest | Refusal::NotHeld | Refusal::WrongToken) => {
+            Response::error(404, format!("no lock {} on {resource}", uid(request)))
+        }
+        other => Response::error(500, format!("unexpected engine reply: {other:?}")),
+    }
+}
+
+/// A request of `resource` that is active or waiting.
+fn live_request(ctx: &Ctx, resource: &str, request: RequestId) -> Option<RequestView> {
+    let view = ctx.shared.core.read(|e| e.request(request))?;
+    let live = matches!(
+        view.state,
+        RequestState::Active(_) | RequestState::Waiting { .. }
+    );
+    (live && view.resource == resource).then_some(view)
+}
+
+fn list_resources(ctx: &Ctx) -> Response {
+    let names: Vec<String> = ctx.shared.core.read(|e| {
+        e.locks()
+            .into_iter()
+            .map(|l: LockView| l.resource)
+            .collect()
+    });
+    let resources: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"_links": {"self": {"href": format!("/resources/{n}")}}, "name": n}))
+        .collect();
+    hal(
+        200,
+        json!({"_embedded": {"resources": resources}, "_links": {"self": {"href": "/resources"}}}),
+    )
+}
+
+fn list_locks(ctx: &Ctx, name: &str) -> Response {
+    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    let locks: Vec<Value> = requests
+        .iter()
+        .filter(|(_, v)| {
+            matches!(
+                v.state,
+                RequestState::Active(_) | RequestState::Waiting { .. }
+            )
+        })
+        .map(|(id, v)| lock_doc(name, *id, v, false))
+        .collect();
+    hal(
+        200,
+        json!({"_embedded": {"locks": locks}, "_links": {"self": {"href": format!("/resources/{name}")}}, "name": name}),
+    )
+}
+
+/// A lock as the document shows it. A waiting request shows `active: false` and when it started and
+/// stops waiting.
+fn lock_doc(
+    resource: &str,
+    request: RequestId,
+    view: &RequestView,
+    with_resource_link: bool,
+) -> Value {
+    let meta: Map<String, Value> = view
+        .meta
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    // A lock taken through another API has no HAL metadata: its lease is its lifetime.
+    let lifetime = meta
+        .get("lifetime")
+        .cloned()
+        .unwrap_or_else(|| json!(view.ttl_ms.map_or(0, |t| t / 1000)));
+    let wait = meta.get("wait").cloned().unwrap_or(json!(0));
+    let time = |t: Option<u64>| t.map_or(Value::Null, |t| Value::from(timefmt::hal(t)));
+    let mut links = json!({"self": {"href": lock_path(resource, request)}});
+    if with_resource_link {
+        links["resource"] = json!({"href": format!("/resources/{resource}")});
+    }
+    let mut doc = json!({
+        "uid": uid(request),
+        "title": view.holder,
+        "lifetime": lifetime,
+        "wait": wait,
+        "_links": links,
+    });
+    match &view.state {
+        RequestState::Active(h) => {
+            doc["active"] = json!(true);
+            doc["active_since"] = time(Some(h.since));
+            doc["active_expires"] = time(h.expires);
+        }
+        RequestState::Waiting { waiter, .. } => {
+            doc["active"] = json!(false);
+            doc["active_since"] = Value::Null;
+            doc["active_expires"] = Value::Null;
+            doc["waiting_since"] = time(Some(waiter.since));
+            doc["waiting_expires"] = time(waiter.deadline);
+        }
+        _ => {}
+    }
+    doc
+}
+
+fn lock_path(resource: &str, request: RequestId) -> String {
+    format!("/locks/{resource}/{}", uid(request))
+}
+
+/// A lock's uid is its request number in 32 hex digits: the same request is `/v1/locks/…/requests/N/`
+/// in the request-queue API. It is not a secret (the HAL listing shows it); the WebMutex token is.
+fn uid(request: RequestId) -> String {
+    format!("{:032x}", request.0)
+}
+
+fn parse_uid(text: &str) -> Option<RequestId> {
+    if text.len() > 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(text, 16).ok().map(RequestId)
+}
+
+/// Resource names of this API: `[a-zA-Z0-9]+`.
+fn check_name(name: &str) -> Result<(), Response> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(Response::error(
+            400,
+            format!("invalid resource name {name:?}: use letters and digits only ([a-zA-Z0-9]+)"),
+        ))
+    }
+}
+
+fn hal(status: u16, doc: Value) -> Response {
+    let mut r = Response::json(status, &doc);
+    r.headers.retain(|(n, _)| *n != "Content-Type");
+    r.headers.push(("Content-Type", HAL_JSON.to_string()));
+    r
+}

@@ -1,0 +1,365 @@
+//! The request-queue locking API (`/v1/locks/…`), translated onto the engine. A lock request is made
+//! once (201 active, or 202 waiting) and then polled at its URL; it becomes active on its own when its
+//! turn comes, and its owner keeps it with heartbeats within `timeout` seconds.
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::http::Response;
+use super::params::Params;
+use super::router::{Ctx, Handled, check_method};
+use crate::engine::{
+    Acquire, CancelBy, End, Op, Refusal, Reply, RequestId, RequestState, RequestView, Wait,
+};
+use crate::timefmt;
+
+const MAX_NAME: usize = 64;
+/// The longest lease a request may ask for (30 days), as on the other APIs.
+const MAX_TIMEOUT_SECS: f64 = 30.0 * 86_400.0;
+/// How much of `requester_data` is shown as the holder in status pages.
+const HOLDER_TEXT_BYTES: usize = 256;
+
+/// Everything under `/v1/`; `rest` follows it.
+pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
+    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let response = match parts.as_slice() {
+        ["locks"] => only(ctx, &["GET"], list_locks),
+        ["locks", name, tail @ ..] => {
+            if let Err(r) = check_name(name) {
+                return Handled::Respond(r);
+            }
+            match tail {
+                [] => only(ctx, &["GET"], |ctx| resource(ctx, name)),
+                ["owner"] => only(ctx, &["GET"], |ctx| owner(ctx, name)),
+                ["requests"] => match ctx.req.method() {
+                    "POST" => create(ctx, name),
+                    _ => only(ctx, &["GET", "POST"], |ctx| list_requests(ctx, name)),
+                },
+                ["requests", id] => {
+                    if let Some(r) = check_method(ctx.req, &["GET", "PATCH", "PUT", "DELETE"]) {
+                        return Handled::Respond(r);
+                    }
+                    let Some(id) = id.parse::<u64>().ok().map(RequestId) else {
+                        return Handled::Respond(Response::error(
+                            404,
+                            format!("no request {id} on {name}"),
+                        ));
+                    };
+                    match ctx.req.method() {
+                        "DELETE" => delete(ctx, name, id),
+                        "PATCH" | "PUT" => heartbeat(ctx, name, id),
+                        _ => get(ctx, name, id),
+                    }
+                }
+                _ => super::router::not_found(ctx.req),
+            }
+        }
+        _ => super::router::not_found(ctx.req),
+    };
+    Handled::Respond(response)
+}
+
+fn only(ctx: &mut Ctx, methods: &[&str], f: impl FnOnce(&mut Ctx) -> Response) -> Response {
+    check_method(ctx.req, methods).unwrap_or_else(|| f(ctx))
+}
+
+fn create(ctx: &mut Ctx, name: &str) -> Response {
+    let params = match Params::parse(None, ctx.req.header("content-type"), &ctx.req.body) {
+        Ok(p) if p.json().is_some_and(|v| !v.is_object()) => {
+            return Response::error(
+                400,
+                "the body must be a JSON object: {\"requester_data\": {…}, \"timeout\": 600}",
+            );
+        }
+        Ok(p) => p,
+        Err(e) => return Response::error(400, e.to_string()),
+    };
+    let timeout = match timeout_param(&params) {
+        Ok(t) => t.unwrap_or(0.0),
+        Err(r) => return r,
+    };
+    let requester_data = params.get("requester_data").cloned().unwrap_or(Value::Null);
+    let op = Op::Acquire(Acquire {
+        resource: name.to_string(),
+        token: Uuid::new_v4(),
+        holder: holder_text(&requester_data),
+        ttl_ms: (timeout > 0.0).then_some((timeout * 1000.0) as u64),
+        wait: Wait::Forever,
+        grace_ms: None,
+        meta: Some(json!({"requester_data": requester_data, "timeout": timeout}).to_string()),
+    });
+    let (reply, deliveries) = ctx.shared.core.apply(op);
+    ctx.deliveries.extend(deliveries);
+    let (status, request) = match reply {
+        Reply::Granted { grant, .. } => (201, grant.request),
+        Reply::Queued { request, .. } => (202, request),
+        other => return Response::error(500, format!("unexpected engine reply: {other:?}")),
+    };
+    let url = request_url(ctx, name, request);
+    let body = ctx
+        .shared
+        .core
+        .read(|e| e.request(request))
+        .map_or(Value::Null, |view| request_doc(ctx, request, &view));
+    Response::json(status, &body).with_header("Location", url)
+}
+
+/// `timeout`: absent, or a non-negative number of seconds (0 = no lease: held until deleted).
+fn timeout_param(params: &Params) -> Result<Option<f64>, Response> {
+    match params.get("timeout") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()) {
+            Some(t) if t.is_finite() && (0.0..=MAX_TIMEOUT_SECS).contains(&t) => Ok(Some(t)),
+            _ => Err(Response::error(
+                400,
+                format!(
+                    "timeout must be a non-negative number of seconds, at most {MAX_TIMEOUT_SECS}"
+                ),
+            )),
+        },
+    }
+}
+
+/// The requester's data as one line for status pages (control characters replaced).
+fn holder_text(data: &Value) -> String {
+    let mut text: String = data
+        .to_string()
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.len() > HOLDER_TEXT_BYTES {
+        let mut end = HOLDER_TEXT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn get(ctx: &Ctx, name: &str, id: RequestId) -> Response {
+    match find(ctx, name, id) {
+        Some(view) => Response::json(200, &request_doc(ctx, id, &view)),
+        None => Response::error(404, format!("no request {} on {name}", id.0)),
+    }
+}
+
+/// PATCH/PUT: the owner's heartbeat, optionally with a new `timeout`.
+fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
+    let Some(view) = find(ctx, name, id) else {
+        return Response::error(404, format!("no request {} on {name}", id.0));
+    };
+    if !matches!(view.state, RequestState::Active(_)) {
+        return Response::error(
+            412,
+            format!("request {} is not active ({})", id.0, status_word(&view)),
+        );
+    }
+    let timeout = match Params::parse(None, ctx.req.header("content-type"), &ctx.req.body) {
+        Ok(p) => match timeout_param(&p) {
+            Ok(t) => t,
+            Err(r) => return r,
+        },
+        Err(e) => return Response::error(400, e.to_string()),
+    };
+    let Some(token) = ctx.shared.core.read(|e| e.token_of(id)) else {
+        return Response::error(412, format!("request {} is not active", id.0));
+    };
+    let (reply, deliveries) = ctx.shared.core.apply(Op::Renew {
+        resource: name.to_string(),
+        token,
+        ttl_ms: timeout.filter(|t| *t > 0.0).map(|t| (t * 1000.0) as u64),
+    });
+    ctx.deliveries.extend(deliveries);
+    match reply {
+        Reply::Renewed { .. } => Response::new(204),
+        Reply::Refused(_) => Response::error(412, format!("request {} is not active", id.0)),
+        other => Response::error(500, format!("unexpected engine reply: {other:?}")),
+    }
+}
+
+/// DELETE: an active request is released, a waiting one abandoned; an ended one is 412.
+fn delete(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
+    let Some(view) = find(ctx, name, id) else {
+        return Response::error(404, format!("no request {} on {name}", id.0));
+    };
+    let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(id))) {
+        (RequestState::Active(_), Some(token)) => Op::Release {
+            resource: name.to_string(),
+            token,
+        },
+        (RequestState::Waiting { .. }, _) => Op::Cancel {
+            request: id,
+            by: CancelBy::Client,
+        },
+        _ => {
+            return Response::error(
+                412,
+                format!("request {} is already {}", id.0, status_word(&view)),
+            );
+        }
+    };
+    let (reply, deliveries) = ctx.shared.core.apply(op);
+    ctx.deliveries.extend(deliveries);
+    match reply {
+        Reply::Released { .. } | Reply::Cancelled => Response::new(204),
+        Reply::Refused(Refusal::UnknownRequest | Refusal::NotHeld | Refusal::WrongToken) => {
+            Response::error(412, format!("request {} has already ended", id.0))
+        }
+        other => Response::error(500, format!("unexpected engine reply: {other:?}")),
+    }
+}
+
+fn list_locks(ctx: &mut Ctx) -> Response {
+    let names = ctx.shared.core.read(|e| e.known_resources());
+    let urls: Vec<String> = names.iter().map(|n| resource_url(ctx, n)).collect();
+    Response::json(200, &json!({"locks": urls}))
+}
+
+fn resource(ctx: &mut Ctx, name: &str) -> Response {
+    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    if requests.is_empty() {
+        return Response::error(404, format!("no lock {name}"));
+    }
+    let owner = requests
+        .iter()
+        .find(|(_, v)| matches!(v.state, RequestState::Active(_)))
+        .map_or(Value::Null, |(id, _)| request_url(ctx, name, *id).into());
+    let urls: Vec<String> = requests
+        .iter()
+        .map(|(id, _)| request_url(ctx, name, *id))
+        .collect();
+    Response::json(200, &json!({"owner": owner, "requests": urls}))
+}
+
+fn list_requests(ctx: &mut Ctx, name: &str) -> Response {
+    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    if requests.is_empty() {
+        return Response::error(404, format!("no lock {name}"));
+    }
+    let urls: Vec<String> = requests
+        .iter()
+        .map(|(id, _)| request_url(ctx, name, *id))
+        .collect();
+    Response::json(200, &json!({"requests": urls}))
+}
+
+fn owner(ctx: &mut Ctx, name: &str) -> Response {
+    let now = timefmt::now_ms();
+    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    let Some((id, holder)) = requests.iter().find_map(|(id, v)| match &v.state {
+        RequestState::Active(h) => Some((*id, h.clone())),
+        _ => None,
+    }) else {
+        return Response::error(404, format!("{name} has no owner"));
+    };
+    // Whole seconds, as the document shows them; the lease left is rounded up, so 0 means gone.
+    let ttl = holder
+        .expires
+        .map_or(Value::Null, |e| e.saturating_sub(now).div_ceil(1000).into());
+    Response::json(
+        200,
+        &json!({
+            "duration_active": now.saturating_sub(holder.since) / 1000,
+            "time_since_last_heartbeat": now.saturating_sub(holder.renewed) / 1000,
+            "ttl": ttl,
+            "request": request_url(ctx, name, id),
+        }),
+    )
+}
+
+/// A request as the document shows it.
+fn request_doc(ctx: &Ctx, id: RequestId, view: &RequestView) -> Value {
+    let now = timefmt::now_ms();
+    let meta: Value = view
+        .meta
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Null);
+    let ended = match &view.state {
+        RequestState::Ended { end, at } => Some((*end, *at)),
+        _ => None,
+    };
+    let until = ended.map_or(now, |(_, at)| at);
+    let waited_until = view.granted.unwrap_or(until);
+    let mut statuses = Vec::new();
+    if view.granted != Some(view.created) {
+        statuses
+            .push(json!({"timestamp": timefmt::request_queue(view.created), "type": "waiting"}));
+    }
+    if let Some(granted) = view.granted {
+        statuses.push(json!({"timestamp": timefmt::request_queue(granted), "type": "active"}));
+    }
+    if let Some((_, at)) = ended {
+        statuses.push(json!({"timestamp": timefmt::request_queue(at), "type": status_word(view)}));
+    }
+    let timeout = meta
+        .get("timeout")
+        .cloned()
+        .unwrap_or_else(|| json!(view.ttl_ms.map_or(0, |t| t / 1000)));
+    json!({
+        "creation_time": timefmt::request_queue(view.created),
+        "current_status": status_word(view),
+        "duration_active": view.granted.map_or(0, |g| until.saturating_sub(g) / 1000),
+        "duration_waiting": waited_until.saturating_sub(view.created) / 1000,
+        "requester_data": meta.get("requester_data").cloned().unwrap_or(Value::Null),
+        "resource": view.resource,
+        "statuses": statuses,
+        "timeout": timeout,
+        "url": request_url(ctx, &view.resource, id),
+    })
+}
+
+/// The document's status words. An administrator's deletion (through the HAL API) and a wait that ran
+/// out (through another API) have no word of their own here: they read as released when the request
+/// had been active, abandoned when it was still waiting.
+fn status_word(view: &RequestView) -> &'static str {
+    match &view.state {
+        RequestState::Active(_) => "active",
+        RequestState::Waiting { .. } | RequestState::Watching { .. } => "waiting",
+        RequestState::Ended { end, .. } => match end {
+            End::Released => "released",
+            End::Abandoned | End::TimedOut => "abandoned",
+            End::Expired => "expired",
+            End::Deleted if view.granted.is_some() => "released",
+            End::Deleted => "abandoned",
+        },
+    }
+}
+
+/// A request of `name`, live or still remembered.
+fn find(ctx: &Ctx, name: &str, id: RequestId) -> Option<RequestView> {
+    let view = ctx.shared.core.read(|e| e.request(id))?;
+    let is_request = !matches!(view.state, RequestState::Watching { .. });
+    (is_request && view.resource == name).then_some(view)
+}
+
+fn resource_url(ctx: &Ctx, name: &str) -> String {
+    format!("http://{}/v1/locks/{name}/", ctx.req.host())
+}
+
+fn request_url(ctx: &Ctx, name: &str, id: RequestId) -> String {
+    format!(
+        "http://{}/v1/locks/{name}/requests/{}/",
+        ctx.req.host(),
+        id.0
+    )
+}
+
+/// Resource names of this API: `[A-Za-z0-9:_-]{1,64}`.
+fn check_name(name: &str) -> Result<(), Response> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Response::error(
+            400,
+            format!(
+                "invalid resource name {name:?}: use 1 to {MAX_NAME} characters from A-Z a-z 0-9 : _ -"
+            ),
+        ))
+    }
+}
