@@ -158,7 +158,7 @@ fn read_body(ctx: &Ctx) -> Result<Body, String> {
             "the body is empty: send {\"title\": \"…\", \"wait\": 5, \"lifetime\": 300}".into(),
         );
     }
-    let params = Params::parse(None, ctx.req.header("content-type"), &ctx.req.body)
+    let params = Params::parse_json_body(ctx.req.header("content-type"), &ctx.req.body)
         .map_err(|e| e.to_string())?;
     if params.json().is_some_and(|v| !v.is_object()) {
         return Err("the body must be a JSON object with a title".into());

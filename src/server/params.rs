@@ -96,6 +96,22 @@ enum BodyKind<'a> {
 }
 
 impl Params {
+    /// For the APIs whose documents speak JSON (HAL, request-queue, gatekeeper): the body is JSON —
+    /// strictly, so a truncated or non-JSON body is an error, not an empty form — unless its content
+    /// type says it is a form.
+    pub fn parse_json_body(content_type: Option<&str>, body: &[u8]) -> Result<Params, ParamError> {
+        let is_form = content_type.is_some_and(|ct| {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("application/x-www-form-urlencoded")
+                || ct.starts_with("multipart/form-data")
+        });
+        if is_form {
+            Params::parse(None, content_type, body)
+        } else {
+            Params::parse(None, Some("application/json"), body)
+        }
+    }
+
     /// Parses a request's parameters.
     ///
     /// `query` is the raw query string without `?`; `content_type` the Content-Type header value.

@@ -63,7 +63,7 @@ fn only(ctx: &mut Ctx, methods: &[&str], f: impl FnOnce(&mut Ctx) -> Response) -
 }
 
 fn create(ctx: &mut Ctx, name: &str) -> Response {
-    let params = match Params::parse(None, ctx.req.header("content-type"), &ctx.req.body) {
+    let params = match Params::parse_json_body(ctx.req.header("content-type"), &ctx.req.body) {
         Ok(p) if p.json().is_some_and(|v| !v.is_object()) => {
             return Response::error(
                 400,
@@ -77,6 +77,8 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         Ok(t) => t.unwrap_or(0.0),
         Err(r) => return r,
     };
+    // Shown back as given (600 stays 600, not 600.0).
+    let timeout_value = params.get("timeout").cloned().unwrap_or(json!(0));
     let requester_data = params.get("requester_data").cloned().unwrap_or(Value::Null);
     let op = Op::Acquire(Acquire {
         resource: name.to_string(),
@@ -85,7 +87,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         ttl_ms: (timeout > 0.0).then_some((timeout * 1000.0) as u64),
         wait: Wait::Forever,
         grace_ms: None,
-        meta: Some(json!({"requester_data": requester_data, "timeout": timeout}).to_string()),
+        meta: Some(json!({"requester_data": requester_data, "timeout": timeout_value}).to_string()),
     });
     let (reply, deliveries) = ctx.shared.core.apply(op);
     ctx.deliveries.extend(deliveries);
@@ -154,7 +156,7 @@ fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
             format!("request {} is not active ({})", id.0, status_word(&view)),
         );
     }
-    let timeout = match Params::parse(None, ctx.req.header("content-type"), &ctx.req.body) {
+    let timeout = match Params::parse_json_body(ctx.req.header("content-type"), &ctx.req.body) {
         Ok(p) => match timeout_param(&p) {
             Ok(t) => t,
             Err(r) => return r,
