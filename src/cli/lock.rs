@@ -30,8 +30,8 @@ pub enum Waiting {
 }
 
 /// What a client asks for.
-pub struct Want<'a> {
-    pub name: &'a str,
+pub struct Want {
+    pub name: String,
     pub holder: String,
     pub ttl: Option<Duration>,
     pub waiting: Waiting,
@@ -122,11 +122,11 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
             }
             409 if poll.is_zero() => {
                 ctx.print_json(&answer);
-                return Err(Failure::new(exit::NO, busy_line(want.name, &answer)));
+                return Err(Failure::new(exit::NO, busy_line(&want.name, &answer)));
             }
             409 if deadline.is_some_and(|d| Instant::now() >= d) => {
                 // Out of time: leave the queue (or give back a grant that raced the deadline).
-                withdraw(ctx, want.name, &token);
+                withdraw(ctx, &want.name, &token);
                 let waited = duration::format(started.elapsed());
                 let line = format!(
                     "timed out after {waited} waiting for {}: {}",

@@ -68,7 +68,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
     match command {
         Command::Grab(args) => {
             let want = Want {
-                name: &args.name,
+                name: args.name.clone(),
                 holder: args.hold.holder.unwrap_or_else(lock::default_holder),
                 ttl: args.hold.ttl,
                 waiting: args.wait.map_or(Waiting::No, Waiting::For),
@@ -86,12 +86,12 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                 (None, true) => None,
             };
             let want = Want {
-                name: &args.name,
+                name: args.name,
                 holder: args.hold.holder.unwrap_or_else(lock::default_holder),
                 ttl,
                 waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
             };
-            run::wait_grab(ctx, want, args.command)
+            run::run(run::LockClaim::new(ctx, want), args.command)
         }
         Command::Serve(_) | Command::Bench(_) => {
             Err(Failure::new(exit::USAGE, "not a client command"))

@@ -1,18 +1,19 @@
-//! `weblock wait-grab NAME -- CMD`: wait in line, run CMD while holding the lock with its lease kept
-//! renewed, release when CMD exits, and exit with CMD's code.
+//! `weblock wait-grab NAME -- CMD` and `weblock gate enter … -- CMD`: wait in line, run CMD while
+//! holding (a lock, renewed; or gates, with a ticket), give it back when CMD exits, and exit with CMD's
+//! code. Without CMD: say what was taken and keep it.
 //!
 //! Signals, as `just` runs recipes: the terminal's Ctrl-C goes to the whole foreground process group, so
 //! CMD gets its SIGINT directly and weblock only waits for it to finish; SIGTERM, SIGHUP and SIGQUIT,
-//! which are sent to weblock alone, are passed on to CMD. The lock is released after CMD ends. A signal
-//! that comes while weblock still waits in line takes it out of the queue and ends it (128+N).
+//! which are sent to weblock alone, are passed on to CMD. What is held is given back after CMD ends. A
+//! signal that comes while weblock still waits in line takes it out of the line and ends it (128+N).
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::lock::{self, Ctx, Want};
+use super::lock::{self, Ctx, Got, Want};
 use super::{Failure, exit};
 use crate::signals::{self, Signals};
 
@@ -20,16 +21,41 @@ use crate::signals::{self, Signals};
 /// weblock killed with SIGKILL frees the lock within seconds.
 pub const RUN_TTL: Duration = Duration::from_secs(10);
 
-/// Where wait-grab is, for the signal thread.
+/// Something to wait in line for.
+pub trait Claim: Send + Sync + 'static {
+    type Held: Held;
+    /// Waits in line until it is ours. A signal meanwhile calls `withdraw` from another thread.
+    fn acquire(&self) -> Result<Self::Held, Failure>;
+    /// Leaves the line, or gives back what was granted just now. Best effort.
+    fn withdraw(&self);
+    /// What is waited for, for messages.
+    fn what(&self) -> String;
+}
+
+/// Something held while a command runs.
+pub trait Held: Send + 'static {
+    /// Without a command: say what was taken, and keep it after weblock exits.
+    fn keep(&self);
+    /// The command's environment.
+    fn env(&self) -> Vec<(&'static str, String)>;
+    /// How often to renew it while the command runs; `None` if it needs no renewing.
+    fn renew_every(&self) -> Option<Duration>;
+    /// One renewal. `Err` says why it is lost (or cannot be renewed); renewing stops then.
+    fn renew(&mut self) -> Result<(), String>;
+    /// Gives it back.
+    fn release(&self);
+}
+
+/// Where a run is, for the signal thread.
 enum Stage {
     Waiting,
-    /// A signal came while waiting: the signal thread leaves the queue and ends the process.
+    /// A signal came while waiting: the signal thread leaves the line and ends the process.
     Stopping,
     Running(u32),
     Done,
 }
 
-pub fn wait_grab(ctx: Ctx, want: Want, command: Vec<OsString>) -> Result<u8, Failure> {
+pub fn run<C: Claim>(claim: C, command: Vec<OsString>) -> Result<u8, Failure> {
     let signals = Signals::block(&[
         signals::SIGINT,
         signals::SIGTERM,
@@ -38,16 +64,13 @@ pub fn wait_grab(ctx: Ctx, want: Want, command: Vec<OsString>) -> Result<u8, Fai
     ])
     .map_err(|e| Failure::new(exit::USAGE, format!("cannot set up signals: {e}")))?;
     let signals = Arc::new(signals);
-    let ctx = Arc::new(ctx);
+    let claim = Arc::new(claim);
     let stage = Arc::new(Mutex::new(Stage::Waiting));
-    let name = want.name.to_string();
-    let token = uuid::Uuid::new_v4().to_string();
     {
-        let (signals, ctx, stage) = (signals.clone(), ctx.clone(), stage.clone());
-        let (name, token) = (name.clone(), token.clone());
-        std::thread::spawn(move || on_signals(&signals, &ctx, &stage, &name, &token));
+        let (signals, claim, stage) = (signals.clone(), claim.clone(), stage.clone());
+        std::thread::spawn(move || on_signals(&signals, &*claim, &stage));
     }
-    let acquired = lock::acquire_with(&ctx, &want, &token);
+    let acquired = claim.acquire();
     if matches!(*lock_stage(&stage), Stage::Stopping) {
         // The signal thread is withdrawing (which may be what ended this wait) and will end the
         // process; nothing more to say or do here.
@@ -55,33 +78,24 @@ pub fn wait_grab(ctx: Ctx, want: Want, command: Vec<OsString>) -> Result<u8, Fai
             std::thread::park();
         }
     }
-    let got = acquired?;
+    let mut held = acquired?;
     if command.is_empty() {
-        lock::remember(&ctx, &name, &got);
-        if ctx.json {
-            ctx.print_json(&got.answer);
-        } else {
-            println!("{}", got.token);
-        }
+        held.keep();
         return Ok(exit::OK);
     }
     let mut child = {
         let mut st = lock_stage(&stage);
         let mut cmd = Command::new(&command[0]);
-        cmd.args(&command[1..])
-            .env("WEBLOCK_NAME", &name)
-            .env("WEBLOCK_TOKEN", &got.token)
-            .env("WEBLOCK_FENCE", got.fence.to_string());
+        cmd.args(&command[1..]).envs(held.env());
         signals.unblock_in_child(&mut cmd);
-        let spawned = cmd.spawn();
-        match spawned {
+        match cmd.spawn() {
             Ok(child) => {
                 *st = Stage::Running(child.id());
                 child
             }
             Err(e) => {
                 drop(st);
-                release_after(&ctx, &name, &got.token);
+                held.release();
                 let code = if e.kind() == std::io::ErrorKind::NotFound {
                     127
                 } else {
@@ -94,17 +108,17 @@ pub fn wait_grab(ctx: Ctx, want: Want, command: Vec<OsString>) -> Result<u8, Fai
             }
         }
     };
-    let ttl = want.ttl.unwrap_or(RUN_TTL);
     let (stop, stopped) = mpsc::channel::<()>();
-    let renewer = {
-        let (ctx, name, token) = (ctx.clone(), name.clone(), got.token.clone());
-        std::thread::spawn(move || keep_renewed(&ctx, &name, &token, ttl, &stopped))
-    };
+    let renewer = std::thread::spawn(move || {
+        keep_renewed(&mut held, &stopped);
+        held
+    });
     let code = wait_child(&mut child);
     *lock_stage(&stage) = Stage::Done;
     drop(stop);
-    let _ = renewer.join();
-    release_after(&ctx, &name, &got.token);
+    if let Ok(held) = renewer.join() {
+        held.release();
+    }
     Ok(code)
 }
 
@@ -120,52 +134,31 @@ fn wait_child(child: &mut Child) -> u8 {
     }
 }
 
-/// Renews the lease every third of it until told to stop. A refused renewal means the lock was lost
-/// (its lease ran out while this machine was stalled, or an administrator took it): that is said on
-/// stderr; the command goes on.
-fn keep_renewed(ctx: &Ctx, name: &str, token: &str, ttl: Duration, stop: &mpsc::Receiver<()>) {
-    let every = (ttl / 3).max(Duration::from_millis(100));
-    let mut lease_ends = Instant::now() + ttl;
+/// Renews until told to stop. A refused renewal means it was lost (a lease ran out while this machine
+/// was stalled, or an administrator took it): that is said on stderr; the command goes on.
+fn keep_renewed(held: &mut impl Held, stop: &mpsc::Receiver<()>) {
+    let Some(every) = held.renew_every() else {
+        let _ = stop.recv();
+        return;
+    };
     loop {
         match stop.recv_timeout(every) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        // Retrying past the lease's end is pointless: by then the lock is gone anyway.
-        match lock::renew_once(ctx, name, token, Some(ttl), lease_ends) {
-            Ok(answer) if answer.status == 200 => lease_ends = Instant::now() + ttl,
-            Ok(answer) => {
-                eprintln!(
-                    "weblock: lost the lock on {name}: {}; the command is still running",
-                    answer.reason()
-                );
-                return;
-            }
-            Err(failure) => {
-                eprintln!(
-                    "weblock: cannot renew the lease on {name}: {}",
-                    failure.message
-                );
-                return;
-            }
+        if let Err(why) = held.renew() {
+            eprintln!("weblock: {why}; the command is still running");
+            let _ = stop.recv();
+            return;
         }
     }
 }
 
-fn release_after(ctx: &Ctx, name: &str, token: &str) {
-    if let Err(failure) = lock::release_token(ctx, name, token) {
-        eprintln!(
-            "weblock: could not release {name}: {}; its lease will free it",
-            failure.message
-        );
-    }
-}
-
-fn lock_stage(stage: &Mutex<Stage>) -> std::sync::MutexGuard<'_, Stage> {
+fn lock_stage(stage: &Mutex<Stage>) -> MutexGuard<'_, Stage> {
     stage.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn on_signals(signals: &Signals, ctx: &Ctx, stage: &Mutex<Stage>, name: &str, token: &str) {
+fn on_signals(signals: &Signals, claim: &impl Claim, stage: &Mutex<Stage>) {
     loop {
         let sig = signals.wait();
         let mut st = lock_stage(stage);
@@ -173,20 +166,125 @@ fn on_signals(signals: &Signals, ctx: &Ctx, stage: &Mutex<Stage>, name: &str, to
             Stage::Waiting => {
                 *st = Stage::Stopping;
                 drop(st);
-                lock::withdraw(ctx, name, token);
+                claim.withdraw();
                 eprintln!(
-                    "weblock: {}: stopped waiting for {name}",
-                    signals::name(sig)
+                    "weblock: {}: stopped waiting for {}",
+                    signals::name(sig),
+                    claim.what()
                 );
                 std::process::exit(128 + sig);
             }
             Stage::Running(pid) if sig != signals::SIGINT => {
-                // SAFETY: plain syscall on the child's pid, which is not reaped until `Done`.
+                // SAFETY: a plain syscall. The pid is the child's; it is reaped only just before the
+                // stage becomes `Done`, under this same lock's protection against a stale `Running`.
                 unsafe {
                     libc::kill(pid as libc::pid_t, sig);
                 }
             }
             Stage::Running(_) | Stage::Stopping | Stage::Done => {}
+        }
+    }
+}
+
+/// A lock, waited for in the server's queue.
+pub struct LockClaim {
+    ctx: Arc<Ctx>,
+    want: Want,
+    token: String,
+}
+
+impl LockClaim {
+    pub fn new(ctx: Ctx, want: Want) -> LockClaim {
+        LockClaim {
+            ctx: Arc::new(ctx),
+            want,
+            token: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+impl Claim for LockClaim {
+    type Held = LockHeld;
+
+    fn acquire(&self) -> Result<LockHeld, Failure> {
+        let got = lock::acquire_with(&self.ctx, &self.want, &self.token)?;
+        let ttl = self.want.ttl.unwrap_or(RUN_TTL);
+        Ok(LockHeld {
+            ctx: self.ctx.clone(),
+            name: self.want.name.clone(),
+            lease_ends: Instant::now() + ttl,
+            ttl,
+            got,
+        })
+    }
+
+    fn withdraw(&self) {
+        lock::withdraw(&self.ctx, &self.want.name, &self.token);
+    }
+
+    fn what(&self) -> String {
+        self.want.name.clone()
+    }
+}
+
+pub struct LockHeld {
+    ctx: Arc<Ctx>,
+    name: String,
+    got: Got,
+    ttl: Duration,
+    lease_ends: Instant,
+}
+
+impl Held for LockHeld {
+    fn keep(&self) {
+        lock::remember(&self.ctx, &self.name, &self.got);
+        if self.ctx.json {
+            self.ctx.print_json(&self.got.answer);
+        } else {
+            println!("{}", self.got.token);
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("WEBLOCK_NAME", self.name.clone()),
+            ("WEBLOCK_TOKEN", self.got.token.clone()),
+            ("WEBLOCK_FENCE", self.got.fence.to_string()),
+        ]
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some((self.ttl / 3).max(Duration::from_millis(100)))
+    }
+
+    fn renew(&mut self) -> Result<(), String> {
+        // Retrying past the lease's end is pointless: by then the lock is gone anyway.
+        let name = &self.name;
+        match lock::renew_once(
+            &self.ctx,
+            name,
+            &self.got.token,
+            Some(self.ttl),
+            self.lease_ends,
+        ) {
+            Ok(answer) if answer.status == 200 => {
+                self.lease_ends = Instant::now() + self.ttl;
+                Ok(())
+            }
+            Ok(answer) => Err(format!("lost the lock on {name}: {}", answer.reason())),
+            Err(failure) => Err(format!(
+                "cannot renew the lease on {name}: {}",
+                failure.message
+            )),
+        }
+    }
+
+    fn release(&self) {
+        if let Err(failure) = lock::release_token(&self.ctx, &self.name, &self.got.token) {
+            eprintln!(
+                "weblock: could not release {}: {}; its lease will free it",
+                self.name, failure.message
+            );
         }
     }
 }
