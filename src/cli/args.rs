@@ -46,9 +46,15 @@ pub enum Command {
     /// Show who holds a lock, since when, its lease and its queue; without NAME, every lock
     #[command(after_help = client_help!("Example:\n  weblock status db"))]
     Status(StatusArgs),
-    /// Wait until a lock is free, without taking it
-    #[command(after_help = client_help!("Example:\n  weblock wait deploy --timeout 10m && ./run-tests"))]
+    /// Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it
+    #[command(after_help = client_help!(
+        "Examples:\n  weblock wait deploy --timeout 10m && ./run-tests\n  weblock wait shop:live && ./deploy\n\n\
+A NAME with a colon is a gate (SERVICE:ENV); --lock makes it a lock name."
+    ))]
     Wait(WaitArgs),
+    /// Gates: services with named gates that are open or closed, taken together with tickets
+    #[command(subcommand)]
+    Gate(GateCommand),
     /// Wait in line for a lock; then print its token, or run a command while holding it
     #[command(after_help = client_help!(
         "Examples:\n  weblock wait-grab db -- ./migrate\n  weblock wait-grab gpu --timeout 1h -- python train.py\n\n\
@@ -146,10 +152,81 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
+    /// A lock, or a gate as SERVICE:ENV
     pub name: String,
     /// Give up after this long (default: wait for ever)
     #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
     pub timeout: Option<std::time::Duration>,
+    /// NAME is a lock even though it has a colon
+    #[arg(long)]
+    pub lock: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GateCommand {
+    /// Create a service with gates (they start open)
+    #[command(after_help = client_help!("Example:\n  weblock gate create shop --group team12 --env testing --env live"))]
+    Create {
+        service: String,
+        /// The team or group it belongs to
+        #[arg(long, value_name = "G")]
+        group: String,
+        /// A gate (environment); repeat for each
+        #[arg(long = "env", value_name = "NAME", required = true)]
+        envs: Vec<String>,
+    },
+    /// Show a service's gates, or every service
+    #[command(after_help = client_help!("Example:\n  weblock gate show shop"))]
+    Show { service: Option<String> },
+    /// Open a gate
+    #[command(after_help = client_help!("Example:\n  weblock gate open shop live"))]
+    Open(GateSetArgs),
+    /// Close a gate, with a message for those it stops
+    #[command(after_help = client_help!(
+        "Example:\n  weblock gate close shop live --message \"testing the release. -Jens\""
+    ))]
+    Close(GateSetArgs),
+    /// Delete a service and its gates
+    #[command(after_help = client_help!("Example:\n  weblock gate delete shop"))]
+    Delete { service: String },
+    /// Take gates together with a ticket (all of them or none); run a command while holding them
+    #[command(after_help = client_help!(
+        "Examples:\n  weblock gate enter shop:live pipeline:meta -- ./deploy\n  \
+weblock gate enter shop:testing,live --queue --timeout 30m -- ./deploy\n\n\
+Without --queue, a closed gate is a refusal (exit 1). With --queue, weblock waits in line, keeping \
+its ticket alive, until every gate is its. With a command, the ticket is deleted when it exits and \
+weblock exits with its code; without, the ticket id is printed (give it back with `weblock gate \
+leave TICKET`). The command gets WEBLOCK_TICKET in its environment."
+    ))]
+    Enter(GateEnterArgs),
+    /// Give back a ticket's gates
+    #[command(after_help = client_help!("Example:\n  weblock gate leave 4ca72ee9-82b9-48c5-bf66-994ac907386b"))]
+    Leave { ticket: String },
+}
+
+#[derive(Debug, Args)]
+pub struct GateSetArgs {
+    pub service: String,
+    pub env: String,
+    /// A message shown with the gate ("" clears it)
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GateEnterArgs {
+    /// Gates as SERVICE:ENV or SERVICE:ENV1,ENV2; several may be given
+    #[arg(required = true, value_name = "SERVICE:ENV")]
+    pub gates: Vec<String>,
+    /// Wait in line while a gate is closed, instead of giving up
+    #[arg(long)]
+    pub queue: bool,
+    /// With --queue, give up after this long (default: wait for ever)
+    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
+    pub timeout: Option<std::time::Duration>,
+    /// The command to run while holding the gates
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

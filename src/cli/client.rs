@@ -80,20 +80,21 @@ impl Client {
         &self.base
     }
 
-    /// One request, answered within `per_call` (which must cover any server-side wait), retried on
+    /// Any request, answered within `per_call` (which must cover any server-side wait), retried on
     /// connection errors and 5xx until `deadline`. Every request weblock retries is safe to repeat:
-    /// grabs carry the client's own token, and release is idempotent.
-    pub fn call(
+    /// grabs carry the client's own token, release is idempotent, and tickets are presented by id.
+    pub fn send(
         &self,
         method: &str,
         path: &str,
-        form: &[(&str, String)],
+        query: &[(&str, String)],
+        body: Body,
         per_call: Duration,
         deadline: Instant,
     ) -> Result<Answer, CallError> {
         let mut backoff = BACKOFF_START;
         loop {
-            let last = match self.once(method, path, form, per_call) {
+            let last = match self.once(method, path, query, body, per_call) {
                 Ok(answer) if answer.status < 500 => return Ok(answer),
                 Ok(answer) => format!("server error {}: {}", answer.status, answer.reason()),
                 Err(e) => e,
@@ -112,26 +113,45 @@ impl Client {
         &self,
         method: &str,
         path: &str,
-        form: &[(&str, String)],
+        query: &[(&str, String)],
+        body: Body,
         per_call: Duration,
     ) -> Result<Answer, String> {
         let url = format!("{}{}", self.base, path);
+        let pairs = || query.iter().map(|(k, v)| (*k, v.as_str()));
+        let timeout = Some(per_call);
         let result = match method {
-            "GET" => self
-                .agent
-                .get(&url)
-                .config()
-                .timeout_global(Some(per_call))
-                .build()
-                .query_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
-                .call(),
-            _ => self
-                .agent
-                .post(&url)
-                .config()
-                .timeout_global(Some(per_call))
-                .build()
-                .send_form(form.iter().map(|(k, v)| (*k, v.as_str()))),
+            "GET" | "DELETE" => {
+                let req = if method == "GET" {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
+                req.config()
+                    .timeout_global(timeout)
+                    .build()
+                    .query_pairs(pairs())
+                    .call()
+            }
+            _ => {
+                let req = match method {
+                    "PUT" => self.agent.put(&url),
+                    "PATCH" => self.agent.patch(&url),
+                    _ => self.agent.post(&url),
+                };
+                let req = req
+                    .config()
+                    .timeout_global(timeout)
+                    .build()
+                    .query_pairs(pairs());
+                match body {
+                    Body::Form(form) => req.send_form(form.iter().map(|(k, v)| (*k, v.as_str()))),
+                    Body::Json(value) => req
+                        .header("Content-Type", "application/json")
+                        .send(value.to_string()),
+                    Body::None => req.send_empty(),
+                }
+            }
         };
         let mut response = result.map_err(describe)?;
         let status = response.status().as_u16();
@@ -139,6 +159,14 @@ impl Client {
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Answer { status, body })
     }
+}
+
+/// A request's body.
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    None,
+    Form(&'a [(&'a str, String)]),
+    Json(&'a Value),
 }
 
 fn describe(e: ureq::Error) -> String {

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{Answer, CallError, Client};
+use super::client::{Answer, Body, CallError, Client};
 use super::tokens::{Held, Tokens};
 use super::{Failure, exit};
 use crate::duration;
@@ -12,7 +12,7 @@ use crate::duration;
 pub const ONE_SHOT_RETRY: Duration = Duration::from_secs(5);
 /// The longest a single long-poll waits on the server before the client asks again (re-polls keep
 /// their place in the queue: they carry the same token).
-const POLL: Duration = Duration::from_secs(25);
+pub const POLL: Duration = Duration::from_secs(25);
 /// Extra time a call may take beyond the server-side wait before the client gives up on it.
 const CALL_SLACK: Duration = Duration::from_secs(10);
 
@@ -45,6 +45,7 @@ pub struct Got {
 }
 
 impl Ctx {
+    /// A form request (GET: query string); see `send`.
     fn call(
         &self,
         method: &str,
@@ -53,8 +54,26 @@ impl Ctx {
         server_wait: Duration,
         deadline: Instant,
     ) -> Result<Answer, Failure> {
+        let (query, body) = match method {
+            "GET" => (form, Body::None),
+            _ => (&[][..], Body::Form(form)),
+        };
+        self.send(method, path, query, body, server_wait, deadline)
+    }
+
+    /// A request that may wait `server_wait` on the server, retried until `deadline`; an unreachable
+    /// server is exit code 4 with a line that says where it was looked for.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Body,
+        server_wait: Duration,
+        deadline: Instant,
+    ) -> Result<Answer, Failure> {
         self.client
-            .call(method, path, form, server_wait + CALL_SLACK, deadline)
+            .send(method, path, query, body, server_wait + CALL_SLACK, deadline)
             .map_err(|CallError::Unreachable(why)| {
                 Failure::new(
                     exit::UNREACHABLE,

@@ -2,13 +2,14 @@
 //! Client commands talk HTTP to a server; they know its API, nothing of its insides.
 pub mod args;
 mod client;
+mod gate;
 mod lock;
 mod run;
 mod tokens;
 
 use std::process::ExitCode;
 
-use args::{BenchArgs, Cli, Command, ServeArgs};
+use args::{BenchArgs, Cli, Command, GateCommand, ServeArgs};
 use clap::Parser;
 use lock::{Ctx, Waiting, Want};
 
@@ -78,7 +79,37 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         Command::Release(args) => done(lock::release(&ctx, &args.name, args.token)),
         Command::Renew(args) => done(lock::renew(&ctx, &args.name, args.token, args.ttl)),
         Command::Status(args) => done(lock::status(&ctx, args.name.as_deref())),
+        Command::Wait(args) if args.name.contains(':') && !args.lock => {
+            done(gate::wait_open(&ctx, &args.name, args.timeout))
+        }
         Command::Wait(args) => done(lock::wait_free(&ctx, &args.name, args.timeout)),
+        Command::Gate(GateCommand::Create {
+            service,
+            group,
+            envs,
+        }) => done(gate::create(&ctx, &service, &group, &envs)),
+        Command::Gate(GateCommand::Show { service }) => done(gate::show(&ctx, service.as_deref())),
+        Command::Gate(GateCommand::Open(a)) => done(gate::set(
+            &ctx,
+            &a.service,
+            &a.env,
+            "open",
+            a.message.as_deref(),
+        )),
+        Command::Gate(GateCommand::Close(a)) => done(gate::set(
+            &ctx,
+            &a.service,
+            &a.env,
+            "closed",
+            a.message.as_deref(),
+        )),
+        Command::Gate(GateCommand::Delete { service }) => done(gate::delete(&ctx, &service)),
+        Command::Gate(GateCommand::Leave { ticket }) => done(gate::leave(&ctx, &ticket)),
+        Command::Gate(GateCommand::Enter(args)) => {
+            let gates = gate::parse_gates(&args.gates)?;
+            let claim = gate::GateClaim::new(ctx, gates, args.queue, args.timeout);
+            run::run(claim, args.command)
+        }
         Command::WaitGrab(args) => {
             let ttl = match (args.hold.ttl, args.command.is_empty()) {
                 (Some(ttl), _) => Some(ttl),

@@ -1,0 +1,460 @@
+//! `weblock gate …` and `weblock wait SERVICE:ENV`: the gatekeeper API from the command line.
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::client::{Answer, Body};
+use super::lock::{Ctx, ONE_SHOT_RETRY, POLL, unexpected};
+use super::run::{Claim, Held};
+use super::{Failure, exit};
+use crate::duration;
+
+/// Gates named on the command line: `shop:live`, `shop:testing,live`, several of them.
+pub fn parse_gates(specs: &[String]) -> Result<BTreeMap<String, Vec<String>>, Failure> {
+    let mut gates: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for spec in specs {
+        let Some((service, envs)) = spec.split_once(':') else {
+            return Err(Failure::new(
+                exit::USAGE,
+                format!("invalid gate {spec:?}: use SERVICE:ENV or SERVICE:ENV1,ENV2"),
+            ));
+        };
+        let envs: Vec<&str> = envs.split(',').filter(|e| !e.is_empty()).collect();
+        if service.is_empty() || envs.is_empty() {
+            return Err(Failure::new(
+                exit::USAGE,
+                format!("invalid gate {spec:?}: use SERVICE:ENV or SERVICE:ENV1,ENV2"),
+            ));
+        }
+        let list = gates.entry(service.to_string()).or_default();
+        for env in envs {
+            if !list.iter().any(|e| e == env) {
+                list.push(env.to_string());
+            }
+        }
+    }
+    Ok(gates)
+}
+
+fn one_shot(ctx: &Ctx, method: &str, path: &str, body: Body) -> Result<Answer, Failure> {
+    ctx.send(
+        method,
+        path,
+        &[],
+        body,
+        Duration::ZERO,
+        Instant::now() + ONE_SHOT_RETRY,
+    )
+}
+
+/// 200 is done; 400 and 404 are the caller's mistake (exit 2); anything else unexpected.
+fn judge(ctx: &Ctx, answer: &Answer) -> Result<(), Failure> {
+    ctx.print_json(answer);
+    match answer.status {
+        200 => Ok(()),
+        400 | 404 => Err(Failure::new(exit::USAGE, answer.reason())),
+        _ => Err(unexpected(answer)),
+    }
+}
+
+pub fn create(ctx: &Ctx, service: &str, group: &str, envs: &[String]) -> Result<(), Failure> {
+    let body = json!({"group": group, "environments": envs});
+    let answer = one_shot(ctx, "POST", &service_path(service), Body::Json(&body))?;
+    judge(ctx, &answer)
+}
+
+pub fn delete(ctx: &Ctx, service: &str) -> Result<(), Failure> {
+    let answer = one_shot(ctx, "DELETE", &service_path(service), Body::None)?;
+    judge(ctx, &answer)
+}
+
+pub fn set(
+    ctx: &Ctx,
+    service: &str,
+    env: &str,
+    state: &str,
+    message: Option<&str>,
+) -> Result<(), Failure> {
+    let mut body = json!({"state": state});
+    if let Some(m) = message {
+        body["message"] = m.into();
+    }
+    let path = format!("{}/{}", service_path(service), encode(env));
+    let answer = one_shot(ctx, "PUT", &path, Body::Json(&body))?;
+    judge(ctx, &answer)
+}
+
+pub fn leave(ctx: &Ctx, ticket: &str) -> Result<(), Failure> {
+    let answer = one_shot(
+        ctx,
+        "DELETE",
+        &format!("/api/tickets/{}", encode(ticket)),
+        Body::None,
+    )?;
+    ctx.print_json(&answer);
+    match answer.status {
+        200 => Ok(()),
+        404 => Err(Failure::new(
+            exit::NO,
+            format!("no ticket {ticket} (expired, or already left)"),
+        )),
+        _ => Err(unexpected(&answer)),
+    }
+}
+
+pub fn show(ctx: &Ctx, service: Option<&str>) -> Result<(), Failure> {
+    let path = service.map_or("/api/services".to_string(), service_path);
+    let answer = one_shot(ctx, "GET", &path, Body::None)?;
+    if answer.status != 200 {
+        return judge(ctx, &answer);
+    }
+    if ctx.json {
+        ctx.print_json(&answer);
+        return Ok(());
+    }
+    match answer.body.get("services").and_then(Value::as_array) {
+        Some(all) if all.is_empty() => println!("no services"),
+        Some(all) => all.iter().for_each(print_service),
+        None => print_service(&answer.body),
+    }
+    Ok(())
+}
+
+/// `shop (group team12)` and a line per gate: state, message, queue.
+fn print_service(doc: &Value) {
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    println!("{} (group {})", field(doc, "name"), field(doc, "group"));
+    let Some(envs) = doc.get("environments").and_then(Value::as_object) else {
+        return;
+    };
+    let width = envs.keys().map(String::len).max().unwrap_or(0);
+    for (name, gate) in envs {
+        let mut line = format!("  {name:width$}  {:6}", field(gate, "state"));
+        let message = field(gate, "message");
+        if !message.is_empty() {
+            line.push_str(&format!("  {message:?}"));
+        }
+        if let Some(queue) = gate
+            .get("queue")
+            .and_then(Value::as_array)
+            .filter(|q| !q.is_empty())
+        {
+            let ids: Vec<&str> = queue.iter().filter_map(Value::as_str).collect();
+            line.push_str(&format!("  tickets: {}", ids.join(", ")));
+        }
+        println!("{line}");
+    }
+}
+
+/// `weblock wait SERVICE:ENV`: until the gate is open (open by hand, and held by no ticket).
+pub fn wait_open(ctx: &Ctx, spec: &str, timeout: Option<Duration>) -> Result<(), Failure> {
+    let gates = parse_gates(&[spec.to_string()])?;
+    let (service, envs) = gates
+        .iter()
+        .next()
+        .ok_or_else(|| Failure::new(exit::USAGE, "no gate"))?;
+    let [env] = envs.as_slice() else {
+        return Err(Failure::new(
+            exit::USAGE,
+            "weblock wait takes one gate: SERVICE:ENV",
+        ));
+    };
+    let path = format!("{}/{}", service_path(service), encode(env));
+    let started = Instant::now();
+    let deadline = timeout.map(|t| started + t);
+    loop {
+        let now = Instant::now();
+        let poll = deadline.map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
+        let query = [("wait", format!("{:.3}", poll.as_secs_f64()))];
+        let retry_until = deadline.unwrap_or(now + Duration::from_secs(365 * 86_400));
+        let answer = ctx.send("GET", &path, &query, Body::None, poll, retry_until)?;
+        if answer.status != 200 {
+            return judge(ctx, &answer);
+        }
+        if answer.str("state") == Some("open") {
+            ctx.print_json(&answer);
+            return Ok(());
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            ctx.print_json(&answer);
+            let message = answer.str("message").filter(|m| !m.is_empty());
+            return Err(Failure::new(
+                exit::TIMED_OUT,
+                format!(
+                    "timed out after {} waiting for {spec} to open: it is closed{}",
+                    duration::format(started.elapsed()),
+                    message.map(|m| format!(" ({m:?})")).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+}
+
+/// Gates to take together with a ticket.
+pub struct GateClaim {
+    ctx: Arc<Ctx>,
+    gates: BTreeMap<String, Vec<String>>,
+    queue: bool,
+    timeout: Option<Duration>,
+    /// The ticket the server gave while queued, for the next poll and for withdrawing.
+    ticket: Mutex<Option<String>>,
+}
+
+impl GateClaim {
+    pub fn new(
+        ctx: Ctx,
+        gates: BTreeMap<String, Vec<String>>,
+        queue: bool,
+        timeout: Option<Duration>,
+    ) -> GateClaim {
+        GateClaim {
+            ctx: Arc::new(ctx),
+            gates,
+            queue,
+            timeout,
+            ticket: Mutex::new(None),
+        }
+    }
+
+    fn ticket(&self) -> Option<String> {
+        self.ticket
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_ticket(&self, id: Option<String>) {
+        *self.ticket.lock().unwrap_or_else(|p| p.into_inner()) = id;
+    }
+
+    /// Why a test-and-set was denied: the named gates that are closed, with their messages.
+    fn closed_gates(&self) -> String {
+        let mut closed = Vec::new();
+        for (service, envs) in &self.gates {
+            let Ok(answer) = one_shot(&self.ctx, "GET", &service_path(service), Body::None) else {
+                continue;
+            };
+            for env in envs {
+                let gate = &answer.body["environments"][env];
+                match gate.get("state").and_then(Value::as_str) {
+                    Some("open") => {}
+                    Some(_) => {
+                        let message = gate.get("message").and_then(Value::as_str).unwrap_or("");
+                        let why = if message.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({message:?})")
+                        };
+                        closed.push(format!("{service}:{env} is closed{why}"));
+                    }
+                    None => closed.push(format!("{service} has no gate {env}")),
+                }
+            }
+        }
+        if closed.is_empty() {
+            "another ticket is ahead in line".to_string()
+        } else {
+            closed.join(", ")
+        }
+    }
+}
+
+impl Claim for GateClaim {
+    type Held = GateHeld;
+
+    fn acquire(&self) -> Result<GateHeld, Failure> {
+        let started = Instant::now();
+        let deadline = self.timeout.map(|t| started + t);
+        loop {
+            let now = Instant::now();
+            let mut query = Vec::new();
+            let mut poll = Duration::ZERO;
+            if self.queue {
+                poll = deadline.map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
+                query.push(("queue", "true".to_string()));
+                query.push(("wait", format!("{:.3}", poll.as_secs_f64())));
+            }
+            let mut body = json!({"services": self.gates});
+            if let Some(ticket) = self.ticket() {
+                body["ticket"] = ticket.into();
+            }
+            let retry_until = match deadline {
+                Some(d) => d.max(now + ONE_SHOT_RETRY),
+                None if self.queue => now + Duration::from_secs(365 * 86_400),
+                None => now + ONE_SHOT_RETRY,
+            };
+            let answer = self.ctx.send(
+                "PUT",
+                "/api/services",
+                &query,
+                Body::Json(&body),
+                poll,
+                retry_until,
+            )?;
+            let ticket_id = answer.body["ticket"]["id"].as_str().map(str::to_string);
+            match (answer.status, answer.str("status")) {
+                (200, Some("ok")) => {
+                    let ticket = ticket_id.ok_or_else(|| unexpected(&answer))?;
+                    self.set_ticket(Some(ticket.clone()));
+                    return Ok(GateHeld {
+                        ctx: self.ctx.clone(),
+                        ticket,
+                        answer,
+                    });
+                }
+                (200, Some("queue")) => {
+                    self.set_ticket(ticket_id);
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        self.withdraw();
+                        self.ctx.print_json(&answer);
+                        return Err(Failure::new(
+                            exit::TIMED_OUT,
+                            format!(
+                                "timed out after {} waiting in line for {}: {}",
+                                duration::format(started.elapsed()),
+                                self.what(),
+                                self.closed_gates()
+                            ),
+                        ));
+                    }
+                }
+                (200, Some("denied")) => {
+                    self.ctx.print_json(&answer);
+                    let why = if self.ticket().is_some() {
+                        "the ticket is gone (expired, or its service deleted)".to_string()
+                    } else {
+                        self.closed_gates()
+                    };
+                    return Err(Failure::new(
+                        exit::NO,
+                        format!("denied {}: {why}", self.what()),
+                    ));
+                }
+                (400 | 404, _) => {
+                    self.ctx.print_json(&answer);
+                    return Err(Failure::new(exit::USAGE, answer.reason()));
+                }
+                _ => return Err(unexpected(&answer)),
+            }
+        }
+    }
+
+    fn withdraw(&self) {
+        if let Some(ticket) = self.ticket() {
+            let path = format!("/api/tickets/{}", encode(&ticket));
+            let _ = self.ctx.send(
+                "DELETE",
+                &path,
+                &[],
+                Body::None,
+                Duration::ZERO,
+                Instant::now() + Duration::from_secs(2),
+            );
+        }
+    }
+
+    fn what(&self) -> String {
+        let parts: Vec<String> = self
+            .gates
+            .iter()
+            .map(|(service, envs)| format!("{service}:{}", envs.join(",")))
+            .collect();
+        parts.join(" ")
+    }
+}
+
+/// A granted ticket: it holds its gates until deleted, so there is nothing to renew.
+pub struct GateHeld {
+    ctx: Arc<Ctx>,
+    ticket: String,
+    answer: Answer,
+}
+
+impl Held for GateHeld {
+    fn keep(&self) {
+        if self.ctx.json {
+            self.ctx.print_json(&self.answer);
+        } else {
+            println!("{}", self.ticket);
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("WEBLOCK_TICKET", self.ticket.clone())]
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        None
+    }
+
+    fn renew(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn release(&self) {
+        if let Err(failure) = leave_quietly(&self.ctx, &self.ticket) {
+            eprintln!(
+                "weblock: could not give back ticket {}: {}; run `weblock gate leave {}`",
+                self.ticket, failure.message, self.ticket
+            );
+        }
+    }
+}
+
+fn leave_quietly(ctx: &Ctx, ticket: &str) -> Result<(), Failure> {
+    let answer = one_shot(
+        ctx,
+        "DELETE",
+        &format!("/api/tickets/{}", encode(ticket)),
+        Body::None,
+    )?;
+    match answer.status {
+        200 | 404 => Ok(()),
+        _ => Err(unexpected(&answer)),
+    }
+}
+
+fn service_path(service: &str) -> String {
+    format!("/api/services/{}", encode(service))
+}
+
+/// Percent-encodes a path segment.
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_specs_are_grouped_by_service() {
+        let specs = [
+            "shop:live".to_string(),
+            "shop:testing,live".into(),
+            "pipeline:meta".into(),
+        ];
+        let gates = parse_gates(&specs).unwrap();
+        assert_eq!(gates["shop"], ["live", "testing"]);
+        assert_eq!(gates["pipeline"], ["meta"]);
+        assert!(parse_gates(&["nocolon".to_string()]).is_err());
+        assert!(parse_gates(&["shop:".to_string()]).is_err());
+        assert!(parse_gates(&[":live".to_string()]).is_err());
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(encode("a b/c"), "a%20b%2Fc");
+        assert_eq!(encode("live-1.x"), "live-1.x");
+    }
+}
