@@ -205,7 +205,14 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
             }
             Event::Freed { request, .. } => unpark(inner, request, Answer::Free),
             Event::Deleted { request, .. } => unpark(inner, request, Answer::Deleted),
-            Event::Expired { .. } | Event::Released { .. } => None,
+            Event::Expired { .. }
+            | Event::Released { .. }
+            | Event::TicketGranted { .. }
+            | Event::TicketPollEnded { .. }
+            | Event::TicketExpired { .. }
+            | Event::TicketEnded { .. }
+            | Event::GateOpened { .. }
+            | Event::GateWatchEnded { .. } => None,
         };
         deliveries.extend(delivery);
     }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::auth;
 use super::core::Answer;
-use super::http::Response;
+use super::http::{Response, Words};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use crate::engine::{
@@ -29,13 +29,13 @@ pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
     }
     match uid {
         None => {
-            if let Some(r) = check_method(ctx.req, &["POST"]) {
+            if let Some(r) = check_method(ctx.req, &["POST"], Words::Error) {
                 return Handled::Respond(r);
             }
             acquire(ctx, resource)
         }
         Some(uid) => {
-            if let Some(r) = check_method(ctx.req, &["GET", "DELETE"]) {
+            if let Some(r) = check_method(ctx.req, &["GET", "DELETE"], Words::Error) {
                 return Handled::Respond(r);
             }
             let Some(request) = parse_uid(uid) else {
@@ -57,7 +57,7 @@ pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
 pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
     let name = rest.trim_start_matches('/');
     let name = name.strip_suffix('/').unwrap_or(name);
-    if let Some(r) = check_method(ctx.req, &["GET", "DELETE"]) {
+    if let Some(r) = check_method(ctx.req, &["GET", "DELETE"], Words::Error) {
         return Handled::Respond(r);
     }
     if !name.is_empty()

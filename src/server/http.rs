@@ -226,6 +226,14 @@ impl Request {
     }
 }
 
+/// How an API words a refusal's `status`: WebMutex says `fail`; the gatekeeper document says `error`,
+/// and weblock says the same for the APIs whose documents say nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Words {
+    Fail,
+    Error,
+}
+
 /// An answer, encoded in one buffer and sent with one write.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -260,6 +268,14 @@ impl Response {
             status,
             &serde_json::json!({"status": "fail", "reason": reason.into()}),
         )
+    }
+
+    /// A refusal in an API's words.
+    pub fn refusal(words: Words, status: u16, reason: impl Into<String>) -> Response {
+        match words {
+            Words::Fail => Response::fail(status, reason),
+            Words::Error => Response::error(status, reason),
+        }
     }
 
     /// The error body of the APIs whose documents say `error` (or nothing): `{"status": "error", …}`.

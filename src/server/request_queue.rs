@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::http::Response;
+use super::http::{Response, Words};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use crate::engine::{
@@ -35,10 +35,18 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
                     _ => only(ctx, &["GET", "POST"], |ctx| list_requests(ctx, name)),
                 },
                 ["requests", id] => {
-                    if let Some(r) = check_method(ctx.req, &["GET", "PATCH", "PUT", "DELETE"]) {
+                    if let Some(r) =
+                        check_method(ctx.req, &["GET", "PATCH", "PUT", "DELETE"], Words::Error)
+                    {
                         return Handled::Respond(r);
                     }
-                    let Some(id) = id.parse::<u64>().ok().map(RequestId) else {
+                    // One URL per request: plain decimal, no sign, no leading zeros.
+                    let canonical = id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
+                    let Some(id) = canonical
+                        .then(|| id.parse::<u64>().ok())
+                        .flatten()
+                        .map(RequestId)
+                    else {
                         return Handled::Respond(Response::error(
                             404,
                             format!("no request {id} on {name}"),
@@ -50,16 +58,16 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
                         _ => get(ctx, name, id),
                     }
                 }
-                _ => super::router::not_found(ctx.req),
+                _ => super::router::not_found_in(ctx.req, Words::Error),
             }
         }
-        _ => super::router::not_found(ctx.req),
+        _ => super::router::not_found_in(ctx.req, Words::Error),
     };
     Handled::Respond(response)
 }
 
 fn only(ctx: &mut Ctx, methods: &[&str], f: impl FnOnce(&mut Ctx) -> Response) -> Response {
-    check_method(ctx.req, methods).unwrap_or_else(|| f(ctx))
+    check_method(ctx.req, methods, Words::Error).unwrap_or_else(|| f(ctx))
 }
 
 fn create(ctx: &mut Ctx, name: &str) -> Response {
@@ -77,8 +85,6 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         Ok(t) => t.unwrap_or(0.0),
         Err(r) => return r,
     };
-    // Shown back as given (600 stays 600, not 600.0).
-    let timeout_value = params.get("timeout").cloned().unwrap_or(json!(0));
     let requester_data = params.get("requester_data").cloned().unwrap_or(Value::Null);
     let op = Op::Acquire(Acquire {
         resource: name.to_string(),
@@ -87,7 +93,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         ttl_ms: (timeout > 0.0).then_some((timeout * 1000.0) as u64),
         wait: Wait::Forever,
         grace_ms: None,
-        meta: Some(json!({"requester_data": requester_data, "timeout": timeout_value}).to_string()),
+        meta: Some(json!({"requester_data": requester_data}).to_string()),
     });
     let (reply, deliveries) = ctx.shared.core.apply(op);
     ctx.deliveries.extend(deliveries);
@@ -157,19 +163,28 @@ fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
         );
     }
     let timeout = match Params::parse_json_body(ctx.req.header("content-type"), &ctx.req.body) {
+        Ok(p) if p.json().is_some_and(|v| !v.is_object()) => {
+            return Response::error(400, "the body must be a JSON object: {\"timeout\": 600}");
+        }
         Ok(p) => match timeout_param(&p) {
             Ok(t) => t,
             Err(r) => return r,
         },
         Err(e) => return Response::error(400, e.to_string()),
     };
+    if timeout == Some(0.0) {
+        return Response::error(
+            400,
+            "timeout 0 (no time limit) can only be asked for when the request is made; send a positive timeout",
+        );
+    }
     let Some(token) = ctx.shared.core.read(|e| e.token_of(id)) else {
         return Response::error(412, format!("request {} is not active", id.0));
     };
     let (reply, deliveries) = ctx.shared.core.apply(Op::Renew {
         resource: name.to_string(),
         token,
-        ttl_ms: timeout.filter(|t| *t > 0.0).map(|t| (t * 1000.0) as u64),
+        ttl_ms: timeout.map(|t| (t * 1000.0) as u64),
     });
     ctx.deliveries.extend(deliveries);
     match reply {
@@ -217,8 +232,15 @@ fn list_locks(ctx: &mut Ctx) -> Response {
     Response::json(200, &json!({"locks": urls}))
 }
 
+/// The lock requests of `name`, live and remembered (not the watchers of other APIs' waits).
+fn requests_of(ctx: &Ctx, name: &str) -> Vec<(RequestId, RequestView)> {
+    let mut requests = ctx.shared.core.read(|e| e.requests_of(name));
+    requests.retain(|(_, v)| !matches!(v.state, RequestState::Watching { .. }));
+    requests
+}
+
 fn resource(ctx: &mut Ctx, name: &str) -> Response {
-    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    let requests = requests_of(ctx, name);
     if requests.is_empty() {
         return Response::error(404, format!("no lock {name}"));
     }
@@ -234,7 +256,7 @@ fn resource(ctx: &mut Ctx, name: &str) -> Response {
 }
 
 fn list_requests(ctx: &mut Ctx, name: &str) -> Response {
-    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    let requests = requests_of(ctx, name);
     if requests.is_empty() {
         return Response::error(404, format!("no lock {name}"));
     }
@@ -247,7 +269,7 @@ fn list_requests(ctx: &mut Ctx, name: &str) -> Response {
 
 fn owner(ctx: &mut Ctx, name: &str) -> Response {
     let now = timefmt::now_ms();
-    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    let requests = requests_of(ctx, name);
     let Some((id, holder)) = requests.iter().find_map(|(id, v)| match &v.state {
         RequestState::Active(h) => Some((*id, h.clone())),
         _ => None,
@@ -294,10 +316,12 @@ fn request_doc(ctx: &Ctx, id: RequestId, view: &RequestView) -> Value {
     if let Some((_, at)) = ended {
         statuses.push(json!({"timestamp": timefmt::request_queue(at), "type": status_word(view)}));
     }
-    let timeout = meta
-        .get("timeout")
-        .cloned()
-        .unwrap_or_else(|| json!(view.ttl_ms.map_or(0, |t| t / 1000)));
+    // The lease in force (a heartbeat may have changed it): whole seconds as an integer.
+    let timeout = match view.ttl_ms {
+        Some(ms) if ms % 1000 == 0 => json!(ms / 1000),
+        Some(ms) => json!(ms as f64 / 1000.0),
+        None => json!(0),
+    };
     json!({
         "creation_time": timefmt::request_queue(view.created),
         "current_status": status_word(view),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use super::Shared;
 use super::conn::Slot;
 use super::core::Delivery;
-use super::http::{Request, Response};
+use super::http::{Request, Response, Words};
 use super::{hal, request_queue, webmutex};
 use crate::engine::RequestId;
 
@@ -51,15 +51,21 @@ pub fn route(
     }
 }
 
+/// 404 for a path no API owns (in WebMutex's words, as outside any dialect), or one inside a dialect.
 pub fn not_found(req: &Request) -> Response {
-    Response::fail(
+    not_found_in(req, Words::Fail)
+}
+
+pub fn not_found_in(req: &Request, words: Words) -> Response {
+    Response::refusal(
+        words,
         404,
         format!("no such endpoint: {} {}", req.method(), req.path()),
     )
 }
 
 /// 405 with the `Allow` header, or `None` when `allowed` lists the request's method (HEAD goes with GET).
-pub fn check_method(req: &Request, allowed: &[&str]) -> Option<Response> {
+pub fn check_method(req: &Request, allowed: &[&str], words: Words) -> Option<Response> {
     let method = req.method();
     let ok = allowed.contains(&method) || (method == "HEAD" && allowed.contains(&"GET"));
     if ok {
@@ -71,7 +77,8 @@ pub fn check_method(req: &Request, allowed: &[&str]) -> Option<Response> {
     }
     let list = list.join(", ");
     Some(
-        Response::fail(
+        Response::refusal(
+            words,
             405,
             format!(
                 "method {method} is not allowed on {}; use {list}",

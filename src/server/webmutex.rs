@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::core::Answer;
-use super::http::Response;
+use super::http::{Response, Words};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use crate::engine::{Acquire, Grant, LockView, Op, Refusal, Reply, Wait};
@@ -47,7 +47,7 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
         Endpoint::Status => &["GET", "POST"],
         _ => &["POST"],
     };
-    if let Some(refusal) = check_method(ctx.req, allowed) {
+    if let Some(refusal) = check_method(ctx.req, allowed, Words::Fail) {
         return Handled::Respond(refusal);
     }
     let request = (|| {
