@@ -63,8 +63,9 @@ pub fn check(admin: Option<&Credentials>, req: &Request) -> Option<Response> {
     let given = req
         .header("authorization")
         .and_then(|h| {
-            h.strip_prefix("Basic ")
-                .or_else(|| h.strip_prefix("basic "))
+            // The scheme name is case-insensitive (RFC 7235 §2.1).
+            let (scheme, rest) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then_some(rest)
         })
         .and_then(|b64| base64_decode(b64.trim()));
     let reason = match (admin, given) {

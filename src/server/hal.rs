@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::auth;
 use super::core::Answer;
-use super::http::{Response, Words};
+use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use crate::engine::{
@@ -16,6 +16,10 @@ use crate::timefmt;
 const HAL_JSON: &str = "application/hal+json";
 /// The longest a client may ask to wait, in seconds (a day), as on the WebMutex API.
 const MAX_WAIT_SECS: f64 = 86_400.0;
+/// The longest lease, in seconds (30 days), as on the other APIs.
+const MAX_LIFETIME_SECS: f64 = 30.0 * 86_400.0;
+/// Resource names are WebMutex ids too, which are at most this long.
+const MAX_NAME: usize = 128;
 
 /// `/locks/{resource}` and `/locks/{resource}/{uid}`; `rest` follows `/locks/`.
 pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
@@ -55,10 +59,19 @@ pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
 
 /// `/resources` and `/resources/{resource}`; `rest` follows `/resources/` (empty, or the name).
 pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
-    let name = rest.trim_start_matches('/');
-    let name = name.strip_suffix('/').unwrap_or(name);
+    let name = rest.strip_suffix('/').unwrap_or(rest);
     if let Some(r) = check_method(ctx.req, &["GET", "DELETE"], Words::Error) {
         return Handled::Respond(r);
+    }
+    if name.contains('/') {
+        return Handled::Respond(super::router::not_found_in(ctx.req, Words::Error));
+    }
+    if name.is_empty() && ctx.req.method() == "DELETE" && ctx.req.path().ends_with("/resources/") {
+        // An empty name where one was meant must not delete every resource.
+        return Handled::Respond(Response::error(
+            400,
+            "no resource name: DELETE /resources/NAME deletes one resource, DELETE /resources all",
+        ));
     }
     if !name.is_empty()
         && let Err(r) = check_name(name)
@@ -110,7 +123,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
         ttl_ms: (body.lifetime > 0.0).then_some((body.lifetime * 1000.0) as u64),
         wait,
         grace_ms: None,
-        meta: Some(json!({"wait": body.wait_value, "lifetime": body.lifetime_value}).to_string()),
+        meta: Some(json!({"wait": seconds((body.wait * 1000.0) as u64)}).to_string()),
     });
     let responder = {
         let (host, name) = (host.clone(), name.clone());
@@ -146,9 +159,6 @@ struct Body {
     title: String,
     wait: f64,
     lifetime: f64,
-    /// As given, to show back in the lock's document.
-    wait_value: Value,
-    lifetime_value: Value,
 }
 
 /// The JSON body `{"title", "wait", "lifetime"}` (a form with those fields is accepted too).
@@ -171,26 +181,21 @@ fn read_body(ctx: &Ctx) -> Result<Body, String> {
     if title.chars().any(char::is_control) || title.len() > 256 {
         return Err("title must be at most 256 bytes, without control characters".into());
     }
-    let number = |name: &str| -> Result<(f64, Value), String> {
+    let number = |name: &str, max: f64| -> Result<f64, String> {
         match params.get(name) {
-            None | Some(Value::Null) => Ok((0.0, json!(0))),
+            None | Some(Value::Null) => Ok(0.0),
             Some(v) => match v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()) {
-                Some(n) if n.is_finite() && n >= 0.0 => Ok((n, v.clone())),
-                _ => Err(format!("{name} must be a non-negative number of seconds")),
+                Some(n) if n.is_finite() && (0.0..=max).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "{name} must be a non-negative number of seconds, at most {max}"
+                )),
             },
         }
     };
-    let (wait, wait_value) = number("wait")?;
-    let (lifetime, lifetime_value) = number("lifetime")?;
-    if wait > MAX_WAIT_SECS {
-        return Err(format!("wait must be at most {MAX_WAIT_SECS} seconds"));
-    }
     Ok(Body {
         title,
-        wait,
-        lifetime,
-        wait_value,
-        lifetime_value,
+        wait: number("wait", MAX_WAIT_SECS)?,
+        lifetime: number("lifetime", MAX_LIFETIME_SECS)?,
     })
 }
 
@@ -206,6 +211,9 @@ fn delete_lock(ctx: &mut Ctx, resource: &str, request: RequestId) -> Response {
     let Some(view) = live_request(ctx, resource, request) else {
         return Response::error(404, format!("no lock {} on {resource}", uid(request)));
     };
+    if let Some(refusal) = super::router::token_only(&view) {
+        return refusal;
+    }
     let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(request))) {
         (RequestState::Active(_), Some(token)) => Op::Release {
             resource: resource.to_string(),
@@ -285,11 +293,8 @@ fn lock_doc(
         .as_deref()
         .and_then(|m| serde_json::from_str(m).ok())
         .unwrap_or_default();
-    // A lock taken through another API has no HAL metadata: its lease is its lifetime.
-    let lifetime = meta
-        .get("lifetime")
-        .cloned()
-        .unwrap_or_else(|| json!(view.ttl_ms.map_or(0, |t| t / 1000)));
+    // The lifetime is the lease in force, whichever API set it; `wait` is HAL's own (0 elsewhere).
+    let lifetime = view.ttl_ms.map_or(json!(0), seconds);
     let wait = meta.get("wait").cloned().unwrap_or(json!(0));
     let time = |t: Option<u64>| t.map_or(Value::Null, |t| Value::from(timefmt::hal(t)));
     let mut links = json!({"self": {"href": lock_path(resource, request)}});
@@ -332,7 +337,8 @@ fn uid(request: RequestId) -> String {
 }
 
 fn parse_uid(text: &str) -> Option<RequestId> {
-    if text.len() > 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // Exactly as `uid` writes it: one URL per lock.
+    if text.len() != 32 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
     u64::from_str_radix(text, 16).ok().map(RequestId)
@@ -340,12 +346,15 @@ fn parse_uid(text: &str) -> Option<RequestId> {
 
 /// Resource names of this API: `[a-zA-Z0-9]+`.
 fn check_name(name: &str) -> Result<(), Response> {
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !name.is_empty() && name.len() <= MAX_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         Ok(())
     } else {
         Err(Response::error(
             400,
-            format!("invalid resource name {name:?}: use letters and digits only ([a-zA-Z0-9]+)"),
+            format!(
+                "invalid resource name {name:?}: use 1 to {MAX_NAME} letters and digits ([a-zA-Z0-9]+)"
+            ),
         ))
     }
 }

@@ -226,6 +226,15 @@ impl Request {
     }
 }
 
+/// Milliseconds as JSON seconds: whole seconds as an integer (`30`), otherwise fractional (`2.5`).
+pub fn seconds(ms: u64) -> Value {
+    if ms.is_multiple_of(1000) {
+        (ms / 1000).into()
+    } else {
+        serde_json::json!(ms as f64 / 1000.0)
+    }
+}
+
 /// How an API words a refusal's `status`: WebMutex says `fail`; the gatekeeper document says `error`,
 /// and weblock says the same for the APIs whose documents say nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

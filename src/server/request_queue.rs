@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::http::{Response, Words};
+use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use crate::engine::{
@@ -156,6 +156,9 @@ fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
     let Some(view) = find(ctx, name, id) else {
         return Response::error(404, format!("no request {} on {name}", id.0));
     };
+    if let Some(refusal) = super::router::token_only(&view) {
+        return refusal;
+    }
     if !matches!(view.state, RequestState::Active(_)) {
         return Response::error(
             412,
@@ -199,6 +202,9 @@ fn delete(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
     let Some(view) = find(ctx, name, id) else {
         return Response::error(404, format!("no request {} on {name}", id.0));
     };
+    if let Some(refusal) = super::router::token_only(&view) {
+        return refusal;
+    }
     let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(id))) {
         (RequestState::Active(_), Some(token)) => Op::Release {
             resource: name.to_string(),
@@ -317,11 +323,7 @@ fn request_doc(ctx: &Ctx, id: RequestId, view: &RequestView) -> Value {
         statuses.push(json!({"timestamp": timefmt::request_queue(at), "type": status_word(view)}));
     }
     // The lease in force (a heartbeat may have changed it): whole seconds as an integer.
-    let timeout = match view.ttl_ms {
-        Some(ms) if ms % 1000 == 0 => json!(ms / 1000),
-        Some(ms) => json!(ms as f64 / 1000.0),
-        None => json!(0),
-    };
+    let timeout = view.ttl_ms.map_or(json!(0), seconds);
     json!({
         "creation_time": timefmt::request_queue(view.created),
         "current_status": status_word(view),

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::core::Answer;
-use super::http::{Response, Words};
+use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use crate::engine::{Acquire, Grant, LockView, Op, Refusal, Reply, Wait};
@@ -348,15 +348,6 @@ fn ok(body: Value) -> Response {
     };
     body.insert("status".into(), "ok".into());
     Response::json(200, &Value::Object(body))
-}
-
-/// Whole seconds as an integer, otherwise fractional.
-fn seconds(ms: u64) -> Value {
-    if ms.is_multiple_of(1000) {
-        (ms / 1000).into()
-    } else {
-        json!(ms as f64 / 1000.0)
-    }
 }
 
 /// A text parameter, taken without one pair of surrounding double quotes (`$(jq .id)` keeps them).
