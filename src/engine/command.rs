@@ -6,6 +6,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::gates::GateState;
+
 /// Milliseconds since the Unix epoch. The engine never reads a clock: every time comes in a command.
 pub type Millis = u64;
 
@@ -45,14 +47,18 @@ pub enum Op {
     },
     /// A request ends from outside: its waiting client hung up (`CancelBy::Client`), or an
     /// administrator deleted it (`CancelBy::Admin`). A waiting request leaves the queue; an active one
-    /// is released and the next waiter granted. See `End` for how each is recorded.
+    /// is released and the next waiter granted. See `End` for how each is recorded. A request parked
+    /// on gates (a ticket's poll, a gate watcher) ends too: by its client, silently (a ticket stays
+    /// queued, its poll over); by an administrator, with the ticket (`Event::TicketEnded`) or the
+    /// watcher (`Event::GateWatchEnded`).
     Cancel {
         request: RequestId,
         #[serde(default)]
         by: CancelBy,
     },
-    /// Expire every lease and every wait deadline due at or before `now`. (Every other command does
-    /// this first too; a Tick does nothing else. The server sends one at `Engine::next_deadline`.)
+    /// Expire every lease and every wait deadline due at or before `now`, and the gates' ticket
+    /// expiries, poll and watch deadlines. (Every other command does this first too; a Tick does
+    /// nothing else. The server sends one at `Engine::next_deadline`.)
     Tick,
     /// Wait until nobody holds `resource` and nobody waits for it, without taking it: `Reply::Free` at
     /// once if it is free, else `Reply::Watching` and, later, `Event::Freed` (or `Event::TimedOut` at
@@ -64,7 +70,51 @@ pub enum Op {
     /// resource is free and forgotten. `Reply::Deleted`, or `Refusal::NotHeld` if nobody holds it.
     DeleteResource { resource: String },
     /// `DeleteResource` for every resource, in name order. `Reply::Deleted` (a count of 0 is fine).
+    /// Gates are another namespace: it leaves them alone.
     DeleteAll,
+    /// Creates a service whose gates (`environments`; a name given twice is one gate) start open:
+    /// `GateReply::Created`, or `GateRefusal::ServiceExists`. Names are the dialect's to validate.
+    CreateService {
+        service: String,
+        group: String,
+        environments: Vec<String>,
+    },
+    /// Removes a service and ends every ticket that names any of its gates (see `gates`).
+    DeleteService { service: String },
+    /// Opens or closes one gate by hand and/or sets its message (`Some("")` clears it); `None` leaves
+    /// that part alone. Closing does not take a gate from a ticket holding it.
+    SetGate {
+        service: String,
+        environment: String,
+        #[serde(default)]
+        state: Option<GateState>,
+        #[serde(default)]
+        message: Option<String>,
+    },
+    /// The atomic test-and-set over `gates`, as (service, environment) pairs: take them all for a
+    /// ticket, or (with `queue`) queue a ticket for them, or refresh the `ticket` presented. The ids
+    /// come with the command so that replay is deterministic: `new_ticket` names a ticket this
+    /// creates. `wait` is the long-poll extension (`Wait::No` = answer now). See `gates` for the rules.
+    TestAndSet {
+        gates: Vec<(String, String)>,
+        #[serde(default)]
+        ticket: Option<Uuid>,
+        new_ticket: Uuid,
+        #[serde(default)]
+        queue: bool,
+        wait: Wait,
+    },
+    /// Ends a ticket, granted or queued: the gates it held are free again and its queues move on.
+    DeleteTicket { ticket: Uuid },
+    /// Wait until a gate is open (by hand, and held by no ticket), without taking it:
+    /// `GateReply::Open` at once, or `GateReply::Watching` and later `Event::GateOpened` (or
+    /// `Event::GateWatchEnded`). `Wait::No` (or a deadline at or before `now`) on a closed gate
+    /// answers `GateReply::Closed`.
+    WatchGate {
+        service: String,
+        environment: String,
+        wait: Wait,
+    },
 }
 
 /// Who cancels a request: it decides how its end is recorded (see `End`).

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::command::{Command, Millis, Op, RequestId};
+use super::gates::{Gates, TestAndSet};
 use super::history::{ENDED_MAX, ENDED_RETENTION_MS, End, History};
 use super::outcome::{Event, Outcome, Reply};
 use super::releases::{REMEMBERED_RELEASES, RecentReleases};
@@ -11,6 +12,7 @@ use super::resource::{Holder, Resource, Standing, Waiter};
 
 mod acquire;
 mod admin;
+mod expiry;
 #[cfg(test)]
 mod invariants;
 mod queries;
@@ -37,6 +39,9 @@ pub struct Engine {
     last_request: u64,
     /// Engine-wide, never reset, so a fence never repeats, even for a resource forgotten and named again.
     last_fence: u64,
+    /// Services, gates and tickets: their own namespace and rules (see `gates`). Their parked polls
+    /// and watchers take ids from `last_request` too, so a `RequestId` names one thing only.
+    gates: Gates,
 }
 
 /// Why a holder leaves: it decides what the others hear about it.
@@ -87,6 +92,7 @@ impl Engine {
             clock: 0,
             last_request: 0,
             last_fence: 0,
+            gates: Gates::default(),
         }
     }
 
@@ -116,6 +122,52 @@ impl Engine {
             Op::DeleteResource { resource } => self.delete_resource(now, &resource, &mut events),
             Op::DeleteAll => self.delete_all(now, &mut events),
             Op::Tick => Reply::Ticked,
+            Op::CreateService {
+                service,
+                group,
+                environments,
+            } => Reply::Gate(self.gates.create_service(service, group, environments)),
+            Op::DeleteService { service } => {
+                Reply::Gate(self.gates.delete_service(&service, &mut events))
+            }
+            Op::SetGate {
+                service,
+                environment,
+                state,
+                message,
+            } => {
+                let name = (service, environment);
+                Reply::Gate(self.gates.set_gate(now, name, state, message, &mut events))
+            }
+            Op::TestAndSet {
+                gates,
+                ticket,
+                new_ticket,
+                queue,
+                wait,
+            } => {
+                let call = TestAndSet {
+                    gates,
+                    ticket,
+                    new_ticket,
+                    queue,
+                    wait,
+                };
+                let counter = &mut self.last_request;
+                Reply::Gate(self.gates.test_and_set(now, call, counter, &mut events))
+            }
+            Op::DeleteTicket { ticket } => {
+                Reply::Gate(self.gates.delete_ticket(ticket, &mut events))
+            }
+            Op::WatchGate {
+                service,
+                environment,
+                wait,
+            } => {
+                let name = (service, environment);
+                let counter = &mut self.last_request;
+                Reply::Gate(self.gates.watch_gate(now, name, wait, counter))
+            }
         };
         // Last, so that what ended in this command counts too (against `ENDED_MAX`).
         self.history.prune(now);
@@ -134,73 +186,6 @@ impl Engine {
         } else {
             None
         }
-    }
-
-    /// Expires every lease and wait deadline due at or before `now`, in (deadline, request id) order.
-    fn expire_due(&mut self, now: Millis, events: &mut Vec<Event>) {
-        while let Some(&(due, request)) = self.deadlines.first()
-            && due <= now
-        {
-            self.deadlines.remove(&(due, request));
-            let Some(name) = self.requests.get(&request).cloned() else {
-                invariant_broken("a deadline names a request that is not live");
-                continue;
-            };
-            match self.role(&name, request) {
-                Some(Role::Holder) => {
-                    self.vacate(now, &name, Leaving::Expired, events);
-                }
-                Some(Role::Waiter) => self.waiter_due(now, name, request, events),
-                Some(Role::Watcher) => {
-                    self.drop_watcher(&name, request);
-                    events.push(Event::TimedOut {
-                        request,
-                        resource: name,
-                    });
-                }
-                None => invariant_broken("a deadline's request is not on its resource"),
-            }
-        }
-    }
-
-    /// The deadline of a waiter has passed (its entry is already out of the deadline index). With a
-    /// grace still to come it stays, detached, until the end of its grace; else it leaves the queue.
-    fn waiter_due(
-        &mut self,
-        now: Millis,
-        name: String,
-        request: RequestId,
-        events: &mut Vec<Event>,
-    ) {
-        let Some(resource) = self.resources.get_mut(&name) else {
-            invariant_broken("a due waiter's resource is gone");
-            return;
-        };
-        let Some(waiter) = resource.queue.get_mut(request) else {
-            invariant_broken("a due waiter is not in its queue");
-            return;
-        };
-        match waiter.standing(now) {
-            Standing::PollEnded(until) => {
-                waiter.detached = true;
-                waiter.deadline = Some(until);
-                self.deadlines.insert((until, request));
-                let position = resource.queue.position(request);
-                events.push(Event::PollEnded {
-                    request,
-                    resource: name,
-                    position,
-                });
-                return;
-            }
-            Standing::Waiting => invariant_broken("a waiter's due deadline is not its deadline"),
-            Standing::GivesUp => {}
-        }
-        self.drop_waiter(now, &name, request, End::TimedOut);
-        events.push(Event::TimedOut {
-            request,
-            resource: name,
-        });
     }
 
     /// The holder of `name` leaves; the first waiter still willing to wait is granted at this same
@@ -318,7 +303,7 @@ impl Engine {
 
 /// The next request id. A free function on the counter alone, so it can be called while a resource
 /// in the map is borrowed.
-fn next_request(last_request: &mut u64) -> RequestId {
+pub(super) fn next_request(last_request: &mut u64) -> RequestId {
     *last_request += 1;
     RequestId(*last_request)
 }

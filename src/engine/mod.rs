@@ -31,8 +31,12 @@
 //! - An administrator ends requests with `Op::Cancel` by `CancelBy::Admin`, `Op::DeleteResource` and
 //!   `Op::DeleteAll`: they end `Deleted`, and each hears `Event::Deleted`. Deleting a resource grants
 //!   none of its waiters; fences keep increasing for later grants.
+//! - Gates (services, their gates, and tickets over several gates: the gatekeeper API) are a separate
+//!   namespace with rules of their own, in `gates`; they share the clock, the request id counter
+//!   (for parked polls and watchers), `Op::Tick`, `Op::Cancel` and `Engine::next_deadline`.
 
 mod command;
+mod gates;
 mod history;
 mod locks;
 mod outcome;
@@ -44,8 +48,9 @@ mod view;
 mod tests;
 
 pub use command::{Acquire, CancelBy, Command, Millis, Op, RequestId, Wait};
+pub use gates::{GateState, GateView, ServiceView, TICKET_TTL_MS, TicketView};
 pub use history::{ENDED_MAX, ENDED_RETENTION_MS, End};
 pub use locks::Engine;
-pub use outcome::{Event, Grant, Outcome, Refusal, Reply};
+pub use outcome::{Event, GateRefusal, GateReply, Grant, Outcome, Refusal, Reply};
 pub use releases::REMEMBERED_RELEASES;
 pub use view::{HolderView, LockView, RequestState, RequestView, WaiterView};

@@ -5,6 +5,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::command::{Millis, RequestId};
+use super::gates::TicketView;
 use super::view::LockView;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -55,6 +56,58 @@ pub enum Reply {
         count: usize,
     },
     Refused(Refusal),
+    /// To a gate command (`Op::CreateService` through `Op::WatchGate`).
+    Gate(GateReply),
+}
+
+/// The answer to a gate command. Gates are their own namespace, with their own answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateReply {
+    /// To `CreateService`.
+    Created,
+    /// To `DeleteService` and `DeleteTicket`.
+    Deleted,
+    /// To `SetGate` (also when nothing changed).
+    Set,
+    /// To `TestAndSet`: the ticket holds every gate it names (`expires` is `None`).
+    Ok(TicketView),
+    /// To `TestAndSet`: not now, and no ticket was created. Also to a ticket that is gone, and to a
+    /// queued ticket presented without `queue` while it is not its turn (it stays queued).
+    Denied,
+    /// To `TestAndSet` with `queue`: the ticket waits; its client calls again with it before it expires.
+    Queued(TicketView),
+    /// To `TestAndSet` with `queue` and a wait: the ticket waits and its client is parked under
+    /// `request`, answered by `Event::TicketGranted`, `TicketPollEnded` or `TicketEnded`.
+    Waiting {
+        ticket: TicketView,
+        request: RequestId,
+    },
+    /// To `WatchGate`: the gate is open by hand and no ticket holds it.
+    Open,
+    /// To `WatchGate` with `Wait::No` (or a past deadline) on a closed gate.
+    Closed,
+    /// To `WatchGate` on a closed gate: `Event::GateOpened` (or `GateWatchEnded`) with this id comes later.
+    Watching {
+        request: RequestId,
+    },
+    Refused(GateRefusal),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateRefusal {
+    /// `CreateService` of a name that exists.
+    ServiceExists,
+    /// No service has this name (for `TestAndSet`: one of the names).
+    UnknownService,
+    /// The service exists but has no such gate (`SetGate`, `WatchGate`; `TestAndSet` answers `Denied`).
+    UnknownGate,
+    /// `DeleteTicket` of a ticket that is not live (never was, or ended).
+    UnknownTicket,
+    /// `TestAndSet`'s `new_ticket` already names a live ticket: the server's ids must be fresh. Nothing
+    /// is taken, so the caller is not told "denied" about gates that may well be open.
+    TicketIdInUse,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -127,4 +180,22 @@ pub enum Event {
         request: RequestId,
         resource: String,
     },
+    /// A polled ticket's turn came while its client was parked (`GateReply::Waiting`): it now holds
+    /// its gates, and the server answers the parked client "ok".
+    TicketGranted { ticket: Uuid, request: RequestId },
+    /// A ticket's poll ended before its turn: its deadline passed, or its client called again (the
+    /// new call is answered on its own). The ticket stays queued, expiring `TICKET_TTL_MS` after the
+    /// poll's deadline (after the new call); the server answers the parked client "queue".
+    TicketPollEnded { ticket: Uuid, request: RequestId },
+    /// A queued ticket was not refreshed for `TICKET_TTL_MS`: it left every queue. (Nobody is parked
+    /// on it: a polled ticket does not expire.)
+    TicketExpired { ticket: Uuid },
+    /// A ticket whose client was parked was ended from outside (`DeleteTicket`, `DeleteService`, an
+    /// administrator's `Cancel` of its poll): the server answers the parked client "denied".
+    TicketEnded { ticket: Uuid, request: RequestId },
+    /// A watched gate is open (by hand, and no ticket holds it): the watcher is done.
+    GateOpened { request: RequestId },
+    /// A gate watcher's deadline passed, its gate's service was deleted, or an administrator cancelled
+    /// it. Its client may watch again (and learn, say, that the service is gone).
+    GateWatchEnded { request: RequestId },
 }

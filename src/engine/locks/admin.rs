@@ -11,7 +11,8 @@ impl Engine {
     /// the next waiter is granted), a waiting one `Abandoned` (no event: its client is the one who
     /// left). By an administrator: `Deleted`, with an `Event::Deleted` for it either way (then a
     /// holder's successor is granted). A watcher has no history; an administrator's cancel of one
-    /// tells it `Event::Deleted` too, so that its parked client is answered.
+    /// tells it `Event::Deleted` too, so that its parked client is answered. A request parked on gates
+    /// (a ticket's poll, a gate's watcher) is ended by `Gates::cancel`.
     pub(super) fn cancel(
         &mut self,
         now: Millis,
@@ -19,10 +20,15 @@ impl Engine {
         by: CancelBy,
         events: &mut Vec<Event>,
     ) -> Reply {
-        let Some(name) = self.requests.get(&request).cloned() else {
-            return Reply::Refused(Refusal::UnknownRequest);
-        };
         let admin = by == CancelBy::Admin;
+        let Some(name) = self.requests.get(&request).cloned() else {
+            // Not a lock's: perhaps a ticket's poll or a gate's watcher (one id counter for both).
+            return if self.gates.cancel(now, request, admin, events) {
+                Reply::Cancelled
+            } else {
+                Reply::Refused(Refusal::UnknownRequest)
+            };
+        };
         let ended = match self.role(&name, request) {
             Some(Role::Holder) => {
                 let why = if admin {

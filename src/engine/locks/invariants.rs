@@ -96,6 +96,7 @@ impl Engine {
         assert_eq!(deadlines, self.deadlines, "deadline index");
         // The history: bounded, in end order, its indexes in step, and only of requests that ended.
         self.history.check(self.clock, self.last_request);
+        self.gates.check(self.clock, self.last_request);
         for id in self.requests.keys() {
             assert!(
                 self.history.get(*id).is_none(),

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::Engine;
 use crate::engine::command::{Millis, RequestId};
+use crate::engine::gates::{ServiceView, TicketView};
 use crate::engine::view::{LockView, RequestView};
 
 impl Engine {
@@ -23,10 +24,31 @@ impl Engine {
             .collect()
     }
 
-    /// The earliest lease expiry or wait (grace, watch) deadline: when the server should send a Tick.
-    /// O(log n).
+    /// The earliest lease expiry or wait (grace, watch) deadline, of locks or of gates (ticket expiry,
+    /// poll and watch deadlines): when the server should send a Tick. O(log n).
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.deadlines.first().map(|&(due, _)| due)
+        let locks = self.deadlines.first().map(|&(due, _)| due);
+        locks.into_iter().chain(self.gates.next_deadline()).min()
+    }
+
+    /// The service `name`, with the state of its gates; `None` if there is none.
+    pub fn service(&self, name: &str) -> Option<ServiceView> {
+        self.gates.service(name)
+    }
+
+    /// Every service, sorted by name.
+    pub fn services(&self) -> Vec<ServiceView> {
+        self.gates.services()
+    }
+
+    /// A live ticket, queued or granted; `None` once it ended (expired or deleted) or if it never was.
+    pub fn ticket(&self, id: Uuid) -> Option<TicketView> {
+        self.gates.ticket(id)
+    }
+
+    /// How many tickets are live, queued or granted.
+    pub fn ticket_count(&self) -> usize {
+        self.gates.ticket_count()
     }
 
     /// A live request (holding, waiting or watching), or a holder or waiter that ended less than

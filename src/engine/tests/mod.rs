@@ -3,6 +3,10 @@
 mod cancel;
 mod delete;
 mod fences;
+mod gate_queue;
+mod gate_random;
+mod gate_wait;
+mod gates;
 mod grace;
 mod history;
 mod leases;

@@ -1,8 +1,9 @@
 //! Replay: the same commands, applied to a fresh engine, give the same outcomes and the same state,
 //! also after a trip through JSON (the journal's form).
 
+use super::gates::{close, create, delete_ticket, open, present, set, take, watch_gate};
 use super::*;
-use crate::engine::{ENDED_RETENTION_MS, Event};
+use crate::engine::{ENDED_RETENTION_MS, Event, GateReply, GateState, TICKET_TTL_MS};
 
 /// The request id of the first Acquire on "n" in the script.
 const ADMIN_CANCELLED: u64 = 18;
@@ -169,6 +170,19 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Watching { .. } => "watching",
         Reply::Deleted { .. } => "deleted",
         Reply::Refused(_) => "refused",
+        Reply::Gate(gate) => match gate {
+            GateReply::Created => "gate_created",
+            GateReply::Deleted => "gate_deleted",
+            GateReply::Set => "gate_set",
+            GateReply::Ok(_) => "gate_ok",
+            GateReply::Denied => "gate_denied",
+            GateReply::Queued(_) => "gate_queued",
+            GateReply::Waiting { .. } => "gate_waiting",
+            GateReply::Open => "gate_open",
+            GateReply::Closed => "gate_closed",
+            GateReply::Watching { .. } => "gate_watching",
+            GateReply::Refused(_) => "gate_refused",
+        },
     }
 }
 
@@ -181,6 +195,12 @@ fn event_kind(event: &Event) -> &'static str {
         Event::PollEnded { .. } => "poll_ended",
         Event::Freed { .. } => "freed",
         Event::Deleted { .. } => "deleted",
+        Event::TicketGranted { .. } => "ticket_granted",
+        Event::TicketPollEnded { .. } => "ticket_poll_ended",
+        Event::TicketExpired { .. } => "ticket_expired",
+        Event::TicketEnded { .. } => "ticket_ended",
+        Event::GateOpened { .. } => "gate_opened",
+        Event::GateWatchEnded { .. } => "gate_watch_ended",
     }
 }
 
@@ -207,4 +227,124 @@ fn a_journal_written_before_meta_and_admins_still_parses() {
     assert_eq!(commands[1].op, cancel(RequestId(1)));
     let admin = serde_json::to_string(&admin_cancel(RequestId(1))).expect("serializes");
     assert_eq!(admin, r#"{"cancel":{"request":1,"by":"admin"}}"#);
+}
+
+/// Gates, with lock commands between them: every gate reply and event, request ids shared by
+/// locks, polls and watchers, and deadlines of both kinds due at one Tick.
+fn gate_script() -> Vec<Command> {
+    let s = |env| ("s", env);
+    let ops = [
+        (0, create("s", &["a", "b", "c"])),
+        (0, create("t", &["x"])),
+        (1, create("s", &["a"])),
+        (2, set("s", "a", Some(GateState::Closed), Some("deploy"))),
+        (3, take(&[s("a"), ("t", "x")], 1, true, Wait::No)),
+        (4, take(&[("t", "x")], 2, false, Wait::No)),
+        (5, take(&[s("b")], 3, false, Wait::No)),
+        (6, take(&[s("b"), s("c")], 4, true, Wait::Until(10_000))),
+        (6, grab("lock", 50, Some(100), Wait::No)),
+        (7, watch_gate("s", "b", Wait::Forever)),
+        (8, watch_gate("s", "c", Wait::No)),
+        (9, watch_gate("s", "a", Wait::Until(9))),
+        (10, delete_ticket(3)),
+        (11, present(&[], 1, false, Wait::No)),
+        (12, open("s", "a")),
+        (13, present(&[], 1, true, Wait::Until(20))),
+        (14, take(&[("t", "x")], 5, true, Wait::Until(20_000))),
+        // The poll of 14 hangs up.
+        (15, cancel(RequestId(4))),
+        (16, watch_gate("s", "a", Wait::Until(106))),
+        (17, grab("lock", 51, None, Wait::Until(500))),
+        // Due at once: the lease of "lock" and the gate watcher's deadline, both at 106.
+        (200, Op::Tick),
+        (201, delete_ticket(4)),
+        (202, take(&[s("c")], 6, true, Wait::No)),
+        (203, take(&[s("c")], 7, true, Wait::Until(1_000))),
+        (1_000, Op::Tick),
+        (1_001, take(&[s("c")], 8, true, Wait::Forever)),
+        // The poll of 1_001.
+        (1_002, admin_cancel(RequestId(8))),
+        (
+            1_003,
+            Op::DeleteService {
+                service: "t".into(),
+            },
+        ),
+        (1_004, delete_ticket(99)),
+        (1_005, close("s", "nope")),
+        (1_006, present(&[s("c")], 5, true, Wait::No)),
+        (1_000 + TICKET_TTL_MS, Op::Tick),
+    ];
+    ops.into_iter()
+        .map(|(now, op)| Command { now, op })
+        .collect()
+}
+
+#[test]
+fn gate_replay_gives_the_same_outcomes_and_state() {
+    let commands = gate_script();
+    replay_matches(&commands);
+
+    let mut engine = Engine::new();
+    let outcomes: Vec<Outcome> = commands.into_iter().map(|c| engine.apply(c)).collect();
+    let replies: Vec<&str> = outcomes.iter().map(|o| reply_kind(&o.reply)).collect();
+    for kind in [
+        "gate_created",
+        "gate_deleted",
+        "gate_set",
+        "gate_ok",
+        "gate_denied",
+        "gate_queued",
+        "gate_waiting",
+        "gate_open",
+        "gate_closed",
+        "gate_watching",
+        "gate_refused",
+        "cancelled",
+    ] {
+        assert!(replies.contains(&kind), "no {kind} reply in {replies:?}");
+    }
+    let events: Vec<&str> = outcomes
+        .iter()
+        .flat_map(|o| &o.events)
+        .map(event_kind)
+        .collect();
+    for kind in [
+        "ticket_granted",
+        "ticket_poll_ended",
+        "ticket_expired",
+        "ticket_ended",
+        "gate_opened",
+        "gate_watch_ended",
+        "expired",
+        "granted",
+    ] {
+        assert!(events.contains(&kind), "no {kind} event in {events:?}");
+    }
+    // At the Tick of 200, in time order: the lock's lease (106; locks first at the same instant)
+    // and its next holder, then the gate watcher (106).
+    let tick = &outcomes[20].events;
+    assert!(
+        matches!(
+            tick.as_slice(),
+            [
+                Event::Expired { .. },
+                Event::Granted(_),
+                Event::GateWatchEnded { .. }
+            ]
+        ),
+        "{tick:?}"
+    );
+}
+
+#[test]
+fn a_gate_journal_without_optional_fields_parses() {
+    let old = r#"[
+        {"now": 1, "op": {"set_gate": {"service": "s", "environment": "a"}}},
+        {"now": 2, "op": {"test_and_set": {"gates": [["s", "a"]],
+            "new_ticket": "00000000-0000-0000-0000-000000000001", "wait": "no"}}}
+    ]"#;
+    let commands: Vec<Command> = serde_json::from_str(old).expect("a gate journal parses");
+    assert_eq!(commands[0].op, set("s", "a", None, None));
+    assert_eq!(commands[1].op, take(&[("s", "a")], 1, false, Wait::No));
 }

@@ -7,10 +7,10 @@ use super::*;
 use crate::engine::{ENDED_RETENTION_MS, Event};
 
 /// A tiny deterministic generator (PCG-style LCG): reproducible sequences without a dependency.
-struct Lcg(u64);
+pub(super) struct Lcg(pub(super) u64);
 
 impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -18,7 +18,7 @@ impl Lcg {
         (self.0 >> 33) % n
     }
 
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(super) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize]
     }
 }

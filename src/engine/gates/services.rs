@@ -1,0 +1,108 @@
+//! Services and their gates, by hand: `CreateService`, `DeleteService`, `SetGate`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Gate, GateName, GateState, Gates, Service};
+use crate::engine::command::Millis;
+use crate::engine::outcome::{Event, GateRefusal, GateReply};
+
+impl Gates {
+    /// A new service, every gate open. A name given twice is one gate; an empty list is a service
+    /// without gates. Validating names (no dots, not empty) is the dialect's job: the engine takes
+    /// any string, so that nothing a client sends can make it panic.
+    pub(in crate::engine) fn create_service(
+        &mut self,
+        service: String,
+        group: String,
+        environments: Vec<String>,
+    ) -> GateReply {
+        if self.services.contains_key(&service) {
+            return GateReply::Refused(GateRefusal::ServiceExists);
+        }
+        let gates = environments
+            .into_iter()
+            .map(|environment| (environment, Gate::default()))
+            .collect();
+        self.services.insert(service, Service { group, gates });
+        GateReply::Created
+    }
+
+    /// Removes a service. Every ticket naming one of its gates ends, granted or queued, in arrival
+    /// order (`Event::TicketEnded` for those whose client is parked): a ticket cannot go on holding
+    /// or waiting for a gate that is gone, and taking only its other gates would be a grant its
+    /// client never asked for. Then its gates' watchers hear `Event::GateWatchEnded`, and the queues
+    /// of the other gates those tickets named move on.
+    pub(in crate::engine) fn delete_service(
+        &mut self,
+        service: &str,
+        events: &mut Vec<Event>,
+    ) -> GateReply {
+        let Some(gates) = self.services.get(service).map(|s| &s.gates) else {
+            return GateReply::Refused(GateRefusal::UnknownService);
+        };
+        let ending: BTreeMap<u64, uuid::Uuid> = gates
+            .values()
+            .flat_map(|gate| gate.queue.iter().map(|(&arrival, &id)| (arrival, id)))
+            .collect();
+        let mut affected = BTreeSet::new();
+        for id in ending.into_values() {
+            affected.extend(self.end_ticket(id, events).unwrap_or_default());
+        }
+        let Some(removed) = self.services.remove(service) else {
+            return GateReply::Refused(GateRefusal::UnknownService);
+        };
+        let mut watchers: Vec<_> = removed
+            .gates
+            .into_values()
+            .flat_map(|gate| gate.watchers)
+            .collect();
+        watchers.sort_unstable_by_key(|&(request, _)| request);
+        for (request, deadline) in watchers {
+            self.parked.remove(&request);
+            self.move_due(super::Due::Watcher(request), deadline, None);
+            events.push(Event::GateWatchEnded { request });
+        }
+        // The deleted service's own gates are gone from the map: `advance` skips them.
+        self.advance(&affected, events);
+        GateReply::Deleted
+    }
+
+    /// Opens or closes a gate by hand, and/or sets its message. Only a real change stamps its
+    /// timestamp: closing a closed gate again does not pretend it was closed just now. Reopening
+    /// lets its queue move on (a polled ticket whose turn it is now is granted) and tells its
+    /// watchers if it reads open.
+    pub(in crate::engine) fn set_gate(
+        &mut self,
+        now: Millis,
+        name: GateName,
+        state: Option<GateState>,
+        message: Option<String>,
+        events: &mut Vec<Event>,
+    ) -> GateReply {
+        let Some(service) = self.services.get_mut(&name.0) else {
+            return GateReply::Refused(GateRefusal::UnknownService);
+        };
+        let Some(gate) = service.gates.get_mut(&name.1) else {
+            return GateReply::Refused(GateRefusal::UnknownGate);
+        };
+        let mut reopened = false;
+        if let Some(state) = state {
+            let closed = state == GateState::Closed;
+            if closed != gate.closed_by_hand {
+                gate.closed_by_hand = closed;
+                gate.state_timestamp = Some(now);
+                reopened = !closed;
+            }
+        }
+        if let Some(message) = message
+            && message != gate.message
+        {
+            gate.message = message;
+            gate.message_timestamp = Some(now);
+        }
+        if reopened {
+            self.advance(&BTreeSet::from([name]), events);
+        }
+        GateReply::Set
+    }
+}
