@@ -260,6 +260,9 @@ pub struct ServeArgs {
     /// requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed
     #[arg(long, value_name = "FILE")]
     pub admin_credentials: Option<std::path::PathBuf>,
+    /// How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)
+    #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR")]
+    pub ticket_ttl: std::time::Duration,
     /// An idle keep-alive connection is closed after this
     #[arg(long, default_value = "60s", value_parser = crate::duration::parse, value_name = "DUR")]
     pub idle_timeout: std::time::Duration,

@@ -144,7 +144,7 @@ fn print_service(doc: &Value) {
             let ids: Vec<&str> = queue.iter().filter_map(Value::as_str).collect();
             line.push_str(&format!("  tickets: {}", ids.join(", ")));
         }
-        println!("{line}");
+        println!("{}", line.trim_end());
     }
 }
 

@@ -153,6 +153,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         limits,
         threads: args.threads,
         admin,
+        ticket_ttl: Some(args.ticket_ttl),
     };
     match server::serve(config) {
         Ok(()) => ExitCode::from(exit::OK),

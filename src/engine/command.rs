@@ -103,6 +103,10 @@ pub enum Op {
         #[serde(default)]
         queue: bool,
         wait: Wait,
+        /// How long a queued ticket this creates lives after its last call; `None`: the document's
+        /// two minutes (`TICKET_TTL_MS`). A server option, carried in the command so replay agrees.
+        #[serde(default)]
+        ticket_ttl_ms: Option<u64>,
     },
     /// Ends a ticket, granted or queued: the gates it held are free again and its queues move on.
     DeleteTicket { ticket: Uuid },

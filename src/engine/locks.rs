@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::command::{Command, Millis, Op, RequestId};
-use super::gates::{Gates, TestAndSet};
+use super::gates::{Gates, TICKET_TTL_MS, TestAndSet};
 use super::history::{ENDED_MAX, ENDED_RETENTION_MS, End, History};
 use super::outcome::{Event, Outcome, Reply};
 use super::releases::{REMEMBERED_RELEASES, RecentReleases};
@@ -145,6 +145,7 @@ impl Engine {
                 new_ticket,
                 queue,
                 wait,
+                ticket_ttl_ms,
             } => {
                 let call = TestAndSet {
                     gates,
@@ -152,6 +153,7 @@ impl Engine {
                     new_ticket,
                     queue,
                     wait,
+                    ttl_ms: ticket_ttl_ms.unwrap_or(TICKET_TTL_MS),
                 };
                 let counter = &mut self.last_request;
                 Reply::Gate(self.gates.test_and_set(now, call, counter, &mut events))

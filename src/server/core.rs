@@ -3,22 +3,26 @@
 //! Every change goes through here: the engine applies a command stamped with the wall clock, and the
 //! events it returns are settled before the lock is let go: a lock handed to a parked waiter whose client
 //! has hung up goes straight on to the next in line, so a dead waiter never becomes a holder. What is left
-//! are `Delivery`s: answers to write to parked connections, which the caller writes after letting go of
-//! this lock (and of its own connection), so no thread ever holds two connections at once.
+//! are `Delivery`s: answers for parked connections, built under this lock (from the engine's state at that
+//! moment) and written by the caller after letting go of it (and of its own connection), so no thread ever
+//! holds two connections at once.
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use uuid::Uuid;
+
 use crate::engine::{
-    CancelBy, Command, Engine, Event, Grant, LockView, Millis, Op, Reply, RequestId,
+    CancelBy, Command, Engine, Event, GateReply, Grant, LockView, Millis, Op, Reply, RequestId,
 };
 use crate::timefmt;
 
 use super::conn::Slot;
 use super::http::Response;
 
-/// Builds the answer for a parked request once its wait ends, in its dialect's words.
-pub type Responder = Box<dyn FnOnce(&Answer) -> Response + Send>;
+/// Builds the answer for a parked request once its wait ends, in its dialect's words, from how it ended
+/// and the engine's state at that moment.
+pub type Responder = Box<dyn FnOnce(&Answer, &Engine) -> Response + Send>;
 
 /// How a parked request's wait ended.
 #[derive(Debug, Clone)]
@@ -40,14 +44,30 @@ pub enum Answer {
     Free,
     /// An administrator (or a DELETE of its URL) ended the waiting request.
     Deleted,
+    /// A waited-for ticket's turn came: it holds its gates now.
+    TicketGranted {
+        ticket: Uuid,
+    },
+    /// A ticket's wait ended with the ticket still in line.
+    TicketPollEnded {
+        ticket: Uuid,
+    },
+    /// The ticket is gone (deleted, or its service).
+    TicketEnded,
+    /// A watched gate is open.
+    GateOpened,
+    /// A gate watch ran out (or its service was deleted).
+    GateWatchEnded,
 }
 
 /// An answer due to a parked connection.
 pub struct Delivery {
     pub slot: Arc<Slot>,
     pub request: RequestId,
-    pub answer: Answer,
-    pub responder: Responder,
+    pub response: Response,
+    /// What to undo if the client turns out to be gone when the answer is written: a grant it will
+    /// never know of is given back.
+    pub undo: Option<Op>,
 }
 
 struct Parked {
@@ -106,7 +126,11 @@ impl Core {
     ) -> (Reply, Vec<Delivery>) {
         let mut inner = self.inner();
         let (reply, mut deliveries) = self.run(&mut inner, op);
-        if let Reply::Queued { request, .. } | Reply::Watching { request } = reply {
+        if let Reply::Queued { request, .. }
+        | Reply::Watching { request }
+        | Reply::Gate(GateReply::Waiting { request, .. } | GateReply::Watching { request }) =
+            reply
+        {
             let parked = Parked {
                 slot: slot.clone(),
                 responder,
@@ -168,32 +192,18 @@ impl Core {
     }
 }
 
-/// Turns engine events into answers for parked connections. A waiter granted the lock whose client is
-/// gone gives it up at once (the next waiter is granted in the same step).
+/// Turns engine events into answers for parked connections. A waiter granted a lock (or a ticket) whose
+/// client is gone gives it up at once (the next in line is granted in the same step).
 fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
     let mut deliveries = Vec::new();
     let mut pending: VecDeque<Event> = events.into();
     while let Some(event) = pending.pop_front() {
-        let delivery = match event {
-            Event::Granted(grant) => {
-                // Not parked: a request whose client polls for it (or a waiter between two polls,
-                // whose next poll collects the grant).
-                let request = grant.request;
-                match unpark(inner, request, Answer::Granted(grant)) {
-                    Some(d) if d.slot.client_gone() => {
-                        let op = Op::Cancel {
-                            request,
-                            by: CancelBy::Client,
-                        };
-                        pending.extend(inner.engine.apply(Command { now, op }).events);
-                        None
-                    }
-                    other => other,
-                }
-            }
+        let (request, answer) = match event {
+            // Not parked: a request whose client polls for it (or a waiter between two polls, whose next
+            // poll collects the grant).
+            Event::Granted(grant) => (grant.request, Answer::Granted(grant)),
             Event::TimedOut { request, resource } => {
-                let view = inner.engine.lock(&resource);
-                unpark(inner, request, Answer::TimedOut(view))
+                (request, Answer::TimedOut(inner.engine.lock(&resource)))
             }
             Event::PollEnded {
                 request,
@@ -201,20 +211,29 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
                 resource,
             } => {
                 let view = inner.engine.lock(&resource);
-                unpark(inner, request, Answer::PollEnded { position, view })
+                (request, Answer::PollEnded { position, view })
             }
-            Event::Freed { request, .. } => unpark(inner, request, Answer::Free),
-            Event::Deleted { request, .. } => unpark(inner, request, Answer::Deleted),
-            Event::Expired { .. }
-            | Event::Released { .. }
-            | Event::TicketGranted { .. }
-            | Event::TicketPollEnded { .. }
-            | Event::TicketExpired { .. }
-            | Event::TicketEnded { .. }
-            | Event::GateOpened { .. }
-            | Event::GateWatchEnded { .. } => None,
+            Event::Freed { request, .. } => (request, Answer::Free),
+            Event::Deleted { request, .. } => (request, Answer::Deleted),
+            Event::TicketGranted { ticket, request } => (request, Answer::TicketGranted { ticket }),
+            Event::TicketPollEnded { ticket, request } => {
+                (request, Answer::TicketPollEnded { ticket })
+            }
+            Event::TicketEnded { request, .. } => (request, Answer::TicketEnded),
+            Event::GateOpened { request } => (request, Answer::GateOpened),
+            Event::GateWatchEnded { request } => (request, Answer::GateWatchEnded),
+            Event::Expired { .. } | Event::Released { .. } | Event::TicketExpired { .. } => {
+                continue;
+            }
         };
-        deliveries.extend(delivery);
+        match unpark(inner, request, answer) {
+            Some(d) if d.undo.is_some() && d.slot.client_gone() => {
+                if let Some(op) = d.undo {
+                    pending.extend(inner.engine.apply(Command { now, op }).events);
+                }
+            }
+            other => deliveries.extend(other),
+        }
     }
     deliveries
 }
@@ -222,10 +241,18 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
 /// Takes `request`'s connection out of the parked set, with the answer it is due.
 fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> Option<Delivery> {
     let parked = inner.parked.remove(&request)?;
+    let undo = match &answer {
+        Answer::Granted(_) => Some(Op::Cancel {
+            request,
+            by: CancelBy::Client,
+        }),
+        Answer::TicketGranted { ticket } => Some(Op::DeleteTicket { ticket: *ticket }),
+        _ => None,
+    };
     Some(Delivery {
         slot: parked.slot,
         request,
-        answer,
-        responder: parked.responder,
+        response: (parked.responder)(&answer, &inner.engine),
+        undo,
     })
 }

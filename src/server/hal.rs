@@ -9,7 +9,8 @@ use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use crate::engine::{
-    Acquire, CancelBy, LockView, Op, Refusal, Reply, RequestId, RequestState, RequestView, Wait,
+    Acquire, CancelBy, Engine, LockView, Op, Refusal, Reply, RequestId, RequestState, RequestView,
+    Wait,
 };
 use crate::timefmt;
 
@@ -127,7 +128,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     });
     let responder = {
         let (host, name) = (host.clone(), name.clone());
-        Box::new(move |answer: &Answer| match answer {
+        Box::new(move |answer: &Answer, _: &Engine| match answer {
             Answer::Granted(grant) => created(&host, &name, grant.request),
             Answer::TimedOut(_) => Response::new(408),
             Answer::Deleted => Response::new(409),

@@ -5,6 +5,7 @@ mod chunked;
 mod conn;
 mod connections;
 mod core;
+mod gatekeeper;
 mod hal;
 mod http;
 pub mod limits;
@@ -34,6 +35,8 @@ pub struct Config {
     pub threads: usize,
     /// Who may make administrative requests; with none, nobody may.
     pub admin: Option<auth::Credentials>,
+    /// How long a queued gatekeeper ticket lives after its last use; `None`: two minutes.
+    pub ticket_ttl: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             limits: Limits::default(),
             threads: 8,
             admin: None,
+            ticket_ttl: None,
         }
     }
 }
@@ -54,6 +58,7 @@ pub(crate) struct Shared {
     pub conns: connections::Connections,
     pub limits: Limits,
     pub admin: Option<auth::Credentials>,
+    pub ticket_ttl: Option<std::time::Duration>,
     pub stopping: AtomicBool,
 }
 
@@ -81,6 +86,7 @@ impl Server {
             conns: connections::Connections::default(),
             limits,
             admin: config.admin,
+            ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
         });
         for i in 0..config.threads.max(1) {

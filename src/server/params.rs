@@ -356,6 +356,15 @@ fn parse_urlencoded(
 }
 
 /// Decodes `+` as a space and `%XX` as a byte.
+/// A percent-encoded path segment, decoded (`+` stays a plus, as in paths).
+pub fn path_segment(raw: &str) -> Result<String, ParamError> {
+    // In a path `+` is a plus, not a space: protect it from the form decoder's rule.
+    let bytes = percent_decode(raw.replace('+', "%2B").as_bytes(), "path")?;
+    String::from_utf8(bytes).map_err(|_| ParamError::NotUtf8 {
+        place: "the path".to_string(),
+    })
+}
+
 fn percent_decode(raw: &[u8], place: &'static str) -> Result<Vec<u8>, ParamError> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;

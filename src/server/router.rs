@@ -5,7 +5,7 @@ use super::Shared;
 use super::conn::Slot;
 use super::core::Delivery;
 use super::http::{Request, Response, Words};
-use super::{hal, request_queue, webmutex};
+use super::{gatekeeper, hal, request_queue, webmutex};
 use crate::engine::RequestId;
 
 /// What a dialect did with a request.
@@ -47,6 +47,7 @@ pub fn route(
         "locks" if !rest.is_empty() => hal::locks(&mut ctx, rest),
         "resources" => hal::resources(&mut ctx, rest),
         "v1" => request_queue::handle(&mut ctx, rest),
+        "api" => gatekeeper::handle(&mut ctx, rest),
         _ => Handled::Respond(not_found(req)),
     }
 }

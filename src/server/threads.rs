@@ -6,12 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::engine::{CancelBy, Op};
-
 use super::Shared;
 use super::conn::{self, Phase};
 use super::connections;
-use super::core::{Answer, Delivery};
+use super::core::Delivery;
 
 /// How often the sweeper looks for connections over their time limits.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -49,19 +47,15 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
         let slot = delivery.slot.clone();
         let mut st = slot.lock();
         let delivered = if st.phase == Phase::Parked(delivery.request) {
-            let response = (delivery.responder)(&delivery.answer);
-            let (delivered, more) = conn::answer_parked(shared, &slot, &mut st, &response);
+            let (delivered, more) = conn::answer_parked(shared, &slot, &mut st, &delivery.response);
             queue.extend(more);
             delivered
         } else {
             false
         };
         drop(st);
-        if !delivered && matches!(delivery.answer, Answer::Granted(_)) {
-            let (_, more) = shared.core.apply(Op::Cancel {
-                request: delivery.request,
-                by: CancelBy::Client,
-            });
+        if !delivered && let Some(op) = delivery.undo {
+            let (_, more) = shared.core.apply(op);
             queue.extend(more);
         }
     }

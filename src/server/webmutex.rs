@@ -9,7 +9,7 @@ use super::core::Answer;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
-use crate::engine::{Acquire, Grant, LockView, Op, Refusal, Reply, Wait};
+use crate::engine::{Acquire, Engine, Grant, LockView, Op, Refusal, Reply, Wait};
 use crate::timefmt;
 
 const MAX_WAIT: Duration = Duration::from_secs(86_400);
@@ -127,12 +127,11 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         meta: None,
     });
     let waited = wait_seconds(&wait);
-    let responder = Box::new(move |answer: &Answer| match answer {
+    let responder = Box::new(move |answer: &Answer, _: &Engine| match answer {
         Answer::Granted(grant) => ok(grant_body(grant, true)),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
         Answer::PollEnded { position, view } => still_queued(&id, view.as_ref(), waited, *position),
         Answer::Deleted => Response::fail(409, "this wait was ended by an administrator"),
-        Answer::Free => unexpected_answer(answer),
         Answer::Superseded => Response::fail(
             409,
             "this wait was replaced by a newer grab with the same token",
@@ -140,6 +139,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Answer::Withdrawn => {
             Response::fail(409, "this wait was withdrawn by a release of its token")
         }
+        _ => unexpected_answer(answer),
     });
     let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
     ctx.deliveries.extend(deliveries);
@@ -222,7 +222,7 @@ fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
                 wait: Wait::Until(deadline),
             };
             let watched = id.clone();
-            let responder = Box::new(move |answer: &Answer| match answer {
+            let responder = Box::new(move |answer: &Answer, _: &Engine| match answer {
                 Answer::Free => status_of(&watched, None),
                 Answer::TimedOut(view) => status_of(&watched, view.as_ref()),
                 _ => unexpected_answer(answer),

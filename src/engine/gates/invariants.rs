@@ -78,7 +78,7 @@ impl Gates {
                 Some(poll) => {
                     assert!(poll.request.0 <= last_request, "{id}: poll from the future");
                     assert!(parked.insert(poll.request, Parked::Poll(id)).is_none());
-                    let expires = poll.until.map(|t| t.saturating_add(super::TICKET_TTL_MS));
+                    let expires = poll.until.map(|t| t.saturating_add(ticket.ttl_ms));
                     assert_eq!(ticket.expires, expires, "{id}: expiry while polled");
                     assert!(!self.is_turn(id), "{id}: polled at its turn, not granted");
                 }

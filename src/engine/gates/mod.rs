@@ -96,6 +96,8 @@ struct Gate {
 
 #[derive(Debug, PartialEq)]
 struct Ticket {
+    /// How long it lives after its last call (or its poll's end) while queued.
+    ttl_ms: u64,
     arrival: u64,
     /// Never empty, and every one exists: deleting a service ends the tickets naming its gates.
     gates: BTreeSet<GateName>,
@@ -220,8 +222,7 @@ impl Gates {
                 };
                 if polled {
                     // The poll is over: its 2-minute expiry counts from the poll's deadline.
-                    if let Some(request) = self.end_poll(ticket, due.saturating_add(TICKET_TTL_MS))
-                    {
+                    if let Some(request) = self.end_poll(ticket, due) {
                         events.push(Event::TicketPollEnded { ticket, request });
                     }
                 } else if let Some(gone) = self.remove_ticket(ticket) {
@@ -288,10 +289,12 @@ impl Gates {
 
     /// Ends the poll of a ticket, which stays queued and now `expires` then if nobody calls. The
     /// poll's request, if it had one (nothing is told here: the caller knows who to tell).
-    fn end_poll(&mut self, id: Uuid, expires: Millis) -> Option<RequestId> {
+    /// Ends the poll on ticket `id`; its expiry counts from `from`.
+    fn end_poll(&mut self, id: Uuid, from: Millis) -> Option<RequestId> {
         let ticket = self.tickets.get_mut(&id)?;
         let poll = ticket.poll.take()?;
         let old = poll.until;
+        let expires = from.saturating_add(ticket.ttl_ms);
         ticket.expires = Some(expires);
         self.move_due(Due::Ticket(id), old, Some(expires));
         self.parked.remove(&poll.request);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::{Due, GateName, Gates, Parked, Poll, TICKET_TTL_MS, Ticket};
+use super::{Due, GateName, Gates, Parked, Poll, Ticket};
 use crate::engine::command::{Millis, Wait};
 use crate::engine::locks::next_request;
 use crate::engine::outcome::{Event, GateRefusal, GateReply};
@@ -17,6 +17,8 @@ pub(in crate::engine) struct TestAndSet {
     pub(in crate::engine) new_ticket: Uuid,
     pub(in crate::engine) queue: bool,
     pub(in crate::engine) wait: Wait,
+    /// The life of a ticket this call creates, after its last call.
+    pub(in crate::engine) ttl_ms: u64,
 }
 
 impl Gates {
@@ -43,7 +45,10 @@ impl Gates {
             Some(call.wait.deadline(now)).filter(|d| call.queue && d.is_none_or(|t| t > now));
         match call.ticket {
             Some(id) => self.present(now, id, call.queue, wait, last_request, events),
-            None => self.newcomer(now, named, call.new_ticket, call.queue, wait, last_request),
+            None => {
+                let id = call.new_ticket;
+                self.newcomer(now, named, id, call.ttl_ms, call.queue, wait, last_request)
+            }
         }
     }
 
@@ -55,6 +60,7 @@ impl Gates {
         now: Millis,
         named: BTreeSet<GateName>,
         id: Uuid,
+        ttl_ms: u64,
         queue: bool,
         wait: Option<Option<Millis>>,
         last_request: &mut u64,
@@ -79,8 +85,9 @@ impl Gates {
                 gate.queue.insert(arrival, id);
             }
         }
-        let expires = (!free).then(|| now.saturating_add(TICKET_TTL_MS));
+        let expires = (!free).then(|| now.saturating_add(ttl_ms));
         let ticket = Ticket {
+            ttl_ms,
             arrival,
             gates: named,
             granted: free,
@@ -135,7 +142,7 @@ impl Gates {
             return GateReply::Ok(self.view_ticket(id));
         }
         let old = ticket.expires;
-        let expires = now.saturating_add(TICKET_TTL_MS);
+        let expires = now.saturating_add(ticket.ttl_ms);
         ticket.expires = Some(expires);
         self.move_due(Due::Ticket(id), old, Some(expires));
         if self.is_turn(id) {
@@ -157,7 +164,7 @@ impl Gates {
         if let Some(ticket) = self.tickets.get_mut(&id) {
             let old = ticket.due();
             ticket.poll = Some(Poll { request, until });
-            ticket.expires = until.map(|t| t.saturating_add(TICKET_TTL_MS));
+            ticket.expires = until.map(|t| t.saturating_add(ticket.ttl_ms));
             self.move_due(Due::Ticket(id), old, until);
             self.parked.insert(request, Parked::Poll(id));
         }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Due, GateName, Gates, Parked, TICKET_TTL_MS};
+use super::{Due, GateName, Gates, Parked};
 use crate::engine::command::{Millis, RequestId, Wait};
 use crate::engine::locks::next_request;
 use crate::engine::outcome::{Event, GateRefusal, GateReply};
@@ -101,9 +101,7 @@ impl Gates {
                 }
                 None => false,
             },
-            Some(Parked::Poll(ticket)) => self
-                .end_poll(ticket, now.saturating_add(TICKET_TTL_MS))
-                .is_some(),
+            Some(Parked::Poll(ticket)) => self.end_poll(ticket, now).is_some(),
         }
     }
 }

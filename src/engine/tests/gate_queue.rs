@@ -224,3 +224,24 @@ fn closing_a_held_gate_by_hand_takes_nothing_from_its_ticket() {
     ));
     assert_eq!(gate(&engine, "s", "a").held_by, Some(token(2)));
 }
+
+#[test]
+fn a_ticket_lives_as_long_as_its_command_says_and_keeps_that_life_on_refresh() {
+    let mut engine = two_services();
+    run(&mut engine, 0, close("s", "a"));
+    let mut short = take(&[("s", "a")], 1, true, Wait::No);
+    if let Op::TestAndSet { ticket_ttl_ms, .. } = &mut short {
+        *ticket_ttl_ms = Some(500);
+    }
+    in_queue(&run(&mut engine, 0, short));
+    assert_eq!(engine.next_deadline(), Some(500));
+    // A refresh (which carries no life of its own) keeps the ticket's 500 ms.
+    in_queue(&run(
+        &mut engine,
+        300,
+        present(&[("s", "a")], 1, true, Wait::No),
+    ));
+    assert_eq!(engine.next_deadline(), Some(800));
+    let outcome = run(&mut engine, 800, Op::Tick);
+    assert_eq!(outcome.events, [Event::TicketExpired { ticket: token(1) }]);
+}

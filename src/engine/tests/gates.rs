@@ -46,6 +46,7 @@ pub(super) fn take(gates: &[(&str, &str)], new: u128, queue: bool, wait: Wait) -
         new_ticket: token(new),
         queue,
         wait,
+        ticket_ttl_ms: None,
     }
 }
 
@@ -57,6 +58,7 @@ pub(super) fn present(gates: &[(&str, &str)], ticket: u128, queue: bool, wait: W
         new_ticket: token(999_999),
         queue,
         wait,
+        ticket_ttl_ms: None,
     }
 }
 
