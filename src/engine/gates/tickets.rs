@@ -28,11 +28,11 @@ impl Gates {
     pub(in crate::engine) fn test_and_set(
         &mut self,
         now: Millis,
-        call: TestAndSet,
+        mut call: TestAndSet,
         last_request: &mut u64,
         events: &mut Vec<Event>,
     ) -> GateReply {
-        let named: BTreeSet<GateName> = call.gates.into_iter().collect();
+        let named: BTreeSet<GateName> = std::mem::take(&mut call.gates).into_iter().collect();
         if named.iter().any(|(s, _)| !self.services.contains_key(s)) {
             return GateReply::Refused(GateRefusal::UnknownService);
         }
@@ -45,10 +45,7 @@ impl Gates {
             Some(call.wait.deadline(now)).filter(|d| call.queue && d.is_none_or(|t| t > now));
         match call.ticket {
             Some(id) => self.present(now, id, call.queue, wait, last_request, events),
-            None => {
-                let id = call.new_ticket;
-                self.newcomer(now, named, id, call.ttl_ms, call.queue, wait, last_request)
-            }
+            None => self.newcomer(now, named, &call, wait, last_request),
         }
     }
 
@@ -59,12 +56,11 @@ impl Gates {
         &mut self,
         now: Millis,
         named: BTreeSet<GateName>,
-        id: Uuid,
-        ttl_ms: u64,
-        queue: bool,
+        call: &TestAndSet,
         wait: Option<Option<Millis>>,
         last_request: &mut u64,
     ) -> GateReply {
+        let (id, ttl_ms, queue) = (call.new_ticket, call.ttl_ms, call.queue);
         // Nothing to take: a ticket holding no gate would never do anything but hold memory.
         if named.is_empty() {
             return GateReply::Denied;
