@@ -33,6 +33,10 @@ impl Conn {
         })
     }
 
+    pub fn set_read_timeout(&self, d: Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(Some(d))
+    }
+
     /// Sends a request without reading its answer (for parking waiters).
     pub fn send(&mut self, method: &str, path: &str, form: &str) -> io::Result<()> {
         let req = format!(

@@ -52,6 +52,10 @@ pub struct Parked {
     /// The server's resident memory with every waiter parked (only when bench started the server).
     pub rss_kib: Option<u64>,
     pub idle_rss_kib: Option<u64>,
+    /// Whether every waiter was granted in the order the server queued them.
+    pub fifo: bool,
+    /// From the first release to the last waiter's grant, each releasing at once to the next.
+    pub served_ms: f64,
 }
 
 /// A server this benchmark started, stopped when dropped.
@@ -67,6 +71,8 @@ impl Drop for Spawned {
 }
 
 pub fn run(opts: &Options) -> Result<Report, String> {
+    // Each parked waiter is a socket here and one in the server.
+    let _ = crate::server::raise_open_files_limit();
     let (addr, spawned) = match &opts.server {
         Some(url) => (resolve(url)?, None),
         None => {
@@ -257,7 +263,9 @@ fn handover(addr: SocketAddr, waiters: usize, grants: usize) -> Result<Handover,
     })
 }
 
-/// Parks `n` waiters on one held lock and reads the server's memory while they wait.
+/// Parks `n` waiters on one held lock and reads the server's memory while they wait; then lets them
+/// through, each releasing to the next at once, and checks they were served in the order the server
+/// queued them (its `/status` queue, listed before the first release).
 fn parked(
     addr: SocketAddr,
     n: usize,
@@ -272,14 +280,14 @@ fn parked(
             .map_err(|e| e.to_string())?,
     )?;
     let mut waiters = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut conn = Conn::open(addr).map_err(|e| format!("opening waiter: {e}"))?;
-        conn.send("POST", "/grab", &format!("id={id}&wait=300"))
+    for i in 0..n {
+        let mut conn = Conn::open(addr).map_err(|e| format!("opening waiter {i}: {e}"))?;
+        conn.send("POST", "/grab", &format!("id={id}&wait=600&holder=w{i}"))
             .map_err(|e| e.to_string())?;
         waiters.push(conn);
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let queue = loop {
         let status = holder
             .call("GET", &format!("/status?id={id}"), "")
             .map_err(|e| e.to_string())?;
@@ -288,22 +296,57 @@ fn parked(
             .and_then(|w| w.as_u64())
             .unwrap_or(0);
         if waiting as usize >= n {
-            break;
+            break status.field("queue").unwrap_or_default();
         }
         if Instant::now() > deadline {
-            return Err(format!("only {waiting} of {n} waiters queued after 60s"));
+            return Err(format!("only {waiting} of {n} waiters queued after 120s"));
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
     let rss = pid.and_then(rss_kib);
-    drop(waiters);
+    // The server's queue order, as waiter indexes.
+    let order: Vec<usize> = queue
+        .as_array()
+        .map(|q| {
+            q.iter()
+                .filter_map(|w| w.get("holder")?.as_str()?.strip_prefix('w')?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let started = Instant::now();
     holder
         .call("POST", "/release", &format!("id={id}&token={token}"))
         .map_err(|e| e.to_string())?;
+    let mut fifo = order.len() == n;
+    let mut last_fence = 0;
+    for &i in &order {
+        let Some(conn) = waiters.get_mut(i) else {
+            fifo = false;
+            break;
+        };
+        // The next in line must be granted next: a grant elsewhere leaves this read waiting, and the
+        // read's timeout ends the run as "not FIFO".
+        conn.set_read_timeout(Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        let Ok(grant) = conn.receive() else {
+            fifo = false;
+            break;
+        };
+        let fence = grant.field("fence").and_then(|f| f.as_u64()).unwrap_or(0);
+        if fence <= last_fence {
+            fifo = false;
+        }
+        last_fence = fence;
+        let token = token_of(&grant)?;
+        conn.call("POST", "/release", &format!("id={id}&token={token}"))
+            .map_err(|e| e.to_string())?;
+    }
     Ok(Parked {
         waiters: n,
         rss_kib: rss,
         idle_rss_kib,
+        fifo,
+        served_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
 }
 
@@ -328,10 +371,16 @@ pub fn print(report: &Report) {
             })
         };
         println!(
-            "  {} parked waiters   server RSS {} (idle {})",
+            "  {} waiters on one lock   server RSS {} (idle {}); served {} in {:.0} ms",
             p.waiters,
             mib(p.rss_kib),
-            mib(p.idle_rss_kib)
+            mib(p.idle_rss_kib),
+            if p.fifo {
+                "in FIFO order"
+            } else {
+                "OUT OF ORDER"
+            },
+            p.served_ms
         );
     }
 }

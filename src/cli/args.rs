@@ -96,8 +96,9 @@ pub struct BenchArgs {
     /// Hand-overs to time
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub handovers: usize,
-    /// Waiters to park on one lock while the server's memory is read (0 skips it)
-    #[arg(long, default_value_t = 2000, value_name = "N")]
+    /// Waiters to park on one lock: the server's memory while they wait, then whether they are
+    /// served in FIFO order and how long it takes (0 skips it)
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub parked: usize,
     /// Print the figures as JSON
     #[arg(long)]

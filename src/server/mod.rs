@@ -25,6 +25,7 @@ use std::sync::atomic::AtomicBool;
 use crate::signals;
 
 pub use limits::Limits;
+pub use system::raise_open_files_limit;
 
 /// How to run a server.
 #[derive(Debug, Clone)]
