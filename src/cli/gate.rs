@@ -198,8 +198,11 @@ pub struct GateClaim {
     gates: BTreeMap<String, Vec<String>>,
     queue: bool,
     timeout: Option<Duration>,
-    /// The ticket the server gave while queued, for the next poll and for withdrawing.
-    ticket: Mutex<Option<String>>,
+    /// The id of our ticket, chosen here so that a retried first call finds it (rather than making a
+    /// second one) and a signal can withdraw it even before the first answer came.
+    ticket_id: String,
+    /// Whether the server has answered about the ticket yet: later calls present it as `ticket`.
+    known: Mutex<bool>,
 }
 
 impl GateClaim {
@@ -214,19 +217,17 @@ impl GateClaim {
             gates,
             queue,
             timeout,
-            ticket: Mutex::new(None),
+            ticket_id: uuid::Uuid::new_v4().to_string(),
+            known: Mutex::new(false),
         }
     }
 
-    fn ticket(&self) -> Option<String> {
-        self.ticket
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn known(&self) -> bool {
+        *self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set_ticket(&self, id: Option<String>) {
-        *self.ticket.lock().unwrap_or_else(|p| p.into_inner()) = id;
+    fn set_known(&self) {
+        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = true;
     }
 
     /// Why a test-and-set was denied: the named gates that are closed, with their messages.
@@ -277,8 +278,10 @@ impl Claim for GateClaim {
                 query.push(("wait", format!("{:.3}", poll.as_secs_f64())));
             }
             let mut body = json!({"services": self.gates});
-            if let Some(ticket) = self.ticket() {
-                body["ticket"] = ticket.into();
+            if self.known() {
+                body["ticket"] = self.ticket_id.clone().into();
+            } else {
+                body["new_ticket"] = self.ticket_id.clone().into();
             }
             let retry_until = match deadline {
                 Some(d) => d.max(now + ONE_SHOT_RETRY),
@@ -293,19 +296,16 @@ impl Claim for GateClaim {
                 poll,
                 retry_until,
             )?;
-            let ticket_id = answer.body["ticket"]["id"].as_str().map(str::to_string);
             match (answer.status, answer.str("status")) {
                 (200, Some("ok")) => {
-                    let ticket = ticket_id.ok_or_else(|| unexpected(&answer))?;
-                    self.set_ticket(Some(ticket.clone()));
                     return Ok(GateHeld {
                         ctx: self.ctx.clone(),
-                        ticket,
+                        ticket: self.ticket_id.clone(),
                         answer,
                     });
                 }
                 (200, Some("queue")) => {
-                    self.set_ticket(ticket_id);
+                    self.set_known();
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         self.withdraw();
                         self.ctx.print_json(&answer);
@@ -322,7 +322,7 @@ impl Claim for GateClaim {
                 }
                 (200, Some("denied")) => {
                     self.ctx.print_json(&answer);
-                    let why = if self.ticket().is_some() {
+                    let why = if self.known() {
                         "the ticket is gone (expired, or its service deleted)".to_string()
                     } else {
                         self.closed_gates()
@@ -341,18 +341,17 @@ impl Claim for GateClaim {
         }
     }
 
+    /// Deletes our ticket, whether or not an answer about it came (404 if it was never made).
     fn withdraw(&self) {
-        if let Some(ticket) = self.ticket() {
-            let path = format!("/api/tickets/{}", encode(&ticket));
-            let _ = self.ctx.send(
-                "DELETE",
-                &path,
-                &[],
-                Body::None,
-                Duration::ZERO,
-                Instant::now() + Duration::from_secs(2),
-            );
-        }
+        let path = format!("/api/tickets/{}", encode(&self.ticket_id));
+        let _ = self.ctx.send(
+            "DELETE",
+            &path,
+            &[],
+            Body::None,
+            Duration::ZERO,
+            Instant::now() + Duration::from_secs(2),
+        );
     }
 
     fn what(&self) -> String {

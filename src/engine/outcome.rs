@@ -105,9 +105,6 @@ pub enum GateRefusal {
     UnknownGate,
     /// `DeleteTicket` of a ticket that is not live (never was, or ended).
     UnknownTicket,
-    /// `TestAndSet`'s `new_ticket` already names a live ticket: the server's ids must be fresh. Nothing
-    /// is taken, so the caller is not told "denied" about gates that may well be open.
-    TicketIdInUse,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -224,6 +224,14 @@ fn test_and_set(ctx: &mut Ctx) -> Handled {
     let Some(Value::Object(services)) = params.get("services") else {
         return Handled::Respond(invalid("services must map service names to lists of gates"));
     };
+    // Every service named must exist, even one named with no gates: 404 names the first that does not.
+    if let Some(unknown) = ctx
+        .shared
+        .core
+        .read(|e| services.keys().find(|s| e.service(s).is_none()).cloned())
+    {
+        return Handled::Respond(service_not_found(&unknown));
+    }
     let mut gates = Vec::new();
     for (service, envs) in services {
         let Value::Array(envs) = envs else {
@@ -263,11 +271,21 @@ fn test_and_set(ctx: &mut Ctx) -> Handled {
         Some(w) => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
         None => Wait::No,
     };
+    // *Extension*: the id a new ticket gets, proposed by the client, so that a retry of a call whose
+    // answer was lost finds its ticket instead of making a second one.
+    let new_ticket = match params.get("new_ticket") {
+        None | Some(Value::Null) => Uuid::new_v4(),
+        Some(Value::String(t)) => match Uuid::parse_str(t) {
+            Ok(id) => id,
+            Err(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
+        },
+        Some(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
+    };
     let host = ctx.req.host();
     let op = Op::TestAndSet {
         gates,
         ticket,
-        new_ticket: Uuid::new_v4(),
+        new_ticket,
         queue,
         wait,
         ticket_ttl_ms: ctx.shared.ticket_ttl.map(|t| t.as_millis() as u64),

@@ -36,6 +36,7 @@ use super::outcome::Event;
 #[cfg(test)]
 mod invariants;
 mod services;
+mod snapshot;
 mod tickets;
 mod view;
 mod watch;

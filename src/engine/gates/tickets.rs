@@ -45,6 +45,13 @@ impl Gates {
             Some(call.wait.deadline(now)).filter(|d| call.queue && d.is_none_or(|t| t > now));
         match call.ticket {
             Some(id) => self.present(now, id, call.queue, wait, last_request, events),
+            // The id a newcomer proposed is live already: its first answer was lost and this is the
+            // retry. It is that ticket presented again, so a retry never makes a second ticket (and
+            // never leaves an orphan holding or blocking gates).
+            None if self.tickets.contains_key(&call.new_ticket) => {
+                let id = call.new_ticket;
+                self.present(now, id, call.queue, wait, last_request, events)
+            }
             None => self.newcomer(now, named, &call, wait, last_request),
         }
     }
@@ -64,9 +71,6 @@ impl Gates {
         // Nothing to take: a ticket holding no gate would never do anything but hold memory.
         if named.is_empty() {
             return GateReply::Denied;
-        }
-        if self.tickets.contains_key(&id) {
-            return GateReply::Refused(GateRefusal::TicketIdInUse);
         }
         let free = named
             .iter()
