@@ -137,6 +137,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         idle_timeout: args.idle_timeout,
         ..Limits::default()
     };
+    if args.ticket_ttl.is_zero() {
+        eprintln!("weblock: --ticket-ttl must be more than 0 (the document's default is 2m)");
+        return ExitCode::from(exit::USAGE);
+    }
     let admin = match &args.admin_credentials {
         Some(file) => server::auth::Credentials::from_file(file).map(Some),
         None => server::auth::Credentials::from_env(),

@@ -163,6 +163,44 @@ impl History {
         self.by_resource.keys()
     }
 
+    /// The retained requests in the order they ended, oldest first.
+    pub(super) fn in_end_order(&self) -> impl Iterator<Item = (RequestId, &Ended)> {
+        self.by_end
+            .iter()
+            .filter_map(|id| self.ended.get(id).map(|e| (*id, e)))
+    }
+
+    /// Records a request of a snapshot, which ended after every one restored before it: `Err` unless
+    /// it is what `check` expects (its retention aside: `prune` once all are in). The caller makes
+    /// sure `request` is not live. Past the capacity, the oldest ended is forgotten, as ever.
+    pub(super) fn restore(
+        &mut self,
+        request: RequestId,
+        ended: Ended,
+        clock: Millis,
+    ) -> Result<(), String> {
+        let last = self.by_end.back().and_then(|id| self.ended.get(id));
+        let (created, granted, renewed, at) =
+            (ended.created, ended.granted, ended.renewed, ended.at);
+        let broken = if at > clock {
+            "ended after the clock"
+        } else if last.is_some_and(|last| at < last.at) {
+            "ended before the one before it"
+        } else if granted.is_some() != renewed.is_some()
+            || granted.is_some_and(|g| created > g)
+            || granted > renewed
+            || renewed.is_some_and(|r| r > at)
+        {
+            "is out of time order (created, granted, renewed, ended)"
+        } else if self.ended.contains_key(&request) {
+            "ended twice"
+        } else {
+            self.record(request, ended);
+            return Ok(());
+        };
+        Err(format!("ended request {request} {broken}"))
+    }
+
     /// Panics, saying what is wrong, if the indexes disagree or a bound is broken.
     #[cfg(test)]
     pub(super) fn check(&self, clock: Millis, last_request: u64) {

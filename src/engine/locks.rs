@@ -17,6 +17,7 @@ mod expiry;
 mod invariants;
 mod queries;
 mod release;
+mod snapshot;
 mod watch;
 
 /// Every map here is ordered (BTree*), so nothing that reaches a reply, an event or a view depends on

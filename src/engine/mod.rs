@@ -34,6 +34,9 @@
 //! - Gates (services, their gates, and tickets over several gates: the gatekeeper API) are a separate
 //!   namespace with rules of their own, in `gates`; they share the clock, the request id counter
 //!   (for parked polls and watchers), `Op::Tick`, `Op::Cancel` and `Engine::next_deadline`.
+//! - `Engine::snapshot` gives the whole state as plain data (a [`Snapshot`], JSON-friendly), and
+//!   `Engine::restore` gives it back, `==` and answering every later command alike; a snapshot no
+//!   engine could have given is refused (see `snapshot`). So a journal can be compacted.
 
 mod command;
 mod gates;
@@ -42,6 +45,7 @@ mod locks;
 mod outcome;
 mod releases;
 mod resource;
+mod snapshot;
 mod view;
 
 #[cfg(test)]
@@ -53,4 +57,9 @@ pub use history::{ENDED_MAX, ENDED_RETENTION_MS, End};
 pub use locks::Engine;
 pub use outcome::{Event, GateRefusal, GateReply, Grant, Outcome, Refusal, Reply};
 pub use releases::REMEMBERED_RELEASES;
+pub use snapshot::{
+    EndedSnapshot, GateSnapshot, GateWatcherSnapshot, GatesSnapshot, HolderSnapshot, PollSnapshot,
+    ReleaseSnapshot, ResourceSnapshot, SNAPSHOT_VERSION, ServiceSnapshot, Snapshot, TicketSnapshot,
+    WaiterSnapshot, WatcherSnapshot,
+};
 pub use view::{HolderView, LockView, RequestState, RequestView, WaiterView};

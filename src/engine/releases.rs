@@ -65,6 +65,46 @@ impl RecentReleases {
         }
     }
 
+    /// The releases remembered, oldest first, as (resource, token, fence, seq); and the last seq.
+    pub(super) fn entries(&self) -> (Vec<(String, Uuid, u64, u64)>, u64) {
+        let entries = self.by_age.values().filter_map(|name| {
+            let r = self.by_resource.get(name)?;
+            Some((name.clone(), r.token, r.fence, r.seq))
+        });
+        (entries.collect(), self.last_seq)
+    }
+
+    /// The releases of a snapshot, oldest first: `Err` if a resource is named twice or the seqs do
+    /// not go up, ending at most at `last_seq`. Past the capacity the oldest are forgotten, as ever.
+    pub(super) fn restore(
+        capacity: usize,
+        entries: Vec<(String, Uuid, u64, u64)>,
+        last_seq: u64,
+    ) -> Result<RecentReleases, String> {
+        let mut releases = RecentReleases::new(capacity);
+        for (resource, token, fence, seq) in entries {
+            if seq <= releases.last_seq || seq > last_seq {
+                return Err(format!("release of {resource:?}: seq {seq} out of order"));
+            }
+            if releases.by_resource.contains_key(&resource) {
+                return Err(format!("release of {resource:?} remembered twice"));
+            }
+            releases.last_seq = seq;
+            releases.by_age.insert(seq, resource.clone());
+            releases
+                .by_resource
+                .insert(resource, Remembered { token, fence, seq });
+        }
+        while releases.by_resource.len() > capacity {
+            let Some((_, oldest)) = releases.by_age.pop_first() else {
+                break;
+            };
+            releases.by_resource.remove(&oldest);
+        }
+        releases.last_seq = last_seq;
+        Ok(releases)
+    }
+
     #[cfg(test)]
     pub(super) fn contains(&self, resource: &str) -> bool {
         self.by_resource.contains_key(resource)

@@ -300,6 +300,18 @@ impl Queue {
         self.order.range(..request).count() + 1
     }
 
+    /// A queue of `waiters` (its token index built from them), for a restored snapshot: `Err` if a
+    /// token waits twice.
+    pub(super) fn from_waiters(order: BTreeMap<RequestId, Waiter>) -> Result<Queue, RequestId> {
+        let mut tokens = BTreeMap::new();
+        for (&request, waiter) in &order {
+            if tokens.insert(waiter.token, request).is_some() {
+                return Err(request);
+            }
+        }
+        Ok(Queue { order, tokens })
+    }
+
     /// The token index names exactly the waiters in the queue.
     #[cfg(test)]
     pub(super) fn tokens_consistent(&self) -> bool {

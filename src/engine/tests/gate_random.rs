@@ -23,7 +23,7 @@ const GATES: [(&str, &str); 7] = [
 /// Few services, gates and ticket ids, so that they collide: overlapping sets, retries, ids in use,
 /// unknown names, deleted and recreated services, hang-ups and administrators on any request id,
 /// clocks going back, leaps past ticket expiry, and locks on the same counter and clock.
-fn random_gate_commands(seed: u64, count: usize) -> Vec<Command> {
+pub(super) fn random_gate_commands(seed: u64, count: usize) -> Vec<Command> {
     let mut rng = Lcg(seed);
     let mut now: Millis = 1_000;
     let mut commands = vec![

@@ -15,6 +15,8 @@ mod releases;
 mod replay;
 mod retention;
 mod robustness;
+mod snapshot;
+mod snapshot_garbage;
 mod watch;
 
 use uuid::Uuid;

@@ -10,7 +10,7 @@ const ADMIN_CANCELLED: u64 = 18;
 
 /// A varied day: grants, queues, retries, refusals, leases, renewals, deadlines, cancels, ticks, a
 /// command whose clock is behind the previous one, a long-polling waiter's grace, and watchers.
-fn script() -> Vec<Command> {
+pub(super) fn script() -> Vec<Command> {
     let ops = [
         (0, grab("db", 1, Some(1_000), Wait::No)),
         (5, grab("db", 2, None, Wait::Forever)),
@@ -231,7 +231,7 @@ fn a_journal_written_before_meta_and_admins_still_parses() {
 
 /// Gates, with lock commands between them: every gate reply and event, request ids shared by
 /// locks, polls and watchers, and deadlines of both kinds due at one Tick.
-fn gate_script() -> Vec<Command> {
+pub(super) fn gate_script() -> Vec<Command> {
     let s = |env| ("s", env);
     let ops = [
         (0, create("s", &["a", "b", "c"])),
