@@ -4,6 +4,7 @@
 //! it waits for bytes, for room to write, or for a lock.
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -11,10 +12,11 @@ use crate::engine::RequestId;
 
 use super::Shared;
 use super::chunked::Chunked;
-use super::core::Delivery;
+use super::core::{Claim, Delivery};
 use super::http::{self, Framing, Head, HeadParse, Rejection, Request, Response};
 use super::poller::Interest;
 use super::router::{self, Handled};
+use crate::engine::Op;
 
 /// A connection and the lock that serialises work on it.
 pub struct Slot {
@@ -24,6 +26,9 @@ pub struct Slot {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub state: Mutex<ConnState>,
+    /// epoll said the peer hung up. A peek cannot tell when bytes it sent before closing are still
+    /// unread (it sees the bytes, not the end), so this is what makes such a client count as gone.
+    hung_up: AtomicBool,
 }
 
 /// Where a connection is between two requests.
@@ -55,7 +60,9 @@ pub struct ConnState {
     /// When the current phase began: idle since, request started, write started.
     pub since: Instant,
     buf: Vec<u8>,
-    /// How much of `buf` was already searched for the end of the head.
+    /// Where the next request starts in `buf` (the bytes before were consumed).
+    start: usize,
+    /// How much of the next request was already searched for the end of its head.
     scanned: usize,
     /// A parsed head whose body is still arriving, and its length in `buf`.
     head: Option<(Head, usize)>,
@@ -63,6 +70,8 @@ pub struct ConnState {
     continue_sent: bool,
     /// The framing of the request that is parked.
     pub parked_shape: Option<Shape>,
+    /// A grant's answer is partly written: what to give back if the client never gets the rest.
+    pub pending_undo: Option<(Claim, Op)>,
     out: Vec<u8>,
     close_after_write: bool,
     /// The client closed its side; answer what was read, then close.
@@ -75,11 +84,13 @@ impl ConnState {
             phase: Phase::Idle,
             since: now,
             buf: Vec::new(),
+            start: 0,
             scanned: 0,
             head: None,
             chunked: None,
             continue_sent: false,
             parked_shape: None,
+            pending_undo: None,
             out: Vec::new(),
             close_after_write: false,
             peer_closed: false,
@@ -88,6 +99,21 @@ impl ConnState {
 }
 
 impl Slot {
+    pub fn new(key: u64, stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Slot {
+        Slot {
+            key,
+            stream,
+            peer,
+            local,
+            state: Mutex::new(ConnState::new(Instant::now())),
+            hung_up: AtomicBool::new(false),
+        }
+    }
+
+    pub fn mark_hung_up(&self) {
+        self.hung_up.store(true, Ordering::Relaxed);
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, ConnState> {
         // A poisoned lock means a handler panicked mid-request; the state is still structurally sound,
         // and refusing the connection forever would be worse.
@@ -101,6 +127,9 @@ impl Slot {
 
     /// Whether the client is gone: a non-blocking peek that reads end-of-stream (or fails) says it hung up.
     pub fn client_gone(&self) -> bool {
+        if self.hung_up.load(Ordering::Relaxed) {
+            return true;
+        }
         let mut byte = [0u8; 1];
         match self.stream.peek(&mut byte) {
             Ok(0) => true,
@@ -119,20 +148,41 @@ pub fn on_ready(shared: &Shared, slot: &Arc<Slot>) -> Vec<Delivery> {
     match st.phase {
         Phase::Closed | Phase::Busy => Vec::new(),
         Phase::Writing => {
-            if flush(shared, slot, &mut st) == Written::Continue {
-                serve(shared, slot, &mut st)
-            } else {
-                Vec::new()
+            let written = flush(shared, slot, &mut st);
+            // A grant whose answer was still being written: it is its client's once written, and
+            // given back if the client is gone first.
+            let undo = st.pending_undo.take();
+            match written {
+                Written::Pending => {
+                    st.pending_undo = undo;
+                    Vec::new()
+                }
+                Written::Continue | Written::Finished => {
+                    if let Some((claim, _)) = undo {
+                        shared.core.delivered(claim);
+                    }
+                    if written == Written::Continue {
+                        serve(shared, slot, &mut st)
+                    } else {
+                        Vec::new()
+                    }
+                }
+                Written::Failed => {
+                    drop(st);
+                    undo.map(|(claim, op)| shared.core.undo(claim, op))
+                        .unwrap_or_default()
+                }
             }
         }
         Phase::Parked(request) => {
             if slot.client_gone() {
                 close(shared, slot, &mut st);
                 drop(st);
-                shared.core.hangup(request)
+                shared.core.hangup(request, slot)
             } else if slot.has_unread_bytes() {
-                // The client sent more while waiting (pipelining). Leave it unread and disarmed until the
-                // wait is answered; the hand-over checks the client again before granting.
+                // The client sent more while waiting (pipelining). Leave it unread until the wait is
+                // answered, but keep listening for the client hanging up.
+                rearm(shared, slot, &mut st, Interest::HangUp);
                 Vec::new()
             } else {
                 rearm(shared, slot, &mut st, Interest::Read);
@@ -148,10 +198,19 @@ pub fn on_ready(shared: &Shared, slot: &Arc<Slot>) -> Vec<Delivery> {
     }
 }
 
+/// The most bytes read ahead for one request: its head, its body, and room for chunked encoding.
+fn read_cap(limits: &super::limits::Limits) -> usize {
+    limits.max_head_bytes + limits.max_body_bytes + 64 * 1024
+}
+
 /// Reads what the socket has, up to what a request may need. False if the connection was closed.
 fn fill(shared: &Shared, slot: &Slot, st: &mut ConnState) -> bool {
-    let limits = &shared.limits;
-    let cap = limits.max_head_bytes + limits.max_body_bytes + 64 * 1024;
+    // Drop what earlier requests consumed, once per batch.
+    if st.start > 0 {
+        st.buf.drain(..st.start);
+        st.start = 0;
+    }
+    let cap = read_cap(&shared.limits);
     let mut chunk = [0u8; 16 * 1024];
     while st.buf.len() < cap {
         match (&slot.stream).read(&mut chunk) {
@@ -240,16 +299,15 @@ pub fn answer_parked(
     slot: &Arc<Slot>,
     st: &mut ConnState,
     response: &Response,
-) -> (bool, Vec<Delivery>) {
+) -> (Written, Vec<Delivery>) {
     let shape = st.parked_shape.take().unwrap_or(Shape {
         minor_version: 1,
         head_only: false,
         keep_alive: false,
     });
     match respond(shared, slot, st, response, shape) {
-        Written::Continue => (true, serve(shared, slot, st)),
-        Written::Finished | Written::Pending => (true, Vec::new()),
-        Written::Failed => (false, Vec::new()),
+        Written::Continue => (Written::Continue, serve(shared, slot, st)),
+        other => (other, Vec::new()),
     }
 }
 
@@ -304,7 +362,7 @@ fn flush(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Written {
         close(shared, slot, st);
         return Written::Finished;
     }
-    st.phase = if st.buf.is_empty() {
+    st.phase = if st.buf.len() == st.start {
         Phase::Idle
     } else {
         Phase::Reading
@@ -313,20 +371,23 @@ fn flush(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Written {
     Written::Continue
 }
 
-/// Takes the next complete request out of the buffer, if one has fully arrived.
+/// Takes the next complete request out of the buffer, if one has fully arrived. The request starts at
+/// `st.start`; the bytes before it were consumed and are dropped once per batch (`fill`).
 fn next_request(
     shared: &Shared,
     slot: &Slot,
     st: &mut ConnState,
 ) -> Result<Option<Request>, Rejection> {
     let limits = &shared.limits;
+    let base = st.start;
     if st.head.is_none() {
-        if st.buf.is_empty() {
+        let pending = st.buf.len() - base;
+        if pending == 0 {
             return Ok(None);
         }
-        if !http::has_head_end(&st.buf, st.scanned) {
-            st.scanned = st.buf.len();
-            if st.buf.len() > limits.max_head_bytes {
+        if !http::has_head_end(&st.buf[base..], st.scanned, limits.max_head_bytes + 4) {
+            st.scanned = pending;
+            if pending > limits.max_head_bytes {
                 return Err(Rejection::new(
                     431,
                     format!(
@@ -337,9 +398,9 @@ fn next_request(
             }
             return Ok(None);
         }
-        match http::parse_head(&st.buf, limits)? {
+        match http::parse_head(&st.buf[base..], limits)? {
             HeadParse::Partial => {
-                st.scanned = st.buf.len();
+                st.scanned = pending;
                 return Ok(None);
             }
             HeadParse::Done(head, len) => {
@@ -353,21 +414,29 @@ fn next_request(
     let Some((head, head_len)) = &st.head else {
         return Ok(None);
     };
-    let head_len = *head_len;
+    let body_at = base + *head_len;
     let (body, consumed) = match head.framing {
         Framing::Length(n) => {
-            if st.buf.len() - head_len < n {
+            if st.buf.len() - body_at < n {
                 ask_for_body(slot, st);
                 return Ok(None);
             }
-            (st.buf[head_len..head_len + n].to_vec(), head_len + n)
+            (st.buf[body_at..body_at + n].to_vec(), body_at + n)
         }
         Framing::Chunked => {
             let Some(decoder) = st.chunked.as_mut() else {
                 return Ok(None);
             };
-            match decoder.feed(&st.buf[head_len..], limits.max_body_bytes)? {
-                Some(raw_len) => (std::mem::take(&mut decoder.body), head_len + raw_len),
+            match decoder.feed(&st.buf[body_at..], limits.max_body_bytes)? {
+                Some(raw_len) => (std::mem::take(&mut decoder.body), body_at + raw_len),
+                None if st.buf.len() >= read_cap(limits) => {
+                    // Its encoding (tiny chunks, long extensions) outgrew what is read for one
+                    // request, though the body itself may be small: refuse it rather than wait.
+                    return Err(Rejection::new(
+                        413,
+                        "chunked encoding too large: send bigger chunks, or Content-Length",
+                    ));
+                }
                 None => {
                     ask_for_body(slot, st);
                     return Ok(None);
@@ -378,7 +447,7 @@ fn next_request(
     let Some((head, _)) = st.head.take() else {
         return Ok(None);
     };
-    st.buf.drain(..consumed);
+    st.start = consumed;
     st.scanned = 0;
     st.chunked = None;
     st.continue_sent = false;
@@ -419,6 +488,7 @@ pub fn close(shared: &Shared, slot: &Slot, st: &mut ConnState) {
     }
     st.phase = Phase::Closed;
     st.buf = Vec::new();
+    st.start = 0;
     st.out = Vec::new();
     shared.poller.remove(&slot.stream);
     let _ = slot.stream.shutdown(Shutdown::Both);
@@ -426,7 +496,8 @@ pub fn close(shared: &Shared, slot: &Slot, st: &mut ConnState) {
 }
 
 /// Cuts off a connection the sweeper found over its time: a request not sent in time gets its 408.
-pub fn expire(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+/// Returns what to give back: a grant whose answer the client never read.
+pub fn expire(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Option<(Claim, Op)> {
     if st.phase == Phase::Reading {
         let response = Response::fail(
             408,
@@ -439,4 +510,5 @@ pub fn expire(shared: &Shared, slot: &Slot, st: &mut ConnState) {
         let _ = (&slot.stream).write(&response.encode(1, false, false));
     }
     close(shared, slot, st);
+    st.pending_undo.take()
 }

@@ -88,13 +88,7 @@ impl Connections {
         let entry = &mut table.entries[index];
         entry.generation = entry.generation.wrapping_add(1);
         let local = stream.local_addr().unwrap_or(peer);
-        let slot = Arc::new(Slot {
-            key: key(index, entry.generation),
-            stream,
-            peer,
-            local,
-            state: Mutex::new(ConnState::new(Instant::now())),
-        });
+        let slot = Arc::new(Slot::new(key(index, entry.generation), stream, peer, local));
         entry.slot = Some(slot.clone());
         table.open += 1;
         slot
@@ -164,10 +158,12 @@ fn is_idle(slot: &Slot, st: &ConnState) -> bool {
     st.phase == Phase::Idle && !slot.has_unread_bytes()
 }
 
-/// Cuts off connections over their time: idle past the keep-alive timeout, a request not fully sent
+/// Cuts off connections over their time (and returns the answers that giving back their undelivered
+/// grants made due): idle past the keep-alive timeout, a request not fully sent
 /// within the request timeout, an answer not read within the write timeout. Parked waiters are not
 /// touched here: their waits are the engine's deadlines.
-pub fn sweep(shared: &Shared) {
+pub fn sweep(shared: &Shared) -> Vec<super::core::Delivery> {
+    let mut deliveries = Vec::new();
     let now = Instant::now();
     let limits = &shared.limits;
     for slot in shared.conns.all() {
@@ -181,8 +177,12 @@ pub fn sweep(shared: &Shared) {
             Phase::Writing => limits.write_timeout,
             Phase::Busy | Phase::Parked(_) | Phase::Closed => continue,
         };
-        if now.duration_since(st.since) > allowed {
-            conn::expire(shared, &slot, &mut st);
+        if now.duration_since(st.since) > allowed
+            && let Some((claim, op)) = conn::expire(shared, &slot, &mut st)
+        {
+            drop(st);
+            deliveries.extend(shared.core.undo(claim, op));
         }
     }
+    deliveries
 }

@@ -6,7 +6,7 @@
 //! are `Delivery`s: answers for parked connections, built under this lock (from the engine's state at that
 //! moment) and written by the caller after letting go of it (and of its own connection), so no thread ever
 //! holds two connections at once.
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -66,8 +66,8 @@ pub struct Delivery {
     pub request: RequestId,
     pub response: Response,
     /// What to undo if the client turns out to be gone when the answer is written: a grant it will
-    /// never know of is given back.
-    pub undo: Option<Op>,
+    /// never know of is given back — unless a retry collected it meanwhile (see `Core::undo`).
+    pub undo: Option<(Claim, Op)>,
 }
 
 struct Parked {
@@ -78,8 +78,19 @@ struct Parked {
 struct Inner {
     engine: Engine,
     parked: HashMap<RequestId, Parked>,
+    /// Grants handed to a parked connection and not yet known to be received. A retry by the same
+    /// client on another connection that collects the grant claims it (takes it out of here), so the
+    /// first connection's undo, should it turn out dead, no longer gives the grant back.
+    unclaimed: HashSet<Claim>,
     /// The deadline the timer sleeps towards; an earlier one wakes it.
     timer_target: Option<Millis>,
+}
+
+/// A grant awaiting delivery: a lock request's, or a gate ticket's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Claim {
+    Request(RequestId),
+    Ticket(Uuid),
 }
 
 pub struct Core {
@@ -93,6 +104,7 @@ impl Default for Core {
             inner: Mutex::new(Inner {
                 engine: Engine::new(),
                 parked: HashMap::new(),
+                unclaimed: HashSet::new(),
                 timer_target: None,
             }),
             timer: Condvar::new(),
@@ -143,11 +155,18 @@ impl Core {
 
     /// A parked client hung up: its request ends, unless a hand-over already took it out of the parked set
     /// (then the thread delivering it finds the connection closed and ends it).
-    pub fn hangup(&self, request: RequestId) -> Vec<Delivery> {
+    pub fn hangup(&self, request: RequestId, slot: &Slot) -> Vec<Delivery> {
         let mut inner = self.inner();
-        if inner.parked.remove(&request).is_none() {
+        // Only if this connection is still the one parked there: a retry with the same token may
+        // have replaced it (and must not be cancelled with it).
+        if !inner
+            .parked
+            .get(&request)
+            .is_some_and(|p| p.slot.key == slot.key)
+        {
             return Vec::new();
         }
+        inner.parked.remove(&request);
         let op = Op::Cancel {
             request,
             by: CancelBy::Client,
@@ -155,12 +174,47 @@ impl Core {
         self.run(&mut inner, op).1
     }
 
+    /// A delivered grant's client was gone: give the grant back, unless a retry on another connection
+    /// collected it meanwhile.
+    pub fn undo(&self, claim: Claim, op: Op) -> Vec<Delivery> {
+        let mut inner = self.inner();
+        if !inner.unclaimed.remove(&claim) {
+            return Vec::new();
+        }
+        self.run(&mut inner, op).1
+    }
+
+    /// A grant's answer was written: it is its client's now.
+    pub fn delivered(&self, claim: Claim) {
+        self.inner().unclaimed.remove(&claim);
+    }
+
     fn run(&self, inner: &mut Inner, op: Op) -> (Reply, Vec<Delivery>) {
         let now = timefmt::now_ms();
+        let cancelled = match &op {
+            Op::Cancel { request, .. } => Some(*request),
+            _ => None,
+        };
         let outcome = inner.engine.apply(Command { now, op });
         let mut deliveries = settle(inner, now, outcome.events);
-        if let Reply::Withdrawn { request } = outcome.reply {
-            deliveries.extend(unpark(inner, request, Answer::Withdrawn));
+        match &outcome.reply {
+            Reply::Withdrawn { request } => {
+                deliveries.extend(unpark(inner, *request, Answer::Withdrawn));
+            }
+            // Ended through another connection (a URL of another API): its own client is told.
+            Reply::Cancelled => {
+                if let Some(request) = cancelled {
+                    deliveries.extend(unpark(inner, request, Answer::Deleted));
+                }
+            }
+            // The grant reached its client here: nothing may undo it now.
+            Reply::Granted { grant, .. } => {
+                inner.unclaimed.remove(&Claim::Request(grant.request));
+            }
+            Reply::Gate(GateReply::Ok(ticket)) => {
+                inner.unclaimed.remove(&Claim::Ticket(ticket.id));
+            }
+            _ => {}
         }
         if let Some(next) = inner.engine.next_deadline()
             && inner.timer_target.is_none_or(|t| next < t)
@@ -174,7 +228,9 @@ impl Core {
     /// until an earlier deadline is set). Called in a loop by the timer thread.
     pub fn tick_and_sleep(&self, max_sleep: Duration) -> Vec<Delivery> {
         let mut inner = self.inner();
-        let now = timefmt::now_ms();
+        // The engine never lets time go back; neither may the timer, or a clock stepped backwards
+        // would postpone every lease by the size of the step.
+        let now = timefmt::now_ms().max(inner.engine.clock());
         if inner.engine.next_deadline().is_some_and(|d| d <= now) {
             return self.run(&mut inner, Op::Tick).1;
         }
@@ -228,7 +284,8 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
         };
         match unpark(inner, request, answer) {
             Some(d) if d.undo.is_some() && d.slot.client_gone() => {
-                if let Some(op) = d.undo {
+                if let Some((claim, op)) = d.undo {
+                    inner.unclaimed.remove(&claim);
                     pending.extend(inner.engine.apply(Command { now, op }).events);
                 }
             }
@@ -242,13 +299,21 @@ fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
 fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> Option<Delivery> {
     let parked = inner.parked.remove(&request)?;
     let undo = match &answer {
-        Answer::Granted(_) => Some(Op::Cancel {
-            request,
-            by: CancelBy::Client,
-        }),
-        Answer::TicketGranted { ticket } => Some(Op::DeleteTicket { ticket: *ticket }),
+        Answer::Granted(_) => Some((
+            Claim::Request(request),
+            Op::Cancel {
+                request,
+                by: CancelBy::Client,
+            },
+        )),
+        Answer::TicketGranted { ticket } => {
+            Some((Claim::Ticket(*ticket), Op::DeleteTicket { ticket: *ticket }))
+        }
         _ => None,
     };
+    if let Some((claim, _)) = &undo {
+        inner.unclaimed.insert(*claim);
+    }
     Some(Delivery {
         slot: parked.slot,
         request,

@@ -51,12 +51,22 @@ pub enum HeadParse {
     Partial,
 }
 
-/// Whether `buf` holds the blank line that ends a head, looking only at bytes from `from` on (minus the
-/// three before, in case the terminator straddles two reads), so a trickled head costs linear time.
-pub fn has_head_end(buf: &[u8], from: usize) -> bool {
-    let start = from.saturating_sub(3);
-    let tail = &buf[start..];
-    tail.windows(2).any(|w| w == b"\n\n") || tail.windows(4).any(|w| w == b"\r\n\r\n")
+/// Whether `buf` (from the start of a request) holds the blank line that ends its head. Only bytes
+/// from `from` on are looked at (minus the three before, in case the terminator straddles two reads),
+/// only up to `limit`, and the search stops at the first terminator: a trickled head costs linear time,
+/// and a buffer full of pipelined requests costs one head's worth per request, not the whole buffer.
+pub fn has_head_end(buf: &[u8], from: usize, limit: usize) -> bool {
+    let end = buf.len().min(limit);
+    let mut at = from.saturating_sub(3).min(end);
+    while let Some(offset) = buf[at..end].iter().position(|&b| b == b'\n') {
+        let nl = at + offset;
+        let before = &buf[..nl];
+        if before.ends_with(b"\n") || before.ends_with(b"\n\r") {
+            return true;
+        }
+        at = nl + 1;
+    }
+    false
 }
 
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
@@ -422,8 +432,10 @@ mod tests {
     #[test]
     fn head_end_is_found_across_reads() {
         let buf = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert!(has_head_end(buf, buf.len() - 1));
-        assert!(!has_head_end(&buf[..buf.len() - 1], 0));
+        assert!(has_head_end(buf, buf.len() - 1, 1024));
+        assert!(!has_head_end(&buf[..buf.len() - 1], 0, 1024));
+        assert!(has_head_end(b"GET / HTTP/1.0\n\n", 0, 1024));
+        assert!(!has_head_end(buf, 0, 10), "not beyond the limit");
     }
 
     #[test]

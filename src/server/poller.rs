@@ -16,16 +16,21 @@ pub enum Interest {
     Read,
     /// Room in the send buffer for the rest of a response.
     Write,
+    /// Only the peer hanging up: for a parked connection whose client sent more than its request
+    /// (those bytes wait, unread, until its answer; they must not keep waking the poller).
+    HangUp,
 }
 
 pub struct Poller {
     epfd: RawFd,
 }
 
-/// One readiness report: the key the connection was registered with.
+/// One readiness report: the key the connection was registered with, and whether the peer hung up
+/// (closed its side, or the connection broke) — said even when unread bytes remain.
 #[derive(Clone, Copy, Debug)]
 pub struct Ready {
     pub key: u64,
+    pub hung_up: bool,
 }
 
 impl Poller {
@@ -63,6 +68,7 @@ impl Poller {
         let flags = match interest {
             Interest::Read => libc::EPOLLIN | libc::EPOLLRDHUP,
             Interest::Write => libc::EPOLLOUT,
+            Interest::HangUp => libc::EPOLLRDHUP,
         } | libc::EPOLLONESHOT;
         let mut event = libc::epoll_event {
             events: flags as u32,
@@ -83,7 +89,11 @@ impl Poller {
         // SAFETY: room for exactly one event is passed; the result is checked.
         let n = unsafe { libc::epoll_wait(self.epfd, &mut event, 1, millis) };
         if n == 1 {
-            Some(Ready { key: event.u64 })
+            let gone = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+            Some(Ready {
+                key: event.u64,
+                hung_up: event.events & gone != 0,
+            })
         } else {
             None
         }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::conn::{self, Phase};
+use super::conn::{self, Phase, Written};
 use super::connections;
 use super::core::Delivery;
 
@@ -22,6 +22,9 @@ pub fn worker(shared: Arc<Shared>) {
         let Some(slot) = shared.conns.get(ready.key) else {
             continue;
         };
+        if ready.hung_up {
+            slot.mark_hung_up();
+        }
         // A panic here is a bug in weblock, never the client's doing; it must not take a worker (or
         // the server) with it. That one connection is closed; every other is served on.
         let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -46,17 +49,25 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
     while let Some(delivery) = queue.pop_front() {
         let slot = delivery.slot.clone();
         let mut st = slot.lock();
-        let delivered = if st.phase == Phase::Parked(delivery.request) {
-            let (delivered, more) = conn::answer_parked(shared, &slot, &mut st, &delivery.response);
+        let mut undo = delivery.undo;
+        let written = if st.phase == Phase::Parked(delivery.request) {
+            let (written, more) = conn::answer_parked(shared, &slot, &mut st, &delivery.response);
             queue.extend(more);
-            delivered
+            if written == Written::Pending {
+                // Delivered only when the rest is written (`conn::on_ready`), or given back.
+                st.pending_undo = undo.take();
+            }
+            Some(written)
         } else {
-            false
+            None
         };
         drop(st);
-        if !delivered && let Some(op) = delivery.undo {
-            let (_, more) = shared.core.apply(op);
-            queue.extend(more);
+        match (written, undo) {
+            (Some(Written::Continue | Written::Finished), Some((claim, _))) => {
+                shared.core.delivered(claim);
+            }
+            (_, Some((claim, op))) => queue.extend(shared.core.undo(claim, op)),
+            (_, None) => {}
         }
     }
 }
@@ -68,7 +79,7 @@ pub fn timer(shared: Arc<Shared>) {
         let deliveries = shared.core.tick_and_sleep(until_sweep);
         deliver(&shared, deliveries);
         if Instant::now() >= next_sweep {
-            connections::sweep(&shared);
+            deliver(&shared, connections::sweep(&shared));
             next_sweep = Instant::now() + SWEEP_EVERY;
         }
     }
