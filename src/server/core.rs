@@ -159,10 +159,10 @@ impl Core {
         let mut inner = self.inner();
         // Only if this connection is still the one parked there: a retry with the same token may
         // have replaced it (and must not be cancelled with it).
-        if !inner
+        if inner
             .parked
             .get(&request)
-            .is_some_and(|p| p.slot.key == slot.key)
+            .is_none_or(|p| p.slot.key != slot.key)
         {
             return Vec::new();
         }
