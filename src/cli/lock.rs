@@ -163,6 +163,11 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
                 return Err(Failure::new(exit::TIMED_OUT, line));
             }
             409 if answer.flag("timed_out") => continue,
+            // Ended otherwise (an administrator deleted the lock, say): the answer is no.
+            409 => {
+                ctx.print_json(&answer);
+                return Err(Failure::new(exit::NO, answer.reason()));
+            }
             400 => return Err(Failure::new(exit::USAGE, answer.reason())),
             _ => return Err(unexpected(&answer)),
         }

@@ -85,6 +85,14 @@ pub fn run<C: Claim>(claim: C, command: Vec<OsString>) -> Result<u8, Failure> {
     }
     let mut child = {
         let mut st = lock_stage(&stage);
+        if matches!(*st, Stage::Stopping) {
+            // A signal came just now: the signal thread is giving back what we got, and ends the
+            // process; CMD must not start without it.
+            drop(st);
+            loop {
+                std::thread::park();
+            }
+        }
         let mut cmd = Command::new(&command[0]);
         cmd.args(&command[1..]).envs(held.env());
         signals.unblock_in_child(&mut cmd);

@@ -35,9 +35,14 @@ impl Chunked {
                     };
                     let digits = line.split(|&b| b == b';').next().unwrap_or(&[]);
                     let digits = std::str::from_utf8(digits).unwrap_or("").trim();
-                    let size = usize::from_str_radix(digits, 16).map_err(|_| {
-                        Rejection::new(400, format!("bad chunk size {digits:?} in chunked body"))
-                    })?;
+                    // Hex digits only: `from_str_radix` would also take a sign, which a proxy in
+                    // front may read differently (a request-smuggling shape).
+                    let size = Some(digits)
+                        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .and_then(|d| usize::from_str_radix(d, 16).ok())
+                        .ok_or_else(|| {
+                            Rejection::new(400, format!("bad chunk size {digits:?} in chunked body"))
+                        })?;
                     if size > max_body.saturating_sub(self.body.len()) {
                         return Err(super::http::body_too_large(max_body));
                     }
@@ -134,6 +139,8 @@ mod tests {
         assert_eq!(c.feed(b"zz\r\n", 1024).unwrap_err().status, 400);
         let mut c = Chunked::default();
         assert_eq!(c.feed(b"2\r\nabc\r\n", 1024).unwrap_err().status, 400);
+        let mut c = Chunked::default();
+        assert_eq!(c.feed(b"+5\r\nhello\r\n0\r\n\r\n", 1024).unwrap_err().status, 400);
         let mut c = Chunked::default();
         let endless = vec![b'1'; MAX_LINE + 2];
         assert_eq!(c.feed(&endless, 1024).unwrap_err().status, 400);

@@ -67,7 +67,7 @@ pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
     if name.contains('/') {
         return Handled::Respond(super::router::not_found_in(ctx.req, Words::Error));
     }
-    if name.is_empty() && ctx.req.method() == "DELETE" && ctx.req.path().ends_with("/resources/") {
+    if name.is_empty() && ctx.req.method() == "DELETE" && ctx.req.path() != "/resources" {
         // An empty name where one was meant must not delete every resource.
         return Handled::Respond(Response::error(
             400,
@@ -193,10 +193,15 @@ fn read_body(ctx: &Ctx) -> Result<Body, String> {
             },
         }
     };
+    let lifetime = number("lifetime", MAX_LIFETIME_SECS)?;
+    // 0 is "no lifetime"; anything else is a lease of at least the engine's unit, a millisecond.
+    if lifetime > 0.0 && lifetime < 0.001 {
+        return Err("lifetime must be 0 (none) or at least 0.001 seconds".into());
+    }
     Ok(Body {
         title,
         wait: number("wait", MAX_WAIT_SECS)?,
-        lifetime: number("lifetime", MAX_LIFETIME_SECS)?,
+        lifetime,
     })
 }
 

@@ -13,6 +13,10 @@ use crate::engine::{
 use crate::timefmt;
 
 const MAX_NAME: usize = 64;
+/// `requester_data`, as JSON text, at most (it is stored with the request and shown back).
+const MAX_REQUESTER_DATA: usize = 16 * 1024;
+/// Live requests (waiting or active) the server keeps for this API's new requests, at most.
+const MAX_LIVE_REQUESTS: usize = 100_000;
 /// The longest lease a request may ask for (30 days), as on the other APIs.
 const MAX_TIMEOUT_SECS: f64 = 30.0 * 86_400.0;
 /// How much of `requester_data` is shown as the holder in status pages.
@@ -86,6 +90,20 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         Err(r) => return r,
     };
     let requester_data = params.get("requester_data").cloned().unwrap_or(Value::Null);
+    // Kept with the request (and in its history): bounded, as is the number of live requests, which
+    // need no connection to stay (so no connection limit bounds them).
+    if requester_data.to_string().len() > MAX_REQUESTER_DATA {
+        return Response::error(
+            413,
+            format!("requester_data is larger than {MAX_REQUESTER_DATA} bytes"),
+        );
+    }
+    if ctx.shared.core.read(|e| e.request_count()) >= MAX_LIVE_REQUESTS {
+        return Response::error(
+            503,
+            format!("too many live lock requests ({MAX_LIVE_REQUESTS}); try again later"),
+        );
+    }
     let op = Op::Acquire(Acquire {
         resource: name.to_string(),
         token: Uuid::new_v4(),
@@ -116,7 +134,10 @@ fn timeout_param(params: &Params) -> Result<Option<f64>, Response> {
     match params.get("timeout") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()) {
-            Some(t) if t.is_finite() && (0.0..=MAX_TIMEOUT_SECS).contains(&t) => Ok(Some(t)),
+            // 0 is "no time limit"; else at least the engine's unit, a millisecond.
+            Some(t) if t == 0.0 || (t.is_finite() && (0.001..=MAX_TIMEOUT_SECS).contains(&t)) => {
+                Ok(Some(t))
+            }
             _ => Err(Response::error(
                 400,
                 format!(

@@ -75,11 +75,18 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
 pub fn timer(shared: Arc<Shared>) {
     let mut next_sweep = Instant::now() + SWEEP_EVERY;
     while !shared.stopping.load(Ordering::Relaxed) {
-        let until_sweep = next_sweep.saturating_duration_since(Instant::now());
-        let deliveries = shared.core.tick_and_sleep(until_sweep);
-        deliver(&shared, deliveries);
-        if Instant::now() >= next_sweep {
-            deliver(&shared, connections::sweep(&shared));
+        // A panic here (a bug) must not stop every lease expiry and sweep for good.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let until_sweep = next_sweep.saturating_duration_since(Instant::now());
+            let deliveries = shared.core.tick_and_sleep(until_sweep);
+            deliver(&shared, deliveries);
+            if Instant::now() >= next_sweep {
+                deliver(&shared, connections::sweep(&shared));
+                next_sweep = Instant::now() + SWEEP_EVERY;
+            }
+        }));
+        if ran.is_err() {
+            eprintln!("weblock: internal error in the timer; carrying on");
             next_sweep = Instant::now() + SWEEP_EVERY;
         }
     }

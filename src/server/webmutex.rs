@@ -96,10 +96,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let own_token = token_param(params)?;
     let token = own_token.unwrap_or_else(Uuid::new_v4);
     let wait = bounded_seconds(params, "wait", MAX_WAIT)?;
-    let ttl = bounded_seconds(params, "ttl", MAX_TTL)?;
-    if ttl.is_some_and(|t| t.is_zero()) {
-        return Err("ttl must be more than 0 seconds".into());
-    }
+    let ttl = lease_seconds(params)?;
     let holder = match text(params, "holder")? {
         Some(h) if h.len() > MAX_HOLDER_BYTES => {
             return Err(format!("holder is longer than {MAX_HOLDER_BYTES} bytes"));
@@ -193,10 +190,7 @@ fn release(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
 fn renew(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let id = id_param(params)?.ok_or("id is required: the mutex to renew")?;
     let token = token_param(params)?.ok_or("token is required: the token /grab returned")?;
-    let ttl = bounded_seconds(params, "ttl", MAX_TTL)?;
-    if ttl.is_some_and(|t| t.is_zero()) {
-        return Err("ttl must be more than 0 seconds".into());
-    }
+    let ttl = lease_seconds(params)?;
     let (reply, deliveries) = ctx.shared.core.apply(Op::Renew {
         resource: id.clone(),
         token,
@@ -385,6 +379,15 @@ fn token_param(params: &Params) -> Result<Option<Uuid>, String> {
             .map(Some)
             .map_err(|_| format!("invalid token {t:?}: use the token /grab returned (a UUID)")),
     }
+}
+
+/// `ttl`: a lease of at least a millisecond (the engine's unit; less would be granted expired).
+fn lease_seconds(params: &Params) -> Result<Option<Duration>, String> {
+    let ttl = bounded_seconds(params, "ttl", MAX_TTL)?;
+    if ttl.is_some_and(|t| t < Duration::from_millis(1)) {
+        return Err("ttl must be at least 0.001 seconds".into());
+    }
+    Ok(ttl)
 }
 
 fn bounded_seconds(params: &Params, name: &str, max: Duration) -> Result<Option<Duration>, String> {
