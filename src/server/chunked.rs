@@ -41,7 +41,10 @@ impl Chunked {
                         .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_hexdigit()))
                         .and_then(|d| usize::from_str_radix(d, 16).ok())
                         .ok_or_else(|| {
-                            Rejection::new(400, format!("bad chunk size {digits:?} in chunked body"))
+                            Rejection::new(
+                                400,
+                                format!("bad chunk size {digits:?} in chunked body"),
+                            )
                         })?;
                     if size > max_body.saturating_sub(self.body.len()) {
                         return Err(super::http::body_too_large(max_body));
@@ -140,7 +143,12 @@ mod tests {
         let mut c = Chunked::default();
         assert_eq!(c.feed(b"2\r\nabc\r\n", 1024).unwrap_err().status, 400);
         let mut c = Chunked::default();
-        assert_eq!(c.feed(b"+5\r\nhello\r\n0\r\n\r\n", 1024).unwrap_err().status, 400);
+        assert_eq!(
+            c.feed(b"+5\r\nhello\r\n0\r\n\r\n", 1024)
+                .unwrap_err()
+                .status,
+            400
+        );
         let mut c = Chunked::default();
         let endless = vec![b'1'; MAX_LINE + 2];
         assert_eq!(c.feed(&endless, 1024).unwrap_err().status, 400);

@@ -333,7 +333,9 @@ fn request_doc(ctx: &Ctx, id: RequestId, view: &RequestView) -> Value {
     let until = ended.map_or(now, |(_, at)| at);
     let waited_until = view.granted.unwrap_or(until);
     let mut statuses = Vec::new();
-    if view.granted != Some(view.created) {
+    // It waited exactly when the engine says so (a queued request may be granted in the very
+    // millisecond it was made); one that never became active was waiting.
+    if view.waited || view.granted.is_none() {
         statuses
             .push(json!({"timestamp": timefmt::request_queue(view.created), "type": "waiting"}));
     }
