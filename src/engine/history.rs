@@ -52,6 +52,9 @@ pub(super) struct Ended {
     pub(super) created: Millis,
     pub(super) granted: Option<Millis>,
     pub(super) renewed: Option<Millis>,
+    /// It waited in a queue: it ended waiting, or was granted from the queue; `false` if it was
+    /// granted at once (so `granted == Some(created)`).
+    pub(super) waited: bool,
     pub(super) end: End,
     pub(super) at: Millis,
 }
@@ -66,6 +69,7 @@ impl Ended {
             ttl_ms: self.ttl_ms,
             granted: self.granted,
             renewed: self.renewed,
+            waited: self.waited,
             state: RequestState::Ended {
                 end: self.end,
                 at: self.at,
@@ -241,6 +245,10 @@ impl History {
                 granted <= renewed && renewed.unwrap_or(0) <= ended.at,
                 "{id}"
             );
+            assert!(
+                ended.waited || granted == Some(ended.created),
+                "request {id}: granted at once, or it waited"
+            );
         }
     }
 }
@@ -258,6 +266,7 @@ mod tests {
             created: at,
             granted: None,
             renewed: None,
+            waited: true,
             end: End::Abandoned,
             at,
         }

@@ -256,7 +256,7 @@ impl Engine {
                 });
                 continue;
             }
-            let next = self.grant(now, &name, request, waiter);
+            let next = self.grant(now, &name, request, waiter, true);
             events.push(Event::Granted(next.grant(&name)));
             self.resources.insert(
                 name,
@@ -273,11 +273,19 @@ impl Engine {
     }
 
     /// Makes `waiter` a holder of `name` at `now`: a new fence, its lease deadline indexed, and the
-    /// resource's remembered release forgotten (someone has been granted it since). The caller puts the
-    /// holder in place and keeps `requests` in step.
-    fn grant(&mut self, now: Millis, name: &str, request: RequestId, waiter: Waiter) -> Holder {
+    /// resource's remembered release forgotten (someone has been granted it since). `waited`: it comes
+    /// from the queue (a hand-over), not granted at once by its `Acquire`. The caller puts the holder
+    /// in place and keeps `requests` in step.
+    fn grant(
+        &mut self,
+        now: Millis,
+        name: &str,
+        request: RequestId,
+        waiter: Waiter,
+        waited: bool,
+    ) -> Holder {
         self.last_fence += 1;
-        let holder = Holder::from_waiter(request, self.last_fence, now, waiter);
+        let holder = Holder::from_waiter(request, self.last_fence, now, waiter, waited);
         if let Some(expires) = holder.expires {
             self.deadlines.insert((expires, request));
         }

@@ -30,6 +30,10 @@ pub(super) struct Holder {
     /// When the request was made (earlier than `since` if it waited).
     pub(super) created: Millis,
     pub(super) since: Millis,
+    /// It was granted from the queue, having waited (perhaps for no time at all: granted in the same
+    /// millisecond it was made); `false` if it was granted at once by its `Acquire`, so `created ==
+    /// since`.
+    pub(super) waited: bool,
     pub(super) fence: u64,
     pub(super) ttl_ms: Option<u64>,
     pub(super) expires: Option<Millis>,
@@ -83,6 +87,7 @@ impl Watcher {
             ttl_ms: None,
             granted: None,
             renewed: None,
+            waited: false,
             state: RequestState::Watching {
                 deadline: self.deadline,
             },
@@ -101,12 +106,14 @@ pub(super) struct Queue {
 
 impl Holder {
     /// Grants to `waiter`: its lease (if any) starts `now`. A request granted at once, without
-    /// waiting, comes here as a waiter whose `since` is `now`.
+    /// waiting, comes here as a waiter whose `since` is `now`, and `waited` false; one granted from
+    /// its queue, with `waited` true.
     pub(super) fn from_waiter(
         request: RequestId,
         fence: u64,
         now: Millis,
         waiter: Waiter,
+        waited: bool,
     ) -> Holder {
         // Saturating: a huge ttl means "practically never", not an overflow panic.
         let lease = waiter.ttl_ms.map(|ttl| now.saturating_add(ttl));
@@ -124,6 +131,7 @@ impl Holder {
             holder: waiter.holder,
             created: waiter.since,
             since: now,
+            waited,
             fence,
             ttl_ms: waiter.ttl_ms,
             expires,
@@ -168,6 +176,7 @@ impl Holder {
             ttl_ms: self.ttl_ms,
             granted: Some(self.since),
             renewed: Some(self.renewed),
+            waited: self.waited,
             state: RequestState::Active(self.view()),
         }
     }
@@ -182,6 +191,7 @@ impl Holder {
             created: self.created,
             granted: Some(self.since),
             renewed: Some(self.renewed),
+            waited: self.waited,
             end,
             at,
         }
@@ -216,6 +226,7 @@ impl Waiter {
             ttl_ms: self.ttl_ms,
             granted: None,
             renewed: None,
+            waited: true,
             state: RequestState::Waiting {
                 position,
                 waiter: self.view(request),
@@ -233,6 +244,7 @@ impl Waiter {
             created: self.since,
             granted: None,
             renewed: None,
+            waited: true,
             end,
             at,
         }

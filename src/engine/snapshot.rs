@@ -63,6 +63,10 @@ pub struct HolderSnapshot {
     pub holder: String,
     pub created: Millis,
     pub since: Millis,
+    /// Granted from the queue (`RequestView::waited`). Absent from older snapshots: `restore` then
+    /// takes `created < since` for it.
+    #[serde(default)]
+    pub waited: bool,
     pub fence: u64,
     pub ttl_ms: Option<u64>,
     pub expires: Option<Millis>,
@@ -110,6 +114,10 @@ pub struct EndedSnapshot {
     pub created: Millis,
     pub granted: Option<Millis>,
     pub renewed: Option<Millis>,
+    /// It waited in a queue (`RequestView::waited`). Absent from older snapshots: `restore` then
+    /// takes it for one never granted, or granted after it was made.
+    #[serde(default)]
+    pub waited: bool,
     pub end: End,
     pub at: Millis,
 }

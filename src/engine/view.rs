@@ -67,6 +67,10 @@ pub struct RequestView {
     pub granted: Option<Millis>,
     /// Its last heartbeat (renewal), or its grant time if none; `None` if never granted.
     pub renewed: Option<Millis>,
+    /// It waited in a queue: it is waiting, or ended waiting, or was granted from the queue (perhaps
+    /// in the very millisecond it was made, so `granted == Some(created)` does not tell). `false` for
+    /// a request granted at once by its `Acquire`, and for a watcher.
+    pub waited: bool,
     pub state: RequestState,
 }
 

@@ -29,7 +29,7 @@ impl Engine {
                 meta: acquire.meta,
             };
             let request = next_request(&mut self.last_request);
-            let holder = self.grant(now, &name, request, waiter);
+            let holder = self.grant(now, &name, request, waiter, false);
             let grant = holder.grant(&name);
             self.requests.insert(request, name.clone());
             self.resources.insert(name, Resource::new(holder));

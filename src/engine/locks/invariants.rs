@@ -34,6 +34,10 @@ impl Engine {
             );
             assert!(holder.created <= holder.since && holder.since <= holder.renewed);
             assert!(
+                holder.waited || holder.created == holder.since,
+                "{name}: holder granted later than made, yet granted at once"
+            );
+            assert!(
                 holder.renewed <= self.clock,
                 "{name}: renewed in the future"
             );

@@ -103,6 +103,9 @@ impl Engine {
 
         for e in snapshot.ended {
             claim(&mut ids, e.request, last_request, "an ended request")?;
+            // A request that never became active, or became active after it was made, waited (an
+            // older snapshot has no `waited`: it is `false` there).
+            let waited = e.waited || e.granted.is_none_or(|g| g > e.created);
             let ended = Ended {
                 resource: e.resource,
                 holder: e.holder,
@@ -111,6 +114,7 @@ impl Engine {
                 created: e.created,
                 granted: e.granted,
                 renewed: e.renewed,
+                waited,
                 end: e.end,
                 at: e.at,
             };
@@ -190,6 +194,8 @@ impl Engine {
             holder: h.holder,
             created: h.created,
             since: h.since,
+            // Granted after it was made, it waited (an older snapshot has no `waited`: `false` there).
+            waited: h.waited || h.created < h.since,
             fence: h.fence,
             ttl_ms: h.ttl_ms,
             expires: h.expires,
@@ -242,6 +248,7 @@ fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
         holder: h.holder.clone(),
         created: h.created,
         since: h.since,
+        waited: h.waited,
         fence: h.fence,
         ttl_ms: h.ttl_ms,
         expires: h.expires,
@@ -286,6 +293,7 @@ fn snapshot_ended(request: RequestId, e: &Ended) -> EndedSnapshot {
         created: e.created,
         granted: e.granted,
         renewed: e.renewed,
+        waited: e.waited,
         end: e.end,
         at: e.at,
     }

@@ -82,6 +82,7 @@ fn meta_is_kept_waiting_active_and_ended_and_a_repoll_keeps_the_first() {
             ttl_ms: None,
             granted: Some(20),
             renewed: Some(30),
+            waited: true,
             state: RequestState::Ended {
                 end: End::Released,
                 at: 40
@@ -184,4 +185,79 @@ fn a_watcher_leaves_no_history() {
     run(&mut engine, 2, release("db", 1));
     assert!(engine.request(w).is_none());
     assert_eq!(engine.ended_count(), 1);
+}
+
+#[test]
+fn a_request_granted_at_once_did_not_wait_one_granted_from_the_queue_did() {
+    let mut engine = Engine::new();
+    let a = granted(&run(&mut engine, 7, grab("db", 1, None, Wait::No)));
+    assert!(!view(&engine, a.request).waited, "granted at once");
+    // b waits, and is granted in the very millisecond it was made: `granted == created`, yet it waited.
+    let (b, _) = queued(&run(&mut engine, 10, grab("db", 2, None, Wait::Forever)));
+    assert!(view(&engine, b).waited, "waiting");
+    run(&mut engine, 10, release("db", 1));
+    let active = view(&engine, b);
+    assert!(
+        matches!(active.state, RequestState::Active(_)),
+        "{active:?}"
+    );
+    assert_eq!((active.created, active.granted), (10, Some(10)));
+    assert!(active.waited, "active after waiting");
+    assert!(!view(&engine, a.request).waited, "ended, granted at once");
+
+    // Through a snapshot, active and ended alike.
+    let restored = super::snapshot::round_trip(&engine);
+    assert!(view(&restored, b).waited, "restored active");
+    assert!(!view(&restored, a.request).waited, "restored ended");
+
+    run(&mut engine, 10, release("db", 2));
+    let ended_b = view(&engine, b);
+    assert_eq!(ended(&engine, b), Some((End::Released, 10)));
+    assert_eq!((ended_b.created, ended_b.granted), (10, Some(10)));
+    assert!(ended_b.waited, "ended after waiting");
+    let restored = super::snapshot::round_trip(&engine);
+    assert!(view(&restored, b).waited, "restored ended after waiting");
+    assert!(!view(&restored, a.request).waited, "restored ended at once");
+
+    // A waiter that ended waiting waited; a watcher did not.
+    let c = granted(&run(&mut engine, 11, grab("db", 3, None, Wait::No)));
+    let (d, _) = queued(&run(&mut engine, 11, grab("db", 4, None, Wait::Forever)));
+    let w = watching(&run(&mut engine, 11, watch("db", Wait::Forever)));
+    assert!(!view(&engine, c.request).waited && !view(&engine, w).waited);
+    run(&mut engine, 12, cancel(d));
+    assert_eq!(ended(&engine, d), Some((End::Abandoned, 12)));
+    assert!(view(&engine, d).waited, "ended waiting");
+    assert!(view(&super::snapshot::round_trip(&engine), d).waited);
+}
+
+#[test]
+fn a_snapshot_without_waited_restores_it_from_the_times() {
+    let mut engine = Engine::new();
+    let a = granted(&run(&mut engine, 0, grab("db", 1, None, Wait::No)));
+    let (b, _) = queued(&run(&mut engine, 1, grab("db", 2, None, Wait::Forever)));
+    let (c, _) = queued(&run(&mut engine, 2, grab("db", 3, None, Wait::Forever)));
+    run(&mut engine, 3, cancel(c));
+    run(&mut engine, 5, release("db", 1));
+    // An older snapshot: no `waited` anywhere.
+    let mut value = serde_json::to_value(engine.snapshot()).expect("serializes");
+    let holder = value["resources"][0]["holder"]
+        .as_object_mut()
+        .expect("a holder");
+    assert_eq!(holder.remove("waited"), Some(serde_json::json!(true)));
+    for ended in value["ended"].as_array_mut().expect("ended requests") {
+        ended
+            .as_object_mut()
+            .expect("an ended request")
+            .remove("waited");
+    }
+    let old: crate::engine::Snapshot = serde_json::from_value(value).expect("an old one parses");
+    assert!(!old.resources[0].holder.waited && old.ended.iter().all(|e| !e.waited));
+    let restored = Engine::restore(old).expect("an old one restores");
+    restored.check_invariants();
+    assert_eq!(
+        restored, engine,
+        "granted later than made, or never: it waited"
+    );
+    assert!(!view(&restored, a.request).waited);
+    assert!(view(&restored, b).waited && view(&restored, c).waited);
 }
