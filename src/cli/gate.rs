@@ -86,13 +86,14 @@ pub fn set(
     judge(ctx, &answer)
 }
 
+/// `DELETE /api/tickets/{id}`, retried for a few seconds if the server is unreachable.
+fn delete_ticket(ctx: &Ctx, ticket: &str) -> Result<Answer, Failure> {
+    let path = format!("/api/tickets/{}", encode(ticket));
+    one_shot(ctx, "DELETE", &path, Body::None)
+}
+
 pub fn leave(ctx: &Ctx, ticket: &str) -> Result<(), Failure> {
-    let answer = one_shot(
-        ctx,
-        "DELETE",
-        &format!("/api/tickets/{}", encode(ticket)),
-        Body::None,
-    )?;
+    let answer = delete_ticket(ctx, ticket)?;
     ctx.print_json(&answer);
     match answer.status {
         200 => Ok(()),
@@ -343,15 +344,7 @@ impl Claim for GateClaim {
 
     /// Deletes our ticket, whether or not an answer about it came (404 if it was never made).
     fn withdraw(&self) {
-        let path = format!("/api/tickets/{}", encode(&self.ticket_id));
-        let _ = self.ctx.send(
-            "DELETE",
-            &path,
-            &[],
-            Body::None,
-            Duration::ZERO,
-            Instant::now() + Duration::from_secs(2),
-        );
+        let _ = delete_ticket(&self.ctx, &self.ticket_id);
     }
 
     fn what(&self) -> String {
@@ -403,12 +396,7 @@ impl Held for GateHeld {
 }
 
 fn leave_quietly(ctx: &Ctx, ticket: &str) -> Result<(), Failure> {
-    let answer = one_shot(
-        ctx,
-        "DELETE",
-        &format!("/api/tickets/{}", encode(ticket)),
-        Body::None,
-    )?;
+    let answer = delete_ticket(ctx, ticket)?;
     match answer.status {
         200 | 404 => Ok(()),
         _ => Err(unexpected(&answer)),
