@@ -75,6 +75,20 @@ works for tests and scripts. SIGINT and SIGTERM stop it.")]
 Without --server (or WEBLOCK_URL) it starts its own in-memory server (a child process, so its memory is measured alone)."
     )]
     Bench(BenchArgs),
+    /// Print a shell completion script on stdout
+    #[command(after_help = "Examples:\n  \
+source <(weblock completions bash)\n  \
+weblock completions zsh > ~/.zfunc/_weblock      # a directory on $fpath\n  \
+weblock completions fish > ~/.config/fish/completions/weblock.fish\n\n\
+Exit codes:\n  0  printed\n  1  stdout could not be written\n  2  usage: SHELL is not one of the possible values")]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

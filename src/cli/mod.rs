@@ -2,6 +2,7 @@
 //! Client commands talk HTTP to a server; they know its API, nothing of its insides.
 pub mod args;
 mod client;
+pub mod docs_gen;
 mod gate;
 mod lock;
 mod run;
@@ -9,7 +10,7 @@ mod tokens;
 
 use std::process::ExitCode;
 
-use args::{BenchArgs, Cli, Command, GateCommand, ServeArgs};
+use args::{BenchArgs, Cli, Command, CompletionsArgs, GateCommand, ServeArgs};
 use clap::Parser;
 use lock::{Ctx, Waiting, Want};
 
@@ -50,6 +51,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => return serve(args),
         Command::Bench(args) => return bench(args, cli.server),
+        Command::Completions(args) => return completions(args),
         command => client_command(command, cli.server, cli.json),
     };
     match result {
@@ -124,7 +126,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
             };
             run::run(run::LockClaim::new(ctx, want), args.command)
         }
-        Command::Serve(_) | Command::Bench(_) => {
+        Command::Serve(_) | Command::Bench(_) | Command::Completions(_) => {
             Err(Failure::new(exit::USAGE, "not a client command"))
         }
     }
@@ -192,6 +194,20 @@ fn bench(args: BenchArgs, server: Option<String>) -> ExitCode {
         Err(e) => {
             eprintln!("weblock bench: {e}");
             ExitCode::from(exit::UNREACHABLE)
+        }
+    }
+}
+
+/// `weblock completions SHELL`: the script on stdout.
+fn completions(args: CompletionsArgs) -> ExitCode {
+    use std::io::Write;
+    let script = docs_gen::completion(args.shell);
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(&script).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("weblock: cannot write the completion script: {e}");
+            ExitCode::from(exit::NO)
         }
     }
 }

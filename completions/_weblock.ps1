@@ -1,0 +1,313 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'weblock'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'weblock' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('grab', 'grab', [CompletionResultType]::ParameterValue, 'Take a lock now (or within --wait), print its token, and keep holding it after exit')
+            [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Give a lock up (its token is remembered from `weblock grab`)')
+            [CompletionResult]::new('renew', 'renew', [CompletionResultType]::ParameterValue, 'Renew the lease of a lock held with --ttl')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it')
+            [CompletionResult]::new('gate', 'gate', [CompletionResultType]::ParameterValue, 'Gates: services with named gates that are open or closed, taken together with tickets')
+            [CompletionResult]::new('wait-grab', 'wait-grab', [CompletionResultType]::ParameterValue, 'Wait in line for a lock; then print its token, or run a command while holding it')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lock service')
+            [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Measure a server: throughput, hand-over latency, memory of parked waiters')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weblock;grab' {
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait in line up to this long if it is held (e.g. 30s, 5m)')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)')
+            [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;release' {
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;renew' {
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'New lease length (default: the one in force)')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;status' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;wait' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (default: wait for ever)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--lock', '--lock', [CompletionResultType]::ParameterName, 'NAME is a lock even though it has a colon')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a service with gates (they start open)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a service''s gates, or every service')
+            [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Open a gate')
+            [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Close a gate, with a message for those it stops')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a service and its gates')
+            [CompletionResult]::new('enter', 'enter', [CompletionResultType]::ParameterValue, 'Take gates together with a ticket (all of them or none); run a command while holding them')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Give back a ticket''s gates')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weblock;gate;create' {
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The team or group it belongs to')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A gate (environment); repeat for each')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate;show' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate;open' {
+            [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate;close' {
+            [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate;delete' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate;enter' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With --queue, give up after this long (default: wait for ever)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--queue', '--queue', [CompletionResultType]::ParameterName, 'Wait in line while a gate is closed, instead of giving up')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate;leave' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;gate;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a service with gates (they start open)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a service''s gates, or every service')
+            [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Open a gate')
+            [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Close a gate, with a message for those it stops')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a service and its gates')
+            [CompletionResult]::new('enter', 'enter', [CompletionResultType]::ParameterValue, 'Take gates together with a ticket (all of them or none); run a command while holding them')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Give back a ticket''s gates')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weblock;gate;help;create' {
+            break
+        }
+        'weblock;gate;help;show' {
+            break
+        }
+        'weblock;gate;help;open' {
+            break
+        }
+        'weblock;gate;help;close' {
+            break
+        }
+        'weblock;gate;help;delete' {
+            break
+        }
+        'weblock;gate;help;enter' {
+            break
+        }
+        'weblock;gate;help;leave' {
+            break
+        }
+        'weblock;gate;help;help' {
+            break
+        }
+        'weblock;wait-grab' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (default: wait for ever)')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)')
+            [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0 picks a free port)')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Worker threads answering requests (waiting and idle clients hold none)')
+            [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Open connections at most; the oldest idle one is closed to admit a new one')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'Time a client has to send a whole request, from its first byte (then 408)')
+            [CompletionResult]::new('--admin-credentials', '--admin-credentials', [CompletionResultType]::ParameterName, 'File whose first line is the administrator''s user:password (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed')
+            [CompletionResult]::new('--ticket-ttl', '--ticket-ttl', [CompletionResultType]::ParameterName, 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'An idle keep-alive connection is closed after this')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;bench' {
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long each throughput run lasts')
+            [CompletionResult]::new('--clients', '--clients', [CompletionResultType]::ParameterName, 'Client counts for the uncontended throughput runs')
+            [CompletionResult]::new('--waiters', '--waiters', [CompletionResultType]::ParameterName, 'Clients taking turns on one lock, for the hand-over latency (0 skips it)')
+            [CompletionResult]::new('--handovers', '--handovers', [CompletionResultType]::ParameterName, 'Hand-overs to time')
+            [CompletionResult]::new('--parked', '--parked', [CompletionResultType]::ParameterName, 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the figures as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;completions' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;help' {
+            [CompletionResult]::new('grab', 'grab', [CompletionResultType]::ParameterValue, 'Take a lock now (or within --wait), print its token, and keep holding it after exit')
+            [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Give a lock up (its token is remembered from `weblock grab`)')
+            [CompletionResult]::new('renew', 'renew', [CompletionResultType]::ParameterValue, 'Renew the lease of a lock held with --ttl')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it')
+            [CompletionResult]::new('gate', 'gate', [CompletionResultType]::ParameterValue, 'Gates: services with named gates that are open or closed, taken together with tickets')
+            [CompletionResult]::new('wait-grab', 'wait-grab', [CompletionResultType]::ParameterValue, 'Wait in line for a lock; then print its token, or run a command while holding it')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lock service')
+            [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Measure a server: throughput, hand-over latency, memory of parked waiters')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'weblock;help;grab' {
+            break
+        }
+        'weblock;help;release' {
+            break
+        }
+        'weblock;help;renew' {
+            break
+        }
+        'weblock;help;status' {
+            break
+        }
+        'weblock;help;wait' {
+            break
+        }
+        'weblock;help;gate' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a service with gates (they start open)')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a service''s gates, or every service')
+            [CompletionResult]::new('open', 'open', [CompletionResultType]::ParameterValue, 'Open a gate')
+            [CompletionResult]::new('close', 'close', [CompletionResultType]::ParameterValue, 'Close a gate, with a message for those it stops')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a service and its gates')
+            [CompletionResult]::new('enter', 'enter', [CompletionResultType]::ParameterValue, 'Take gates together with a ticket (all of them or none); run a command while holding them')
+            [CompletionResult]::new('leave', 'leave', [CompletionResultType]::ParameterValue, 'Give back a ticket''s gates')
+            break
+        }
+        'weblock;help;gate;create' {
+            break
+        }
+        'weblock;help;gate;show' {
+            break
+        }
+        'weblock;help;gate;open' {
+            break
+        }
+        'weblock;help;gate;close' {
+            break
+        }
+        'weblock;help;gate;delete' {
+            break
+        }
+        'weblock;help;gate;enter' {
+            break
+        }
+        'weblock;help;gate;leave' {
+            break
+        }
+        'weblock;help;wait-grab' {
+            break
+        }
+        'weblock;help;serve' {
+            break
+        }
+        'weblock;help;bench' {
+            break
+        }
+        'weblock;help;completions' {
+            break
+        }
+        'weblock;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,262 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[weblock] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'weblock'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'weblock'= {
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand grab 'Take a lock now (or within --wait), print its token, and keep holding it after exit'
+            cand release 'Give a lock up (its token is remembered from `weblock grab`)'
+            cand renew 'Renew the lease of a lock held with --ttl'
+            cand status 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock'
+            cand wait 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
+            cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
+            cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'
+            cand serve 'Run the lock service'
+            cand bench 'Measure a server: throughput, hand-over latency, memory of parked waiters'
+            cand completions 'Print a shell completion script on stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weblock;grab'= {
+            cand --wait 'Wait in line up to this long if it is held (e.g. 30s, 5m)'
+            cand --ttl 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)'
+            cand --holder 'Who holds it, shown in status (default: user@host and the process id)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;release'= {
+            cand --token 'The token from grab (default: the one remembered for NAME)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;renew'= {
+            cand --ttl 'New lease length (default: the one in force)'
+            cand --token 'The token from grab (default: the one remembered for NAME)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;status'= {
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;wait'= {
+            cand --timeout 'Give up after this long (default: wait for ever)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --lock 'NAME is a lock even though it has a colon'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate'= {
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand create 'Create a service with gates (they start open)'
+            cand show 'Show a service''s gates, or every service'
+            cand open 'Open a gate'
+            cand close 'Close a gate, with a message for those it stops'
+            cand delete 'Delete a service and its gates'
+            cand enter 'Take gates together with a ticket (all of them or none); run a command while holding them'
+            cand leave 'Give back a ticket''s gates'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weblock;gate;create'= {
+            cand --group 'The team or group it belongs to'
+            cand --env 'A gate (environment); repeat for each'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate;show'= {
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate;open'= {
+            cand --message 'A message shown with the gate ("" clears it)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate;close'= {
+            cand --message 'A message shown with the gate ("" clears it)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate;delete'= {
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate;enter'= {
+            cand --timeout 'With --queue, give up after this long (default: wait for ever)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --queue 'Wait in line while a gate is closed, instead of giving up'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate;leave'= {
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;gate;help'= {
+            cand create 'Create a service with gates (they start open)'
+            cand show 'Show a service''s gates, or every service'
+            cand open 'Open a gate'
+            cand close 'Close a gate, with a message for those it stops'
+            cand delete 'Delete a service and its gates'
+            cand enter 'Take gates together with a ticket (all of them or none); run a command while holding them'
+            cand leave 'Give back a ticket''s gates'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weblock;gate;help;create'= {
+        }
+        &'weblock;gate;help;show'= {
+        }
+        &'weblock;gate;help;open'= {
+        }
+        &'weblock;gate;help;close'= {
+        }
+        &'weblock;gate;help;delete'= {
+        }
+        &'weblock;gate;help;enter'= {
+        }
+        &'weblock;gate;help;leave'= {
+        }
+        &'weblock;gate;help;help'= {
+        }
+        &'weblock;wait-grab'= {
+            cand --timeout 'Give up after this long (default: wait for ever)'
+            cand --ttl 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)'
+            cand --holder 'Who holds it, shown in status (default: user@host and the process id)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;serve'= {
+            cand --listen 'Address to listen on (port 0 picks a free port)'
+            cand --threads 'Worker threads answering requests (waiting and idle clients hold none)'
+            cand --max-connections 'Open connections at most; the oldest idle one is closed to admit a new one'
+            cand --request-timeout 'Time a client has to send a whole request, from its first byte (then 408)'
+            cand --admin-credentials 'File whose first line is the administrator''s user:password (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed'
+            cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
+            cand --idle-timeout 'An idle keep-alive connection is closed after this'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;bench'= {
+            cand --duration 'How long each throughput run lasts'
+            cand --clients 'Client counts for the uncontended throughput runs'
+            cand --waiters 'Clients taking turns on one lock, for the hand-over latency (0 skips it)'
+            cand --handovers 'Hand-overs to time'
+            cand --parked 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)'
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the figures as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;completions'= {
+            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;help'= {
+            cand grab 'Take a lock now (or within --wait), print its token, and keep holding it after exit'
+            cand release 'Give a lock up (its token is remembered from `weblock grab`)'
+            cand renew 'Renew the lease of a lock held with --ttl'
+            cand status 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock'
+            cand wait 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
+            cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
+            cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'
+            cand serve 'Run the lock service'
+            cand bench 'Measure a server: throughput, hand-over latency, memory of parked waiters'
+            cand completions 'Print a shell completion script on stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'weblock;help;grab'= {
+        }
+        &'weblock;help;release'= {
+        }
+        &'weblock;help;renew'= {
+        }
+        &'weblock;help;status'= {
+        }
+        &'weblock;help;wait'= {
+        }
+        &'weblock;help;gate'= {
+            cand create 'Create a service with gates (they start open)'
+            cand show 'Show a service''s gates, or every service'
+            cand open 'Open a gate'
+            cand close 'Close a gate, with a message for those it stops'
+            cand delete 'Delete a service and its gates'
+            cand enter 'Take gates together with a ticket (all of them or none); run a command while holding them'
+            cand leave 'Give back a ticket''s gates'
+        }
+        &'weblock;help;gate;create'= {
+        }
+        &'weblock;help;gate;show'= {
+        }
+        &'weblock;help;gate;open'= {
+        }
+        &'weblock;help;gate;close'= {
+        }
+        &'weblock;help;gate;delete'= {
+        }
+        &'weblock;help;gate;enter'= {
+        }
+        &'weblock;help;gate;leave'= {
+        }
+        &'weblock;help;wait-grab'= {
+        }
+        &'weblock;help;serve'= {
+        }
+        &'weblock;help;bench'= {
+        }
+        &'weblock;help;completions'= {
+        }
+        &'weblock;help;help'= {
+        }
+    ]
+    $completions[$command]
+}
