@@ -172,6 +172,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --help 'Print help'
         }
         &'weblock;serve'= {
+            cand --state 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was'
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --threads 'Worker threads answering requests (waiting and idle clients hold none)'
             cand --max-connections 'Open connections at most; the oldest idle one is closed to admit a new one'

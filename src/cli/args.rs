@@ -259,6 +259,10 @@ pub struct WaitGrabArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Keep the state in FILE: every change is journaled and synced before it is answered, and a
+    /// restart (even after kill -9) finds every holder, fence, gate and ticket as it was
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
     /// Address to listen on (port 0 picks a free port)
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     pub listen: String,

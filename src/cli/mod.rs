@@ -160,9 +160,15 @@ fn serve(args: ServeArgs) -> ExitCode {
         threads: args.threads,
         admin,
         ticket_ttl: Some(args.ticket_ttl),
+        state: args.state.clone(),
     };
     match server::serve(config) {
         Ok(()) => ExitCode::from(exit::OK),
+        // The state file's own errors say what is wrong and where; others are about the address.
+        Err(e) if e.kind() == std::io::ErrorKind::Other => {
+            eprintln!("weblock: {e}");
+            ExitCode::from(exit::UNREACHABLE)
+        }
         Err(e) => {
             eprintln!("weblock: cannot serve on {}: {e}", args.listen);
             ExitCode::from(exit::UNREACHABLE)

@@ -119,6 +119,27 @@ pub enum Op {
         environment: String,
         wait: Wait,
     },
+    /// The server starts again, its state replayed: every connection its clients were parked on is
+    /// gone, so nothing may be granted to, or kept for, a client that will not come back. Applied
+    /// right after the replay, before any other command. At `now`:
+    /// - A lock waiter with a wait deadline (`Wait::Until`) that long-polls (it has a grace, or is
+    ///   detached already) keeps its place, detached, until `now + grace_ms`: a poll with its token
+    ///   re-attaches it as ever. Granted before that poll (unclaimed), it holds only until
+    ///   `now + grace_ms` (or its lease, if sooner) unless its client collects it.
+    /// - A lock waiter with a wait deadline and no grace (a plain WebMutex or HAL waiter) leaves the
+    ///   queue, ended `End::Abandoned`, as if its client had hung up: no event (nobody is parked).
+    /// - A lock waiter without a deadline (`Wait::Forever`: the request-queue API, whose clients poll
+    ///   its URL and need no connection) is untouched.
+    /// - Every watcher, of a lock or of a gate, is removed, silently.
+    /// - Every ticket's poll ends, silently: the ticket stays queued and expires its ttl after `now`
+    ///   unless its client calls; so it is never granted to a client that is gone.
+    /// - Holders, leases, fences, gates, tickets granted or queued unpolled, and history: untouched.
+    ///
+    /// `grace_ms: 0` gives no grace: every waiter with a deadline leaves. Unlike every other
+    /// command, a restart applies its own rules first and expires what is due at `now` after them
+    /// (a lease that ran out while the server was down hands over to a waiter only once the waiters
+    /// whose clients are gone are out of the way). `Reply::Restarted`.
+    Restart { grace_ms: u64 },
 }
 
 /// Who cancels a request: it decides how its end is recorded (see `End`).

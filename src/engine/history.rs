@@ -31,7 +31,8 @@ pub enum End {
     /// its client.
     Released,
     /// A waiter left on its own: withdrawn by `Op::Release` with its token, or `Op::Cancel` of a
-    /// waiting request by its client (its connection hung up, say).
+    /// waiting request by its client (its connection hung up, say), or its connection died with the
+    /// server (`Op::Restart`).
     Abandoned,
     /// A waiter's wait deadline (and its grace, if it had one) passed, and it left the queue.
     TimedOut,

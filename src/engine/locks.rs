@@ -17,6 +17,7 @@ mod expiry;
 mod invariants;
 mod queries;
 mod release;
+mod restart;
 mod snapshot;
 mod watch;
 
@@ -108,8 +109,11 @@ impl Engine {
         let mut events = Vec::new();
         // Every command first expires what is due at `now`, as a Tick would: the state a command sees
         // then does not depend on how punctually the server's timer sent its Ticks (a lease past its
-        // expiry cannot be renewed, and its resource can be taken, even if no Tick came yet).
-        self.expire_due(now, &mut events);
+        // expiry cannot be renewed, and its resource can be taken, even if no Tick came yet). But a
+        // Restart does so after its own rules (see `restart`).
+        if !matches!(command.op, Op::Restart { .. }) {
+            self.expire_due(now, &mut events);
+        }
         let reply = match command.op {
             Op::Acquire(acquire) => self.acquire(now, acquire, &mut events),
             Op::Release { resource, token } => self.release(now, resource, token, &mut events),
@@ -171,6 +175,7 @@ impl Engine {
                 let counter = &mut self.last_request;
                 Reply::Gate(self.gates.watch_gate(now, name, wait, counter))
             }
+            Op::Restart { grace_ms } => self.restart(now, grace_ms, &mut events),
         };
         // Last, so that what ended in this command counts too (against `ENDED_MAX`).
         self.history.prune(now);

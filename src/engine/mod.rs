@@ -31,6 +31,11 @@
 //! - An administrator ends requests with `Op::Cancel` by `CancelBy::Admin`, `Op::DeleteResource` and
 //!   `Op::DeleteAll`: they end `Deleted`, and each hears `Event::Deleted`. Deleting a resource grants
 //!   none of its waiters; fences keep increasing for later grants.
+//! - `Op::Restart`, applied once the server's journal is replayed, ends what needed a connection that
+//!   died with the server: watchers (of locks and gates), tickets' polls, and lock waiters with a wait
+//!   deadline, except that a waiter with a grace keeps its place, detached, for the restart's grace.
+//!   Waiters without a deadline (the request-queue API), holders, gates and tickets are untouched. It
+//!   applies its rules before expiring what is due, so nothing is handed to a client that is gone.
 //! - Gates (services, their gates, and tickets over several gates: the gatekeeper API) are a separate
 //!   namespace with rules of their own, in `gates`; they share the clock, the request id counter
 //!   (for parked polls and watchers), `Op::Tick`, `Op::Cancel` and `Engine::next_deadline`.

@@ -55,6 +55,15 @@ pub enum Reply {
     Deleted {
         count: usize,
     },
+    /// To `Restart`: how many lock waiters left their queue (`dropped`) and kept their place,
+    /// detached (`detached`); how many watchers, of locks and of gates, were removed (`watchers`);
+    /// how many tickets' polls ended (`polls`).
+    Restarted {
+        dropped: usize,
+        detached: usize,
+        watchers: usize,
+        polls: usize,
+    },
     Refused(Refusal),
     /// To a gate command (`Op::CreateService` through `Op::WatchGate`).
     Gate(GateReply),

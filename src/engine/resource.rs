@@ -53,8 +53,11 @@ pub(super) struct Waiter {
     /// The poll's wait deadline; once detached, the end of its grace.
     pub(super) deadline: Option<Millis>,
     pub(super) ttl_ms: Option<u64>,
+    /// Its poll's grace (`Acquire::grace_ms`). `None` on a detached waiter: detached by a restart
+    /// (`Op::Restart`), its grace ends at `deadline`, and so does a grant it has not collected.
     pub(super) grace_ms: Option<u64>,
-    /// Its poll's deadline passed and it keeps its place in its grace; a poll re-attaches it.
+    /// Its poll's deadline passed (or its connection went with a restart) and it keeps its place in
+    /// its grace; a poll re-attaches it.
     pub(super) detached: bool,
     pub(super) meta: Option<String>,
 }
@@ -118,11 +121,14 @@ impl Holder {
         // Saturating: a huge ttl means "practically never", not an overflow panic.
         let lease = waiter.ttl_ms.map(|ttl| now.saturating_add(ttl));
         let unclaimed = waiter.detached;
-        let expires = match (unclaimed, waiter.grace_ms) {
-            (true, Some(grace)) => {
-                let claim_by = now.saturating_add(grace);
-                Some(lease.map_or(claim_by, |l| l.min(claim_by)))
-            }
+        // Unclaimed, it is held for its grace from now; or, detached by a restart, until its grace's
+        // end (its deadline, which is after `now`: a waiter past it is not granted).
+        let claim_by = match waiter.grace_ms {
+            Some(grace) => Some(now.saturating_add(grace)),
+            None => waiter.deadline,
+        };
+        let expires = match (unclaimed, claim_by) {
+            (true, Some(claim_by)) => Some(lease.map_or(claim_by, |l| l.min(claim_by))),
             _ => lease,
         };
         Holder {

@@ -83,7 +83,9 @@ pub struct WaiterSnapshot {
     pub since: Millis,
     pub deadline: Option<Millis>,
     pub ttl_ms: Option<u64>,
+    /// `None` on a detached waiter: detached by a restart (`Op::Restart`), until its `deadline`.
     pub grace_ms: Option<u64>,
+    /// Detached: it has a `deadline`.
     pub detached: bool,
     pub meta: Option<String>,
 }

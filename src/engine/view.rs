@@ -44,7 +44,8 @@ pub struct WaiterView {
     pub deadline: Option<Millis>,
     /// The lease it asked for, which starts when it is granted.
     pub ttl_ms: Option<u64>,
-    /// Its poll ended and it keeps its place in its grace, until it polls again (see `Acquire::grace_ms`).
+    /// Its poll ended (or its connection died with the server: `Op::Restart`) and it keeps its place
+    /// in its grace, until it polls again (see `Acquire::grace_ms`).
     pub detached: bool,
     /// What its dialect stored with it (`Acquire::meta`).
     pub meta: Option<String>,

@@ -271,6 +271,7 @@ pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Deliv
                 return deliveries;
             }
             Handled::Respond(response) => {
+                shared.core.barrier();
                 if respond(shared, slot, st, &response, shape) != Written::Continue {
                     return deliveries;
                 }

@@ -15,10 +15,14 @@ use uuid::Uuid;
 use crate::engine::{
     CancelBy, Command, Engine, Event, GateReply, Grant, LockView, Millis, Op, Reply, RequestId,
 };
+use crate::journal::Journal;
 use crate::timefmt;
 
 use super::conn::Slot;
 use super::http::Response;
+
+/// After a restart, how long a long-polling waiter has to come back and keep its place.
+const RESTART_GRACE_MS: u64 = 10_000;
 
 /// Builds the answer for a parked request once its wait ends, in its dialect's words, from how it ended
 /// and the engine's state at that moment.
@@ -96,23 +100,66 @@ pub enum Claim {
 pub struct Core {
     inner: Mutex<Inner>,
     timer: Condvar,
+    /// With `--state`: where every command goes before any client hears of its effect.
+    journal: Option<Arc<Journal>>,
 }
 
 impl Default for Core {
     fn default() -> Core {
+        Core::new(Engine::new(), None)
+    }
+}
+
+impl Core {
+    pub fn new(engine: Engine, journal: Option<Arc<Journal>>) -> Core {
         Core {
             inner: Mutex::new(Inner {
-                engine: Engine::new(),
+                engine,
                 parked: HashMap::new(),
                 unclaimed: HashSet::new(),
                 timer_target: None,
             }),
             timer: Condvar::new(),
+            journal,
         }
     }
-}
 
-impl Core {
+    /// After a restart from the journal: the clients that were waiting on connections are gone with
+    /// the old process, so their waits end (see `Op::Restart`): none of them is granted a lock or gates
+    /// as a phantom. A long-polling client that comes back within the grace keeps its place.
+    pub fn recover(&self) {
+        let mut inner = self.inner();
+        let now = timefmt::now_ms().max(inner.engine.clock());
+        let restart = Command {
+            now,
+            op: Op::Restart {
+                grace_ms: RESTART_GRACE_MS,
+            },
+        };
+        let _ = self.apply_logged(&mut inner, restart);
+    }
+
+    /// Blocks until every command applied so far is on disk (at once without a journal). Called before
+    /// any answer is written: no client hears of a change that a crash could take back.
+    pub fn barrier(&self) {
+        if let Some(journal) = &self.journal {
+            journal.wait_synced(journal.appended());
+        }
+    }
+
+    /// Applies a command and journals it, in the same order, under the engine's lock.
+    fn apply_logged(&self, inner: &mut Inner, command: Command) -> crate::engine::Outcome {
+        let Some(journal) = &self.journal else {
+            return inner.engine.apply(command);
+        };
+        let (_, compact_due) = journal.append(&command);
+        let outcome = inner.engine.apply(command);
+        if compact_due {
+            journal.compact(&inner.engine);
+        }
+        outcome
+    }
+
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -195,8 +242,8 @@ impl Core {
             Op::Cancel { request, .. } => Some(*request),
             _ => None,
         };
-        let outcome = inner.engine.apply(Command { now, op });
-        let mut deliveries = settle(inner, now, outcome.events);
+        let outcome = self.apply_logged(inner, Command { now, op });
+        let mut deliveries = self.settle(inner, now, outcome.events);
         match &outcome.reply {
             Reply::Withdrawn { request } => {
                 deliveries.extend(unpark(inner, *request, Answer::Withdrawn));
@@ -250,49 +297,55 @@ impl Core {
 
 /// Turns engine events into answers for parked connections. A waiter granted a lock (or a ticket) whose
 /// client is gone gives it up at once (the next in line is granted in the same step).
-fn settle(inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
-    let mut deliveries = Vec::new();
-    let mut pending: VecDeque<Event> = events.into();
-    while let Some(event) = pending.pop_front() {
-        let (request, answer) = match event {
-            // Not parked: a request whose client polls for it (or a waiter between two polls, whose next
-            // poll collects the grant).
-            Event::Granted(grant) => (grant.request, Answer::Granted(grant)),
-            Event::TimedOut { request, resource } => {
-                (request, Answer::TimedOut(inner.engine.lock(&resource)))
-            }
-            Event::PollEnded {
-                request,
-                position,
-                resource,
-            } => {
-                let view = inner.engine.lock(&resource);
-                (request, Answer::PollEnded { position, view })
-            }
-            Event::Freed { request, .. } => (request, Answer::Free),
-            Event::Deleted { request, .. } => (request, Answer::Deleted),
-            Event::TicketGranted { ticket, request } => (request, Answer::TicketGranted { ticket }),
-            Event::TicketPollEnded { ticket, request } => {
-                (request, Answer::TicketPollEnded { ticket })
-            }
-            Event::TicketEnded { request, .. } => (request, Answer::TicketEnded),
-            Event::GateOpened { request } => (request, Answer::GateOpened),
-            Event::GateWatchEnded { request } => (request, Answer::GateWatchEnded),
-            Event::Expired { .. } | Event::Released { .. } | Event::TicketExpired { .. } => {
-                continue;
-            }
-        };
-        match unpark(inner, request, answer) {
-            Some(d) if d.undo.is_some() && d.slot.client_gone() => {
-                if let Some((claim, op)) = d.undo {
-                    inner.unclaimed.remove(&claim);
-                    pending.extend(inner.engine.apply(Command { now, op }).events);
+impl Core {
+    /// Events to answers (see above). The commands it applies itself (giving back a grant whose client
+    /// is gone) are journaled like any other.
+    fn settle(&self, inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
+        let mut deliveries = Vec::new();
+        let mut pending: VecDeque<Event> = events.into();
+        while let Some(event) = pending.pop_front() {
+            let (request, answer) = match event {
+                // Not parked: a request whose client polls for it (or a waiter between two polls, whose next
+                // poll collects the grant).
+                Event::Granted(grant) => (grant.request, Answer::Granted(grant)),
+                Event::TimedOut { request, resource } => {
+                    (request, Answer::TimedOut(inner.engine.lock(&resource)))
                 }
+                Event::PollEnded {
+                    request,
+                    position,
+                    resource,
+                } => {
+                    let view = inner.engine.lock(&resource);
+                    (request, Answer::PollEnded { position, view })
+                }
+                Event::Freed { request, .. } => (request, Answer::Free),
+                Event::Deleted { request, .. } => (request, Answer::Deleted),
+                Event::TicketGranted { ticket, request } => {
+                    (request, Answer::TicketGranted { ticket })
+                }
+                Event::TicketPollEnded { ticket, request } => {
+                    (request, Answer::TicketPollEnded { ticket })
+                }
+                Event::TicketEnded { request, .. } => (request, Answer::TicketEnded),
+                Event::GateOpened { request } => (request, Answer::GateOpened),
+                Event::GateWatchEnded { request } => (request, Answer::GateWatchEnded),
+                Event::Expired { .. } | Event::Released { .. } | Event::TicketExpired { .. } => {
+                    continue;
+                }
+            };
+            match unpark(inner, request, answer) {
+                Some(d) if d.undo.is_some() && d.slot.client_gone() => {
+                    if let Some((claim, op)) = d.undo {
+                        inner.unclaimed.remove(&claim);
+                        pending.extend(self.apply_logged(inner, Command { now, op }).events);
+                    }
+                }
+                other => deliveries.extend(other),
             }
-            other => deliveries.extend(other),
         }
+        deliveries
     }
-    deliveries
 }
 
 /// Takes `request`'s connection out of the parked set, with the answer it is due.

@@ -38,6 +38,8 @@ pub struct Config {
     pub admin: Option<auth::Credentials>,
     /// How long a queued gatekeeper ticket lives after its last use; `None`: two minutes.
     pub ticket_ttl: Option<std::time::Duration>,
+    /// The durable state file (journal); `None`: in memory only.
+    pub state: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             threads: 8,
             admin: None,
             ticket_ttl: None,
+            state: None,
         }
     }
 }
@@ -66,6 +69,8 @@ pub(crate) struct Shared {
 /// A running server; its threads run until the process ends.
 pub struct Server {
     addr: SocketAddr,
+    /// What the server says of its state at start (in memory, or the file and what was replayed).
+    state: String,
 }
 
 impl Server {
@@ -79,10 +84,34 @@ impl Server {
                 .max(16);
             limits.max_connections = limits.max_connections.min(room);
         }
+        // The address first: a server that cannot listen must not touch the state file.
         let listener = TcpListener::bind(&config.listen)?;
         let addr = listener.local_addr()?;
+        let (core, state, threads) = match &config.state {
+            None => (
+                core::Core::default(),
+                "state: in memory only (every lock is forgotten when this server stops; --state FILE keeps it)"
+                    .to_string(),
+                config.threads,
+            ),
+            Some(path) => {
+                let (journal, loaded) = crate::journal::Journal::open(path).map_err(io::Error::other)?;
+                if let Some(torn) = &loaded.torn {
+                    eprintln!("weblock: {}: {torn}", path.display());
+                }
+                let line = format!(
+                    "state: {} ({} commands replayed; every change is synced before it is answered)",
+                    path.display(),
+                    loaded.commands
+                );
+                let core = core::Core::new(loaded.engine, Some(journal));
+                core.recover();
+                // Threads wait on group commits: more of them make bigger batches per fsync.
+                (core, line, config.threads.max(32))
+            }
+        };
         let shared = Arc::new(Shared {
-            core: core::Core::default(),
+            core,
             poller: poller::Poller::new()?,
             conns: connections::Connections::default(),
             limits,
@@ -90,7 +119,7 @@ impl Server {
             ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
         });
-        for i in 0..config.threads.max(1) {
+        for i in 0..threads.max(1) {
             let shared = shared.clone();
             spawn(format!("worker-{i}"), move || threads::worker(shared))?;
         }
@@ -99,11 +128,15 @@ impl Server {
         spawn("acceptor".into(), move || {
             threads::acceptor(shared, listener)
         })?;
-        Ok(Server { addr })
+        Ok(Server { addr, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    pub fn state(&self) -> &str {
+        &self.state
     }
 }
 
@@ -120,7 +153,7 @@ pub fn serve(config: Config) -> io::Result<()> {
     let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM])?;
     let server = Server::start(config)?;
     println!("listening on http://{}", server.local_addr());
-    println!("state: in memory only (every lock is forgotten when this server stops)");
+    println!("{}", server.state());
     let signal = signals::name(signals.wait());
     eprintln!("weblock: {signal} received, stopping");
     Ok(())

@@ -45,6 +45,11 @@ pub fn worker(shared: Arc<Shared>) {
 /// connection closed after the hand-over was settled) gives its lock up again, which may make more answers
 /// due; they are delivered in the same loop. Each connection is locked alone, never two at once.
 pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
+    if deliveries.is_empty() {
+        return;
+    }
+    // What made these answers due must be on disk before anyone hears of it.
+    shared.core.barrier();
     let mut queue: VecDeque<Delivery> = deliveries.into();
     while let Some(delivery) = queue.pop_front() {
         let slot = delivery.slot.clone();

@@ -1,11 +1,12 @@
-//! Gate watchers (`Op::WatchGate`, for `weblock wait SVC:ENV`), and `Op::Cancel` of what is parked
-//! on gates: watchers and ticket polls. A watcher never holds or queues: it changes no ticket.
+//! Gate watchers (`Op::WatchGate`, for `weblock wait SVC:ENV`), and `Op::Cancel` and `Op::Restart` of
+//! what is parked on gates: watchers and ticket polls. A watcher never holds or queues: it changes no
+//! ticket.
 
 use std::collections::BTreeSet;
 
 use super::{Due, GateName, Gates, Parked};
 use crate::engine::command::{Millis, RequestId, Wait};
-use crate::engine::locks::next_request;
+use crate::engine::locks::{invariant_broken, next_request};
 use crate::engine::outcome::{Event, GateRefusal, GateReply};
 
 impl Gates {
@@ -71,6 +72,35 @@ impl Gates {
                 events.push(Event::GateOpened { request });
             }
         }
+    }
+
+    /// `Op::Restart`: every parked client is gone. Each watcher is removed and each ticket's poll
+    /// ends, silently, as by its client's `Op::Cancel`: the ticket stays queued, expiring its ttl
+    /// from `now`, and is never granted to a client that is gone. No queue changes, so nothing moves
+    /// on. How many watchers were removed and how many polls ended.
+    pub(in crate::engine) fn restart(&mut self, now: Millis) -> (usize, usize) {
+        let parked: Vec<(RequestId, Parked)> = self
+            .parked
+            .iter()
+            .map(|(&request, what)| (request, what.clone()))
+            .collect();
+        let (mut watchers, mut polls) = (0, 0);
+        for (request, what) in parked {
+            let ended = match what {
+                Parked::Watcher(_) => {
+                    watchers += 1;
+                    self.drop_watcher(request).is_some()
+                }
+                Parked::Poll(ticket) => {
+                    polls += 1;
+                    self.end_poll(ticket, now).is_some()
+                }
+            };
+            if !ended {
+                invariant_broken("a parked request is not on its gate or ticket");
+            }
+        }
+        (watchers, polls)
     }
 
     /// `Op::Cancel` of a request parked on gates; `false` if it is not one. A client's cancel (its

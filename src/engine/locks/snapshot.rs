@@ -155,9 +155,10 @@ impl Engine {
             if w.token == h.token || w.since > clock {
                 return Err(format!("{what}: waiter {} holds or is new", w.request));
             }
-            if w.detached && (w.grace_ms.is_none() || w.deadline.is_none()) {
+            // Detached without a grace of its own: by a restart, until its deadline.
+            if w.detached && w.deadline.is_none() {
                 return Err(format!(
-                    "{what}: waiter {} is detached without grace",
+                    "{what}: waiter {} is detached without a deadline",
                     w.request
                 ));
             }

@@ -1,6 +1,7 @@
 //! Random sequences of gate commands mixed with lock commands: no panic, every invariant after every
 //! command (`run`), exact replay; nobody is granted on their own but a parked ticket; and every
-//! parked request (poll or watcher) hears exactly one answer, or is cancelled by its client.
+//! parked request (poll or watcher) hears exactly one answer, or is cancelled by its client, or
+//! ended by a restart.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,7 +23,7 @@ const GATES: [(&str, &str); 7] = [
 
 /// Few services, gates and ticket ids, so that they collide: overlapping sets, retries, ids in use,
 /// unknown names, deleted and recreated services, hang-ups and administrators on any request id,
-/// clocks going back, leaps past ticket expiry, and locks on the same counter and clock.
+/// clocks going back, leaps past ticket expiry, restarts, and locks on the same counter and clock.
 pub(super) fn random_gate_commands(seed: u64, count: usize) -> Vec<Command> {
     let mut rng = Lcg(seed);
     let mut now: Millis = 1_000;
@@ -75,6 +76,9 @@ pub(super) fn random_gate_commands(seed: u64, count: usize) -> Vec<Command> {
             19 => admin_cancel(RequestId(rng.below(150) + 1)),
             20 => grab(rng.pick(&["a", "b"]), ticket, Some(rng.below(5_000)), wait),
             21 => release(rng.pick(&["a", "b"]), ticket),
+            22 if rng.below(4) == 0 => Op::Restart {
+                grace_ms: rng.pick(&[0, 1_000, 60_000]),
+            },
             _ => Op::Tick,
         };
         commands.push(Command { now, op });
@@ -111,6 +115,7 @@ fn random_gate_sequences_keep_every_invariant_and_replay_exactly() {
 
         let mut engine = Engine::new();
         let mut parked: BTreeSet<RequestId> = BTreeSet::new();
+        let mut restarts = 0;
         let tickets: Vec<uuid::Uuid> = (1..=10).map(token).collect();
         for command in commands {
             let op = command.op.clone();
@@ -139,6 +144,17 @@ fn random_gate_sequences_keep_every_invariant_and_replay_exactly() {
                 (Reply::Cancelled, Op::Cancel { request, .. }) => {
                     parked.remove(request);
                 }
+                // A restart ends every parked request, silently: nobody is there to answer.
+                (
+                    Reply::Restarted {
+                        watchers, polls, ..
+                    },
+                    _,
+                ) => {
+                    assert_eq!(watchers + polls, parked.len(), "seed {seed}: {op:?}");
+                    parked.clear();
+                    restarts += 1;
+                }
                 _ => {}
             }
             let replied = match &outcome.reply {
@@ -156,6 +172,7 @@ fn random_gate_sequences_keep_every_invariant_and_replay_exactly() {
             }
         }
         assert!(parked.is_empty(), "seed {seed}: never answered: {parked:?}");
+        assert!(restarts > 0, "seed {seed}: no restart");
         assert_eq!((engine.ticket_count(), engine.services().len()), (0, 0));
     }
     assert_eq!(

@@ -13,6 +13,7 @@ mod leases;
 mod queue;
 mod releases;
 mod replay;
+mod restart;
 mod retention;
 mod robustness;
 mod snapshot;
@@ -31,11 +32,42 @@ pub(super) fn token(n: u128) -> Uuid {
     Uuid::from_u128(n)
 }
 
-/// Applies `op` at `now`, then checks that every index of the engine agrees with its resources.
+/// Applies `op` at `now`, then checks that every index of the engine agrees with its resources (and
+/// after a restart, that nobody is left parked).
 pub(super) fn run(engine: &mut Engine, now: Millis, op: Op) -> Outcome {
+    let restart = matches!(op, Op::Restart { .. });
     let outcome = engine.apply(Command { now, op });
     engine.check_invariants();
+    if restart {
+        check_restarted(engine);
+    }
     outcome
+}
+
+/// Right after a restart nobody is parked: no watcher of a lock or a gate, no ticket's poll, and
+/// every lock waiter with a deadline was detached by the restart (it has no grace of its own).
+fn check_restarted(engine: &Engine) {
+    let snapshot = engine.snapshot();
+    for resource in &snapshot.resources {
+        let name = &resource.name;
+        assert!(resource.watchers.is_empty(), "{name}: a watcher is left");
+        for w in resource.waiters.iter().filter(|w| w.deadline.is_some()) {
+            assert!(
+                w.detached && w.grace_ms.is_none(),
+                "{name}: waiter {} is not detached by the restart",
+                w.request
+            );
+        }
+    }
+    for service in &snapshot.gates.services {
+        for gate in &service.gates {
+            let at = (&service.name, &gate.environment);
+            assert!(gate.watchers.is_empty(), "{at:?}: a gate watcher is left");
+        }
+    }
+    for ticket in &snapshot.gates.tickets {
+        assert!(ticket.poll.is_none(), "ticket {}: still polled", ticket.id);
+    }
 }
 
 pub(super) fn grab(resource: &str, client: u128, ttl_ms: Option<u64>, wait: Wait) -> Op {
@@ -106,6 +138,11 @@ pub(super) fn admin_cancel(request: RequestId) -> Op {
         request,
         by: CancelBy::Admin,
     }
+}
+
+/// The server starts again, its clients' connections gone, with a grace of `grace_ms`.
+pub(super) fn restart(grace_ms: u64) -> Op {
+    Op::Restart { grace_ms }
 }
 
 pub(super) fn delete(resource: &str) -> Op {

@@ -169,6 +169,7 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Free => "free",
         Reply::Watching { .. } => "watching",
         Reply::Deleted { .. } => "deleted",
+        Reply::Restarted { .. } => "restarted",
         Reply::Refused(_) => "refused",
         Reply::Gate(gate) => match gate {
             GateReply::Created => "gate_created",
@@ -347,4 +348,90 @@ fn a_gate_journal_without_optional_fields_parses() {
     let commands: Vec<Command> = serde_json::from_str(old).expect("a gate journal parses");
     assert_eq!(commands[0].op, set("s", "a", None, None));
     assert_eq!(commands[1].op, take(&[("s", "a")], 1, false, Wait::No));
+}
+
+/// A server that dies and starts again, twice, with locks and gates: long-pollers detached and one
+/// coming back, plain waiters dropped, request-queue waiters untouched, watchers removed, a polled
+/// ticket whose poll ends, a lease that ran out while the server was down, and a restart without
+/// grace.
+pub(super) fn restart_script() -> Vec<Command> {
+    let a = ("s", "a");
+    let ops = [
+        (0, create("s", &["a", "b"])),
+        (1, grab("db", 1, Some(1_000), Wait::No)),
+        (2, poll("db", 2, None, Wait::Until(10_000), Some(100))),
+        (3, grab("db", 3, None, Wait::Until(10_000))),
+        (4, grab("db", 4, None, Wait::Forever)),
+        (5, watch("db", Wait::Forever)),
+        (6, grab("q", 5, None, Wait::No)),
+        (7, poll("q", 6, None, Wait::Until(10_000), Some(100))),
+        (8, grab("q", 7, None, Wait::Until(10_000))),
+        (9, take(&[a], 1, false, Wait::No)),
+        (10, take(&[a], 2, true, Wait::Until(50_000))),
+        (11, take(&[a], 3, true, Wait::No)),
+        (12, watch_gate("s", "a", Wait::Forever)),
+        // Down from 13 to 2_000: the lease of "db" ran out at 1_001.
+        (2_000, Op::Restart { grace_ms: 500 }),
+        (2_100, poll("db", 2, None, Wait::Until(3_000), Some(100))),
+        (2_200, poll("q", 6, None, Wait::Until(3_000), Some(100))),
+        (2_300, present(&[a], 2, true, Wait::No)),
+        (2_400, delete_ticket(1)),
+        (2_450, present(&[a], 3, false, Wait::No)),
+        (2_500, present(&[a], 2, true, Wait::No)),
+        (2_600, release("db", 2)),
+        (2_700, Op::Restart { grace_ms: 0 }),
+        (2_800, release("q", 5)),
+        (2_000 + TICKET_TTL_MS, Op::Tick),
+    ];
+    ops.into_iter()
+        .map(|(now, op)| Command { now, op })
+        .collect()
+}
+
+#[test]
+fn restart_replay_gives_the_same_outcomes_and_state() {
+    let commands = restart_script();
+    replay_matches(&commands);
+
+    let mut engine = Engine::new();
+    let outcomes: Vec<Outcome> = commands.into_iter().map(|c| engine.apply(c)).collect();
+    let restarts: Vec<&Reply> = outcomes
+        .iter()
+        .map(|o| &o.reply)
+        .filter(|r| reply_kind(r) == "restarted")
+        .collect();
+    // At 2_000: 3 and 7 dropped, 2 and 6 detached, two watchers, one poll. At 2_700: 6 (attached
+    // again) dropped, as nobody comes back within no grace.
+    let restarted = |dropped, detached, watchers, polls| Reply::Restarted {
+        dropped,
+        detached,
+        watchers,
+        polls,
+    };
+    assert_eq!(restarts, [&restarted(2, 2, 2, 1), &restarted(1, 0, 0, 0)]);
+    // The first restart, then the lease that ran out: to the long-poller, unclaimed until 2_500.
+    match outcomes[13].events.as_slice() {
+        [Event::Expired { .. }, Event::Granted(grant)] => {
+            assert_eq!((grant.token, grant.expires), (token(2), Some(2_500)));
+        }
+        other => panic!("expected the lease handed to the long-poller, got {other:?}"),
+    }
+    // Its poll collects it; the other long-poller keeps its place; ticket 2 is not granted when
+    // ticket 1 goes, nor to ticket 3 behind it, but to its own call.
+    assert!(matches!(
+        outcomes[14].reply,
+        Reply::Granted { again: true, .. }
+    ));
+    assert!(matches!(
+        outcomes[15].reply,
+        Reply::Queued { position: 1, .. }
+    ));
+    assert!(outcomes[17].events.is_empty());
+    assert_eq!(reply_kind(&outcomes[18].reply), "gate_denied");
+    assert_eq!(reply_kind(&outcomes[19].reply), "gate_ok");
+    // The request-queue waiter is granted when "db" is released.
+    assert!(matches!(
+        outcomes[20].events.as_slice(),
+        [Event::Granted(grant)] if grant.token == token(4)
+    ));
 }

@@ -25,8 +25,8 @@ impl Lcg {
 
 /// Commands over few resources and few clients, so that they collide: retries, foreign tokens,
 /// cancels (by clients and administrators) of unknown and ended requests, zero and huge ttls, past
-/// deadlines, clocks going back, graces (zero, short, huge), watchers, metadata, deletions, and
-/// leaps in time that forget part or all of the history of ended requests.
+/// deadlines, clocks going back, graces (zero, short, huge), watchers, metadata, deletions, restarts,
+/// and leaps in time that forget part or all of the history of ended requests.
 pub(super) fn random_commands(seed: u64, count: usize) -> Vec<Command> {
     let mut rng = Lcg(seed);
     let mut now: Millis = 1_000;
@@ -56,6 +56,9 @@ pub(super) fn random_commands(seed: u64, count: usize) -> Vec<Command> {
             10..=11 => watch(resource, wait),
             12 => delete(resource),
             13 if rng.below(8) == 0 => Op::DeleteAll,
+            14 if rng.below(6) == 0 => Op::Restart {
+                grace_ms: rng.pick(&[0, 60, 5_000, u64::MAX]),
+            },
             _ => Op::Tick,
         };
         commands.push(Command { now, op });
@@ -218,6 +221,10 @@ fn seen_by_lockers(outcome: &Outcome) -> Vec<String> {
         ),
         Reply::Renewed { grant } => format!("renewed {} {:?}", grant.fence, grant.expires),
         Reply::Withdrawn { .. } => "withdrawn".to_owned(),
+        // How many watchers a restart removed is for watchers only.
+        Reply::Restarted {
+            dropped, detached, ..
+        } => format!("restarted {dropped} {detached}"),
         other => format!("{other:?}"),
     });
     seen

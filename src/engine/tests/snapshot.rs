@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::gate_random::random_gate_commands;
 use super::gates::{close, create, set, take, watch_gate};
-use super::replay::{gate_script, script};
+use super::replay::{gate_script, restart_script, script};
 use super::robustness::{Lcg, random_commands};
 use super::*;
 use crate::engine::{SNAPSHOT_VERSION, Snapshot};
@@ -107,6 +107,8 @@ fn kinds(s: &Snapshot) -> BTreeSet<&'static str> {
         let waiters_meta = r.waiters.iter().any(|w| w.meta.is_some());
         saw(r.holder.meta.is_some() || waiters_meta, "meta");
         saw(r.waiters.iter().any(|w| w.detached), "detached");
+        let by_restart = r.waiters.iter().any(|w| w.detached && w.grace_ms.is_none());
+        saw(by_restart, RESTART_DETACHED);
         saw(r.waiters.iter().any(|w| !w.detached), "waiter");
         saw(!r.watchers.is_empty(), "watcher");
     }
@@ -127,6 +129,10 @@ fn kinds(s: &Snapshot) -> BTreeSet<&'static str> {
     }
     kinds
 }
+
+/// A waiter detached by a restart: random sequences and the restart script have them, the rich state
+/// none (a restart would take its watchers and polls).
+const RESTART_DETACHED: &str = "detached by a restart";
 
 const ALL_KINDS: [&str; 15] = [
     "lease",
@@ -166,17 +172,25 @@ fn a_varied_state_restores_equal_and_goes_on_alike() {
 
 #[test]
 fn every_point_of_the_replay_scripts_restores_and_goes_on_alike() {
-    for (name, commands) in [("script", script()), ("gate script", gate_script())] {
+    let scripts = [
+        ("script", script()),
+        ("gate script", gate_script()),
+        ("restart script", restart_script()),
+    ];
+    let mut seen = BTreeSet::new();
+    for (name, commands) in scripts {
         for cut in 0..=commands.len() {
             let mut original = Engine::new();
             for command in &commands[..cut] {
                 original.apply(command.clone());
             }
             let mut restored = round_trip(&original);
+            seen.extend(kinds(&restored.snapshot()));
             let what = format!("{name} restored after {cut} commands");
             go_on_alike(&mut original, &mut restored, &commands[cut..], &what);
         }
     }
+    assert!(seen.contains(RESTART_DETACHED), "{seen:?}");
 }
 
 #[test]
@@ -189,7 +203,7 @@ fn random_sequences_go_on_alike_after_restores_at_random_points() {
         ];
         for (name, commands) in sequences {
             let mut rng = Lcg(seed ^ 0x5eed);
-            let cuts: BTreeSet<u64> = (0..4).map(|_| rng.below(commands.len() as u64)).collect();
+            let cuts: BTreeSet<u64> = (0..6).map(|_| rng.below(commands.len() as u64)).collect();
             let (mut original, mut restored) = (Engine::new(), Engine::new());
             for (i, command) in commands.iter().enumerate() {
                 if cuts.contains(&(i as u64)) {
@@ -206,7 +220,8 @@ fn random_sequences_go_on_alike_after_restores_at_random_points() {
             restored.check_invariants();
         }
     }
-    assert_eq!(seen, BTreeSet::from(ALL_KINDS), "random states are varied");
+    let all: BTreeSet<_> = ALL_KINDS.into_iter().chain([RESTART_DETACHED]).collect();
+    assert_eq!(seen, all, "random states are varied");
 }
 
 #[test]

@@ -97,8 +97,8 @@ fn states_no_engine_could_have_are_refused() {
     refused("not after the clock", |s| {
         s.resources[0].waiters[0].deadline = Some(s.clock);
     });
-    refused("detached without grace", |s| {
-        s.resources[0].waiters[0].grace_ms = None;
+    refused("detached without a deadline", |s| {
+        s.resources[0].waiters[0].deadline = None;
     });
     refused("expiry disagrees", |s| s.resources[0].holder.expires = None);
     refused("times are out of order", |s| {
