@@ -15,6 +15,7 @@ mod record;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -198,7 +199,13 @@ fn sibling(path: &Path, ext: &str) -> PathBuf {
 /// renamed over the old one, and the directory synced so the rename itself survives a crash.
 fn write_compacted(path: &Path, snapshot: &[u8], lines: &[u8]) -> Result<(), String> {
     let tmp = sibling(path, "tmp");
-    let result = File::create(&tmp)
+    // The journal holds every holder's secret token: readable by its owner alone.
+    let result = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
         .and_then(|mut f| {
             f.write_all(snapshot)?;
             f.write_all(lines)?;
