@@ -220,6 +220,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--handovers', '--handovers', [CompletionResultType]::ParameterName, 'Hand-overs to time')
             [CompletionResult]::new('--parked', '--parked', [CompletionResultType]::ParameterName, 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--no-durable', '--no-durable', [CompletionResultType]::ParameterName, 'Skip the runs against a durable server (--state in a temporary directory)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the figures as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

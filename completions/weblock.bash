@@ -176,7 +176,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__bench)
-            opts="-h --duration --clients --waiters --handovers --parked --json --server --help"
+            opts="-h --duration --clients --waiters --handovers --parked --no-durable --json --server --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -192,6 +192,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --handovers 'Hand-overs to time'
             cand --parked 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)'
             cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --no-durable 'Skip the runs against a durable server (--state in a temporary directory)'
             cand --json 'Print the figures as JSON'
             cand -h 'Print help'
             cand --help 'Print help'

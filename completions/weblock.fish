@@ -131,6 +131,7 @@ complete -c weblock -n "__fish_weblock_using_subcommand bench" -l waiters -d 'Cl
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l handovers -d 'Hand-overs to time' -r
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l parked -d 'Waiters to park on one lock: the server\'s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l server -d 'The weblock server [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l no-durable -d 'Skip the runs against a durable server (--state in a temporary directory)'
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l json -d 'Print the figures as JSON'
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand completions" -l server -d 'The weblock server [default: http://127.0.0.1:7878]' -r

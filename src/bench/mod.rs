@@ -21,6 +21,8 @@ pub struct Options {
     pub waiters: usize,
     pub handovers: usize,
     pub parked: usize,
+    /// Also measure a server with `--state` (a journal in a temporary directory), beside in-memory.
+    pub durable: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -29,6 +31,15 @@ pub struct Report {
     pub uncontended: Vec<Throughput>,
     pub handover: Option<Handover>,
     pub parked: Option<Parked>,
+    /// The same throughput and hand-over runs against a server with `--state` (only when bench
+    /// starts its servers itself).
+    pub durable: Option<Durable>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Durable {
+    pub uncontended: Vec<Throughput>,
+    pub handover: Option<Handover>,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,6 +72,8 @@ pub struct Parked {
 /// A server this benchmark started, stopped when dropped.
 struct Spawned {
     child: Child,
+    /// Its stdout, kept open while it runs (it writes more than its address line).
+    _stdout: Option<BufReader<std::process::ChildStdout>>,
 }
 
 impl Drop for Spawned {
@@ -76,30 +89,58 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     let (addr, spawned) = match &opts.server {
         Some(url) => (resolve(url)?, None),
         None => {
-            let (addr, s) = spawn_server()?;
+            let (addr, s) = spawn_server(&[])?;
             (addr, Some(s))
         }
     };
     let pid = spawned.as_ref().map(|s| s.child.id());
     let idle_rss = pid.and_then(rss_kib);
+    let (uncontended, handover) = throughput_and_handover(addr, opts)?;
     let mut report = Report {
         server: format!("http://{addr}"),
-        uncontended: Vec::new(),
-        handover: None,
+        uncontended,
+        handover,
         parked: None,
+        durable: None,
     };
-    for &n in &opts.clients {
-        report
-            .uncontended
-            .push(uncontended(addr, n, opts.duration)?);
-    }
-    if opts.waiters > 0 {
-        report.handover = Some(handover(addr, opts.waiters, opts.handovers)?);
-    }
     if opts.parked > 0 {
         report.parked = Some(parked(addr, opts.parked, pid, idle_rss)?);
     }
+    drop(spawned);
+    if opts.durable && opts.server.is_none() {
+        let dir = std::env::temp_dir().join(format!("weblock-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let state = dir.join("state");
+        let result =
+            spawn_server(&["--state", &state.to_string_lossy()]).and_then(|(addr, server)| {
+                let runs = throughput_and_handover(addr, opts);
+                drop(server);
+                runs
+            });
+        let _ = std::fs::remove_dir_all(&dir);
+        let (uncontended, handover) = result?;
+        report.durable = Some(Durable {
+            uncontended,
+            handover,
+        });
+    }
     Ok(report)
+}
+
+fn throughput_and_handover(
+    addr: SocketAddr,
+    opts: &Options,
+) -> Result<(Vec<Throughput>, Option<Handover>), String> {
+    let mut runs = Vec::new();
+    for &n in &opts.clients {
+        runs.push(uncontended(addr, n, opts.duration)?);
+    }
+    let handover = match opts.waiters {
+        0 => None,
+        n => Some(handover(addr, n, opts.handovers)?),
+    };
+    Ok((runs, handover))
 }
 
 fn resolve(url: &str) -> Result<SocketAddr, String> {
@@ -113,18 +154,23 @@ fn resolve(url: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("cannot resolve {url}"))
 }
 
-fn spawn_server() -> Result<(SocketAddr, Spawned), String> {
+fn spawn_server(extra: &[&str]) -> Result<(SocketAddr, Spawned), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find weblock itself: {e}"))?;
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start a server: {e}"))?;
     let stdout = child.stdout.take().ok_or("no stdout from the server")?;
-    let spawned = Spawned { child };
+    let mut spawned = Spawned {
+        child,
+        _stdout: None,
+    };
     let mut line = String::new();
-    BufReader::new(stdout)
+    let mut reader = BufReader::new(stdout);
+    reader
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the server's address: {e}"))?;
     let addr = line
@@ -132,6 +178,7 @@ fn spawn_server() -> Result<(SocketAddr, Spawned), String> {
         .strip_prefix("listening on http://")
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| format!("unexpected first line from the server: {line:?}"))?;
+    spawned._stdout = Some(reader);
     Ok((addr, spawned))
 }
 
@@ -352,18 +399,7 @@ fn parked(
 
 pub fn print(report: &Report) {
     println!("weblock bench against {}", report.server);
-    for t in &report.uncontended {
-        println!(
-            "  uncontended grab+release, {:>3} client(s)   {:>10.0} pairs/s",
-            t.clients, t.pairs_per_sec
-        );
-    }
-    if let Some(h) = &report.handover {
-        println!(
-            "  hand-over, {} waiters on one lock ({} grants)   median {:.0}µs  p99 {:.0}µs  max {:.0}µs",
-            h.waiters, h.grants, h.median_us, h.p99_us, h.max_us
-        );
-    }
+    print_runs("", &report.uncontended, report.handover.as_ref());
     if let Some(p) = &report.parked {
         let mib = |k: Option<u64>| {
             k.map_or("n/a".to_string(), |k| {
@@ -381,6 +417,25 @@ pub fn print(report: &Report) {
                 "OUT OF ORDER"
             },
             p.served_ms
+        );
+    }
+    if let Some(d) = &report.durable {
+        println!("with --state (durable, every change synced before it is answered):");
+        print_runs("durable ", &d.uncontended, d.handover.as_ref());
+    }
+}
+
+fn print_runs(mode: &str, uncontended: &[Throughput], handover: Option<&Handover>) {
+    for t in uncontended {
+        println!(
+            "  {mode}uncontended grab+release, {:>3} client(s)   {:>10.0} pairs/s",
+            t.clients, t.pairs_per_sec
+        );
+    }
+    if let Some(h) = handover {
+        println!(
+            "  {mode}hand-over, {} waiters on one lock ({} grants)   median {:.0}µs  p99 {:.0}µs  max {:.0}µs",
+            h.waiters, h.grants, h.median_us, h.p99_us, h.max_us
         );
     }
 }

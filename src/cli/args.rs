@@ -114,6 +114,9 @@ pub struct BenchArgs {
     /// served in FIFO order and how long it takes (0 skips it)
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub parked: usize,
+    /// Skip the runs against a durable server (--state in a temporary directory)
+    #[arg(long)]
+    pub no_durable: bool,
     /// Print the figures as JSON
     #[arg(long)]
     pub json: bool,

@@ -184,6 +184,7 @@ fn bench(args: BenchArgs, server: Option<String>) -> ExitCode {
         waiters: args.waiters,
         handovers: args.handovers,
         parked: args.parked,
+        durable: !args.no_durable,
     };
     match crate::bench::run(&opts) {
         Ok(report) if args.json => {

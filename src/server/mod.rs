@@ -152,8 +152,15 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
 pub fn serve(config: Config) -> io::Result<()> {
     let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM])?;
     let server = Server::start(config)?;
-    println!("listening on http://{}", server.local_addr());
-    println!("{}", server.state());
+    // Written, not `println!`ed: a reader that hung up (`weblock serve | head -1`) must not take the
+    // server down with a broken pipe.
+    {
+        use std::io::Write;
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{}", server.local_addr());
+        let _ = writeln!(out, "{}", server.state());
+        let _ = out.flush();
+    }
     let signal = signals::name(signals.wait());
     eprintln!("weblock: {signal} received, stopping");
     Ok(())
