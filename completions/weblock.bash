@@ -866,7 +866,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__serve)
-            opts="-h --state --listen --threads --max-connections --request-timeout --admin-credentials --ticket-ttl --idle-timeout --server --json --help"
+            opts="-h --state --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --server --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -893,6 +893,10 @@ _weblock() {
                     return 0
                     ;;
                 --admin-credentials)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

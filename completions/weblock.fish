@@ -120,6 +120,7 @@ complete -c weblock -n "__fish_weblock_using_subcommand serve" -l threads -d 'Wo
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l max-connections -d 'Open connections at most; the oldest idle one is closed to admit a new one' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l request-timeout -d 'Time a client has to send a whole request, from its first byte (then 408)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l admin-credentials -d 'File whose first line is the administrator\'s user:password (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed' -r -F
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l auth-file -d 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l ticket-ttl -d 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l idle-timeout -d 'An idle keep-alive connection is closed after this' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l server -d 'The weblock server [default: http://127.0.0.1:7878]' -r

@@ -3,6 +3,7 @@ pub mod bench;
 pub mod cli;
 pub mod duration;
 pub mod engine;
+pub mod fuzzing;
 pub mod journal;
 pub mod server;
 pub mod signals;

@@ -282,6 +282,11 @@ pub struct ServeArgs {
     /// requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed
     #[arg(long, value_name = "FILE")]
     pub admin_credentials: Option<std::path::PathBuf>,
+    /// File of secrets, one a line (blank and # lines ignored): every request must then carry one, as
+    /// `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or
+    /// WEBLOCK_AUTH_FILE)
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<std::path::PathBuf>,
     /// How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)
     #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR")]
     pub ticket_ttl: std::time::Duration,

@@ -44,6 +44,39 @@ pub enum CallError {
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// `Bearer SECRET` for servers started with `--auth-file`; never printed.
+    authorization: Option<String>,
+}
+
+/// The secret itself, for servers started with `--auth-file`.
+pub const AUTH_ENV: &str = "WEBLOCK_AUTH";
+/// A file whose first line that is neither blank nor a `#` comment is the secret.
+pub const AUTH_FILE_ENV: &str = "WEBLOCK_AUTH_FILE";
+
+/// The secret from `WEBLOCK_AUTH`, else from the file `WEBLOCK_AUTH_FILE` names, else none. Taken from
+/// the environment or a file only, so it never shows on a command line.
+fn secret_from_env() -> Result<Option<String>, String> {
+    if let Some(secret) = std::env::var(AUTH_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        return Ok(Some(secret.trim().to_string()));
+    }
+    let Some(path) = std::env::var_os(AUTH_FILE_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = std::path::PathBuf::from(path);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{AUTH_FILE_ENV}: cannot read {}: {e}", path.display()))?;
+    first_secret(&text)
+        .map(|s| Some(s.to_string()))
+        .ok_or_else(|| format!("{AUTH_FILE_ENV}: no secret in {}", path.display()))
+}
+
+fn first_secret(text: &str) -> Option<&str> {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
 /// First pause between retries, and the longest.
@@ -73,6 +106,7 @@ impl Client {
         Ok(Client {
             base,
             agent: config.into(),
+            authorization: secret_from_env()?.map(|s| format!("Bearer {s}")),
         })
     }
 
@@ -95,6 +129,9 @@ impl Client {
         let mut backoff = BACKOFF_START;
         loop {
             let last = match self.once(method, path, query, body, per_call) {
+                Ok(answer) if answer.status == 401 => {
+                    refused(&answer, self.authorization.is_some())
+                }
                 Ok(answer) if answer.status < 500 => return Ok(answer),
                 Ok(answer) => format!("server error {}: {}", answer.status, answer.reason()),
                 Err(e) => e,
@@ -127,11 +164,12 @@ impl Client {
                 } else {
                     self.agent.delete(&url)
                 };
-                req.config()
-                    .timeout_global(timeout)
-                    .build()
-                    .query_pairs(pairs())
-                    .call()
+                let req = req.config().timeout_global(timeout).build();
+                let req = match &self.authorization {
+                    Some(a) => req.header("Authorization", a),
+                    None => req,
+                };
+                req.query_pairs(pairs()).call()
             }
             _ => {
                 let req = match method {
@@ -139,11 +177,12 @@ impl Client {
                     "PATCH" => self.agent.patch(&url),
                     _ => self.agent.post(&url),
                 };
-                let req = req
-                    .config()
-                    .timeout_global(timeout)
-                    .build()
-                    .query_pairs(pairs());
+                let req = req.config().timeout_global(timeout).build();
+                let req = match &self.authorization {
+                    Some(a) => req.header("Authorization", a),
+                    None => req,
+                };
+                let req = req.query_pairs(pairs());
                 match body {
                     Body::Form(form) => req.send_form(form.iter().map(|(k, v)| (*k, v.as_str()))),
                     Body::Json(value) => req
@@ -159,6 +198,21 @@ impl Client {
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Answer { status, body })
     }
+}
+
+/// A 401: the server wants a secret this client lacks, or refused the one it sent. Every request of
+/// this process would get the same answer, so it ends here, with exit code 1: the answer is no.
+fn refused(answer: &Answer, sent: bool) -> ! {
+    let hint = if sent {
+        format!("the secret from {AUTH_ENV} or {AUTH_FILE_ENV} is not one of the server's")
+    } else {
+        format!("set {AUTH_ENV}, or {AUTH_FILE_ENV} to a file holding the secret")
+    };
+    eprintln!(
+        "weblock: the server refused access (HTTP 401: {}); the answer is no: {hint}",
+        answer.reason()
+    );
+    std::process::exit(i32::from(super::exit::NO))
 }
 
 /// A request's body.
@@ -196,6 +250,12 @@ mod tests {
         assert!(Client::new("127.0.0.1:7878").is_err());
         assert!(Client::new("https://x:1").is_err());
         assert!(Client::new("http://x:1/path").is_err());
+    }
+
+    #[test]
+    fn the_first_secret_skips_blank_and_comment_lines() {
+        assert_eq!(first_secret("# ours\n\n  s3cret \nother\n"), Some("s3cret"));
+        assert_eq!(first_secret("# none\n\n"), None);
     }
 
     #[test]

@@ -154,11 +154,24 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    let access = match args
+        .auth_file
+        .as_deref()
+        .map(server::auth::Secrets::from_file)
+    {
+        None => None,
+        Some(Ok(secrets)) => Some(secrets),
+        Some(Err(e)) => {
+            eprintln!("weblock: --auth-file {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     let config = Config {
         listen: args.listen.clone(),
         limits,
         threads: args.threads,
         admin,
+        access,
         ticket_ttl: Some(args.ticket_ttl),
         state: args.state.clone(),
     };

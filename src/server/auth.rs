@@ -1,8 +1,9 @@
-//! HTTP Basic authentication for administrative requests. Credentials come from a file or the
+//! Authentication: HTTP Basic for administrative requests, and the optional access secrets
+//! (`--auth-file`) every request must carry. Credentials and secrets come from a file or the
 //! environment, never from a command-line argument that `ps` would show.
 use std::path::Path;
 
-use super::http::{Request, Response};
+use super::http::{Request, Response, Words};
 
 /// Where `serve` reads administrator credentials when no file is named.
 pub const CREDENTIALS_ENV: &str = "WEBLOCK_ADMIN_CREDENTIALS";
@@ -48,13 +49,103 @@ impl Credentials {
     }
 
     fn matches(&self, given: &[u8]) -> bool {
-        // Constant time in the content: a wrong guess takes as long however much of it is right.
-        let mut diff = self.user_password.len() ^ given.len();
-        for (i, b) in self.user_password.iter().enumerate() {
-            diff |= usize::from(b ^ given.get(i).copied().unwrap_or(0));
-        }
-        diff == 0
+        constant_time_eq(&self.user_password, given)
     }
+}
+
+/// Constant time in the content: a wrong guess takes as long however much of it is right.
+fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
+    let mut diff = expected.len() ^ given.len();
+    for (i, b) in expected.iter().enumerate() {
+        diff |= usize::from(b ^ given.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// The secrets of `serve --auth-file`: with them, every request must carry one of them.
+#[derive(Clone)]
+pub struct Secrets {
+    secrets: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} …)", self.secrets.len())
+    }
+}
+
+impl Secrets {
+    /// One secret a line; blank lines and lines starting with `#` are ignored; none at all is an error.
+    pub fn parse(text: &str) -> Result<Secrets, String> {
+        let secrets: Vec<Vec<u8>> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| l.as_bytes().to_vec())
+            .collect();
+        if secrets.is_empty() {
+            return Err("no secret in the file (one a line; blank and # lines are ignored)".into());
+        }
+        Ok(Secrets { secrets })
+    }
+
+    pub fn from_file(path: &Path) -> Result<Secrets, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Secrets::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Whether `given` is one of the secrets; every secret is compared, each in constant time.
+    fn matches(&self, given: &[u8]) -> bool {
+        self.secrets
+            .iter()
+            .fold(false, |found, s| constant_time_eq(s, given) | found)
+    }
+}
+
+/// `None` when access is open (no secrets) or `req` carries a secret — `Authorization: Bearer SECRET`,
+/// or HTTP Basic with any user and SECRET as the password — or the administrator's credentials (one
+/// request has one `Authorization` header, and an administrative request needs those). Otherwise the
+/// 401 to answer with, in the API's `words`.
+pub fn check_access(
+    secrets: Option<&Secrets>,
+    admin: Option<&Credentials>,
+    req: &Request,
+    words: Words,
+) -> Option<Response> {
+    let secrets = secrets?;
+    let given = req.header("authorization").and_then(|h| {
+        let (scheme, rest) = h.trim().split_once(' ')?;
+        Some((scheme.to_string(), rest.trim()))
+    });
+    let reason = match given {
+        None => {
+            "authentication required: send Authorization: Bearer SECRET (the weblock CLI reads WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)"
+        }
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            if secrets.matches(token.as_bytes()) {
+                return None;
+            }
+            "wrong secret"
+        }
+        Some((scheme, b64)) if scheme.eq_ignore_ascii_case("basic") => {
+            let decoded = base64_decode(b64).unwrap_or_default();
+            let password = match decoded.iter().position(|&b| b == b':') {
+                Some(colon) => &decoded[colon + 1..],
+                None => &[][..],
+            };
+            let admin_ok = admin.is_some_and(|a| a.matches(&decoded));
+            if secrets.matches(password) | admin_ok {
+                return None;
+            }
+            "wrong secret"
+        }
+        Some(_) => "authentication required: use Authorization: Bearer SECRET or HTTP Basic",
+    };
+    Some(Response::refusal(words, 401, reason).with_header(
+        "WWW-Authenticate",
+        "Bearer realm=\"weblock\", Basic realm=\"weblock\"",
+    ))
 }
 
 /// `None` when `req` carries the administrator's credentials; otherwise the 401 to answer with (also
@@ -131,5 +222,17 @@ mod tests {
         assert!(!c.matches(b"admin:secreT"));
         assert!(!c.matches(b"admin:secret2"));
         assert!(!c.matches(b""));
+    }
+
+    #[test]
+    fn secrets_skip_blank_and_comment_lines() {
+        let s = Secrets::parse("# team A\n\n  alpha  \nbeta\n").unwrap();
+        assert!(s.matches(b"alpha"));
+        assert!(s.matches(b"beta"));
+        assert!(!s.matches(b"# team A"));
+        assert!(!s.matches(b""));
+        assert!(!s.matches(b"alph"));
+        assert!(Secrets::parse("").is_err());
+        assert!(Secrets::parse("# only a comment\n\n").is_err());
     }
 }

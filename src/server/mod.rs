@@ -36,6 +36,8 @@ pub struct Config {
     pub threads: usize,
     /// Who may make administrative requests; with none, nobody may.
     pub admin: Option<auth::Credentials>,
+    /// The secrets every request must carry (`--auth-file`); with none, access is open.
+    pub access: Option<auth::Secrets>,
     /// How long a queued gatekeeper ticket lives after its last use; `None`: two minutes.
     pub ticket_ttl: Option<std::time::Duration>,
     /// The durable state file (journal); `None`: in memory only.
@@ -49,6 +51,7 @@ impl Default for Config {
             limits: Limits::default(),
             threads: 8,
             admin: None,
+            access: None,
             ticket_ttl: None,
             state: None,
         }
@@ -62,6 +65,7 @@ pub(crate) struct Shared {
     pub conns: connections::Connections,
     pub limits: Limits,
     pub admin: Option<auth::Credentials>,
+    pub access: Option<auth::Secrets>,
     pub ticket_ttl: Option<std::time::Duration>,
     pub stopping: AtomicBool,
 }
@@ -116,6 +120,7 @@ impl Server {
             conns: connections::Connections::default(),
             limits,
             admin: config.admin,
+            access: config.access,
             ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
         });
@@ -151,7 +156,14 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
 /// `weblock serve`: runs until SIGINT or SIGTERM.
 pub fn serve(config: Config) -> io::Result<()> {
     let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM])?;
+    let open = config.access.is_none();
     let server = Server::start(config)?;
+    let addr = server.local_addr();
+    if open && !addr.ip().is_loopback() {
+        eprintln!(
+            "weblock: warning: listening on {addr}, beyond loopback, without --auth-file: anyone who can reach it can take, release and delete locks"
+        );
+    }
     // Written, not `println!`ed: a reader that hung up (`weblock serve | head -1`) must not take the
     // server down with a broken pipe.
     {

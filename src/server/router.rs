@@ -40,6 +40,16 @@ pub fn route(
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
     let first = segments.next().unwrap_or("");
     let rest = segments.next().unwrap_or("");
+    // Access control (`serve --auth-file`) before anything else, in the words of the API addressed.
+    let words = match first {
+        "locks" | "resources" | "v1" | "api" => Words::Error,
+        _ => Words::Fail,
+    };
+    if let Some(refusal) =
+        super::auth::check_access(shared.access.as_ref(), shared.admin.as_ref(), req, words)
+    {
+        return Handled::Respond(refusal);
+    }
     if let Some(endpoint) = webmutex::Endpoint::parse(first) {
         return webmutex::handle(&mut ctx, endpoint, rest);
     }

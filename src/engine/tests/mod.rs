@@ -10,6 +10,7 @@ mod gates;
 mod grace;
 mod history;
 mod leases;
+mod properties;
 mod queue;
 mod releases;
 mod replay;
