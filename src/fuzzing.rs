@@ -64,7 +64,11 @@ pub fn request(data: &[u8]) {
         }
         return;
     };
-    assert!(len <= data.len(), "head length {len} beyond input {}", data.len());
+    assert!(
+        len <= data.len(),
+        "head length {len} beyond input {}",
+        data.len()
+    );
     let raw = &data[len..];
 
     let body: Vec<u8> = match head.framing {
