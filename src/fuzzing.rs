@@ -1,29 +1,9 @@
 //! Thin entry points for the fuzz targets in `fuzz/` (see `fuzz/README.md`). Each takes arbitrary bytes
 //! and must return without panicking, whatever the bytes are.
-//!
-//! The request head parser and the chunked decoder live in private modules of `server`
-//! (`server::http`, `server::chunked`), which code outside `server` cannot name. Rather than widen their
-//! visibility, this module compiles the same source files a second time as its own private children
-//! (`#[path]`), with `limits` re-exported beside them so their `super::` paths resolve as they do in
-//! `server`. It is left out of test builds so their unit tests are not run twice.
 
-#[cfg(not(test))]
-#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
-#[path = "server/http.rs"]
-mod http;
-
-#[cfg(not(test))]
-#[allow(dead_code, unreachable_pub, clippy::duplicate_mod)]
-#[path = "server/chunked.rs"]
-mod chunked;
-
-#[cfg(not(test))]
-use crate::server::limits;
-
-#[cfg(not(test))]
 use crate::server::params::{Params, path_segment};
+use crate::server::{chunked, http, limits};
 
-#[cfg(not(test))]
 /// Content types a fuzzed body is read as when the bytes do not make a whole request head.
 const CONTENT_TYPES: [Option<&str>; 8] = [
     None,
@@ -41,7 +21,6 @@ const CONTENT_TYPES: [Option<&str>; 8] = [
 /// parsing of the query and body with the request's own Content-Type and percent-decoding of each path
 /// segment. Bytes that do not make a head are parsed as a body, with a content type chosen by the first
 /// byte, so the parameter parsers get fuzzed even by inputs that never become a request.
-#[cfg(not(test))]
 pub fn request(data: &[u8]) {
     use chunked::Chunked;
     use http::{Framing, HeadParse, has_head_end, parse_head};
@@ -107,7 +86,6 @@ pub fn request(data: &[u8]) {
     exercise_params(head.query.as_deref(), content_type, &body);
 }
 
-#[cfg(not(test))]
 fn exercise_params(query: Option<&str>, content_type: Option<&str>, body: &[u8]) {
     if let Ok(params) = Params::parse(query, content_type, body) {
         let _ = params.json();

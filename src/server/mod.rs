@@ -1,13 +1,15 @@
 //! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
 //! `docs/architecture.md` explains the shape and why it owns its connection layer.
 pub mod auth;
-mod chunked;
+/// Crate-visible for `crate::fuzzing`.
+pub(crate) mod chunked;
 mod conn;
 mod connections;
 mod core;
 mod gatekeeper;
 mod hal;
-mod http;
+/// Crate-visible for `crate::fuzzing`.
+pub(crate) mod http;
 pub mod limits;
 pub mod params;
 mod poller;
