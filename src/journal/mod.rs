@@ -24,6 +24,8 @@ pub use record::{Record, crc32};
 
 /// Commands appended since the last snapshot before the journal is compacted again.
 pub const COMPACT_EVERY: u64 = 100_000;
+/// After a compaction failed (out of file descriptors, say), commands appended before it is tried again.
+const COMPACT_RETRY_AFTER: u64 = 1_000;
 
 pub struct Journal {
     path: PathBuf,
@@ -74,7 +76,7 @@ impl Journal {
         }
         let loaded = load(path)?;
         // Start from a compacted file: one snapshot line, synced, then append to it.
-        write_compacted(
+        let file = write_compacted(
             path,
             &record::encode(&Record::Snapshot(loaded.engine.snapshot())),
             &[],
@@ -93,10 +95,6 @@ impl Journal {
             _lock: lock,
         });
         let writer = journal.clone();
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || writer.write_loop(file))
@@ -159,25 +157,32 @@ impl Journal {
                 )
             };
             let written = match compact {
-                Some(snapshot) => write_compacted(&self.path, &snapshot, &pending).and_then(|()| {
-                    OpenOptions::new()
-                        .append(true)
-                        .open(&self.path)
-                        .map(|f| file = f)
-                        .map_err(|e| e.to_string())
-                }),
-                None => file
-                    .write_all(&pending)
-                    .and_then(|()| file.sync_data())
-                    .map_err(|e| e.to_string()),
+                Some(snapshot) => match write_compacted(&self.path, &snapshot, &pending) {
+                    Ok(compacted) => {
+                        file = compacted;
+                        Ok(())
+                    }
+                    // The old journal is untouched (the rename is the last step, and atomic). Rather
+                    // than stop — a server out of file descriptors must keep serving — the snapshot
+                    // goes into the open journal (replay takes a snapshot line anywhere as the new
+                    // state), and compaction is tried again later.
+                    Err(e) => {
+                        warn(&format!(
+                            "weblock: cannot compact the state file ({e}); appending a snapshot to it instead, and trying again later"
+                        ));
+                        self.state().since_snapshot = COMPACT_EVERY - COMPACT_RETRY_AFTER;
+                        append_synced(&mut file, &[&snapshot, &pending])
+                    }
+                },
+                None => append_synced(&mut file, &[&pending]),
             };
             if let Err(e) = written {
                 // Nothing may be answered that is not on disk: a server that cannot write its state
                 // must stop, not carry on forgetting. Its clients retry elsewhere or after a restart.
-                eprintln!(
+                warn(&format!(
                     "weblock: cannot write the state file {}: {e}; stopping",
                     self.path.display()
-                );
+                ));
                 std::process::exit(70);
             }
             let mut st = self.state();
@@ -195,9 +200,25 @@ fn sibling(path: &Path, ext: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Writes `parts` at the end of the journal and syncs them.
+fn append_synced(file: &mut File, parts: &[&[u8]]) -> Result<(), String> {
+    parts
+        .iter()
+        .try_for_each(|part| file.write_all(part))
+        .and_then(|()| file.sync_data())
+        .map_err(|e| e.to_string())
+}
+
+/// One line on stderr; a closed stderr is no reason to stop.
+fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Writes `snapshot` and then `lines` as the whole journal, atomically: a temporary file, synced,
-/// renamed over the old one, and the directory synced so the rename itself survives a crash.
-fn write_compacted(path: &Path, snapshot: &[u8], lines: &[u8]) -> Result<(), String> {
+/// renamed over the old one, and the directory synced so the rename itself survives a crash. Returns
+/// the new journal, open for appending (the temporary file's own descriptor: no new one is needed
+/// after the rename). On error the old journal is as it was.
+fn write_compacted(path: &Path, snapshot: &[u8], lines: &[u8]) -> Result<File, String> {
     let tmp = sibling(path, "tmp");
     // The journal holds every holder's secret token: readable by its owner alone.
     let result = OpenOptions::new()
@@ -209,16 +230,20 @@ fn write_compacted(path: &Path, snapshot: &[u8], lines: &[u8]) -> Result<(), Str
         .and_then(|mut f| {
             f.write_all(snapshot)?;
             f.write_all(lines)?;
-            f.sync_all()
-        })
-        .and_then(|()| fs::rename(&tmp, path));
-    result.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)?;
+            Ok(f)
+        });
+    let file = result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && let Ok(d) = File::open(dir)
     {
         let _ = d.sync_all();
     }
-    Ok(())
+    Ok(file)
 }
 
 /// Replays the journal at `path` (none yet: an empty engine).
@@ -361,6 +386,48 @@ mod tests {
         let loaded = replay(&bytes).unwrap();
         engine.apply(grab(2, "b", 2));
         assert_eq!(loaded.engine, engine);
+    }
+
+    /// A compaction that cannot write its temporary file (here a directory stands in its way; in real
+    /// life, no file descriptor left) must neither stop the server nor lose a command: the snapshot
+    /// goes into the open journal instead, and the next compaction, once possible, works.
+    #[test]
+    fn a_failed_compaction_loses_nothing_and_is_tried_again() {
+        let dir = std::env::temp_dir().join(format!("weblock-journal-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state");
+        let (journal, _) = Journal::open(&path).unwrap();
+        let mut engine = Engine::new();
+        let mut apply = |journal: &Journal, engine: &mut Engine, command: Command| {
+            let (seq, _) = journal.append(&command);
+            engine.apply(command);
+            seq
+        };
+        apply(&journal, &mut engine, grab(1, "a", 1));
+        let blocker = sibling(&path, "tmp");
+        fs::create_dir(&blocker).unwrap();
+        journal.compact(&engine);
+        let seq = apply(&journal, &mut engine, grab(2, "b", 2));
+        journal.wait_synced(seq);
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.engine, engine, "state after the failed compaction");
+        assert!(
+            journal.state().since_snapshot >= COMPACT_EVERY - COMPACT_RETRY_AFTER,
+            "a retry is scheduled soon"
+        );
+
+        fs::remove_dir(&blocker).unwrap();
+        journal.compact(&engine);
+        let seq = apply(&journal, &mut engine, grab(3, "c", 3));
+        journal.wait_synced(seq);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(
+            bytes.iter().filter(|&&b| b == b'\n').count(),
+            2,
+            "compacted again: one snapshot line and one command"
+        );
+        assert_eq!(load(&path).unwrap().engine, engine);
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
