@@ -398,7 +398,7 @@ mod tests {
         let path = dir.join("state");
         let (journal, _) = Journal::open(&path).unwrap();
         let mut engine = Engine::new();
-        let mut apply = |journal: &Journal, engine: &mut Engine, command: Command| {
+        let apply = |journal: &Journal, engine: &mut Engine, command: Command| {
             let (seq, _) = journal.append(&command);
             engine.apply(command);
             seq
