@@ -46,10 +46,12 @@
 mod command;
 mod gates;
 mod history;
+mod holders;
 mod locks;
 mod outcome;
 mod releases;
 mod resource;
+mod slots;
 mod snapshot;
 mod view;
 
@@ -62,6 +64,7 @@ pub use history::{ENDED_MAX, ENDED_RETENTION_MS, End};
 pub use locks::Engine;
 pub use outcome::{Event, GateRefusal, GateReply, Grant, Outcome, Refusal, Reply};
 pub use releases::REMEMBERED_RELEASES;
+pub use slots::{MAX_SLOTS, Mode};
 pub use snapshot::{
     EndedSnapshot, GateSnapshot, GateWatcherSnapshot, GatesSnapshot, HolderSnapshot, PollSnapshot,
     ReleaseSnapshot, ResourceSnapshot, SNAPSHOT_VERSION, ServiceSnapshot, Snapshot, TicketSnapshot,

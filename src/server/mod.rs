@@ -15,6 +15,7 @@ pub mod params;
 mod poller;
 mod request_queue;
 mod router;
+mod slots;
 mod system;
 mod threads;
 mod webmutex;

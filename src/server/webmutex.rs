@@ -9,7 +9,8 @@ use super::core::Answer;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
-use crate::engine::{Acquire, Engine, Grant, LockView, Op, Refusal, Reply, Wait};
+use super::slots;
+use crate::engine::{Acquire, Engine, Grant, LockView, MAX_SLOTS, Op, Refusal, Reply, Wait};
 use crate::timefmt;
 
 const MAX_WAIT: Duration = Duration::from_secs(86_400);
@@ -97,6 +98,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let token = own_token.unwrap_or_else(Uuid::new_v4);
     let wait = bounded_seconds(params, "wait", MAX_WAIT)?;
     let ttl = lease_seconds(params)?;
+    let (slots, mode) = slots::slots_and_mode(params)?;
     let holder = match text(params, "holder")? {
         Some(h) if h.len() > MAX_HOLDER_BYTES => {
             return Err(format!("holder is longer than {MAX_HOLDER_BYTES} bytes"));
@@ -122,8 +124,11 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         wait,
         grace_ms,
         meta: None,
+        slots,
+        mode,
     });
     let waited = wait_seconds(&wait);
+    let name = id.clone();
     let responder = Box::new(move |answer: &Answer, _: &Engine| match answer {
         Answer::Granted(grant) => ok(grant_body(grant, true)),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
@@ -144,6 +149,11 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Reply::Granted { grant, .. } => Handled::Respond(ok(grant_body(&grant, true))),
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(view) => Handled::Respond(busy(&view.resource, Some(&view), None)),
+        Reply::SlotsDiffer { in_force, asked } => Handled::Respond(Response::fail(
+            409,
+            slots::differ_reason(&name, in_force, asked),
+        )),
+        Reply::Refused(refusal) => Handled::Respond(refused(&name, refusal)),
         other => Handled::Respond(unexpected(other)),
     })
 }
@@ -253,12 +263,18 @@ fn status_of(id: &str, view: Option<&LockView>) -> Response {
     Response::json(200, &Value::Object(body))
 }
 
-/// A mutex as `/status` shows it (never with a token).
+/// A mutex as `/status` shows it (never with a token). The document knows one holder: the top-level
+/// fields describe the oldest; `holders` (*extension*) lists them all, and `slots`, `free` and `mode`
+/// say how many more may join, and how.
 fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), id.into());
-    let holder = view.and_then(|v| v.holder.as_ref());
+    let holder = view.and_then(LockView::holder);
     m.insert("in_use".into(), holder.is_some().into());
+    for (name, value) in slots::slot_fields(view) {
+        m.insert(name.into(), value);
+    }
+    m.insert("holders".into(), slots::holders_json(view, now));
     if let (Some(view), Some(h)) = (view, holder) {
         m.insert("holder".into(), h.holder.clone().into());
         m.insert("since".into(), timefmt::rfc3339(h.since).into());
@@ -288,6 +304,7 @@ fn grant_body(grant: &Grant, with_token: bool) -> Value {
     }
     m.insert("fence".into(), grant.fence.into());
     m.insert("holder".into(), grant.holder.clone().into());
+    m.insert("mode".into(), grant.mode.as_str().into());
     m.insert("since".into(), timefmt::rfc3339(grant.since).into());
     if let (Some(ttl), Some(expires)) = (grant.ttl_ms, grant.expires) {
         m.insert("ttl".into(), seconds(ttl));
@@ -300,9 +317,18 @@ fn grant_body(grant: &Grant, with_token: bool) -> Value {
 fn busy(id: &str, view: Option<&LockView>, waited: Option<f64>) -> Response {
     let now = timefmt::now_ms();
     let mut m = lock_fields(id, view, now);
-    let who = view
-        .and_then(|v| v.holder.as_ref())
-        .map(|h| format!("held by {} since {}", h.holder, timefmt::rfc3339(h.since)));
+    let who = view.and_then(|v| {
+        let h = v.holder()?;
+        let others = match v.holders.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        Some(format!(
+            "held by {}{others} since {}",
+            h.holder,
+            timefmt::rfc3339(h.since)
+        ))
+    });
     let state = who.unwrap_or_else(|| "not free for this waiter".to_string());
     let reason = match waited {
         Some(w) => {
@@ -321,6 +347,9 @@ fn refused(id: &str, refusal: Refusal) -> Response {
         Refusal::NotHeld => format!("mutex {id} is not held (released, or its lease expired)"),
         Refusal::WrongToken => format!("mutex {id} is held by another token"),
         Refusal::UnknownRequest => format!("mutex {id} has no such request"),
+        Refusal::InvalidSlots => {
+            return Response::fail(400, format!("slots must be from 1 to {MAX_SLOTS}"));
+        }
     };
     Response::fail(409, reason)
 }

@@ -267,7 +267,7 @@ impl Model {
                 .filter(|(_, v)| matches!(v.state, RequestState::Active(_)))
                 .count();
             prop_assert!(active <= 1, "{name}: {active} active requests");
-            match engine.lock(name).and_then(|l| l.holder) {
+            match engine.lock(name).and_then(|l| l.holder().cloned()) {
                 Some(holder) => self.holders.insert(name.to_owned(), holder.request),
                 None => self.holders.remove(name),
             };
