@@ -17,6 +17,7 @@ mod replay;
 mod restart;
 mod retention;
 mod robustness;
+mod slots;
 mod snapshot;
 mod snapshot_garbage;
 mod watch;
