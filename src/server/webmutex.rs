@@ -149,13 +149,25 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Reply::Granted { grant, .. } => Handled::Respond(ok(grant_body(&grant, true))),
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(view) => Handled::Respond(busy(&view.resource, Some(&view), None)),
-        Reply::SlotsDiffer { in_force, asked } => Handled::Respond(Response::fail(
-            409,
-            slots::differ_reason(&name, in_force, asked),
-        )),
+        Reply::SlotsDiffer { in_force, asked } => {
+            Handled::Respond(slots_differ(&name, in_force, asked))
+        }
         Reply::Refused(refusal) => Handled::Respond(refused(&name, refusal)),
         other => Handled::Respond(unexpected(other)),
     })
+}
+
+/// 409: the request named other slots than those in force; `slots` (*extension*) says which (null:
+/// none were named, the default is in force), `asked` what it named.
+fn slots_differ(id: &str, in_force: Option<u32>, asked: u32) -> Response {
+    let body = json!({
+        "status": "fail",
+        "reason": slots::differ_reason(id, in_force, asked),
+        "id": id,
+        "slots": in_force,
+        "asked": asked,
+    });
+    Response::json(409, &body)
 }
 
 /// 409 for a poll that ended while its request keeps its place for the next poll: the mutex as it
