@@ -82,11 +82,23 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
         Endpoint::Release => release(ctx, &params),
         Endpoint::Renew => renew(ctx, &params),
         Endpoint::Status => status(ctx, &params),
-        Endpoint::Reserve => Ok(Handled::Respond(ok(json!({
-            "id": Uuid::new_v4().to_string()
-        })))),
+        Endpoint::Reserve => reserve(&params),
     };
     result.unwrap_or_else(|reason| Handled::Respond(Response::fail(400, reason)))
+}
+
+/// A fresh id, left free: nothing is stored, so `slots` and `mode` are only checked and given back,
+/// for the grabs that will use them (the first grab sets the slots).
+fn reserve(params: &Params) -> Result<Handled, String> {
+    let (slots, mode) = slots::slots_and_mode(params)?;
+    let mut body = json!({"id": Uuid::new_v4().to_string()});
+    if let Some(n) = slots {
+        body["slots"] = n.into();
+    }
+    if params.get("mode").is_some() {
+        body["mode"] = mode.as_str().into();
+    }
+    Ok(Handled::Respond(ok(body)))
 }
 
 fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
