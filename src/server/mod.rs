@@ -19,6 +19,7 @@ mod slots;
 mod system;
 mod threads;
 mod webmutex;
+mod webmutex_answers;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
