@@ -42,14 +42,15 @@ impl Holders {
         self.tokens.get(&token).copied()
     }
 
-    /// `Err` (and nothing changes) if its request or its token holds here already.
-    pub(super) fn insert(&mut self, request: RequestId, holder: Holder) -> Result<(), Holder> {
+    /// `false` (and nothing changes: the holder is dropped) if its request or its token holds here
+    /// already.
+    pub(super) fn insert(&mut self, request: RequestId, holder: Holder) -> bool {
         if self.by_request.contains_key(&request) || self.tokens.contains_key(&holder.token) {
-            return Err(holder);
+            return false;
         }
         self.tokens.insert(holder.token, request);
         self.by_request.insert(request, holder);
-        Ok(())
+        true
     }
 
     pub(super) fn remove(&mut self, request: RequestId) -> Option<Holder> {

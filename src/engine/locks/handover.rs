@@ -113,13 +113,12 @@ impl Engine {
             .resources
             .get(name)
             .is_some_and(|r| r.holders.is_empty())
+            && let Some(resource) = self.resources.remove(name)
         {
-            if let Some(resource) = self.resources.remove(name) {
-                if !resource.queue.is_empty() {
-                    super::invariant_broken("a resource with waiters has no holder");
-                }
-                self.free_watchers(name, resource.watchers, events);
+            if !resource.queue.is_empty() {
+                super::invariant_broken("a resource with waiters has no holder");
             }
+            self.free_watchers(name, resource.watchers, events);
         }
     }
 
@@ -154,7 +153,7 @@ impl Engine {
             .resources
             .get_mut(name)
             .map(|r| r.holders.insert(request, holder));
-        if !matches!(seated, Some(Ok(()))) {
+        if seated != Some(true) {
             super::invariant_broken("a grant's resource is gone, or its token holds already");
         }
     }

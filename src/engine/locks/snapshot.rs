@@ -148,7 +148,7 @@ impl Engine {
             }
             let request = holder.request;
             self.index(request, &name, holder.expires);
-            if restored.holders.insert(request, holder).is_err() {
+            if !restored.holders.insert(request, holder) {
                 return Err(format!("{what}: a token holds twice"));
             }
         }
