@@ -6,8 +6,6 @@
 mod cli_helpers;
 mod common;
 
-use std::fs;
-use std::process::Command;
 use std::time::Duration;
 
 use cli_helpers::*;
@@ -27,7 +25,6 @@ fn ten_cli_workers_on_three_slots_never_exceed_three_and_all_finish() {
     const SLOTS: usize = 3;
     let server = Server::start();
     let sb = Sandbox::new("slots");
-    let log = sb.path("log");
 
     // Inside, a section waits (a bounded poll, 10 s at most) until SLOTS sections have been entered
     // in all: so the first three prove that three hold at once, and the rest pass straight through.
@@ -42,21 +39,13 @@ fn ten_cli_workers_on_three_slots_never_exceed_three_and_all_finish() {
            i=$((i+1)); \
          done"
     );
-    let mut workers: Vec<Proc> = (0..WORKERS)
-        .map(|i| {
-            let mut bash = Command::new("bash");
-            user_env(&mut bash, &server.url(""), &sb.user(&format!("worker{i}")))
-                .args(["-c", &worker])
-                .env("WEBLOCK_BIN", BIN)
-                .env("LOG", &log);
-            sb.spawn(bash)
-        })
-        .collect();
-    for w in &mut workers {
-        w.finish_within(Duration::from_secs(60)).expect_ok();
-    }
-
-    let text = fs::read_to_string(&log).expect("the workers wrote a log");
+    let text = run_workers(
+        &sb,
+        &server.url(""),
+        WORKERS,
+        &worker,
+        Duration::from_secs(60),
+    );
     let events = log_events(&text);
     assert_eq!(
         events.len(),

@@ -395,6 +395,33 @@ impl OwnServer {
     }
 }
 
+/// Runs `workers` shells of `script` (as users `worker0`, `worker1`, …, talking to `url`), each with
+/// `WEBLOCK_BIN` (the binary under test) and `LOG` (the file `log`) in its environment, waits for all
+/// of them to exit 0 (within `within`), and returns what they wrote to the log.
+pub fn run_workers(
+    sb: &Sandbox,
+    url: &str,
+    workers: usize,
+    script: &str,
+    within: Duration,
+) -> String {
+    let log = sb.path("log");
+    let mut procs: Vec<Proc> = (0..workers)
+        .map(|i| {
+            let mut bash = Command::new("bash");
+            user_env(&mut bash, url, &sb.user(&format!("worker{i}")))
+                .args(["-c", script])
+                .env("WEBLOCK_BIN", BIN)
+                .env("LOG", &log);
+            sb.spawn(bash)
+        })
+        .collect();
+    for p in &mut procs {
+        p.finish_within(within).expect_ok();
+    }
+    fs::read_to_string(&log).expect("the workers wrote a log")
+}
+
 /// Parses `enter F` / `leave F` lines into (entered, fence) pairs, panicking on anything else.
 pub fn log_events(log: &str) -> Vec<(bool, u64)> {
     log.lines()
