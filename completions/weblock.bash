@@ -522,7 +522,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__grab)
-            opts="-h --wait --ttl --holder --server --json --help"
+            opts="-h --wait --ttl --holder --slots --shared --server --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,6 +537,10 @@ _weblock() {
                     return 0
                     ;;
                 --holder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slots)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -960,7 +964,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__wait__subcmd__grab)
-            opts="-h --timeout --ttl --holder --server --json --help"
+            opts="-h --timeout --ttl --holder --slots --shared --server --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -975,6 +979,10 @@ _weblock() {
                     return 0
                     ;;
                 --holder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slots)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

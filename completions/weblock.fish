@@ -42,7 +42,9 @@ complete -c weblock -n "__fish_weblock_needs_command" -f -a "help" -d 'Print thi
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l wait -d 'Wait in line up to this long if it is held (e.g. 30s, 5m)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l ttl -d 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l holder -d 'Who holds it, shown in status (default: user@host and the process id)' -r
+complete -c weblock -n "__fish_weblock_using_subcommand grab" -l slots -d 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l server -d 'The weblock server [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand grab" -l shared -d 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l json -d 'Print the server\'s JSON answer instead of the human line'
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand release" -l token -d 'The token from grab (default: the one remembered for NAME)' -r
@@ -111,7 +113,9 @@ complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_su
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l timeout -d 'Give up after this long (default: wait for ever)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l ttl -d 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l holder -d 'Who holds it, shown in status (default: user@host and the process id)' -r
+complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l slots -d 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l server -d 'The weblock server [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l shared -d 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l json -d 'Print the server\'s JSON answer instead of the human line'
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l state -d 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was' -r -F

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use uuid::Uuid;
-use weblock::engine::{Acquire, Command, Op, Wait};
+use weblock::engine::{Acquire, Command, Mode, Op, Wait};
 use weblock::journal::{Record, crc32, replay};
 
 const NAMES: u64 = 1_000;
@@ -37,6 +37,8 @@ fn main() {
                 wait: Wait::No,
                 grace_ms: None,
                 meta: None,
+                slots: None,
+                mode: Mode::Exclusive,
             });
             line(Command { now, op }, &mut bytes);
         }

@@ -963,3 +963,49 @@ fn in_memory_mode_says_so() {
         "without --state the second stdout line says the state is in memory only: {line:?}"
     );
 }
+
+#[test]
+fn several_holders_and_their_slots_survive_restarts() {
+    let sb = Sandbox::new("durable-slots");
+    let file = sb.path("state");
+    let mut server = Serve::with_state(&file, 0);
+    let addr = server.addr();
+    let take = |addr, id: &str, holder: &str, extra: Value| {
+        let mut body = json!({"id": id, "holder": holder});
+        body.as_object_mut()
+            .expect("an object")
+            .extend(extra.as_object().expect("an object").clone());
+        expect(&call(addr, "POST", "/grab", Some(&body)), 200, holder)
+    };
+    let a = take(addr, "gpu", "a", json!({"slots": 3}));
+    take(addr, "gpu", "b", json!({}));
+    take(addr, "db", "r1", json!({"mode": "shared"}));
+    take(addr, "db", "r2", json!({"mode": "shared"}));
+    let kept = |s: &Value| {
+        json!({"slots": s["slots"], "free": s["free"], "mode": s["mode"], "fence": s["fence"],
+               "holders": s["holders"].as_array().expect("holders").iter()
+                   .map(|h| json!([h["holder"], h["fence"], h["mode"], h["since"]])).collect::<Vec<_>>()})
+    };
+    let before = (kept(&status(addr, "gpu")), kept(&status(addr, "db")));
+    assert_eq!(before.0["free"], 1, "{before:?}");
+
+    // Twice: the first start replays the commands, the second reads the snapshot it compacted to.
+    for round in 0..2 {
+        server.kill9();
+        server = Serve::with_state(&file, 0);
+        let addr = server.addr();
+        let after = (kept(&status(addr, "gpu")), kept(&status(addr, "db")));
+        assert_eq!(after, before, "after restart {round}");
+    }
+    let addr = server.addr();
+    let refused = call(
+        addr,
+        "POST",
+        "/grab",
+        Some(&json!({"id": "gpu", "slots": 2})),
+    );
+    let refused = expect(&refused, 409, "another number of slots");
+    assert_eq!(refused["slots"], 3, "{refused}");
+    release(addr, "gpu", token(&a));
+    assert_eq!(status(addr, "gpu")["free"], 2);
+}

@@ -34,7 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Take a lock now (or within --wait), print its token, and keep holding it after exit
     #[command(after_help = client_help!(
-        "Example:\n  token=$(weblock grab db --ttl 5m) && ./migrate; weblock release db"
+        "Examples:\n  token=$(weblock grab db --ttl 5m) && ./migrate; weblock release db\n  \
+weblock grab gpu --slots 3          # one of 3 slots\n  weblock grab db --shared            # beside other readers"
     ))]
     Grab(GrabArgs),
     /// Give a lock up (its token is remembered from `weblock grab`)
@@ -57,7 +58,9 @@ A NAME with a colon is a gate (SERVICE:ENV); --lock makes it a lock name."
     Gate(GateCommand),
     /// Wait in line for a lock; then print its token, or run a command while holding it
     #[command(after_help = client_help!(
-        "Examples:\n  weblock wait-grab db -- ./migrate\n  weblock wait-grab gpu --timeout 1h -- python train.py\n\n\
+        "Examples:\n  weblock wait-grab db -- ./migrate\n  weblock wait-grab gpu --timeout 1h -- python train.py\n  \
+weblock wait-grab gpu --slots 3 -- ./train.sh         # at most 3 at once\n  \
+weblock wait-grab db --shared -- ./read-report.sh     # readers together, writers alone\n\n\
 With a command, weblock keeps the lease renewed while it runs, releases the lock when it exits, and \
 exits with its code (128+N if a signal N killed it). The terminal's Ctrl-C reaches the command as it \
 would without weblock; SIGTERM and SIGHUP are passed on to it. The command gets WEBLOCK_NAME, \
@@ -142,6 +145,13 @@ pub struct HoldArgs {
     /// Who holds it, shown in status (default: user@host and the process id)
     #[arg(long, value_name = "TEXT")]
     pub holder: Option<String>,
+    /// Up to N holders at once (a counting semaphore). The first request of a free lock sets N;
+    /// asking for another N while it is in use is refused (exit 1)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::engine::MAX_SLOTS)))]
+    pub slots: Option<u32>,
+    /// Hold it shared, beside other shared holders (readers); never beside an exclusive one
+    #[arg(long)]
+    pub shared: bool,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,10 @@ pub struct Want {
     pub holder: String,
     pub ttl: Option<Duration>,
     pub waiting: Waiting,
+    /// How many may hold it at once (`None`: whatever is in force).
+    pub slots: Option<u32>,
+    /// Held beside other shared holders, never beside an exclusive one.
+    pub shared: bool,
 }
 
 /// A lock this client now holds.
@@ -129,6 +133,12 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
         if let Some(ttl) = want.ttl {
             form.push(("ttl", format!("{:.3}", ttl.as_secs_f64())));
         }
+        if let Some(slots) = want.slots {
+            form.push(("slots", slots.to_string()));
+        }
+        if want.shared {
+            form.push(("mode", "shared".to_string()));
+        }
         let answer = ctx.call("POST", "/grab", &form, poll, retry_until(now))?;
         match answer.status {
             200 => {
@@ -138,6 +148,11 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
                     fence,
                     answer,
                 });
+            }
+            // Another number of slots is in force: no wait would change that.
+            409 if answer.u64("asked").is_some() => {
+                ctx.print_json(&answer);
+                return Err(Failure::new(exit::NO, answer.reason()));
             }
             409 if poll.is_zero() => {
                 ctx.print_json(&answer);
@@ -400,6 +415,14 @@ fn holder_phrase(answer: &Answer) -> String {
         return "still busy".to_string();
     };
     let mut phrase = format!("held by {holder}");
+    let others = answer
+        .body
+        .get("holders")
+        .and_then(Value::as_array)
+        .map_or(0, |h| h.len().saturating_sub(1));
+    if others > 0 {
+        phrase.push_str(&format!(" and {others} more"));
+    }
     if let Some(since) = answer.str("since") {
         phrase.push_str(&format!(" since {since}"));
     }

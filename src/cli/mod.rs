@@ -75,6 +75,8 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                 holder: args.hold.holder.unwrap_or_else(lock::default_holder),
                 ttl: args.hold.ttl,
                 waiting: args.wait.map_or(Waiting::No, Waiting::For),
+                slots: args.hold.slots,
+                shared: args.hold.shared,
             };
             done(lock::grab(&ctx, &args.name, want))
         }
@@ -123,6 +125,8 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                 holder: args.hold.holder.unwrap_or_else(lock::default_holder),
                 ttl,
                 waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
+                slots: args.hold.slots,
+                shared: args.hold.shared,
             };
             run::run(run::LockClaim::new(ctx, want), args.command)
         }

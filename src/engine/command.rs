@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::gates::GateState;
+use super::slots::Mode;
 
 /// Milliseconds since the Unix epoch. The engine never reads a clock: every time comes in a command.
 pub type Millis = u64;
@@ -176,6 +177,14 @@ pub struct Acquire {
     /// `RequestView`. A retry or re-poll with the same token keeps the first one.
     #[serde(default)]
     pub meta: Option<String>,
+    /// How many may hold the resource at once (see `slots`): set by the first request of a resource
+    /// nobody holds or waits for; `None` joins what is in force. A different number while the
+    /// resource is in use is refused (`Reply::SlotsDiffer`), never merged. Absent from older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<u32>,
+    /// Exclusive (the default) or shared. Absent from older journals.
+    #[serde(default, skip_serializing_if = "Mode::is_exclusive")]
+    pub mode: Mode,
 }
 
 /// How long an acquire may wait in the queue when the resource is held by someone else.

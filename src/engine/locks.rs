@@ -1,18 +1,19 @@
-//! The lock engine: named resources, each with at most one holder, a FIFO queue and watchers; leases,
-//! wait deadlines, graces and fences. All state and all rules; no I/O, no clock, no randomness.
+//! The lock engine: named resources, each with its holders (one, or up to its slots), a FIFO queue and
+//! watchers; leases, wait deadlines, graces and fences. All state and all rules; no I/O, no clock, no randomness.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::command::{Command, Millis, Op, RequestId};
 use super::gates::{Gates, TICKET_TTL_MS, TestAndSet};
 use super::history::{ENDED_MAX, ENDED_RETENTION_MS, End, History};
-use super::outcome::{Event, Outcome, Reply};
+use super::outcome::{Outcome, Reply};
 use super::releases::{REMEMBERED_RELEASES, RecentReleases};
-use super::resource::{Holder, Resource, Standing, Waiter};
+use super::resource::Resource;
 
 mod acquire;
 mod admin;
 mod expiry;
+mod handover;
 #[cfg(test)]
 mod invariants;
 mod queries;
@@ -185,7 +186,7 @@ impl Engine {
     /// What `request` is to the resource `name`, if it is on it.
     fn role(&self, name: &str, request: RequestId) -> Option<Role> {
         let resource = self.resources.get(name)?;
-        if resource.holder.request == request {
+        if resource.holders.get(request).is_some() {
             Some(Role::Holder)
         } else if resource.queue.get(request).is_some() {
             Some(Role::Waiter)
@@ -194,126 +195,6 @@ impl Engine {
         } else {
             None
         }
-    }
-
-    /// The holder of `name` leaves; the first waiter still willing to wait is granted at this same
-    /// `now`, its lease starting now. The holder that left is recorded as ended (`why`); `false` if
-    /// nobody holds `name`.
-    ///
-    /// Hand-over rule: a waiter whose deadline is at or before `now` is not granted; it times out here
-    /// (an `Event::TimedOut`, in queue order) and the next one is considered. `expire_due` handles due
-    /// deadlines one by one in (deadline, id) order, so when a holder's lease is expired, waiters due
-    /// later than it but not after `now` (a late Tick), or at the same instant with a larger id, are
-    /// still queued: without this rule they would be granted a lock they had already given up on.
-    /// A waiter whose poll has ended but whose grace has not is still in line, though (`expire_due`
-    /// would have detached it, not dropped it): it is granted, and the grant answers its poll, so no
-    /// `PollEnded` comes first.
-    ///
-    /// If nobody is granted, the resource is forgotten and its watchers are freed (`Event::Freed`,
-    /// after the events of the holder and the waiters).
-    fn vacate(&mut self, now: Millis, name: &str, why: Leaving, events: &mut Vec<Event>) -> bool {
-        let Some((
-            name,
-            Resource {
-                holder,
-                mut queue,
-                watchers,
-            },
-        )) = self.resources.remove_entry(name)
-        else {
-            return false;
-        };
-        self.requests.remove(&holder.request);
-        if let Some(expires) = holder.expires {
-            self.deadlines.remove(&(expires, holder.request));
-        }
-        let (request, fence) = (holder.request, holder.fence);
-        match why {
-            Leaving::Released => {}
-            Leaving::Cancelled => events.push(Event::Released {
-                request,
-                resource: name.clone(),
-                fence,
-            }),
-            Leaving::Expired => events.push(Event::Expired {
-                request,
-                resource: name.clone(),
-                fence,
-            }),
-            Leaving::Deleted => events.push(Event::Deleted {
-                request,
-                resource: name.clone(),
-            }),
-        }
-        self.history
-            .record(request, holder.ended(&name, why.end(), now));
-        while let Some((request, waiter)) = queue.pop_first() {
-            if let Some(deadline) = waiter.deadline {
-                self.deadlines.remove(&(deadline, request));
-            }
-            if waiter.standing(now) == Standing::GivesUp {
-                self.requests.remove(&request);
-                self.history
-                    .record(request, waiter.ended(&name, End::TimedOut, now));
-                events.push(Event::TimedOut {
-                    request,
-                    resource: name.clone(),
-                });
-                continue;
-            }
-            let next = self.grant(now, &name, request, waiter, true);
-            events.push(Event::Granted(next.grant(&name)));
-            self.resources.insert(
-                name,
-                Resource {
-                    holder: next,
-                    queue,
-                    watchers,
-                },
-            );
-            return true;
-        }
-        self.free_watchers(&name, watchers, events);
-        true
-    }
-
-    /// Makes `waiter` a holder of `name` at `now`: a new fence, its lease deadline indexed, and the
-    /// resource's remembered release forgotten (someone has been granted it since). `waited`: it comes
-    /// from the queue (a hand-over), not granted at once by its `Acquire`. The caller puts the holder
-    /// in place and keeps `requests` in step.
-    fn grant(
-        &mut self,
-        now: Millis,
-        name: &str,
-        request: RequestId,
-        waiter: Waiter,
-        waited: bool,
-    ) -> Holder {
-        self.last_fence += 1;
-        let holder = Holder::from_waiter(request, self.last_fence, now, waiter, waited);
-        if let Some(expires) = holder.expires {
-            self.deadlines.insert((expires, request));
-        }
-        self.releases.forget(name);
-        holder
-    }
-
-    /// Takes a waiter out of the queue of `name` and out of every index, and records how it ended.
-    /// `false` if it is not there.
-    fn drop_waiter(&mut self, now: Millis, name: &str, request: RequestId, end: End) -> bool {
-        let Some(waiter) = self
-            .resources
-            .get_mut(name)
-            .and_then(|r| r.queue.remove(request))
-        else {
-            return false;
-        };
-        if let Some(deadline) = waiter.deadline {
-            self.deadlines.remove(&(deadline, request));
-        }
-        self.requests.remove(&request);
-        self.history.record(request, waiter.ended(name, end, now));
-        true
     }
 }
 

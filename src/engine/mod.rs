@@ -6,8 +6,18 @@
 //! share one replicated list of commands.
 //!
 //! The rules, in one place:
-//! - A resource has at most one holder and a FIFO queue of waiters; it exists only while held (its
-//!   retained history aside, see below).
+//! - A resource has holders and a FIFO queue of waiters; it exists only while held (its retained
+//!   history aside, see below). Its `slots` (N) are set by the first request of a resource that has
+//!   no holder and no waiter; a request naming none joins what is in force, one naming another N is
+//!   refused (`Reply::SlotsDiffer`), never merged. Holders of the two `Mode`s never hold together;
+//!   exclusive holders coexist up to N (1 by default: the mutex), shared ones up to N (without limit
+//!   by default). See `slots`.
+//! - Strict FIFO: only the head of the queue is ever granted, and a request is granted at once only
+//!   if nobody waits; whenever a holder or a waiter leaves, the head is granted for as long as it is
+//!   admitted (several shared waiters in one step). So a waiting exclusive request holds back the
+//!   shared ones behind it, and the next in line never waits for a slot it could hold.
+//! - Each holder has its own token, fence, lease, renewals and release; a release is remembered per
+//!   token until a grant takes its place (see `releases`).
 //! - A waiter with a grace (`Acquire::grace_ms`) whose wait deadline passes keeps its place, detached
 //!   (`Event::PollEnded`), until `deadline + grace`; a poll with its token re-attaches it. It is
 //!   granted at its turn, detached or not; only when its grace passes too does it leave the queue.
@@ -19,9 +29,9 @@
 //! - Every command first expires what is due at `now` (leases and wait, grace and watch deadlines, in
 //!   (deadline, request id) order); `Op::Tick` does only that. A deadline at or before `now` counts as
 //!   passed.
-//! - When a holder leaves (release, cancel, expiry), the first waiter whose deadline (or grace) has not
-//!   passed is granted at that same `now` and its lease starts then; waiters found past their
-//!   deadline on the way time out first.
+//! - When a holder leaves (release, cancel, expiry), the waiters at the head whose deadline (or grace)
+//!   has not passed are granted, as far as admitted, at that same `now` and their leases start then;
+//!   waiters found past their deadline on the way time out first.
 //! - Events come out in the order things happened.
 //! - Every holder and waiter has a history: when it was made (`created`), granted and last renewed,
 //!   the dialect's `Acquire::meta`, and once it ends, how (`End`) and when. An ended request stays
@@ -30,7 +40,7 @@
 //!   request costs memory only while retained. Watchers leave no history.
 //! - An administrator ends requests with `Op::Cancel` by `CancelBy::Admin`, `Op::DeleteResource` and
 //!   `Op::DeleteAll`: they end `Deleted`, and each hears `Event::Deleted`. Deleting a resource grants
-//!   none of its waiters; fences keep increasing for later grants.
+//!   none of its waiters and ends every holder; fences keep increasing for later grants.
 //! - `Op::Restart`, applied once the server's journal is replayed, ends what needed a connection that
 //!   died with the server: watchers (of locks and gates), tickets' polls, and lock waiters with a wait
 //!   deadline, except that a waiter with a grace keeps its place, detached, for the restart's grace.
@@ -46,10 +56,12 @@
 mod command;
 mod gates;
 mod history;
+mod holders;
 mod locks;
 mod outcome;
 mod releases;
 mod resource;
+mod slots;
 mod snapshot;
 mod view;
 
@@ -62,6 +74,7 @@ pub use history::{ENDED_MAX, ENDED_RETENTION_MS, End};
 pub use locks::Engine;
 pub use outcome::{Event, GateRefusal, GateReply, Grant, Outcome, Refusal, Reply};
 pub use releases::REMEMBERED_RELEASES;
+pub use slots::{MAX_SLOTS, Mode};
 pub use snapshot::{
     EndedSnapshot, GateSnapshot, GateWatcherSnapshot, GatesSnapshot, HolderSnapshot, PollSnapshot,
     ReleaseSnapshot, ResourceSnapshot, SNAPSHOT_VERSION, ServiceSnapshot, Snapshot, TicketSnapshot,

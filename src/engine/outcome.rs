@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::command::{Millis, RequestId};
 use super::gates::TicketView;
+use super::slots::Mode;
 use super::view::LockView;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -65,6 +66,12 @@ pub enum Reply {
         polls: usize,
     },
     Refused(Refusal),
+    /// To an `Acquire` naming `asked` slots while the resource is in use with `in_force` (`None`: no
+    /// number was named; the default is in force). Nothing changed.
+    SlotsDiffer {
+        in_force: Option<u32>,
+        asked: u32,
+    },
     /// To a gate command (`Op::CreateService` through `Op::WatchGate`).
     Gate(GateReply),
 }
@@ -125,6 +132,9 @@ pub enum Refusal {
     WrongToken,
     /// No live request has this id (never existed, or already ended).
     UnknownRequest,
+    /// An `Acquire` naming 0 slots, or more than `MAX_SLOTS` (dialects refuse it before; a journal
+    /// could still carry one).
+    InvalidSlots,
 }
 
 /// A holder's grant, as given to that holder. It carries the token, so it is never shown to others:
@@ -141,6 +151,7 @@ pub struct Grant {
     pub since: Millis,
     pub ttl_ms: Option<u64>,
     pub expires: Option<Millis>,
+    pub mode: Mode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,8 +1,11 @@
 //! Recent releases, so that a client retrying a release (its first answer lost on the network) hears
-//! "released" again rather than "not held". Remembered per resource until that resource is granted
-//! again, and bounded: names are chosen by clients, so an ever-growing set of names must not grow
-//! memory without bound. Past the bound the oldest release is forgotten first (a retry of it then gets
-//! `NotHeld`, which is still the truth: the lock is free).
+//! "released" again rather than "not held". Remembered per (resource, token) until its place is taken:
+//! a grant to a resource that has no holder forgets every release remembered for it (on a mutex: any
+//! grant), and a grant beside other holders forgets the oldest one (the slot that release freed is
+//! taken), or the grantee's own. So a resource's holders and remembered releases together never
+//! exceed its slots. Bounded: names are chosen by clients, so an ever-growing set of names must not
+//! grow memory without bound. Past the bound the oldest release is forgotten first (a retry of it then
+//! gets `NotHeld` or `WrongToken`, which is still the truth: the token does not hold it).
 
 use std::collections::BTreeMap;
 
@@ -14,16 +17,17 @@ pub const REMEMBERED_RELEASES: usize = 10_000;
 #[derive(Debug, PartialEq)]
 pub(super) struct RecentReleases {
     capacity: usize,
-    by_resource: BTreeMap<String, Remembered>,
+    by_key: BTreeMap<(String, Uuid), Remembered>,
+    /// Each resource's remembered releases, by age (seq), for "forget the oldest of this resource".
+    by_resource: BTreeMap<String, BTreeMap<u64, Uuid>>,
     /// Release order, oldest first, for eviction. A sequence number of our own, not the fence: fences
     /// follow grant order, and a lock granted early may be released late.
-    by_age: BTreeMap<u64, String>,
+    by_age: BTreeMap<u64, (String, Uuid)>,
     last_seq: u64,
 }
 
 #[derive(Debug, PartialEq)]
 struct Remembered {
-    token: Uuid,
     fence: u64,
     seq: u64,
 }
@@ -32,6 +36,7 @@ impl RecentReleases {
     pub(super) fn new(capacity: usize) -> RecentReleases {
         RecentReleases {
             capacity,
+            by_key: BTreeMap::new(),
             by_resource: BTreeMap::new(),
             by_age: BTreeMap::new(),
             last_seq: 0,
@@ -39,43 +44,88 @@ impl RecentReleases {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.by_resource.len()
+        self.by_key.len()
     }
 
-    /// `token` released `resource`, which held `fence`; replaces any older memory of that resource.
+    /// `token` released `resource`, which it held with `fence`; replaces an older memory of the same.
     pub(super) fn remember(&mut self, resource: String, token: Uuid, fence: u64) {
-        self.forget(&resource);
         self.last_seq += 1;
         let seq = self.last_seq;
-        self.by_age.insert(seq, resource.clone());
+        self.insert(resource, token, fence, seq);
+        self.evict();
+    }
+
+    fn insert(&mut self, resource: String, token: Uuid, fence: u64, seq: u64) {
+        self.forget_one(&resource, token);
+        self.by_age.insert(seq, (resource.clone(), token));
         self.by_resource
-            .insert(resource, Remembered { token, fence, seq });
-        while self.by_resource.len() > self.capacity {
-            let Some((_, oldest)) = self.by_age.pop_first() else {
+            .entry(resource.clone())
+            .or_default()
+            .insert(seq, token);
+        self.by_key
+            .insert((resource, token), Remembered { fence, seq });
+    }
+
+    fn evict(&mut self) {
+        while self.by_key.len() > self.capacity {
+            let Some((_, (resource, token))) = self.by_age.first_key_value() else {
                 break;
             };
-            self.by_resource.remove(&oldest);
+            let (resource, token) = (resource.clone(), *token);
+            self.forget_one(&resource, token);
         }
     }
 
-    /// `resource` was granted to someone: an older release of it is no longer "the last one".
-    pub(super) fn forget(&mut self, resource: &str) {
-        if let Some(old) = self.by_resource.remove(resource) {
-            self.by_age.remove(&old.seq);
+    fn forget_one(&mut self, resource: &str, token: Uuid) -> bool {
+        let Some(old) = self.by_key.remove(&(resource.to_owned(), token)) else {
+            return false;
+        };
+        self.by_age.remove(&old.seq);
+        if let Some(seqs) = self.by_resource.get_mut(resource) {
+            seqs.remove(&old.seq);
+            if seqs.is_empty() {
+                self.by_resource.remove(resource);
+            }
+        }
+        true
+    }
+
+    /// `resource` was granted to `token`: see the module's rule. `alone`: it has no other holder.
+    pub(super) fn forget_for_grant(&mut self, resource: &str, token: Uuid, alone: bool) {
+        if alone {
+            let tokens: Vec<Uuid> = self
+                .by_resource
+                .get(resource)
+                .map(|seqs| seqs.values().copied().collect())
+                .unwrap_or_default();
+            for token in tokens {
+                self.forget_one(resource, token);
+            }
+            return;
+        }
+        if self.forget_one(resource, token) {
+            return;
+        }
+        let oldest = self
+            .by_resource
+            .get(resource)
+            .and_then(|seqs| seqs.values().next().copied());
+        if let Some(oldest) = oldest {
+            self.forget_one(resource, oldest);
         }
     }
 
     /// The releases remembered, oldest first, as (resource, token, fence, seq); and the last seq.
     pub(super) fn entries(&self) -> (Vec<(String, Uuid, u64, u64)>, u64) {
-        let entries = self.by_age.values().filter_map(|name| {
-            let r = self.by_resource.get(name)?;
-            Some((name.clone(), r.token, r.fence, r.seq))
+        let entries = self.by_age.values().filter_map(|(name, token)| {
+            let r = self.by_key.get(&(name.clone(), *token))?;
+            Some((name.clone(), *token, r.fence, r.seq))
         });
         (entries.collect(), self.last_seq)
     }
 
-    /// The releases of a snapshot, oldest first: `Err` if a resource is named twice or the seqs do
-    /// not go up, ending at most at `last_seq`. Past the capacity the oldest are forgotten, as ever.
+    /// The releases of a snapshot, oldest first: `Err` if a (resource, token) is named twice or the
+    /// seqs do not go up, ending at most at `last_seq`. Past the capacity the oldest are forgotten.
     pub(super) fn restore(
         capacity: usize,
         entries: Vec<(String, Uuid, u64, u64)>,
@@ -86,35 +136,35 @@ impl RecentReleases {
             if seq <= releases.last_seq || seq > last_seq {
                 return Err(format!("release of {resource:?}: seq {seq} out of order"));
             }
-            if releases.by_resource.contains_key(&resource) {
+            if releases.by_key.contains_key(&(resource.clone(), token)) {
                 return Err(format!("release of {resource:?} remembered twice"));
             }
             releases.last_seq = seq;
-            releases.by_age.insert(seq, resource.clone());
-            releases
-                .by_resource
-                .insert(resource, Remembered { token, fence, seq });
+            releases.insert(resource, token, fence, seq);
         }
-        while releases.by_resource.len() > capacity {
-            let Some((_, oldest)) = releases.by_age.pop_first() else {
-                break;
-            };
-            releases.by_resource.remove(&oldest);
-        }
+        releases.evict();
         releases.last_seq = last_seq;
         Ok(releases)
     }
 
-    #[cfg(test)]
-    pub(super) fn contains(&self, resource: &str) -> bool {
-        self.by_resource.contains_key(resource)
+    /// How many releases of `resource` are remembered.
+    pub(super) fn count(&self, resource: &str) -> usize {
+        self.by_resource.get(resource).map_or(0, BTreeMap::len)
     }
 
-    /// The fence that `token` released `resource` with, if that is the release remembered.
-    pub(super) fn released_by(&self, resource: &str, token: Uuid) -> Option<u64> {
+    /// The tokens whose releases of `resource` are remembered.
+    #[cfg(test)]
+    pub(super) fn tokens(&self, resource: &str) -> Vec<Uuid> {
         self.by_resource
             .get(resource)
-            .filter(|r| r.token == token)
+            .map(|seqs| seqs.values().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The fence that `token` released `resource` with, if that release is remembered.
+    pub(super) fn released_by(&self, resource: &str, token: Uuid) -> Option<u64> {
+        self.by_key
+            .get(&(resource.to_owned(), token))
             .map(|r| r.fence)
     }
 }
@@ -137,16 +187,32 @@ mod tests {
     }
 
     #[test]
-    fn forget_frees_a_slot_and_wrong_token_is_not_remembered() {
+    fn a_grant_forgets_a_freed_place_and_wrong_token_is_not_remembered() {
         let mut memory = RecentReleases::new(2);
         let token = Uuid::from_u128(1);
         memory.remember("a".into(), token, 1);
         memory.remember("b".into(), token, 2);
-        memory.forget("a");
+        memory.forget_for_grant("a", Uuid::from_u128(9), true);
         memory.remember("c".into(), token, 3);
         assert_eq!(memory.released_by("b", token), Some(2));
         assert_eq!(memory.released_by("b", Uuid::from_u128(2)), None);
         assert_eq!(memory.len(), 2);
         assert_eq!(memory.by_age.len(), 2);
+    }
+
+    #[test]
+    fn a_grant_beside_holders_forgets_the_grantee_or_else_the_oldest() {
+        let mut memory = RecentReleases::new(10);
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        memory.remember("db".into(), a, 1);
+        memory.remember("db".into(), b, 2);
+        memory.remember("db".into(), c, 3);
+        memory.forget_for_grant("db", b, false);
+        assert_eq!(memory.tokens("db"), vec![a, c]);
+        memory.forget_for_grant("db", Uuid::from_u128(7), false);
+        assert_eq!(memory.tokens("db"), vec![c]);
+        memory.forget_for_grant("db", Uuid::from_u128(8), true);
+        assert_eq!(memory.count("db"), 0);
+        assert_eq!((memory.by_age.len(), memory.by_resource.len()), (0, 0));
     }
 }

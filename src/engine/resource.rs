@@ -1,5 +1,6 @@
-//! One held resource: its holder, its FIFO queue and its watchers. Pure data structure; the rules that
-//! move requests between queue and holder (and keep the engine's indexes in step) live in `locks.rs`.
+//! One held resource: its slots, its holders, its FIFO queue and its watchers. Pure data structure; the
+//! rules that move requests between queue and holders (and keep the engine's indexes in step) live in
+//! `locks.rs`.
 
 use std::collections::BTreeMap;
 
@@ -7,16 +8,20 @@ use uuid::Uuid;
 
 use super::command::{Millis, RequestId};
 use super::history::{End, Ended};
+use super::holders::Holders;
 use super::outcome::Grant;
+use super::slots::{self, Mode};
 use super::view::{HolderView, LockView, RequestState, RequestView, WaiterView};
 
 /// A resource is in the engine's map exactly while someone holds it: a queue is only ever non-empty
-/// behind a holder (a leaving holder hands over to the first waiter at once), and a resource with
-/// neither is forgotten. So the holder is not an `Option`, and that invariant is in the type.
+/// behind a holder (whenever a holder leaves, or a waiter, the queue's head is granted for as long as
+/// it is admitted, and with no holder left anyone is), and a resource with neither is forgotten.
 /// Watchers do not keep it alive: they are answered (`Event::Freed`) when it is forgotten.
 #[derive(Debug, PartialEq)]
 pub(super) struct Resource {
-    pub(super) holder: Holder,
+    /// As its first request named it (`slots`); it lasts while the resource is in use.
+    pub(super) slots: Option<u32>,
+    pub(super) holders: Holders,
     pub(super) queue: Queue,
     /// `Op::Watch` requests waiting for it to become free, by id (so they are freed in id order).
     pub(super) watchers: BTreeMap<RequestId, Watcher>,
@@ -43,6 +48,7 @@ pub(super) struct Holder {
     /// comes back frees it soon — never a ghost holder for a whole lease, or for ever.
     pub(super) unclaimed: bool,
     pub(super) meta: Option<String>,
+    pub(super) mode: Mode,
 }
 
 #[derive(Debug, PartialEq)]
@@ -60,6 +66,7 @@ pub(super) struct Waiter {
     /// its grace; a poll re-attaches it.
     pub(super) detached: bool,
     pub(super) meta: Option<String>,
+    pub(super) mode: Mode,
 }
 
 /// Where a waiter stands at some `now`.
@@ -144,6 +151,7 @@ impl Holder {
             renewed: now,
             unclaimed,
             meta: waiter.meta,
+            mode: waiter.mode,
         }
     }
 
@@ -157,6 +165,7 @@ impl Holder {
             since: self.since,
             ttl_ms: self.ttl_ms,
             expires: self.expires,
+            mode: self.mode,
         }
     }
 
@@ -170,6 +179,7 @@ impl Holder {
             expires: self.expires,
             renewed: self.renewed,
             meta: self.meta.clone(),
+            mode: self.mode,
         }
     }
 
@@ -214,6 +224,7 @@ impl Waiter {
             ttl_ms: self.ttl_ms,
             detached: self.detached,
             meta: self.meta.clone(),
+            mode: self.mode,
         }
     }
 
@@ -276,6 +287,10 @@ impl Queue {
         self.order.len()
     }
 
+    pub(super) fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
     /// The request of `token` if it is waiting here.
     pub(super) fn find(&self, token: Uuid) -> Option<RequestId> {
         self.tokens.get(&token).copied()
@@ -304,6 +319,13 @@ impl Queue {
         let waiter = self.order.remove(&request)?;
         self.tokens.remove(&waiter.token);
         Some(waiter)
+    }
+
+    /// The next in line.
+    pub(super) fn first(&self) -> Option<(RequestId, &Waiter)> {
+        self.order
+            .first_key_value()
+            .map(|(id, waiter)| (*id, waiter))
     }
 
     pub(super) fn pop_first(&mut self) -> Option<(RequestId, Waiter)> {
@@ -346,19 +368,35 @@ impl Queue {
 }
 
 impl Resource {
-    /// A resource just granted to `holder`: nobody waits or watches yet.
-    pub(super) fn new(holder: Holder) -> Resource {
+    /// A resource with `slots` (as its first request named them), nobody on it yet: the caller grants
+    /// its first holder at once.
+    pub(super) fn new(slots: Option<u32>) -> Resource {
         Resource {
-            holder,
+            slots,
+            holders: Holders::default(),
             queue: Queue::default(),
             watchers: BTreeMap::new(),
         }
     }
 
-    /// Every live request on it, holder, waiters and watchers, as views, in id order.
+    /// Whether a request for `mode` may hold it now, beside its holders.
+    pub(super) fn admits(&self, mode: Mode) -> bool {
+        slots::admits(self.slots, self.holders.mode(), self.holders.len(), mode)
+    }
+
+    /// Whether the next in line may hold it now: after every command, never (it would be granted).
+    #[cfg(test)]
+    pub(super) fn head_admitted(&self) -> bool {
+        self.queue.first().is_some_and(|(_, w)| self.admits(w.mode))
+    }
+
+    /// Every live request on it, holders, waiters and watchers, as views, in id order.
     pub(super) fn request_views(&self, name: &str) -> Vec<(RequestId, RequestView)> {
-        let mut views = Vec::with_capacity(1 + self.queue.len() + self.watchers.len());
-        views.push((self.holder.request, self.holder.request_view(name)));
+        let mut views =
+            Vec::with_capacity(self.holders.len() + self.queue.len() + self.watchers.len());
+        for holder in self.holders.iter() {
+            views.push((holder.request, holder.request_view(name)));
+        }
         for (i, (id, waiter)) in self.queue.iter().enumerate() {
             views.push((id, waiter.request_view(name, id, i + 1)));
         }
@@ -372,7 +410,14 @@ impl Resource {
     pub(super) fn view(&self, name: &str) -> LockView {
         LockView {
             resource: name.to_owned(),
-            holder: Some(self.holder.view()),
+            slots: self.slots,
+            mode: self.holders.mode(),
+            holders: self
+                .holders
+                .by_age()
+                .into_iter()
+                .map(Holder::view)
+                .collect(),
             waiting: self.queue.iter().map(|(id, w)| w.view(id)).collect(),
             watchers: self.watchers.len(),
         }

@@ -13,15 +13,21 @@
 //! engine that breaks later. A snapshot of an engine restores to an engine `==` to it, which answers
 //! every later command exactly as the original would.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use super::command::{Millis, RequestId};
 use super::history::End;
+use super::slots::Mode;
 
-/// The format of `Snapshot`: `restore` refuses any other. Bumped whenever the format changes in a way
-/// an older `restore` would misread.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The format of `Snapshot`: `restore` refuses any other, but reads `OLDEST_SNAPSHOT_VERSION` on. Bumped
+/// whenever the format changes in a way an older `restore` would misread. Version 2: a resource has
+/// `slots` and a list of `holders` (version 1: one `holder`, read as a list of one), each holder and
+/// waiter a `mode` (absent: exclusive).
+pub const SNAPSHOT_VERSION: u32 = 2;
+
+/// The oldest format `restore` still reads.
+pub(super) const OLDEST_SNAPSHOT_VERSION: u32 = 1;
 
 /// Everything the engine knows. Vectors are in the order given in each field's comment; `restore`
 /// refuses what is out of order where the order matters, and duplicates everywhere.
@@ -49,7 +55,12 @@ pub struct Snapshot {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceSnapshot {
     pub name: String,
-    pub holder: HolderSnapshot,
+    /// As its first request named them; absent (version 1): the default.
+    #[serde(default)]
+    pub slots: Option<u32>,
+    /// In request id order. Version 1 had one, as `holder`.
+    #[serde(alias = "holder", deserialize_with = "one_or_many")]
+    pub holders: Vec<HolderSnapshot>,
     /// Its queue, in request id order (FIFO order).
     pub waiters: Vec<WaiterSnapshot>,
     /// In request id order.
@@ -73,6 +84,8 @@ pub struct HolderSnapshot {
     pub renewed: Millis,
     pub unclaimed: bool,
     pub meta: Option<String>,
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +101,22 @@ pub struct WaiterSnapshot {
     /// Detached: it has a `deadline`.
     pub detached: bool,
     pub meta: Option<String>,
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// A list of holders, or (version 1) one holder alone.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HolderSnapshot>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Box<HolderSnapshot>),
+        Many(Vec<HolderSnapshot>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(holder) => vec![*holder],
+        OneOrMany::Many(holders) => holders,
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,17 +5,42 @@ use serde::Serialize;
 
 use super::command::{Millis, RequestId};
 use super::history::End;
+use super::slots::{self, Mode};
 
-/// One resource: its holder and its queue, next in line first.
+/// One resource: its holders, oldest first, and its queue, next in line first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LockView {
     pub resource: String,
-    /// Always `Some` for a resource the engine knows (a resource nobody holds is forgotten); an
-    /// `Option` so that callers can describe a free resource with the same type.
-    pub holder: Option<HolderView>,
+    /// The slots in force, as its first request named them; `None` = the default (1 exclusive
+    /// holder, or shared holders without limit). See `limit` for what that means now.
+    pub slots: Option<u32>,
+    /// The mode of its holders; `None` when nobody holds it.
+    pub mode: Option<Mode>,
+    /// Oldest first (by grant). Never empty for a resource the engine knows (a resource nobody holds
+    /// is forgotten); callers may describe a free resource with the same type.
+    pub holders: Vec<HolderView>,
     pub waiting: Vec<WaiterView>,
     /// How many `Watch` requests wait for it to become free (they are not in `waiting`).
     pub watchers: usize,
+}
+
+impl LockView {
+    /// The oldest holder: the one a document that knows a single holder shows.
+    pub fn holder(&self) -> Option<&HolderView> {
+        self.holders.first()
+    }
+
+    /// How many may hold it at once in the mode it is held in (the exclusive default when free);
+    /// `None` = no limit (shared holders on a resource whose slots were never named).
+    pub fn limit(&self) -> Option<u32> {
+        slots::limit(self.slots, self.mode.unwrap_or_default())
+    }
+
+    /// Free slots in the mode it is held in (`limit` less its holders); `None` = no limit.
+    pub fn free(&self) -> Option<u32> {
+        let held = u32::try_from(self.holders.len()).unwrap_or(u32::MAX);
+        self.limit().map(|n| n.saturating_sub(held))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +56,7 @@ pub struct HolderView {
     pub renewed: Millis,
     /// What its dialect stored with it (`Acquire::meta`).
     pub meta: Option<String>,
+    pub mode: Mode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,6 +75,8 @@ pub struct WaiterView {
     pub detached: bool,
     /// What its dialect stored with it (`Acquire::meta`).
     pub meta: Option<String>,
+    /// The mode it asked for.
+    pub mode: Mode,
 }
 
 /// One request, found by its id: live (holding, waiting or watching), or ended not long ago (see

@@ -317,7 +317,7 @@ pub fn replay(bytes: &[u8]) -> Result<Loaded, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Acquire, Op, Wait};
+    use crate::engine::{Acquire, Mode, Op, Wait};
 
     fn grab(now: u64, name: &str, token: u128) -> Command {
         Command {
@@ -330,6 +330,8 @@ mod tests {
                 wait: Wait::No,
                 grace_ms: None,
                 meta: None,
+                slots: None,
+                mode: Mode::Exclusive,
             }),
         }
     }

@@ -8,9 +8,10 @@ use super::core::Answer;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
+use super::slots;
 use crate::engine::{
-    Acquire, CancelBy, Engine, LockView, Op, Refusal, Reply, RequestId, RequestState, RequestView,
-    Wait,
+    Acquire, CancelBy, Engine, LockView, Mode, Op, Refusal, Reply, RequestId, RequestState,
+    RequestView, Wait,
 };
 use crate::timefmt;
 
@@ -125,6 +126,8 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
         wait,
         grace_ms: None,
         meta: Some(json!({"wait": seconds((body.wait * 1000.0) as u64)}).to_string()),
+        slots: body.slots,
+        mode: body.mode,
     });
     let responder = {
         let (host, name) = (host.clone(), name.clone());
@@ -141,6 +144,10 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
         Reply::Granted { grant, .. } => Handled::Respond(created(&host, &name, grant.request)),
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(_) => Handled::Respond(Response::new(408)),
+        Reply::SlotsDiffer { in_force, asked } => Handled::Respond(Response::error(
+            409,
+            slots::differ_reason(&name, in_force, asked),
+        )),
         other => Handled::Respond(Response::error(
             500,
             format!("unexpected engine reply: {other:?}"),
@@ -160,6 +167,9 @@ struct Body {
     title: String,
     wait: f64,
     lifetime: f64,
+    /// *Extensions*: how many may hold the resource at once, and how this request holds it.
+    slots: Option<u32>,
+    mode: Mode,
 }
 
 /// The JSON body `{"title", "wait", "lifetime"}` (a form with those fields is accepted too).
@@ -198,10 +208,13 @@ fn read_body(ctx: &Ctx) -> Result<Body, String> {
     if lifetime > 0.0 && lifetime < 0.001 {
         return Err("lifetime must be 0 (none) or at least 0.001 seconds".into());
     }
+    let (slots, mode) = slots::slots_and_mode(&params)?;
     Ok(Body {
         title,
         wait: number("wait", MAX_WAIT_SECS)?,
         lifetime,
+        slots,
+        mode,
     })
 }
 
@@ -316,11 +329,13 @@ fn lock_doc(
     });
     match &view.state {
         RequestState::Active(h) => {
+            doc["mode"] = json!(h.mode.as_str());
             doc["active"] = json!(true);
             doc["active_since"] = time(Some(h.since));
             doc["active_expires"] = time(h.expires);
         }
         RequestState::Waiting { waiter, .. } => {
+            doc["mode"] = json!(waiter.mode.as_str());
             doc["active"] = json!(false);
             doc["active_since"] = Value::Null;
             doc["active_expires"] = Value::Null;

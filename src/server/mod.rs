@@ -15,9 +15,11 @@ pub mod params;
 mod poller;
 mod request_queue;
 mod router;
+mod slots;
 mod system;
 mod threads;
 mod webmutex;
+mod webmutex_answers;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};

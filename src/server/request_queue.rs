@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
+use super::slots;
 use crate::engine::{
     Acquire, CancelBy, End, Op, Refusal, Reply, RequestId, RequestState, RequestView, Wait,
 };
@@ -89,6 +90,10 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         Ok(t) => t.unwrap_or(0.0),
         Err(r) => return r,
     };
+    let (slots, mode) = match slots::slots_and_mode(&params) {
+        Ok(sm) => sm,
+        Err(reason) => return Response::error(400, reason),
+    };
     let requester_data = params.get("requester_data").cloned().unwrap_or(Value::Null);
     // Kept with the request (and in its history): bounded, as is the number of live requests, which
     // need no connection to stay (so no connection limit bounds them).
@@ -112,12 +117,17 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         wait: Wait::Forever,
         grace_ms: None,
         meta: Some(json!({"requester_data": requester_data}).to_string()),
+        slots,
+        mode,
     });
     let (reply, deliveries) = ctx.shared.core.apply(op);
     ctx.deliveries.extend(deliveries);
     let (status, request) = match reply {
         Reply::Granted { grant, .. } => (201, grant.request),
         Reply::Queued { request, .. } => (202, request),
+        Reply::SlotsDiffer { in_force, asked } => {
+            return Response::error(409, slots::differ_reason(name, in_force, asked));
+        }
         other => return Response::error(500, format!("unexpected engine reply: {other:?}")),
     };
     let url = request_url(ctx, name, request);
@@ -271,15 +281,22 @@ fn resource(ctx: &mut Ctx, name: &str) -> Response {
     if requests.is_empty() {
         return Response::error(404, format!("no lock {name}"));
     }
-    let owner = requests
+    // The document knows one owner: the oldest active request (ids are in grant order: FIFO).
+    // `owners` (*extension*) lists every active one, for a resource with several holders.
+    let owners: Vec<String> = requests
         .iter()
-        .find(|(_, v)| matches!(v.state, RequestState::Active(_)))
-        .map_or(Value::Null, |(id, _)| request_url(ctx, name, *id).into());
+        .filter(|(_, v)| matches!(v.state, RequestState::Active(_)))
+        .map(|(id, _)| request_url(ctx, name, *id))
+        .collect();
+    let owner = owners.first().map_or(Value::Null, |url| url.clone().into());
     let urls: Vec<String> = requests
         .iter()
         .map(|(id, _)| request_url(ctx, name, *id))
         .collect();
-    Response::json(200, &json!({"owner": owner, "requests": urls}))
+    Response::json(
+        200,
+        &json!({"owner": owner, "owners": owners, "requests": urls}),
+    )
 }
 
 fn list_requests(ctx: &mut Ctx, name: &str) -> Response {

@@ -2,14 +2,18 @@
 //! onto the engine. Its words: `"status": "ok"`, or `"status": "fail"` with a `reason`.
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::core::Answer;
-use super::http::{Response, Words, seconds};
+use super::http::{Response, Words};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
-use crate::engine::{Acquire, Engine, Grant, LockView, Op, Refusal, Reply, Wait};
+use super::slots;
+use super::webmutex_answers::{
+    busy, grant_body, lock_fields, ok, refused, slots_differ, status_of, still_queued,
+};
+use crate::engine::{Acquire, Engine, Op, Reply, Wait};
 use crate::timefmt;
 
 const MAX_WAIT: Duration = Duration::from_secs(86_400);
@@ -17,7 +21,7 @@ const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
 const MAX_HOLDER_BYTES: usize = 256;
 const MAX_ID_CHARS: usize = 128;
 /// How long a waiter that brought its own token keeps its place after its poll ends, for its next poll.
-const POLL_GRACE_MS: u64 = 5_000;
+pub(super) const POLL_GRACE_MS: u64 = 5_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -81,11 +85,23 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
         Endpoint::Release => release(ctx, &params),
         Endpoint::Renew => renew(ctx, &params),
         Endpoint::Status => status(ctx, &params),
-        Endpoint::Reserve => Ok(Handled::Respond(ok(json!({
-            "id": Uuid::new_v4().to_string()
-        })))),
+        Endpoint::Reserve => reserve(&params),
     };
     result.unwrap_or_else(|reason| Handled::Respond(Response::fail(400, reason)))
+}
+
+/// A fresh id, left free: nothing is stored, so `slots` and `mode` are only checked and given back,
+/// for the grabs that will use them (the first grab sets the slots).
+fn reserve(params: &Params) -> Result<Handled, String> {
+    let (slots, mode) = slots::slots_and_mode(params)?;
+    let mut body = json!({"id": Uuid::new_v4().to_string()});
+    if let Some(n) = slots {
+        body["slots"] = n.into();
+    }
+    if params.get("mode").is_some() {
+        body["mode"] = mode.as_str().into();
+    }
+    Ok(Handled::Respond(ok(body)))
 }
 
 fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
@@ -97,6 +113,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let token = own_token.unwrap_or_else(Uuid::new_v4);
     let wait = bounded_seconds(params, "wait", MAX_WAIT)?;
     let ttl = lease_seconds(params)?;
+    let (slots, mode) = slots::slots_and_mode(params)?;
     let holder = match text(params, "holder")? {
         Some(h) if h.len() > MAX_HOLDER_BYTES => {
             return Err(format!("holder is longer than {MAX_HOLDER_BYTES} bytes"));
@@ -122,8 +139,11 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         wait,
         grace_ms,
         meta: None,
+        slots,
+        mode,
     });
     let waited = wait_seconds(&wait);
+    let name = id.clone();
     let responder = Box::new(move |answer: &Answer, _: &Engine| match answer {
         Answer::Granted(grant) => ok(grant_body(grant, true)),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
@@ -144,24 +164,12 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Reply::Granted { grant, .. } => Handled::Respond(ok(grant_body(&grant, true))),
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(view) => Handled::Respond(busy(&view.resource, Some(&view), None)),
+        Reply::SlotsDiffer { in_force, asked } => {
+            Handled::Respond(slots_differ(&name, in_force, asked))
+        }
+        Reply::Refused(refusal) => Handled::Respond(refused(&name, refusal)),
         other => Handled::Respond(unexpected(other)),
     })
-}
-
-/// 409 for a poll that ended while its request keeps its place for the next poll: the mutex as it
-/// stands, and where the request is in line.
-fn still_queued(id: &str, view: Option<&LockView>, waited: f64, position: usize) -> Response {
-    let mut m = lock_fields(id, view, timefmt::now_ms());
-    let reason = format!(
-        "timed out after {waited}s waiting for mutex {id}; still queued at position {position} for {}s: grab again with the same token to keep the place",
-        POLL_GRACE_MS / 1000
-    );
-    m.insert("status".into(), "fail".into());
-    m.insert("reason".into(), reason.into());
-    m.insert("timed_out".into(), true.into());
-    m.insert("queued".into(), true.into());
-    m.insert("position".into(), position.into());
-    Response::json(409, &Value::Object(m))
 }
 
 fn wait_seconds(wait: &Wait) -> f64 {
@@ -247,84 +255,6 @@ fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     }
 }
 
-fn status_of(id: &str, view: Option<&LockView>) -> Response {
-    let mut body = lock_fields(id, view, timefmt::now_ms());
-    body.insert("status".into(), "ok".into());
-    Response::json(200, &Value::Object(body))
-}
-
-/// A mutex as `/status` shows it (never with a token).
-fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), id.into());
-    let holder = view.and_then(|v| v.holder.as_ref());
-    m.insert("in_use".into(), holder.is_some().into());
-    if let (Some(view), Some(h)) = (view, holder) {
-        m.insert("holder".into(), h.holder.clone().into());
-        m.insert("since".into(), timefmt::rfc3339(h.since).into());
-        m.insert("held_for".into(), seconds(now.saturating_sub(h.since)));
-        m.insert("fence".into(), h.fence.into());
-        if let (Some(ttl), Some(expires)) = (h.ttl_ms, h.expires) {
-            m.insert("ttl".into(), seconds(ttl));
-            m.insert("expires".into(), timefmt::rfc3339(expires).into());
-            m.insert("ttl_left".into(), seconds(expires.saturating_sub(now)));
-        }
-        m.insert("waiting".into(), view.waiting.len().into());
-        let queue: Vec<Value> = view
-            .waiting
-            .iter()
-            .map(|w| json!({"holder": w.holder, "since": timefmt::rfc3339(w.since)}))
-            .collect();
-        m.insert("queue".into(), queue.into());
-    }
-    m
-}
-
-fn grant_body(grant: &Grant, with_token: bool) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), grant.resource.clone().into());
-    if with_token {
-        m.insert("token".into(), grant.token.to_string().into());
-    }
-    m.insert("fence".into(), grant.fence.into());
-    m.insert("holder".into(), grant.holder.clone().into());
-    m.insert("since".into(), timefmt::rfc3339(grant.since).into());
-    if let (Some(ttl), Some(expires)) = (grant.ttl_ms, grant.expires) {
-        m.insert("ttl".into(), seconds(ttl));
-        m.insert("expires".into(), timefmt::rfc3339(expires).into());
-    }
-    Value::Object(m)
-}
-
-/// 409: held by someone else — right away, or after `waited` seconds of waiting.
-fn busy(id: &str, view: Option<&LockView>, waited: Option<f64>) -> Response {
-    let now = timefmt::now_ms();
-    let mut m = lock_fields(id, view, now);
-    let who = view
-        .and_then(|v| v.holder.as_ref())
-        .map(|h| format!("held by {} since {}", h.holder, timefmt::rfc3339(h.since)));
-    let state = who.unwrap_or_else(|| "not free for this waiter".to_string());
-    let reason = match waited {
-        Some(w) => {
-            m.insert("timed_out".into(), true.into());
-            format!("timed out after {w}s waiting for mutex {id}: {state}")
-        }
-        None => format!("mutex {id} is {state}"),
-    };
-    m.insert("status".into(), "fail".into());
-    m.insert("reason".into(), reason.into());
-    Response::json(409, &Value::Object(m))
-}
-
-fn refused(id: &str, refusal: Refusal) -> Response {
-    let reason = match refusal {
-        Refusal::NotHeld => format!("mutex {id} is not held (released, or its lease expired)"),
-        Refusal::WrongToken => format!("mutex {id} is held by another token"),
-        Refusal::UnknownRequest => format!("mutex {id} has no such request"),
-    };
-    Response::fail(409, reason)
-}
-
 /// A wait's end this endpoint never asks for; a bug, reported rather than hidden.
 fn unexpected_answer(answer: &Answer) -> Response {
     Response::fail(500, format!("unexpected end of a wait: {answer:?}"))
@@ -333,15 +263,6 @@ fn unexpected_answer(answer: &Answer) -> Response {
 /// An engine answer this endpoint never asks for; a bug, reported rather than hidden.
 fn unexpected(reply: Reply) -> Response {
     Response::fail(500, format!("unexpected engine reply: {reply:?}"))
-}
-
-fn ok(body: Value) -> Response {
-    let mut body = match body {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    body.insert("status".into(), "ok".into());
-    Response::json(200, &Value::Object(body))
 }
 
 /// A text parameter, taken without one pair of surrounding double quotes (`$(jq .id)` keeps them).

@@ -395,6 +395,49 @@ impl OwnServer {
     }
 }
 
+/// Runs `workers` shells (as users `worker0`, `worker1`, …, talking to `url`), each running
+/// `weblock wait-grab ARGS -- sh -c SECTION` `rounds` times, with `LOG` (a file in the sandbox) in
+/// its environment; waits for all of them to exit 0 (within `within`); checks that the log has an
+/// `enter F` and a `leave F` line for every section, and returns it, with its events (`log_events`).
+pub fn run_workers(
+    sb: &Sandbox,
+    url: &str,
+    (workers, rounds): (usize, usize),
+    wait_grab: &str,
+    section: &str,
+    within: Duration,
+) -> (String, Vec<(bool, u64)>) {
+    let script = format!(
+        "i=0; while [ $i -lt {rounds} ]; do \
+           \"$WEBLOCK_BIN\" wait-grab {wait_grab} -- sh -c '{section}' || exit $?; \
+           i=$((i+1)); \
+         done"
+    );
+    let log = sb.path("log");
+    let mut procs: Vec<Proc> = (0..workers)
+        .map(|i| {
+            let mut bash = Command::new("bash");
+            user_env(&mut bash, url, &sb.user(&format!("worker{i}")))
+                .args(["-c", &script])
+                .env("WEBLOCK_BIN", BIN)
+                .env("LOG", &log);
+            sb.spawn(bash)
+        })
+        .collect();
+    for p in &mut procs {
+        p.finish_within(within).expect_ok();
+    }
+    let text = fs::read_to_string(&log).expect("the workers wrote a log");
+    let events = log_events(&text);
+    assert_eq!(
+        events.len(),
+        2 * workers * rounds,
+        "{} critical sections, entered and left:\n{text}",
+        workers * rounds
+    );
+    (text, events)
+}
+
 /// Parses `enter F` / `leave F` lines into (entered, fence) pairs, panicking on anything else.
 pub fn log_events(log: &str) -> Vec<(bool, u64)> {
     log.lines()

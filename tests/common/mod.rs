@@ -300,7 +300,7 @@ pub fn json_body(fields: &[(&str, &str)]) -> String {
     let mut map = serde_json::Map::new();
     for (k, v) in fields {
         let value = match (*k, v.parse::<f64>()) {
-            ("wait" | "ttl", Ok(n)) if n.is_finite() => {
+            ("wait" | "ttl" | "slots", Ok(n)) if n.is_finite() => {
                 if n.fract() == 0.0 && n.abs() < 1e15 {
                     Value::from(n as i64)
                 } else {

@@ -1,10 +1,12 @@
-//! Acquire: a grant at once, a place in the queue, a re-poll of a waiter already there, or Busy.
+//! Acquire: a grant at once, a place in the queue, a re-poll of a waiter already there, or Busy; or a
+//! refusal of slots that differ from those in force.
 
 use super::{Engine, invariant_broken, next_request};
 use crate::engine::command::{Acquire, Millis};
 use crate::engine::history::End;
 use crate::engine::outcome::{Event, Refusal, Reply};
 use crate::engine::resource::{Resource, Waiter};
+use crate::engine::slots;
 
 impl Engine {
     pub(super) fn acquire(
@@ -13,38 +15,48 @@ impl Engine {
         acquire: Acquire,
         events: &mut Vec<Event>,
     ) -> Reply {
+        if acquire.slots.is_some_and(|n| !slots::valid(n)) {
+            return Reply::Refused(Refusal::InvalidSlots);
+        }
         let deadline = acquire.wait.deadline(now);
         // A deadline at or before `now` means "do not wait": the rule that times out a queued waiter.
         let will_wait = deadline.is_none_or(|t| t > now);
         let name = acquire.resource;
-        let Some(resource) = self.resources.get_mut(&name) else {
-            let waiter = Waiter {
-                token: acquire.token,
-                holder: acquire.holder,
-                since: now,
-                deadline: None,
-                ttl_ms: acquire.ttl_ms,
-                grace_ms: None,
-                detached: false,
-                meta: acquire.meta,
-            };
-            let request = next_request(&mut self.last_request);
-            let holder = self.grant(now, &name, request, waiter, false);
-            let grant = holder.grant(&name);
-            self.requests.insert(request, name.clone());
-            self.resources.insert(name, Resource::new(holder));
-            return Reply::Granted {
-                grant,
-                again: false,
-            };
+        let waiter = Waiter {
+            token: acquire.token,
+            holder: acquire.holder,
+            since: now,
+            deadline,
+            ttl_ms: acquire.ttl_ms,
+            grace_ms: acquire.grace_ms,
+            detached: false,
+            meta: acquire.meta,
+            mode: acquire.mode,
         };
+        let Some(resource) = self.resources.get_mut(&name) else {
+            // The first request of a resource nobody holds or waits for sets its slots.
+            self.resources
+                .insert(name.clone(), Resource::new(acquire.slots));
+            return self.grant_at_once(now, name, waiter);
+        };
+        if let Some(asked) = acquire.slots
+            && !slots::joins(resource.slots, Some(asked), acquire.mode)
+        {
+            return Reply::SlotsDiffer {
+                in_force: resource.slots,
+                asked,
+            };
+        }
 
-        if resource.holder.token == acquire.token {
+        if let Some(request) = resource.holders.find(acquire.token) {
             // An idempotent retry (its first answer was lost), or the poll of a detached waiter that
             // was granted meanwhile: the same grant. Nothing changes, not even the lease (extending it
             // is Renew's job) — except that a grant made between two polls is now claimed, and gets
             // the lease it asked for, from its grant.
-            let holder = &mut resource.holder;
+            let Some(holder) = resource.holders.get_mut(request) else {
+                invariant_broken("a holders' token index names a request that is not in it");
+                return Reply::Refused(Refusal::UnknownRequest);
+            };
             if holder.unclaimed {
                 holder.unclaimed = false;
                 if let Some(old) = holder.expires {
@@ -62,30 +74,35 @@ impl Engine {
         if let Some(request) = resource.queue.find(acquire.token) {
             // A waiter re-polling (attached, or detached in its grace) keeps its place and request id;
             // it is attached again, with the deadline and grace asked for now. If that deadline is
-            // already due, it stops waiting now, as if its deadline had passed (its grace with it).
-            // Its meta is the first poll's: a re-poll changes only how long it waits.
-            let Some(waiter) = resource.queue.get_mut(request) else {
+            // already due, it stops waiting now, as if its deadline had passed (its grace with it),
+            // and the queue moves on without it. Its meta and mode are the first poll's: a re-poll
+            // changes only how long it waits.
+            let Some(waiting) = resource.queue.get_mut(request) else {
                 invariant_broken("a queue's token index names a request that is not in it");
                 return Reply::Refused(Refusal::UnknownRequest);
             };
-            if let Some(old) = waiter.deadline {
+            if let Some(old) = waiting.deadline {
                 self.deadlines.remove(&(old, request));
             }
             if !will_wait {
-                if let Some(waiter) = resource.queue.remove(request) {
-                    let ended = waiter.ended(&name, End::TimedOut, now);
-                    self.history.record(request, ended);
-                }
-                self.requests.remove(&request);
+                waiting.deadline = None;
+                self.drop_waiter(now, &name, request, End::TimedOut);
                 events.push(Event::TimedOut {
                     request,
                     resource: name.clone(),
                 });
-                return Reply::Busy(resource.view(&name));
+                self.advance(now, &name, events);
+                return match self.resources.get(&name) {
+                    Some(resource) => Reply::Busy(resource.view(&name)),
+                    None => {
+                        invariant_broken("a resource with a waiter had no holder");
+                        Reply::Refused(Refusal::NotHeld)
+                    }
+                };
             }
-            waiter.deadline = deadline;
-            waiter.grace_ms = acquire.grace_ms;
-            waiter.detached = false;
+            waiting.deadline = deadline;
+            waiting.grace_ms = acquire.grace_ms;
+            waiting.detached = false;
             if let Some(t) = deadline {
                 self.deadlines.insert((t, request));
             }
@@ -93,28 +110,36 @@ impl Engine {
             return Reply::Queued { request, position };
         }
 
+        // FIFO: nobody goes ahead of a waiter, even one that this request could hold beside.
+        if resource.queue.is_empty() && resource.admits(waiter.mode) {
+            return self.grant_at_once(now, name, waiter);
+        }
         if !will_wait {
             return Reply::Busy(resource.view(&name));
         }
         let request = next_request(&mut self.last_request);
-        resource.queue.push(
-            request,
-            Waiter {
-                token: acquire.token,
-                holder: acquire.holder,
-                since: now,
-                deadline,
-                ttl_ms: acquire.ttl_ms,
-                grace_ms: acquire.grace_ms,
-                detached: false,
-                meta: acquire.meta,
-            },
-        );
+        resource.queue.push(request, waiter);
         let position = resource.queue.len();
         if let Some(t) = deadline {
             self.deadlines.insert((t, request));
         }
         self.requests.insert(request, name);
         Reply::Queued { request, position }
+    }
+
+    /// Grants `waiter` (a request just made) on `name`, which exists and admits it.
+    fn grant_at_once(&mut self, now: Millis, name: String, mut waiter: Waiter) -> Reply {
+        let request = next_request(&mut self.last_request);
+        // Granted at once, it never waits: no wait deadline, no grace.
+        waiter.deadline = None;
+        waiter.grace_ms = None;
+        let holder = self.grant(now, &name, request, waiter, false);
+        let grant = holder.grant(&name);
+        self.seat(&name, request, holder);
+        self.requests.insert(request, name);
+        Reply::Granted {
+            grant,
+            again: false,
+        }
     }
 }

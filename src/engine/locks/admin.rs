@@ -37,7 +37,7 @@ impl Engine {
                     Leaving::Cancelled
                 };
                 // `vacate` tells of the holder itself (`Released` or `Deleted`) before any grant.
-                return if self.vacate(now, &name, why, events) {
+                return if self.vacate(now, &name, request, why, events).is_some() {
                     Reply::Cancelled
                 } else {
                     invariant_broken("a holder's resource is gone");
@@ -46,7 +46,19 @@ impl Engine {
             }
             Some(Role::Waiter) => {
                 let end = if admin { End::Deleted } else { End::Abandoned };
-                self.drop_waiter(now, &name, request, end)
+                if !self.drop_waiter(now, &name, request, end) {
+                    invariant_broken("a live request is not on the resource it names");
+                    return Reply::Refused(Refusal::UnknownRequest);
+                }
+                if admin {
+                    events.push(Event::Deleted {
+                        request,
+                        resource: name.clone(),
+                    });
+                }
+                // It may have stood in the way of those behind it.
+                self.advance(now, &name, events);
+                return Reply::Cancelled;
             }
             Some(Role::Watcher) => self.drop_watcher(&name, request).is_some(),
             None => false,
@@ -87,8 +99,9 @@ impl Engine {
     }
 
     /// Ends every request on `name` as `Deleted`: its waiters first, in queue order, none of them
-    /// granted; then its holder; then (the resource being free and forgotten) its watchers hear
-    /// `Event::Freed`. How many holders and waiters ended, or `None` if nobody holds `name`.
+    /// granted; then its holders, oldest first; then (the resource being free and forgotten) its
+    /// watchers hear `Event::Freed`. How many holders and waiters ended, or `None` if nobody holds
+    /// `name`.
     fn delete(&mut self, now: Millis, name: &str, events: &mut Vec<Event>) -> Option<usize> {
         let resource = self.resources.get(name)?;
         let waiters: Vec<RequestId> = resource.queue.iter().map(|(id, _)| id).collect();
@@ -102,10 +115,25 @@ impl Engine {
                 resource: name.to_owned(),
             });
         }
-        // The queue is empty now: nobody is granted, and the watchers are freed.
-        if !self.vacate(now, name, Leaving::Deleted, events) {
-            invariant_broken("a resource to delete is gone");
+        let holders: Vec<RequestId> = match self.resources.get(name) {
+            Some(resource) => resource
+                .holders
+                .by_age()
+                .iter()
+                .map(|h| h.request)
+                .collect(),
+            None => Vec::new(),
+        };
+        for &request in &holders {
+            if self
+                .remove_holder(now, name, request, Leaving::Deleted, events)
+                .is_none()
+            {
+                invariant_broken("a holder to delete is not on its resource");
+            }
         }
-        Some(waiters.len() + 1)
+        // Nobody is left: the resource is forgotten, and its watchers are freed.
+        self.advance(now, name, events);
+        Some(waiters.len() + holders.len())
     }
 }

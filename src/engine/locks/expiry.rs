@@ -38,7 +38,7 @@ impl Engine {
         };
         match self.role(&name, request) {
             Some(Role::Holder) => {
-                self.vacate(now, &name, Leaving::Expired, events);
+                self.vacate(now, &name, request, Leaving::Expired, events);
             }
             Some(Role::Waiter) => self.waiter_due(now, name, request, events),
             Some(Role::Watcher) => {
@@ -88,7 +88,9 @@ impl Engine {
         self.drop_waiter(now, &name, request, End::TimedOut);
         events.push(Event::TimedOut {
             request,
-            resource: name,
+            resource: name.clone(),
         });
+        // It may have stood in the way of those behind it.
+        self.advance(now, &name, events);
     }
 }

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::Engine;
 use crate::engine::command::{Millis, RequestId};
+use crate::engine::resource::Holder;
+use crate::engine::slots::{self, Mode};
 
 impl Engine {
     /// Panics, saying what is wrong, if the engine's indexes disagree with its resources.
@@ -13,46 +15,46 @@ impl Engine {
         let mut deadlines: BTreeSet<(Millis, RequestId)> = BTreeSet::new();
         let mut fences = BTreeSet::new();
         for (name, resource) in &self.resources {
-            let holder = &resource.holder;
+            assert!(!resource.holders.is_empty(), "{name}: no holder");
             assert!(
-                requests.insert(holder.request, name.clone()).is_none(),
-                "{name}: request {} is in two places",
-                holder.request
+                resource.holders.tokens_consistent(),
+                "{name}: holders' tokens"
             );
             assert!(
-                fences.insert(holder.fence),
-                "fence {} held twice",
-                holder.fence
+                resource.slots.is_none_or(slots::valid),
+                "{name}: slots out of range"
+            );
+            let mode = resource.holders.mode().unwrap_or_default();
+            let limit = slots::limit(resource.slots, mode);
+            assert!(
+                limit.is_none_or(|n| resource.holders.len() <= n as usize),
+                "{name}: more holders than its slots"
             );
             assert!(
-                holder.fence <= self.last_fence,
-                "{name}: fence from the future"
+                !resource.head_admitted(),
+                "{name}: its next waiter could hold it, and waits"
             );
+            let remembered = self.releases.count(name);
             assert!(
-                holder.request.0 <= self.last_request,
-                "{name}: id from the future"
+                limit.is_none_or(|n| resource.holders.len() + remembered <= n as usize),
+                "{name}: holders and remembered releases beyond its slots"
             );
-            assert!(holder.created <= holder.since && holder.since <= holder.renewed);
-            assert!(
-                holder.waited || holder.created == holder.since,
-                "{name}: holder granted later than made, yet granted at once"
-            );
-            assert!(
-                holder.renewed <= self.clock,
-                "{name}: renewed in the future"
-            );
-            if let Some(expires) = holder.expires {
-                deadlines.insert((expires, holder.request));
+            for holder in resource.holders.iter() {
+                self.check_holder(
+                    name,
+                    holder,
+                    mode,
+                    &mut requests,
+                    &mut deadlines,
+                    &mut fences,
+                );
             }
-            // An unclaimed grant always has a deadline (its claim deadline), lease or not.
-            assert_eq!(
-                holder.expires.is_some(),
-                holder.ttl_ms.is_some() || holder.unclaimed,
-                "{name}: lease"
-            );
             assert!(resource.queue.tokens_consistent(), "{name}: token index");
             for (id, waiter) in resource.queue.iter() {
-                assert_ne!(waiter.token, holder.token, "{name}: holder also waits");
+                assert!(
+                    resource.holders.find(waiter.token).is_none(),
+                    "{name}: a holder also waits"
+                );
                 assert!(
                     requests.insert(id, name.clone()).is_none(),
                     "{name}: request {id} is in two places"
@@ -91,10 +93,6 @@ impl Engine {
                     deadlines.insert((deadline, id));
                 }
             }
-            assert!(
-                !self.releases.contains(name),
-                "{name}: a held resource has a remembered release"
-            );
         }
         assert!(self.releases.len() <= super::REMEMBERED_RELEASES);
         assert_eq!(requests, self.requests, "request index");
@@ -108,5 +106,58 @@ impl Engine {
                 "request {id} is live and ended"
             );
         }
+    }
+
+    /// One holder: indexed once, its fence given once, its times in order, its lease indexed.
+    fn check_holder(
+        &self,
+        name: &str,
+        holder: &Holder,
+        mode: Mode,
+        requests: &mut BTreeMap<RequestId, String>,
+        deadlines: &mut BTreeSet<(Millis, RequestId)>,
+        fences: &mut BTreeSet<u64>,
+    ) {
+        assert_eq!(holder.mode, mode, "{name}: holders of two modes");
+        assert!(
+            self.releases.released_by(name, holder.token).is_none(),
+            "{name}: a holder's release is remembered"
+        );
+        assert!(
+            requests.insert(holder.request, name.to_owned()).is_none(),
+            "{name}: request {} is in two places",
+            holder.request
+        );
+        assert!(
+            fences.insert(holder.fence),
+            "fence {} held twice",
+            holder.fence
+        );
+        assert!(
+            holder.fence <= self.last_fence,
+            "{name}: fence from the future"
+        );
+        assert!(
+            holder.request.0 <= self.last_request,
+            "{name}: id from the future"
+        );
+        assert!(holder.created <= holder.since && holder.since <= holder.renewed);
+        assert!(
+            holder.waited || holder.created == holder.since,
+            "{name}: holder granted later than made, yet granted at once"
+        );
+        assert!(
+            holder.renewed <= self.clock,
+            "{name}: renewed in the future"
+        );
+        if let Some(expires) = holder.expires {
+            deadlines.insert((expires, holder.request));
+        }
+        // An unclaimed grant always has a deadline (its claim deadline), lease or not.
+        assert_eq!(
+            holder.expires.is_some(),
+            holder.ttl_ms.is_some() || holder.unclaimed,
+            "{name}: lease"
+        );
     }
 }

@@ -59,8 +59,8 @@ impl Engine {
             return self.history.get(request).map(|ended| ended.view());
         };
         let resource = self.resources.get(name)?;
-        if resource.holder.request == request {
-            return Some(resource.holder.request_view(name));
+        if let Some(holder) = resource.holders.get(request) {
+            return Some(holder.request_view(name));
         }
         if let Some(watcher) = resource.watchers.get(&request) {
             return Some(watcher.request_view(name));
@@ -69,7 +69,7 @@ impl Engine {
         Some(waiter.request_view(name, request, resource.queue.position(request)))
     }
 
-    /// Every live request on `resource` (holder, waiters and watchers: a dialect without watchers
+    /// Every live request on `resource` (holders, waiters and watchers: a dialect without watchers
     /// skips `RequestState::Watching`) and every retained ended one, in id order. O(what it returns
     /// + log n): the live ones are on the resource, the ended ones in a per-resource index.
     pub fn requests_of(&self, resource: &str) -> Vec<(RequestId, RequestView)> {
@@ -112,8 +112,8 @@ impl Engine {
     /// the lock.
     pub fn token_of(&self, request: RequestId) -> Option<Uuid> {
         let resource = self.resources.get(self.requests.get(&request)?)?;
-        if resource.holder.request == request {
-            return Some(resource.holder.token);
+        if let Some(holder) = resource.holders.get(request) {
+            return Some(holder.token);
         }
         resource.queue.get(request).map(|waiter| waiter.token)
     }

@@ -1,8 +1,8 @@
-//! A holder's own commands: Release (or the withdrawal of a waiting token), and Renew.
+//! A holder's own commands: Release (or the withdrawal of a waiting token), and Renew; by its token.
 
 use uuid::Uuid;
 
-use super::{Engine, Leaving};
+use super::{Engine, Leaving, invariant_broken};
 use crate::engine::command::Millis;
 use crate::engine::history::End;
 use crate::engine::outcome::{Event, Refusal, Reply};
@@ -21,14 +21,16 @@ impl Engine {
                 None => Reply::Refused(Refusal::NotHeld),
             };
         };
-        if resource.holder.token == token {
-            let fence = resource.holder.fence;
-            self.vacate(now, &name, Leaving::Released, events);
-            // Remembered only while the resource stays free: once a waiter got it, "released again"
-            // would be a lie about who holds it, and a retry gets WrongToken instead.
-            if !self.resources.contains_key(&name) {
-                self.releases.remember(name, token, fence);
-            }
+        if let Some(request) = resource.holders.find(token) {
+            let Some(fence) = self.remove_holder(now, &name, request, Leaving::Released, events)
+            else {
+                invariant_broken("a holders' token index names a request that is not in it");
+                return Reply::Refused(Refusal::UnknownRequest);
+            };
+            // Remembered before the queue moves on: a grant forgets what it takes the place of (on
+            // a mutex, any grant; see `releases`), and a retry then gets WrongToken instead.
+            self.releases.remember(name.clone(), token, fence);
+            self.advance(now, &name, events);
             return Reply::Released {
                 fence,
                 again: false,
@@ -36,9 +38,13 @@ impl Engine {
         }
         if let Some(request) = resource.queue.find(token) {
             self.drop_waiter(now, &name, request, End::Abandoned);
+            self.advance(now, &name, events);
             return Reply::Withdrawn { request };
         }
-        Reply::Refused(Refusal::WrongToken)
+        match self.releases.released_by(&name, token) {
+            Some(fence) => Reply::Released { fence, again: true },
+            None => Reply::Refused(Refusal::WrongToken),
+        }
     }
 
     pub(super) fn renew(
@@ -51,10 +57,13 @@ impl Engine {
         let Some(resource) = self.resources.get_mut(name) else {
             return Reply::Refused(Refusal::NotHeld);
         };
-        let holder = &mut resource.holder;
-        if holder.token != token {
+        let Some(holder) = resource
+            .holders
+            .find(token)
+            .and_then(|request| resource.holders.get_mut(request))
+        else {
             return Reply::Refused(Refusal::WrongToken);
-        }
+        };
         if holder.unclaimed {
             // Only its client can renew it, so it knows: claimed. Without a lease of its own, the
             // claim deadline goes.

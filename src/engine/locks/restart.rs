@@ -49,7 +49,9 @@ impl Engine {
                     }
                 }
             }
-            // The holder stays: a queue that shrank, even to nothing, changes no grant.
+            // The holders stay; but a waiter that left may have stood in the way of those behind it
+            // (a writer before readers), who may hold now: granted while detached, unclaimed.
+            self.advance(now, name, events);
         }
         let (gate_watchers, polls) = self.gates.restart(now);
         self.expire_due(now, events);

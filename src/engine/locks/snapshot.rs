@@ -9,9 +9,10 @@ use crate::engine::gates::Gates;
 use crate::engine::history::Ended;
 use crate::engine::releases::{REMEMBERED_RELEASES, RecentReleases};
 use crate::engine::resource::{Holder, Queue, Resource, Waiter, Watcher};
+use crate::engine::slots;
 use crate::engine::snapshot::{
-    COUNTER_MAX, EndedSnapshot, HolderSnapshot, ReleaseSnapshot, ResourceSnapshot,
-    SNAPSHOT_VERSION, Snapshot, WaiterSnapshot, WatcherSnapshot, claim, future,
+    COUNTER_MAX, EndedSnapshot, HolderSnapshot, OLDEST_SNAPSHOT_VERSION, ReleaseSnapshot,
+    ResourceSnapshot, SNAPSHOT_VERSION, Snapshot, WaiterSnapshot, WatcherSnapshot, claim, future,
 };
 
 impl Engine {
@@ -55,9 +56,9 @@ impl Engine {
     /// that breaks an invariant. Past the engine's bounds (`ENDED_MAX`, `ENDED_RETENTION_MS`,
     /// `REMEMBERED_RELEASES`, should they have changed) the oldest is forgotten, as ever.
     pub fn restore(snapshot: Snapshot) -> Result<Engine, String> {
-        if snapshot.version != SNAPSHOT_VERSION {
+        if !(OLDEST_SNAPSHOT_VERSION..=SNAPSHOT_VERSION).contains(&snapshot.version) {
             return Err(format!(
-                "snapshot version {} (this engine reads {SNAPSHOT_VERSION})",
+                "snapshot version {} (this engine reads {OLDEST_SNAPSHOT_VERSION} to {SNAPSHOT_VERSION})",
                 snapshot.version
             ));
         }
@@ -89,14 +90,12 @@ impl Engine {
         let mut releases = Vec::with_capacity(snapshot.releases.len());
         for release in snapshot.releases {
             let what = format!("the release of {:?}", release.resource);
-            if engine.resources.contains_key(&release.resource) {
-                return Err(format!("{what}: it is held"));
-            }
             engine.claim_fence(release.fence, &mut fences, &what)?;
             releases.push((release.resource, release.token, release.fence, release.seq));
         }
         let last_seq = snapshot.last_release_seq;
         engine.releases = RecentReleases::restore(REMEMBERED_RELEASES, releases, last_seq)?;
+        engine.check_releases_beside_holders()?;
 
         let (clock, last_request) = (engine.clock, engine.last_request);
         engine.gates = Gates::restore(snapshot.gates, clock, last_request, &mut ids)?;
@@ -131,28 +130,37 @@ impl Engine {
         ids: &mut BTreeSet<RequestId>,
         fences: &mut BTreeSet<u64>,
     ) -> Result<(), String> {
-        let (name, h) = (resource.name, resource.holder);
+        let name = resource.name;
         let what = format!("resource {name:?}");
         if self.resources.contains_key(&name) {
             return Err(format!("{what} is there twice"));
         }
+        if resource.slots.is_some_and(|n| !slots::valid(n)) {
+            return Err(format!("{what}: slots out of range"));
+        }
+        let mut restored = Resource::new(resource.slots);
+        for h in resource.holders {
+            let holder = self.restore_holder(h, &what, ids, fences)?;
+            if !restored.admits(holder.mode) {
+                return Err(format!(
+                    "{what}: more holders, or of more modes, than its slots admit"
+                ));
+            }
+            let request = holder.request;
+            self.index(request, &name, holder.expires);
+            if !restored.holders.insert(request, holder) {
+                return Err(format!("{what}: a token holds twice"));
+            }
+        }
+        if restored.holders.is_empty() {
+            return Err(format!("{what} has no holder"));
+        }
         let (clock, last_request) = (self.clock, self.last_request);
-        claim(ids, h.request, last_request, &what)?;
-        self.claim_fence(h.fence, fences, &what)?;
-        if !(h.created <= h.since && h.since <= h.renewed && h.renewed <= clock) {
-            return Err(format!("{what}: the holder's times are out of order"));
-        }
-        // An unclaimed grant always has a deadline (its claim deadline), lease or not.
-        if h.expires.is_some() != (h.ttl_ms.is_some() || h.unclaimed) {
-            return Err(format!(
-                "{what}: the holder's expiry disagrees with its lease"
-            ));
-        }
         let mut order = BTreeMap::new();
         for w in resource.waiters {
             claim(ids, w.request, last_request, &what)?;
             future(w.deadline, clock, &what)?;
-            if w.token == h.token || w.since > clock {
+            if restored.holders.find(w.token).is_some() || w.since > clock {
                 return Err(format!("{what}: waiter {} holds or is new", w.request));
             }
             // Detached without a grace of its own: by a restart, until its deadline.
@@ -171,13 +179,20 @@ impl Engine {
                 grace_ms: w.grace_ms,
                 detached: w.detached,
                 meta: w.meta,
+                mode: w.mode,
             };
             self.index(w.request, &name, w.deadline);
             order.insert(w.request, waiter);
         }
-        let queue = Queue::from_waiters(order)
+        restored.queue = Queue::from_waiters(order)
             .map_err(|id| format!("{what}: the token of waiter {id} waits twice"))?;
-        let mut watchers = BTreeMap::new();
+        if restored
+            .queue
+            .first()
+            .is_some_and(|(_, w)| restored.admits(w.mode))
+        {
+            return Err(format!("{what}: its next waiter would hold it"));
+        }
         for w in resource.watchers {
             claim(ids, w.request, last_request, &what)?;
             future(w.deadline, clock, &what)?;
@@ -186,10 +201,34 @@ impl Engine {
             }
             self.index(w.request, &name, w.deadline);
             let (since, deadline) = (w.since, w.deadline);
-            watchers.insert(w.request, Watcher { since, deadline });
+            restored
+                .watchers
+                .insert(w.request, Watcher { since, deadline });
         }
-        self.index(h.request, &name, h.expires);
-        let holder = Holder {
+        self.resources.insert(name, restored);
+        Ok(())
+    }
+
+    /// One holder of a snapshot, its request and fence claimed (not yet indexed).
+    fn restore_holder(
+        &self,
+        h: HolderSnapshot,
+        what: &str,
+        ids: &mut BTreeSet<RequestId>,
+        fences: &mut BTreeSet<u64>,
+    ) -> Result<Holder, String> {
+        claim(ids, h.request, self.last_request, what)?;
+        self.claim_fence(h.fence, fences, what)?;
+        if !(h.created <= h.since && h.since <= h.renewed && h.renewed <= self.clock) {
+            return Err(format!("{what}: the holder's times are out of order"));
+        }
+        // An unclaimed grant always has a deadline (its claim deadline), lease or not.
+        if h.expires.is_some() != (h.ttl_ms.is_some() || h.unclaimed) {
+            return Err(format!(
+                "{what}: the holder's expiry disagrees with its lease"
+            ));
+        }
+        Ok(Holder {
             request: h.request,
             token: h.token,
             holder: h.holder,
@@ -203,13 +242,27 @@ impl Engine {
             renewed: h.renewed,
             unclaimed: h.unclaimed,
             meta: h.meta,
-        };
-        let resource = Resource {
-            holder,
-            queue,
-            watchers,
-        };
-        self.resources.insert(name, resource);
+            mode: h.mode,
+        })
+    }
+
+    /// A remembered release is one a grant has not taken the place of (`releases`): its token does
+    /// not hold the resource, and a resource's holders and remembered releases are within its slots.
+    fn check_releases_beside_holders(&self) -> Result<(), String> {
+        for (name, resource) in &self.resources {
+            let limit = slots::limit(resource.slots, resource.holders.mode().unwrap_or_default());
+            let remembered = self.releases.count(name);
+            let beyond = limit.is_some_and(|n| resource.holders.len() + remembered > n as usize);
+            let holds = resource
+                .holders
+                .iter()
+                .any(|h| self.releases.released_by(name, h.token).is_some());
+            if beyond || holds {
+                return Err(format!(
+                    "the release of {name:?}: it is held by more than its slots allow, or by its token"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -242,8 +295,7 @@ impl Engine {
 }
 
 fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
-    let h = &resource.holder;
-    let holder = HolderSnapshot {
+    let holders = resource.holders.iter().map(|h| HolderSnapshot {
         request: h.request,
         token: h.token,
         holder: h.holder.clone(),
@@ -256,7 +308,8 @@ fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
         renewed: h.renewed,
         unclaimed: h.unclaimed,
         meta: h.meta.clone(),
-    };
+        mode: h.mode,
+    });
     let waiters = resource.queue.iter().map(|(request, w)| WaiterSnapshot {
         request,
         token: w.token,
@@ -267,6 +320,7 @@ fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
         grace_ms: w.grace_ms,
         detached: w.detached,
         meta: w.meta.clone(),
+        mode: w.mode,
     });
     let watchers = resource
         .watchers
@@ -278,7 +332,8 @@ fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
         });
     ResourceSnapshot {
         name: name.to_owned(),
-        holder,
+        slots: resource.slots,
+        holders: holders.collect(),
         waiters: waiters.collect(),
         watchers: watchers.collect(),
     }

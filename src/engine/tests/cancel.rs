@@ -21,7 +21,7 @@ fn cancel_of_a_waiter_leaves_the_queue() {
     let lock = engine.lock("db").expect("still held");
     assert!(lock.waiting.is_empty());
     assert_eq!(
-        lock.holder.map(|h| h.request),
+        lock.holder().cloned().map(|h| h.request),
         Some(a.request),
         "the holder is untouched"
     );

@@ -15,7 +15,7 @@ fn meta_is_kept_waiting_active_and_ended_and_a_repoll_keeps_the_first() {
     assert_eq!(
         engine
             .lock("db")
-            .and_then(|l| l.holder)
+            .and_then(|l| l.holder().cloned())
             .and_then(|h| h.meta),
         Some("A".to_owned())
     );
@@ -240,7 +240,7 @@ fn a_snapshot_without_waited_restores_it_from_the_times() {
     run(&mut engine, 5, release("db", 1));
     // An older snapshot: no `waited` anywhere.
     let mut value = serde_json::to_value(engine.snapshot()).expect("serializes");
-    let holder = value["resources"][0]["holder"]
+    let holder = value["resources"][0]["holders"][0]
         .as_object_mut()
         .expect("a holder");
     assert_eq!(holder.remove("waited"), Some(serde_json::json!(true)));
@@ -251,7 +251,7 @@ fn a_snapshot_without_waited_restores_it_from_the_times() {
             .remove("waited");
     }
     let old: crate::engine::Snapshot = serde_json::from_value(value).expect("an old one parses");
-    assert!(!old.resources[0].holder.waited && old.ended.iter().all(|e| !e.waited));
+    assert!(!old.resources[0].holders[0].waited && old.ended.iter().all(|e| !e.waited));
     let restored = Engine::restore(old).expect("an old one restores");
     restored.check_invariants();
     assert_eq!(

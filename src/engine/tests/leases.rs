@@ -60,7 +60,10 @@ fn renew_pushes_the_deadline() {
         other => panic!("expected Renewed, got {other:?}"),
     }
     assert_eq!(engine.next_deadline(), Some(1_800));
-    let holder = engine.lock("db").and_then(|l| l.holder).expect("held");
+    let holder = engine
+        .lock("db")
+        .and_then(|l| l.holder().cloned())
+        .expect("held");
     assert_eq!((holder.renewed, holder.since), (800, 0));
 
     assert!(

@@ -17,6 +17,7 @@ mod replay;
 mod restart;
 mod retention;
 mod robustness;
+mod slots;
 mod snapshot;
 mod snapshot_garbage;
 mod watch;
@@ -24,7 +25,7 @@ mod watch;
 use uuid::Uuid;
 
 use super::{
-    Acquire, CancelBy, Command, End, Engine, Grant, Millis, Op, Outcome, Reply, RequestId,
+    Acquire, CancelBy, Command, End, Engine, Grant, Millis, Mode, Op, Outcome, Reply, RequestId,
     RequestState, Wait,
 };
 
@@ -91,6 +92,8 @@ pub(super) fn poll(
         wait,
         grace_ms,
         meta: None,
+        slots: None,
+        mode: Mode::Exclusive,
     })
 }
 

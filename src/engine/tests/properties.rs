@@ -2,16 +2,23 @@
 //! `robustness::random_commands` (few resources, few tokens, clocks that jitter and go back), but
 //! shrunk to a minimal failing sequence when a property breaks.
 //!
-//! Properties: one holder per resource at a time; fences strictly increase across all grants;
-//! waiters are granted in arrival order (those that left aside); no waiter outlives its deadline
-//! (every waiter ends granted, timed out or removed); replay gives equal outcomes and an equal
-//! engine; snapshot → restore → continue equals continue.
+//! Requests name slots and modes at random, so resources are mutexes, counting semaphores and
+//! reader/writer locks, and requests that name other slots than those in force are refused.
+//!
+//! Properties: never more holders than the slots in force admit, never two modes at once, an
+//! exclusive holder alone where one slot is in force (a previous holder no longer holds once another
+//! is granted); fences strictly increase across all grants; waiters are granted in arrival order
+//! (those that left aside), and the next in line never waits for a slot it could hold; a refusal of
+//! slots names those in force; no waiter outlives its deadline (every waiter ends granted, timed out
+//! or removed); replay gives equal outcomes and an equal engine; snapshot → restore → continue
+//! equals continue.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
 use super::*;
+use crate::engine::slots::{admits, limit};
 use crate::engine::{Event, Snapshot};
 
 const RESOURCES: [&str; 3] = ["a", "b", "c"];
@@ -34,6 +41,8 @@ enum Spec {
         ttl: Option<u64>,
         wait: WaitSpec,
         grace: Option<u64>,
+        slots: Option<u32>,
+        mode: Mode,
     },
     Release {
         resource: usize,
@@ -97,15 +106,30 @@ fn grace() -> impl Strategy<Value = Option<u64>> {
     ]
 }
 
+fn slots() -> impl Strategy<Value = Option<u32>> {
+    prop_oneof![
+        4 => Just(None),
+        1 => Just(Some(1)),
+        2 => Just(Some(2)),
+        1 => Just(Some(3)),
+    ]
+}
+
+fn mode() -> impl Strategy<Value = Mode> {
+    prop_oneof![2 => Just(Mode::Exclusive), 1 => Just(Mode::Shared)]
+}
+
 fn spec() -> impl Strategy<Value = Spec> {
     prop_oneof![
-        6 => (resource(), client(), ttl(), wait(), grace()).prop_map(
-            |(resource, client, ttl, wait, grace)| Spec::Acquire {
+        6 => (resource(), client(), ttl(), wait(), grace(), slots(), mode()).prop_map(
+            |(resource, client, ttl, wait, grace, slots, mode)| Spec::Acquire {
                 resource,
                 client,
                 ttl,
                 wait,
-                grace
+                grace,
+                slots,
+                mode,
             }
         ),
         3 => (resource(), client()).prop_map(|(resource, client)| Spec::Release { resource, client }),
@@ -154,7 +178,16 @@ fn commands(steps: &[(i64, Spec)]) -> Vec<Command> {
                     ttl,
                     wait,
                     grace,
-                } => poll(name(resource), client, ttl, to_wait(wait, now), grace),
+                    slots,
+                    mode,
+                } => match poll(name(resource), client, ttl, to_wait(wait, now), grace) {
+                    Op::Acquire(acquire) => Op::Acquire(Acquire {
+                        slots,
+                        mode,
+                        ..acquire
+                    }),
+                    other => other,
+                },
                 Spec::Release { resource, client } => release(name(resource), client),
                 Spec::Renew {
                     resource,
@@ -243,34 +276,78 @@ impl Model {
             self.last_fence = grant.fence;
         }
 
-        // One holder at a time: whoever held a resource before a new grant (the previous holder, or
-        // an earlier grant of this same command) no longer holds it.
+        // Never more holders than the slots admit, never two modes; where one slot is in force (an
+        // exclusive holder alone), whoever held a resource before a new grant (the previous holder,
+        // or an earlier grant of this same command) no longer holds it.
         for name in RESOURCES {
-            let mut before: Vec<RequestId> = self.holders.get(name).copied().into_iter().collect();
-            let on_it: Vec<RequestId> = grants
-                .iter()
-                .filter(|g| g.resource == name)
-                .map(|g| g.request)
-                .collect();
-            if let Some((&last, earlier)) = on_it.split_last() {
-                before.extend(earlier);
-                for prior in before.into_iter().filter(|&p| p != last) {
-                    prop_assert!(
-                        !is_active(engine, prior),
-                        "{name}: {prior:?} still holds after {last:?} was granted"
-                    );
-                }
-            }
+            let view = engine.lock(name);
             let active = engine
                 .requests_of(name)
                 .into_iter()
                 .filter(|(_, v)| matches!(v.state, RequestState::Active(_)))
                 .count();
-            prop_assert!(active <= 1, "{name}: {active} active requests");
-            match engine.lock(name).and_then(|l| l.holder) {
+            let holders = view.as_ref().map_or(0, |v| v.holders.len());
+            prop_assert_eq!(active, holders, "{}: active requests are its holders", name);
+            let Some(view) = view else {
+                self.holders.remove(name);
+                continue;
+            };
+            let mode = view.mode.unwrap_or_default();
+            prop_assert!(
+                view.holders.iter().all(|h| h.mode == mode),
+                "{}: holders of two modes",
+                name
+            );
+            let cap = limit(view.slots, mode);
+            prop_assert!(
+                cap.is_none_or(|n| holders <= n as usize),
+                "{}: {} holders, slots {:?}",
+                name,
+                holders,
+                view.slots
+            );
+            if cap == Some(1) {
+                let mut before: Vec<RequestId> =
+                    self.holders.get(name).copied().into_iter().collect();
+                let on_it: Vec<RequestId> = grants
+                    .iter()
+                    .filter(|g| g.resource == name)
+                    .map(|g| g.request)
+                    .collect();
+                if let Some((&last, earlier)) = on_it.split_last() {
+                    before.extend(earlier);
+                    for prior in before.into_iter().filter(|&p| p != last) {
+                        prop_assert!(
+                            !is_active(engine, prior),
+                            "{name}: {prior:?} still holds after {last:?} was granted"
+                        );
+                    }
+                }
+            }
+            // Strict FIFO, and no slot left idle: the next in line could not hold it now.
+            if let Some(next) = view.waiting.first() {
+                prop_assert!(
+                    !admits(view.slots, view.mode, holders, next.mode),
+                    "{}: {:?} waits for a slot it could hold",
+                    name,
+                    next.request
+                );
+            }
+            match view.holder() {
                 Some(holder) => self.holders.insert(name.to_owned(), holder.request),
                 None => self.holders.remove(name),
             };
+        }
+
+        // A refusal of slots names those in force on a resource in use.
+        if let Reply::SlotsDiffer { in_force, asked } = outcome.reply {
+            prop_assert!(
+                engine.locks().iter().any(|l| l.slots == in_force),
+                "slots {:?} refused ({} asked), but no resource has them",
+                in_force,
+                asked
+            );
+            prop_assert!(in_force != Some(asked));
         }
 
         // FIFO: a new waiter joins the back; one re-polling keeps its place.
@@ -338,7 +415,7 @@ fn config() -> ProptestConfig {
 proptest! {
     #![proptest_config(config())]
 
-    /// One holder per resource, fences increasing, FIFO grants, no waiter past its deadline; and at
+    /// Holders within the slots and of one mode, fences increasing, FIFO grants, no waiter past its deadline; and at
     /// the end, once the latest deadline (and grace) has passed, every waiter that ever queued was granted, timed
     /// out or removed (or still waits with no deadline).
     #[test]

@@ -125,7 +125,7 @@ fn busy_on_wait_no_shows_the_holders_view_and_no_token() {
             other => panic!("expected Busy for {wait:?}, got {other:?}"),
         }
     }
-    let holder = expected.holder.as_ref().expect("held");
+    let holder = expected.holder().expect("held");
     assert_eq!(
         (holder.request, holder.fence, holder.since),
         (grant.request, grant.fence, 5)

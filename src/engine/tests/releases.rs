@@ -91,7 +91,10 @@ fn release_by_a_stranger_is_refused() {
         Reply::Refused(Refusal::WrongToken)
     );
     assert_eq!(
-        engine.lock("db").and_then(|l| l.holder).map(|h| h.fence),
+        engine
+            .lock("db")
+            .and_then(|l| l.holder().cloned())
+            .map(|h| h.fence),
         Some(1)
     );
 }

@@ -3,7 +3,7 @@
 
 use super::gates::{close, create, delete_ticket, open, present, set, take, watch_gate};
 use super::*;
-use crate::engine::{ENDED_RETENTION_MS, Event, GateReply, GateState, TICKET_TTL_MS};
+use crate::engine::{ENDED_RETENTION_MS, Event, GateReply, GateState, Mode, TICKET_TTL_MS};
 
 /// The request id of the first Acquire on "n" in the script.
 const ADMIN_CANCELLED: u64 = 18;
@@ -171,6 +171,7 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Deleted { .. } => "deleted",
         Reply::Restarted { .. } => "restarted",
         Reply::Refused(_) => "refused",
+        Reply::SlotsDiffer { .. } => "slots_differ",
         Reply::Gate(gate) => match gate {
             GateReply::Created => "gate_created",
             GateReply::Deleted => "gate_deleted",
@@ -223,6 +224,8 @@ fn a_journal_written_before_meta_and_admins_still_parses() {
             wait: Wait::No,
             grace_ms: None,
             meta: None,
+            slots: None,
+            mode: Mode::Exclusive,
         })
     );
     assert_eq!(commands[1].op, cancel(RequestId(1)));

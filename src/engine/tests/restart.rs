@@ -93,7 +93,7 @@ fn a_plain_waiter_with_a_deadline_leaves_abandoned_without_an_event() {
     // The queue is empty now, and nothing else changed: the holder holds, with its lease.
     let lock = engine.lock("db").expect("still held");
     assert!(lock.waiting.is_empty());
-    let holder = lock.holder.expect("a holder");
+    let holder = lock.holder().cloned().expect("a holder");
     assert_eq!(
         (holder.request, holder.fence, holder.expires),
         (a.request, a.fence, Some(60_000))

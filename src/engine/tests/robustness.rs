@@ -216,7 +216,7 @@ fn seen_by_lockers(outcome: &Outcome) -> Vec<String> {
         Reply::Queued { position, .. } => format!("queued {position}"),
         Reply::Busy(view) => format!(
             "busy {:?} {}",
-            view.holder.as_ref().map(|h| h.fence),
+            view.holder().map(|h| h.fence),
             view.waiting.len()
         ),
         Reply::Renewed { grant } => format!("renewed {} {:?}", grant.fence, grant.expires),
@@ -270,7 +270,7 @@ fn random_watchers_change_no_grant_no_fence_and_no_position() {
             engine
                 .locks()
                 .into_iter()
-                .map(|l| (l.resource, l.holder.map(|h| h.fence), l.waiting.len()))
+                .map(|l| (l.holder().map(|h| h.fence), l.resource, l.waiting.len()))
                 .collect()
         };
         assert_eq!(holders(&watched), holders(&plain));

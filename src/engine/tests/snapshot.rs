@@ -102,10 +102,10 @@ fn kinds(s: &Snapshot) -> BTreeSet<&'static str> {
         }
     };
     for r in &s.resources {
-        saw(r.holder.expires.is_some(), "lease");
-        saw(r.holder.unclaimed, "unclaimed");
+        saw(r.holders[0].expires.is_some(), "lease");
+        saw(r.holders[0].unclaimed, "unclaimed");
         let waiters_meta = r.waiters.iter().any(|w| w.meta.is_some());
-        saw(r.holder.meta.is_some() || waiters_meta, "meta");
+        saw(r.holders[0].meta.is_some() || waiters_meta, "meta");
         saw(r.waiters.iter().any(|w| w.detached), "detached");
         let by_restart = r.waiters.iter().any(|w| w.detached && w.grace_ms.is_none());
         saw(by_restart, RESTART_DETACHED);

@@ -34,8 +34,8 @@ fn values_of_the_wrong_type_are_refused() {
         ("/version", json!(null)),
         ("/resources", json!({})),
         ("/resources/0", json!([])),
-        ("/resources/0/holder/token", json!("not a uuid")),
-        ("/resources/0/holder/request", json!(1e30)),
+        ("/resources/0/holders/0/token", json!("not a uuid")),
+        ("/resources/0/holders/0/request", json!(1e30)),
         ("/resources/0/waiters/0/detached", json!("yes")),
         ("/ended/0/end", json!("vanished")),
         ("/gates/tickets/0/gates/0", json!("s/a")),
@@ -73,20 +73,20 @@ fn states_no_engine_could_have_are_refused() {
     // watchers, and "b" an unclaimed holder; tickets 1 (granted, "s/b"), 2 (polled, "s/a" "t/x"),
     // 3 (queued, "s/b" "s/c") and 4 (polled, "t/x"); gate "s/a" is closed and watched.
     refused("beyond the fence counter", |s| {
-        s.last_fence = s.resources[0].holder.fence - 1;
+        s.last_fence = s.resources[0].holders[0].fence - 1;
     });
     refused("beyond the request counter", |s| s.last_request = 2);
     refused("in two places", |s| {
-        s.resources[1].holder.request = s.resources[0].holder.request;
+        s.resources[1].holders[0].request = s.resources[0].holders[0].request;
     });
     refused("given twice", |s| {
-        s.resources[1].holder.fence = s.resources[0].holder.fence;
+        s.resources[1].holders[0].fence = s.resources[0].holders[0].fence;
     });
     refused("in two places", |s| {
         s.resources[0].waiters[0].request = s.resources[0].watchers[0].request;
     });
     refused("holds or is new", |s| {
-        s.resources[0].waiters[1].token = s.resources[0].holder.token;
+        s.resources[0].waiters[1].token = s.resources[0].holders[0].token;
     });
     refused("waits twice", |s| {
         s.resources[0].waiters[1].token = s.resources[0].waiters[0].token;
@@ -100,12 +100,14 @@ fn states_no_engine_could_have_are_refused() {
     refused("detached without a deadline", |s| {
         s.resources[0].waiters[0].deadline = None;
     });
-    refused("expiry disagrees", |s| s.resources[0].holder.expires = None);
-    refused("times are out of order", |s| {
-        s.resources[0].holder.created = s.resources[0].holder.since + 1;
+    refused("expiry disagrees", |s| {
+        s.resources[0].holders[0].expires = None
     });
     refused("times are out of order", |s| {
-        s.resources[0].holder.renewed = s.clock + 1;
+        s.resources[0].holders[0].created = s.resources[0].holders[0].since + 1;
+    });
+    refused("times are out of order", |s| {
+        s.resources[0].holders[0].renewed = s.clock + 1;
     });
     refused("it is held", |s| {
         s.releases[0].resource = s.resources[0].name.clone();
@@ -115,7 +117,7 @@ fn states_no_engine_could_have_are_refused() {
     });
     refused("out of order", |s| s.last_release_seq = 0);
     refused("in two places", |s| {
-        s.ended[0].request = s.resources[0].holder.request;
+        s.ended[0].request = s.resources[0].holders[0].request;
     });
     refused("in two places", |s| s.ended.push(s.ended[0].clone()));
     refused("ended before the one before it", |s| s.ended.reverse());
@@ -150,7 +152,7 @@ fn states_no_engine_could_have_are_refused() {
     });
     refused("in two places", |s| {
         let poll = s.gates.tickets[1].poll.as_mut().expect("polled");
-        poll.request = s.resources[0].holder.request;
+        poll.request = s.resources[0].holders[0].request;
     });
     refused("expiry disagrees", |s| s.gates.tickets[2].expires = None);
     // The holder of "s/b" gone, and its watcher not told.

@@ -186,7 +186,7 @@ fn cancel_of_a_watcher_removes_only_it() {
     );
     let lock = engine.lock("db").expect("still held");
     assert_eq!(
-        (lock.watchers, lock.holder.map(|h| h.request)),
+        (lock.watchers, lock.holder().cloned().map(|h| h.request)),
         (0, Some(a.request))
     );
     assert_eq!(engine.next_deadline(), None);

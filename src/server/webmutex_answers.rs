@@ -1,0 +1,150 @@
+//! The WebMutex API's answers: grants, `/status` bodies and the 409s, built from engine views. Never
+//! a token, except in a grant to the client that got it.
+
+use serde_json::{Map, Value, json};
+
+use super::http::{Response, seconds};
+use super::slots;
+use super::webmutex::POLL_GRACE_MS;
+use crate::engine::{Grant, LockView, MAX_SLOTS, Refusal};
+use crate::timefmt;
+
+/// 409: the request named other slots than those in force; `slots` (*extension*) says which (null:
+/// none were named, the default is in force), `asked` what it named.
+pub(super) fn slots_differ(id: &str, in_force: Option<u32>, asked: u32) -> Response {
+    let body = json!({
+        "status": "fail",
+        "reason": slots::differ_reason(id, in_force, asked),
+        "id": id,
+        "slots": in_force,
+        "asked": asked,
+    });
+    Response::json(409, &body)
+}
+
+/// 409 for a poll that ended while its request keeps its place for the next poll: the mutex as it
+/// stands, and where the request is in line.
+pub(super) fn still_queued(
+    id: &str,
+    view: Option<&LockView>,
+    waited: f64,
+    position: usize,
+) -> Response {
+    let mut m = lock_fields(id, view, timefmt::now_ms());
+    let reason = format!(
+        "timed out after {waited}s waiting for mutex {id}; still queued at position {position} for {}s: grab again with the same token to keep the place",
+        POLL_GRACE_MS / 1000
+    );
+    m.insert("status".into(), "fail".into());
+    m.insert("reason".into(), reason.into());
+    m.insert("timed_out".into(), true.into());
+    m.insert("queued".into(), true.into());
+    m.insert("position".into(), position.into());
+    Response::json(409, &Value::Object(m))
+}
+
+pub(super) fn status_of(id: &str, view: Option<&LockView>) -> Response {
+    let mut body = lock_fields(id, view, timefmt::now_ms());
+    body.insert("status".into(), "ok".into());
+    Response::json(200, &Value::Object(body))
+}
+
+/// A mutex as `/status` shows it (never with a token). The document knows one holder: the top-level
+/// fields describe the oldest; `holders` (*extension*) lists them all, and `slots`, `free` and `mode`
+/// say how many more may join, and how.
+pub(super) fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), id.into());
+    let holder = view.and_then(LockView::holder);
+    m.insert("in_use".into(), holder.is_some().into());
+    for (name, value) in slots::slot_fields(view) {
+        m.insert(name.into(), value);
+    }
+    m.insert("holders".into(), slots::holders_json(view, now));
+    if let (Some(view), Some(h)) = (view, holder) {
+        m.insert("holder".into(), h.holder.clone().into());
+        m.insert("since".into(), timefmt::rfc3339(h.since).into());
+        m.insert("held_for".into(), seconds(now.saturating_sub(h.since)));
+        m.insert("fence".into(), h.fence.into());
+        if let (Some(ttl), Some(expires)) = (h.ttl_ms, h.expires) {
+            m.insert("ttl".into(), seconds(ttl));
+            m.insert("expires".into(), timefmt::rfc3339(expires).into());
+            m.insert("ttl_left".into(), seconds(expires.saturating_sub(now)));
+        }
+        m.insert("waiting".into(), view.waiting.len().into());
+        let queue: Vec<Value> = view
+            .waiting
+            .iter()
+            .map(|w| json!({"holder": w.holder, "since": timefmt::rfc3339(w.since)}))
+            .collect();
+        m.insert("queue".into(), queue.into());
+    }
+    m
+}
+
+pub(super) fn grant_body(grant: &Grant, with_token: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), grant.resource.clone().into());
+    if with_token {
+        m.insert("token".into(), grant.token.to_string().into());
+    }
+    m.insert("fence".into(), grant.fence.into());
+    m.insert("holder".into(), grant.holder.clone().into());
+    m.insert("mode".into(), grant.mode.as_str().into());
+    m.insert("since".into(), timefmt::rfc3339(grant.since).into());
+    if let (Some(ttl), Some(expires)) = (grant.ttl_ms, grant.expires) {
+        m.insert("ttl".into(), seconds(ttl));
+        m.insert("expires".into(), timefmt::rfc3339(expires).into());
+    }
+    Value::Object(m)
+}
+
+/// 409: held by someone else — right away, or after `waited` seconds of waiting.
+pub(super) fn busy(id: &str, view: Option<&LockView>, waited: Option<f64>) -> Response {
+    let now = timefmt::now_ms();
+    let mut m = lock_fields(id, view, now);
+    let who = view.and_then(|v| {
+        let h = v.holder()?;
+        let others = match v.holders.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        Some(format!(
+            "held by {}{others} since {}",
+            h.holder,
+            timefmt::rfc3339(h.since)
+        ))
+    });
+    let state = who.unwrap_or_else(|| "not free for this waiter".to_string());
+    let reason = match waited {
+        Some(w) => {
+            m.insert("timed_out".into(), true.into());
+            format!("timed out after {w}s waiting for mutex {id}: {state}")
+        }
+        None => format!("mutex {id} is {state}"),
+    };
+    m.insert("status".into(), "fail".into());
+    m.insert("reason".into(), reason.into());
+    Response::json(409, &Value::Object(m))
+}
+
+pub(super) fn refused(id: &str, refusal: Refusal) -> Response {
+    let reason = match refusal {
+        Refusal::NotHeld => format!("mutex {id} is not held (released, or its lease expired)"),
+        Refusal::WrongToken => format!("mutex {id} is held by another token"),
+        Refusal::UnknownRequest => format!("mutex {id} has no such request"),
+        Refusal::InvalidSlots => {
+            return Response::fail(400, format!("slots must be from 1 to {MAX_SLOTS}"));
+        }
+    };
+    Response::fail(409, reason)
+}
+
+pub(super) fn ok(body: Value) -> Response {
+    let mut body = match body {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    body.insert("status".into(), "ok".into());
+    Response::json(200, &Value::Object(body))
+}
