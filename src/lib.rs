@@ -7,4 +7,5 @@ pub mod fuzzing;
 pub mod journal;
 pub mod server;
 pub mod signals;
+pub mod store;
 pub mod timefmt;
