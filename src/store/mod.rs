@@ -97,6 +97,10 @@ impl Store {
         }
     }
 
+    pub fn log_key(&self) -> &[u8] {
+        &self.log_key
+    }
+
     /// Appends one entry to the log; the revision it got.
     pub fn append(&self, entry: &[u8]) -> Result<i64, Failure> {
         self.etcd.put(&self.log_key, entry, None)
