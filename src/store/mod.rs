@@ -135,13 +135,16 @@ impl Store {
         Ok(Some((revision, body.get(1..).unwrap_or_default().to_vec())))
     }
 
-    /// Stores a snapshot of the state after `revision` (unless a later one is there already), then
-    /// compacts the log below it.
-    pub fn save_snapshot(&self, revision: i64, snapshot: &[u8]) -> Result<(), Failure> {
+    /// Stores a snapshot of the state after `revision` (unless a later one is there already), then,
+    /// if `compact`, compacts etcd below it (etcd-wide: every key's history before it is gone).
+    pub fn save_snapshot(&self, revision: i64, snapshot: &[u8], compact: bool) -> Result<(), Failure> {
         let mut value = format!("{revision:020} ").into_bytes();
         value.extend_from_slice(snapshot);
         self.etcd.put_if_greater(&self.snapshot_key, &value)?;
-        self.etcd.compact(revision)
+        if compact {
+            self.etcd.compact(revision)?;
+        }
+        Ok(())
     }
 
     /// Puts this server's liveness key on a new lease of `ttl`; the lease.

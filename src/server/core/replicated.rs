@@ -257,7 +257,7 @@ impl Core {
                 engine: inner.engine.snapshot(),
                 origins: inner.origins.snapshot(),
             };
-            replica.later(Job::Snapshot(snapshot));
+            replica.later(Job::Snapshot(snapshot, true));
         }
         deliveries
     }

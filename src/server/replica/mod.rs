@@ -39,7 +39,8 @@ const WATCH_IDLE: Duration = Duration::from_secs(10);
 /// What the background thread writes.
 pub enum Job {
     Append(Entry),
-    Snapshot(SharedSnapshot),
+    /// A snapshot, and whether to compact etcd below it after.
+    Snapshot(SharedSnapshot, bool),
 }
 
 /// This server's handle on the shared log.
@@ -135,8 +136,9 @@ pub fn start(shared: &Arc<Shared>, queues: Queues, within: Duration) -> Result<(
     })?;
     spawn(shared, "liveness", move |s| liveness(s, lease))?;
     shared.core.catch_up(replica, within)?;
-    // A snapshot at start: a server that starts after this replays no more than what follows.
-    replica.later(Job::Snapshot(shared.core.shared_snapshot()));
+    // A snapshot at start: a server that starts after this replays no more than what follows. No
+    // compaction here: it is etcd-wide, and other users of the cluster may still need its history.
+    replica.later(Job::Snapshot(shared.core.shared_snapshot(), false));
     Ok(())
 }
 
@@ -176,12 +178,21 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                     }
                     applied = shared.core.applied_revision();
                 }
-                Ok(WatchMessage::Compacted(_)) => {
+                Ok(WatchMessage::Compacted(compacted)) => {
                     match load(&replica.store).and_then(|s| shared.core.restore(s)) {
                         Ok(deliveries) => send(replica, deliveries),
                         Err(e) => eprintln!("weblock: cannot catch up with the shared log: {e}"),
                     }
                     applied = shared.core.applied_revision();
+                    if applied + 1 < compacted {
+                        // The entries between the snapshot and the compaction are gone: this server
+                        // cannot know the state, and must not answer from a wrong one.
+                        eprintln!(
+                            "weblock: etcd ({}) was compacted at revision {compacted}, past the stored snapshot (revision {applied}): the shared log between them is lost to this server; stopping (keep etcd's history longer than a snapshot interval)",
+                            replica.store.url
+                        );
+                        std::process::exit(70);
+                    }
                     break;
                 }
                 Ok(WatchMessage::Cancelled(_)) | Err(_) => break,
@@ -208,9 +219,9 @@ fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
                     shared.core.proposal_failed(entry.seq);
                 }
             }
-            Job::Snapshot(snapshot) => {
+            Job::Snapshot(snapshot, compact) => {
                 let bytes = serde_json::to_vec(&snapshot).unwrap_or_default();
-                if let Err(e) = replica.store.save_snapshot(snapshot.revision, &bytes) {
+                if let Err(e) = replica.store.save_snapshot(snapshot.revision, &bytes, compact) {
                     eprintln!(
                         "weblock: cannot store a snapshot at revision {} in etcd ({e}); the log is not compacted",
                         snapshot.revision
