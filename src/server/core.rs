@@ -29,6 +29,7 @@ use super::conn::Slot;
 use super::http::Response;
 use super::replica::{Origins, Replica};
 pub use replicated::{begin_request, end_request};
+use replicated::{end_parked_entry, give_back_entry};
 use settle::unpark;
 
 /// After a restart, how long a long-polling waiter has to come back and keep its place.
@@ -251,11 +252,16 @@ impl Core {
         {
             return Vec::new();
         }
-        inner.parked.remove(&request);
         if let Some(replica) = &self.replica {
-            self.end_parked_later(replica, &inner, request);
+            // Its connection stays parked until the cancel comes back applied: a grant that the
+            // log orders before it then finds the client gone and is given back (`settle`). Written
+            // before this returns, as in memory the cancel is applied at once.
+            let entry = end_parked_entry(replica, &inner, request);
+            drop(inner);
+            replica.append_now(entry);
             return Vec::new();
         }
+        inner.parked.remove(&request);
         let op = Op::Cancel {
             request,
             by: CancelBy::Client,
@@ -271,7 +277,9 @@ impl Core {
             return Vec::new();
         }
         if let Some(replica) = &self.replica {
-            self.give_back_later(replica, &inner, claim, op);
+            let entry = give_back_entry(replica, &inner, claim, op);
+            drop(inner);
+            replica.append_now(entry);
             return Vec::new();
         }
         self.run(&mut inner, op).1

@@ -48,6 +48,19 @@ pub(in crate::server) struct Proposals {
     tick_retry: Option<Instant>,
     /// Parked requests whose end was proposed, and when.
     ending: HashMap<RequestId, Instant>,
+    /// Give-backs of the entry being applied, to be written before its reply is let out.
+    pub(super) appends: Vec<Entry>,
+}
+
+/// What applying one log entry gave.
+#[derive(Default)]
+pub struct Applied {
+    /// Answers due to connections parked here.
+    pub deliveries: Vec<Delivery>,
+    /// Entries to write before `answer` is let out (see `settle`).
+    pub appends: Vec<Entry>,
+    /// This server's proposal's reply, by its number, when it waits on `appends`.
+    pub answer: Option<(u64, Reply)>,
 }
 
 struct Proposal {
@@ -229,24 +242,30 @@ impl Core {
     }
 
     /// Applies the log's entry at `revision` (or skips one that is not an entry, as every server
-    /// does); returns the answers due to connections parked here.
-    pub fn apply_entry(&self, revision: i64, entry: Result<Entry, String>) -> Vec<Delivery> {
+    /// does). The caller writes `appends`, then lets `answer` out (`answer`), then delivers.
+    pub fn apply_entry(&self, revision: i64, entry: Result<Entry, String>) -> Applied {
         let Some(replica) = &self.replica else {
-            return Vec::new();
+            return Applied::default();
         };
         let mut inner = self.inner();
         let before = inner.proposals.applied;
         if revision <= before {
-            return Vec::new();
+            return Applied::default();
         }
         inner.proposals.applied = revision;
-        let deliveries = match entry {
+        let mut applied = match entry {
             Ok(entry) => self.apply_entry_body(replica, &mut inner, revision, entry),
             Err(why) => {
                 eprintln!("weblock: skipped log entry at revision {revision}: {why}");
-                Vec::new()
+                Applied::default()
             }
         };
+        applied.appends = std::mem::take(&mut inner.proposals.appends);
+        if applied.appends.is_empty()
+            && let Some((seq, reply)) = applied.answer.take()
+        {
+            set_reply(&mut inner, seq, reply);
+        }
         let clock = inner.engine.clock();
         inner.origins.prune(clock);
         self.applied.notify_all();
@@ -259,7 +278,13 @@ impl Core {
             };
             replica.later(Job::Snapshot(snapshot, true));
         }
-        deliveries
+        applied
+    }
+
+    /// Lets out a reply that waited for its step's give-backs to be written.
+    pub fn answer(&self, seq: u64, reply: Reply) {
+        set_reply(&mut self.inner(), seq, reply);
+        self.applied.notify_all();
     }
 
     fn apply_entry_body(
@@ -268,7 +293,7 @@ impl Core {
         inner: &mut Inner,
         revision: i64,
         entry: Entry,
-    ) -> Vec<Delivery> {
+    ) -> Applied {
         let mine = entry.server == replica.id;
         match entry.body {
             Body::Command { command, parks } => {
@@ -294,17 +319,19 @@ impl Core {
                         }
                         // Its worker gave up waiting (and answered 503): nobody will collect
                         // what this queued.
-                        None if mine => self.end_parked_later(replica, inner, request),
+                        None if mine => {
+                            if let Some(end) = end_parked_entry(replica, inner, request) {
+                                replica.later(Job::Append(end));
+                            }
+                        }
                         None => {}
                     }
                 }
-                if let Some(proposal) = mine
-                    .then(|| inner.proposals.waiting.get_mut(&entry.seq))
-                    .flatten()
-                {
-                    proposal.reply = Some(reply);
+                Applied {
+                    deliveries,
+                    appends: Vec::new(),
+                    answer: mine.then_some((entry.seq, reply)),
                 }
-                deliveries
             }
             Body::EndParked {
                 now,
@@ -313,13 +340,17 @@ impl Core {
             } => {
                 inner.proposals.ending.remove(&request);
                 if inner.origins.parked_at(request) != Some(&origin) {
-                    return Vec::new();
+                    return Applied::default();
                 }
                 let op = Op::Cancel {
                     request,
                     by: CancelBy::Client,
                 };
-                self.run_command(inner, Command { now, op }).1
+                let deliveries = self.run_command(inner, Command { now, op }).1;
+                Applied {
+                    deliveries,
+                    ..Applied::default()
+                }
             }
             Body::GiveBack {
                 now,
@@ -328,9 +359,13 @@ impl Core {
                 op,
             } => {
                 if !inner.origins.take_handed(claim, &origin) {
-                    return Vec::new();
+                    return Applied::default();
                 }
-                self.run_command(inner, Command { now, op }).1
+                let deliveries = self.run_command(inner, Command { now, op }).1;
+                Applied {
+                    deliveries,
+                    ..Applied::default()
+                }
             }
         }
     }
@@ -358,31 +393,6 @@ impl Core {
             .collect();
         self.applied.notify_all();
         Ok(deliveries)
-    }
-
-    /// Proposes the end of `request`'s wait, as parked now (a hang-up, a worker that gave up).
-    pub(super) fn end_parked_later(&self, replica: &Replica, inner: &Inner, request: RequestId) {
-        if let Some(origin) = inner.origins.parked_at(request) {
-            replica.later(Job::Append(replica.entry(Body::EndParked {
-                now: timefmt::now_ms(),
-                request,
-                origin: origin.clone(),
-            })));
-        }
-    }
-
-    /// Proposes giving back the grant `claim` handed from here, whose client was gone.
-    pub(super) fn give_back_later(&self, replica: &Replica, inner: &Inner, claim: Claim, op: Op) {
-        if let Some(origin) = inner.origins.handed_from(claim)
-            && origin.server == replica.id
-        {
-            replica.later(Job::Append(replica.entry(Body::GiveBack {
-                now: timefmt::now_ms(),
-                claim,
-                origin: origin.clone(),
-                op,
-            })));
-        }
     }
 
     /// A deadline is due at `now`: propose a tick, unless one is in flight (or failed just now).
@@ -432,6 +442,45 @@ impl Core {
             })));
         }
     }
+}
+
+fn set_reply(inner: &mut Inner, seq: u64, reply: Reply) {
+    // Gone if its worker gave up waiting.
+    if let Some(proposal) = inner.proposals.waiting.get_mut(&seq) {
+        proposal.reply = Some(reply);
+    }
+}
+
+/// The entry that ends `request`'s wait as it is parked now (a hang-up, a worker that gave up).
+pub(super) fn end_parked_entry(
+    replica: &Replica,
+    inner: &Inner,
+    request: RequestId,
+) -> Option<Entry> {
+    let origin = inner.origins.parked_at(request)?;
+    Some(replica.entry(Body::EndParked {
+        now: timefmt::now_ms(),
+        request,
+        origin: origin.clone(),
+    }))
+}
+
+/// The entry that gives back the grant `claim` handed from here, whose client was gone.
+pub(super) fn give_back_entry(
+    replica: &Replica,
+    inner: &Inner,
+    claim: Claim,
+    op: Op,
+) -> Option<Entry> {
+    let origin = inner.origins.handed_from(claim)?;
+    (origin.server == replica.id).then(|| {
+        replica.entry(Body::GiveBack {
+            now: timefmt::now_ms(),
+            claim,
+            origin: origin.clone(),
+            op,
+        })
+    })
 }
 
 impl Replica {

@@ -54,7 +54,12 @@ impl Core {
                     if let Some((claim, op)) = d.undo {
                         inner.unclaimed.remove(&claim);
                         match &self.replica {
-                            Some(replica) => self.give_back_later(replica, inner, claim, op),
+                            // Written before the reply to the entry being applied is let out
+                            // (`Applied`): nobody hears of this step before its give-back.
+                            Some(replica) => {
+                                let entry = super::give_back_entry(replica, inner, claim, op);
+                                inner.proposals.appends.extend(entry);
+                            }
                             None => {
                                 pending.extend(self.apply_logged(inner, Command { now, op }).events)
                             }

@@ -86,6 +86,16 @@ impl Replica {
         }
     }
 
+    /// Writes `entry` now, on the calling thread (never under the engine's lock); if etcd cannot take
+    /// it now, the background thread tries once more.
+    pub fn append_now(&self, entry: Option<Entry>) {
+        if let Some(entry) = entry
+            && self.store.append(&entry.encode()).is_err()
+        {
+            self.later(Job::Append(entry));
+        }
+    }
+
     /// Hands `job` to the background thread.
     pub fn later(&self, job: Job) {
         // The receiver lives as long as the process: a send cannot fail before it ends.
@@ -173,8 +183,14 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                     backoff = Duration::ZERO;
                     for kv in kvs {
                         let entry = Entry::decode(&kv.value);
-                        let deliveries = shared.core.apply_entry(kv.mod_revision, entry);
-                        send(replica, deliveries);
+                        let applied = shared.core.apply_entry(kv.mod_revision, entry);
+                        for entry in applied.appends {
+                            replica.append_now(Some(entry));
+                        }
+                        if let Some((seq, reply)) = applied.answer {
+                            shared.core.answer(seq, reply);
+                        }
+                        send(replica, applied.deliveries);
                     }
                     applied = shared.core.applied_revision();
                 }
