@@ -121,6 +121,12 @@ impl Server {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Kills the server with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
