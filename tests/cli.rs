@@ -1117,47 +1117,10 @@ fn eight_cli_workers_never_overlap() {
     let sb = Sandbox::new("overlap");
     let log = sb.path("log");
 
-    let section = "echo \"enter $WEBLOCK_FENCE\" >> \"$LOG\"; sleep 0.01; \
-                   echo \"leave $WEBLOCK_FENCE\" >> \"$LOG\"";
-    let worker = format!(
-        "i=0; while [ $i -lt {ROUNDS} ]; do \
-           \"$WEBLOCK_BIN\" wait-grab L --timeout 60s -- sh -c '{section}' || exit $?; \
-           i=$((i+1)); \
-         done"
-    );
-    let mut workers: Vec<Proc> = (0..WORKERS)
-        .map(|i| {
-            let mut bash = Command::new("bash");
-            user_env(&mut bash, &server.url(""), &sb.user(&format!("worker{i}")))
-                .args(["-c", &worker])
-                .env("WEBLOCK_BIN", BIN)
-                .env("LOG", &log);
-            sb.spawn(bash)
-        })
-        .collect();
+    let mut workers = section_workers(&sb, &[server.url("")], WORKERS, ROUNDS, "0.01", &log);
     for w in &mut workers {
         w.finish_within(Duration::from_secs(40)).expect_ok();
     }
-
-    let text = fs::read_to_string(&log).expect("the workers wrote a log");
-    let events = log_events(&text);
-    assert_eq!(
-        events.len(),
-        2 * WORKERS * ROUNDS,
-        "{} critical sections, entered and left:\n{text}",
-        WORKERS * ROUNDS
-    );
-    let mut last_fence = None;
-    for pair in events.chunks(2) {
-        let [(true, enter), (false, leave)] = pair else {
-            panic!("critical sections overlap (enter/leave do not alternate) at {pair:?}:\n{text}");
-        };
-        assert_eq!(enter, leave, "a section left with another fence:\n{text}");
-        assert!(
-            last_fence.is_none_or(|f| f < *enter),
-            "fences grow from one holder to the next:\n{text}"
-        );
-        last_fence = Some(*enter);
-    }
+    assert_sections(&log, WORKERS * ROUNDS);
     assert_free(&server, "L");
 }

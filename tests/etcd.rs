@@ -9,11 +9,9 @@ mod common;
 #[path = "common/cli.rs"]
 mod cli_helpers;
 
-use std::fs;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cli_helpers::{BIN, Proc, Sandbox, log_events, user_env, wait_until};
+use cli_helpers::{Sandbox, assert_sections, section_workers, wait_until};
 use common::etcd::{self, Etcd};
 use common::*;
 use serde_json::Value;
@@ -51,40 +49,12 @@ fn cli_workers_on_three_servers_never_overlap_and_fences_grow() {
     let (_, servers) = cluster(3);
     let sb = Sandbox::new("etcd-workers");
     let log = sb.path("log");
-    let section = "echo \"enter $WEBLOCK_FENCE\" >> \"$LOG\"; sleep 0.02; \
-                   echo \"leave $WEBLOCK_FENCE\" >> \"$LOG\"";
-    let worker = format!(
-        "i=0; while [ $i -lt {ROUNDS} ]; do \
-           \"$WEBLOCK_BIN\" wait-grab L --timeout 60s -- sh -c '{section}' || exit $?; \
-           i=$((i+1)); \
-         done"
-    );
-    let mut workers: Vec<Proc> = (0..WORKERS)
-        .map(|i| {
-            let url = servers[i % servers.len()].url("");
-            let mut bash = Command::new("bash");
-            user_env(&mut bash, &url, &sb.user(&format!("worker{i}")))
-                .args(["-c", &worker])
-                .env("WEBLOCK_BIN", BIN)
-                .env("LOG", &log);
-            sb.spawn(bash)
-        })
-        .collect();
+    let urls: Vec<String> = servers.iter().map(|s| s.url("")).collect();
+    let mut workers = section_workers(&sb, &urls, WORKERS, ROUNDS, "0.02", &log);
     for w in &mut workers {
         w.finish_within(Duration::from_secs(90)).expect_ok();
     }
-    let text = fs::read_to_string(&log).expect("the workers wrote a log");
-    let events = log_events(&text);
-    assert_eq!(events.len(), 2 * WORKERS * ROUNDS, "every section:\n{text}");
-    let mut last = 0;
-    for pair in events.chunks(2) {
-        let [(true, enter), (false, leave)] = pair else {
-            panic!("critical sections overlap at {pair:?}:\n{text}");
-        };
-        assert_eq!(enter, leave, "a section left with another fence:\n{text}");
-        assert!(*enter > last, "fences grow strictly across servers:\n{text}");
-        last = *enter;
-    }
+    assert_sections(&log, WORKERS * ROUNDS);
     for s in &servers {
         assert_eq!(s.status("L")["in_use"], false, "released, seen from every server");
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::base64;
+use crate::base64;
 
 /// How a call failed, which decides what a client may be told.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,6 @@
 //!   later snapshot sorts after an earlier one and a late writer can never replace it with an older one.
 //!   The log is compacted below R once it is written.
 //! - `PREFIX/servers/ID`: one key per running server, on a lease that it keeps alive.
-pub mod base64;
 pub mod etcd;
 
 use std::time::Duration;

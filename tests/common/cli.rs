@@ -413,3 +413,61 @@ pub fn log_events(log: &str) -> Vec<(bool, u64)> {
         })
         .collect()
 }
+
+/// `n` shell workers that each take lock `L` with `weblock wait-grab` `rounds` times, and inside it
+/// log `enter FENCE`, pause `pause` seconds, log `leave FENCE` to `log`. Worker `i` talks to
+/// `urls[i % urls.len()]`.
+pub fn section_workers(
+    sb: &Sandbox,
+    urls: &[String],
+    n: usize,
+    rounds: usize,
+    pause: &str,
+    log: &Path,
+) -> Vec<Proc> {
+    let section = format!(
+        "echo \"enter $WEBLOCK_FENCE\" >> \"$LOG\"; sleep {pause}; \
+         echo \"leave $WEBLOCK_FENCE\" >> \"$LOG\""
+    );
+    let worker = format!(
+        "i=0; while [ $i -lt {rounds} ]; do \
+           \"$WEBLOCK_BIN\" wait-grab L --timeout 60s -- sh -c '{section}' || exit $?; \
+           i=$((i+1)); \
+         done"
+    );
+    (0..n)
+        .map(|i| {
+            let mut bash = Command::new("bash");
+            user_env(&mut bash, &urls[i % urls.len()], &sb.user(&format!("worker{i}")))
+                .args(["-c", &worker])
+                .env("WEBLOCK_BIN", BIN)
+                .env("LOG", log);
+            sb.spawn(bash)
+        })
+        .collect()
+}
+
+/// Checks the log `section_workers` wrote: `sections` critical sections, entered and left in turn
+/// (never two at once), each left with its own fence, fences strictly growing.
+pub fn assert_sections(log: &Path, sections: usize) {
+    let text = fs::read_to_string(log).expect("the workers wrote a log");
+    let events = log_events(&text);
+    assert_eq!(
+        events.len(),
+        2 * sections,
+        "{sections} critical sections, entered and left:\n{text}"
+    );
+    let mut last_fence = None;
+    for pair in events.chunks(2) {
+        let [(true, enter), (false, leave)] = pair else {
+            panic!("critical sections overlap (enter/leave do not alternate) at {pair:?}:\n{text}");
+        };
+        assert_eq!(enter, leave, "a section left with another fence:\n{text}");
+        assert!(
+            last_fence.is_none_or(|f| f < *enter),
+            "fences grow strictly from one holder to the next:\n{text}"
+        );
+        last_fence = Some(*enter);
+    }
+}
+

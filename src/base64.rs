@@ -1,5 +1,5 @@
-//! Standard base64 (RFC 4648, with padding): etcd's JSON gateway carries every key and value in it.
-//! A dozen lines do not justify a crate.
+//! Standard base64 (RFC 4648, with padding; the URL-safe alphabet is read too): HTTP Basic credentials,
+//! and every key and value on etcd's JSON gateway. A few lines do not justify a crate.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
