@@ -23,9 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use cli_helpers::{
-    BIN, Sandbox, assert_sections, section_workers, wait_until, weblock_at,
-};
+use cli_helpers::{BIN, Sandbox, assert_sections, section_workers, wait_until, weblock_at};
 use common::{Conn, Response};
 use serde_json::{Value, json};
 

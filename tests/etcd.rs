@@ -5,9 +5,9 @@
 //!
 //! Needs Debian's `etcd-server` (`/usr/bin/etcd`); without it each test prints one "skipped" line,
 //! or fails when `WEBLOCK_REQUIRE_ETCD=1` (as CI sets it).
-mod common;
 #[path = "common/cli.rs"]
 mod cli_helpers;
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,9 @@ fn token(v: &Value) -> String {
 }
 
 fn fence(v: &Value) -> u64 {
-    v["fence"].as_u64().unwrap_or_else(|| panic!("no fence in {v}"))
+    v["fence"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no fence in {v}"))
 }
 
 #[test]
@@ -56,7 +58,11 @@ fn cli_workers_on_three_servers_never_overlap_and_fences_grow() {
     }
     assert_sections(&log, WORKERS * ROUNDS);
     for s in &servers {
-        assert_eq!(s.status("L")["in_use"], false, "released, seen from every server");
+        assert_eq!(
+            s.status("L")["in_use"],
+            false,
+            "released, seen from every server"
+        );
     }
 }
 
@@ -92,7 +98,11 @@ fn waiters_queued_through_different_servers_are_granted_in_queue_order() {
         assert!(fence(&grant) > last, "fences grow: {grant}");
         for s in &servers {
             let status = s.status("q");
-            assert_eq!(status["holder"], holder.as_str(), "the same holder everywhere: {status}");
+            assert_eq!(
+                status["holder"],
+                holder.as_str(),
+                "the same holder everywhere: {status}"
+            );
         }
         last = fence(&grant);
         held = token(&grant);
@@ -122,7 +132,10 @@ fn a_killed_servers_waiters_leave_the_queue_and_its_holders_keep_their_locks() {
 
     doomed.kill9();
     let answer = recv_within(&bob, Duration::from_secs(10), "bob's connection ends");
-    assert!(answer.is_err(), "bob's wait ends with its server: {answer:?}");
+    assert!(
+        answer.is_err(),
+        "bob's wait ends with its server: {answer:?}"
+    );
     let deadline = Instant::now() + DEAD_SERVER_NOTICED;
     let s = loop {
         let s = alive.status("L");
@@ -131,10 +144,16 @@ fn a_killed_servers_waiters_leave_the_queue_and_its_holders_keep_their_locks() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(s["waiting"], 0, "the dead server's waiter left the queue: {s}");
+    assert_eq!(
+        s["waiting"], 0,
+        "the dead server's waiter left the queue: {s}"
+    );
     assert_eq!(s["holder"], "alice", "alice still holds L: {s}");
     let m = alive.status("M");
-    assert_eq!(m["holder"], "carol", "the dead server's holder keeps M: {m}");
+    assert_eq!(
+        m["holder"], "carol",
+        "the dead server's holder keeps M: {m}"
+    );
     assert_eq!(fence(&m), fence(&c));
 
     alive.release_ok(Enc::Form, "L", &token(&a));
@@ -152,11 +171,26 @@ fn a_new_server_catches_up_with_the_shared_state_and_serves() {
     servers[0].kill9();
     let y = servers[1].grab_ok(Enc::Form, &[("id", "y"), ("holder", "two")]);
     let again = Server::start_with(&["--store", &store]);
-    assert_eq!(again.status("x")["holder"], "one", "what was done before it started");
-    assert_eq!(again.status("y")["fence"], fence(&y), "and through the other server");
+    assert_eq!(
+        again.status("x")["holder"],
+        "one",
+        "what was done before it started"
+    );
+    assert_eq!(
+        again.status("y")["fence"],
+        fence(&y),
+        "and through the other server"
+    );
     let z = again.grab_ok(Enc::Form, &[("id", "z"), ("holder", "three")]);
-    assert!(fence(&z) > fence(&y) && fence(&y) > fence(&x), "fences go on: {z}");
-    assert_eq!(servers[1].status("z")["holder"], "three", "seen by the others");
+    assert!(
+        fence(&z) > fence(&y) && fence(&y) > fence(&x),
+        "fences go on: {z}"
+    );
+    assert_eq!(
+        servers[1].status("z")["holder"],
+        "three",
+        "seen by the others"
+    );
     again.release_ok(Enc::Form, "x", &token(&x));
     assert_eq!(servers[1].status("x")["in_use"], false);
 }
@@ -187,15 +221,23 @@ fn when_etcd_stops_answering_changes_get_503_and_the_servers_recover_by_themselv
     assert_eq!(r.status, 503, "no answer from possibly stale state: {r}");
 
     own.signal(libc::SIGCONT);
-    wait_until(RECOVERY, "a change succeeds once etcd answers again", || {
-        servers[1].post("/grab", Enc::Form, &[("id", "c")]).status == 200
-    });
+    wait_until(
+        RECOVERY,
+        "a change succeeds once etcd answers again",
+        || servers[1].post("/grab", Enc::Form, &[("id", "c")]).status == 200,
+    );
 
     own.restart();
-    wait_until(RECOVERY, "both servers serve again after etcd restarts", || {
-        servers.iter().all(|s| s.get("/status?id=a").status == 200)
-    });
-    assert_eq!(servers[1].status("a")["fence"], fence(&a), "nothing was lost");
+    wait_until(
+        RECOVERY,
+        "both servers serve again after etcd restarts",
+        || servers.iter().all(|s| s.get("/status?id=a").status == 200),
+    );
+    assert_eq!(
+        servers[1].status("a")["fence"],
+        fence(&a),
+        "nothing was lost"
+    );
     let d = servers[1].grab_ok(Enc::Form, &[("id", "d")]);
     assert!(fence(&d) > fence(&a), "fences go on after the outage: {d}");
 }

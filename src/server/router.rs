@@ -54,7 +54,9 @@ pub fn route(
     core::begin_request();
     let handled = dispatch(&mut ctx, first, rest);
     match (core::end_request(), handled) {
-        (Some(reason), Handled::Respond(_)) => Handled::Respond(Response::refusal(words, 503, reason)),
+        (Some(reason), Handled::Respond(_)) => {
+            Handled::Respond(Response::refusal(words, 503, reason))
+        }
         (_, handled) => handled,
     }
 }

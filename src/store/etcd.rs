@@ -249,7 +249,7 @@ pub enum WatchMessage {
 
 impl Watch {
     /// Blocks for the next message.
-    pub fn next(&mut self) -> Result<WatchMessage, Failure> {
+    pub fn next_message(&mut self) -> Result<WatchMessage, Failure> {
         let mut line = String::new();
         loop {
             line.clear();
@@ -258,7 +258,9 @@ impl Watch {
                 .read_line(&mut line)
                 .map_err(|e| Failure::NoAnswer(format!("watch: {e}")))?;
             if n == 0 {
-                return Err(Failure::NoAnswer("watch: the connection closed".to_string()));
+                return Err(Failure::NoAnswer(
+                    "watch: the connection closed".to_string(),
+                ));
             }
             if !line.trim().is_empty() {
                 return parse_watch_message(&line);
@@ -280,7 +282,9 @@ pub fn parse_watch_message(line: &str) -> Result<WatchMessage, Failure> {
         return Ok(WatchMessage::Compacted(compacted));
     }
     if result["canceled"] == true {
-        let why = result["cancel_reason"].as_str().unwrap_or("no reason given");
+        let why = result["cancel_reason"]
+            .as_str()
+            .unwrap_or("no reason given");
         return Ok(WatchMessage::Cancelled(why.to_string()));
     }
     let mut changes = Vec::new();
@@ -299,7 +303,9 @@ pub fn parse_watch_message(line: &str) -> Result<WatchMessage, Failure> {
 /// The error etcd answered with, if it did. "Timed out" and "unavailable" (no leader, no quorum) mean
 /// a write may still be applied.
 fn refusal(answer: &Value) -> Option<Failure> {
-    let error = answer.get("error").or_else(|| answer["result"].get("error"))?;
+    let error = answer
+        .get("error")
+        .or_else(|| answer["result"].get("error"))?;
     let message = match error {
         Value::String(s) => s.clone(),
         other => other["message"].as_str().unwrap_or("").to_string(),
@@ -409,7 +415,10 @@ mod tests {
 
     #[test]
     fn a_prefix_range_ends_after_its_last_key() {
-        assert_eq!(prefix_end(b"weblock/servers/"), b"weblock/servers0".to_vec());
+        assert_eq!(
+            prefix_end(b"weblock/servers/"),
+            b"weblock/servers0".to_vec()
+        );
         assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
         assert_eq!(prefix_end(b"\xff"), vec![0]);
     }

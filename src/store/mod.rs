@@ -40,7 +40,9 @@ impl std::str::FromStr for StoreUrl {
         };
         let endpoints: Vec<String> = hosts.split(',').map(|h| h.trim().to_string()).collect();
         for endpoint in &endpoints {
-            let port = endpoint.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
+            let port = endpoint
+                .rsplit_once(':')
+                .map(|(host, port)| (host, port.parse::<u16>()));
             if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p > 0) {
                 return Err(format!(
                     "invalid store {url:?}: {endpoint:?} is not HOST:PORT; {usage}"
@@ -119,7 +121,10 @@ impl Store {
 
     /// The latest snapshot: the revision it was taken after, and its bytes.
     pub fn load_snapshot(&self) -> Result<Option<(i64, Vec<u8>)>, String> {
-        let (_, kv) = self.etcd.get(&self.snapshot_key).map_err(|e| e.to_string())?;
+        let (_, kv) = self
+            .etcd
+            .get(&self.snapshot_key)
+            .map_err(|e| e.to_string())?;
         let Some(kv) = kv else {
             return Ok(None);
         };
@@ -136,7 +141,12 @@ impl Store {
 
     /// Stores a snapshot of the state after `revision` (unless a later one is there already), then,
     /// if `compact`, compacts etcd below it (etcd-wide: every key's history before it is gone).
-    pub fn save_snapshot(&self, revision: i64, snapshot: &[u8], compact: bool) -> Result<(), Failure> {
+    pub fn save_snapshot(
+        &self,
+        revision: i64,
+        snapshot: &[u8],
+        compact: bool,
+    ) -> Result<(), Failure> {
         let mut value = format!("{revision:020} ").into_bytes();
         value.extend_from_slice(snapshot);
         self.etcd.put_if_greater(&self.snapshot_key, &value)?;

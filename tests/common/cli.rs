@@ -438,10 +438,14 @@ pub fn section_workers(
     (0..n)
         .map(|i| {
             let mut bash = Command::new("bash");
-            user_env(&mut bash, &urls[i % urls.len()], &sb.user(&format!("worker{i}")))
-                .args(["-c", &worker])
-                .env("WEBLOCK_BIN", BIN)
-                .env("LOG", log);
+            user_env(
+                &mut bash,
+                &urls[i % urls.len()],
+                &sb.user(&format!("worker{i}")),
+            )
+            .args(["-c", &worker])
+            .env("WEBLOCK_BIN", BIN)
+            .env("LOG", log);
             sb.spawn(bash)
         })
         .collect()
@@ -470,4 +474,3 @@ pub fn assert_sections(log: &Path, sections: usize) {
         last_fence = Some(*enter);
     }
 }
-

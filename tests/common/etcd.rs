@@ -31,7 +31,9 @@ pub fn available(test: &str) -> bool {
         return true;
     }
     if std::env::var("WEBLOCK_REQUIRE_ETCD").is_ok_and(|v| v == "1") {
-        panic!("{test}: {ETCD} is missing and WEBLOCK_REQUIRE_ETCD=1: install Debian's etcd-server");
+        panic!(
+            "{test}: {ETCD} is missing and WEBLOCK_REQUIRE_ETCD=1: install Debian's etcd-server"
+        );
     }
     eprintln!("skipped {test}: {ETCD} is not installed (Debian's etcd-server)");
     false

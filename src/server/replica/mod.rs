@@ -178,7 +178,7 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
             Err(_) => continue,
         };
         loop {
-            match watch.next() {
+            match watch.next_message() {
                 Ok(WatchMessage::Changes { kvs, .. }) => {
                     backoff = Duration::ZERO;
                     for kv in kvs {
@@ -195,6 +195,17 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                     applied = shared.core.applied_revision();
                 }
                 Ok(WatchMessage::Compacted(compacted)) => {
+                    // etcd compaction is cluster-wide: others' use of etcd may compact past a quiet
+                    // log. If nothing was appended since what was applied, nothing is lost: watch
+                    // on from the compaction.
+                    if replica
+                        .store
+                        .head()
+                        .is_ok_and(|head| head <= shared.core.applied_revision())
+                    {
+                        applied = applied.max(compacted - 1);
+                        break;
+                    }
                     match load(&replica.store).and_then(|s| shared.core.restore(s)) {
                         Ok(deliveries) => send(replica, deliveries),
                         Err(e) => eprintln!("weblock: cannot catch up with the shared log: {e}"),
@@ -237,7 +248,10 @@ fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
             }
             Job::Snapshot(snapshot, compact) => {
                 let bytes = serde_json::to_vec(&snapshot).unwrap_or_default();
-                if let Err(e) = replica.store.save_snapshot(snapshot.revision, &bytes, compact) {
+                if let Err(e) = replica
+                    .store
+                    .save_snapshot(snapshot.revision, &bytes, compact)
+                {
                     eprintln!(
                         "weblock: cannot store a snapshot at revision {} in etcd ({e}); the log is not compacted",
                         snapshot.revision
@@ -256,14 +270,13 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
     let id = replica.id.simple().to_string();
     loop {
         let started = Instant::now();
-        match replica.store.etcd.keep_alive(lease) {
-            // Lost (etcd was away longer than the lease): the others have ended this server's
-            // waits by now; it registers again to keep serving.
-            Ok(false) => match replica.store.register(&id, LEASE_TTL) {
+        // Lost (etcd was away longer than the lease): the others have ended this server's waits by
+        // now; it registers again to keep serving.
+        if let Ok(false) = replica.store.etcd.keep_alive(lease) {
+            match replica.store.register(&id, LEASE_TTL) {
                 Ok(new) => lease = new,
                 Err(e) => eprintln!("weblock: cannot register with etcd again: {e}"),
-            },
-            Ok(true) | Err(_) => {}
+            }
         }
         if let Ok((seen, ids)) = replica.store.live_servers() {
             let live: HashSet<Uuid> = ids.iter().filter_map(|i| i.parse().ok()).collect();
