@@ -177,6 +177,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;serve'= {
             cand --state 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was'
+            cand --store 'Share the state with other weblock servers in etcd: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (several members: failover between them; PREFIX defaults to weblock). Clients may use any of the servers: one holder per lock, one FIFO queue, fences that never repeat'
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --threads 'Worker threads answering requests (waiting and idle clients hold none)'
             cand --max-connections 'Open connections at most; the oldest idle one is closed to admit a new one'

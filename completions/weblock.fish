@@ -119,6 +119,7 @@ complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l shared -d 
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l json -d 'Print the server\'s JSON answer instead of the human line'
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l state -d 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was' -r -F
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l store -d 'Share the state with other weblock servers in etcd: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (several members: failover between them; PREFIX defaults to weblock). Clients may use any of the servers: one holder per lock, one FIFO queue, fences that never repeat' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l threads -d 'Worker threads answering requests (waiting and idle clients hold none)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l max-connections -d 'Open connections at most; the oldest idle one is closed to admit a new one' -r

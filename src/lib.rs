@@ -1,4 +1,5 @@
 //! weblock: an HTTP lock service and its blocking command-line client.
+pub mod base64;
 pub mod bench;
 pub mod cli;
 pub mod duration;
@@ -7,4 +8,5 @@ pub mod fuzzing;
 pub mod journal;
 pub mod server;
 pub mod signals;
+pub mod store;
 pub mod timefmt;

@@ -1115,28 +1115,11 @@ fn eight_cli_workers_never_overlap() {
     const ROUNDS: usize = 5;
     let server = Server::start();
     let sb = Sandbox::new("overlap");
-
-    let section = "echo \"enter $WEBLOCK_FENCE\" >> \"$LOG\"; sleep 0.01; \
-                   echo \"leave $WEBLOCK_FENCE\" >> \"$LOG\"";
-    let (text, events) = run_workers(
-        &sb,
-        &server.url(""),
-        (WORKERS, ROUNDS),
-        "L --timeout 60s",
-        section,
-        Duration::from_secs(40),
-    );
-    let mut last_fence = None;
-    for pair in events.chunks(2) {
-        let [(true, enter), (false, leave)] = pair else {
-            panic!("critical sections overlap (enter/leave do not alternate) at {pair:?}:\n{text}");
-        };
-        assert_eq!(enter, leave, "a section left with another fence:\n{text}");
-        assert!(
-            last_fence.is_none_or(|f| f < *enter),
-            "fences grow from one holder to the next:\n{text}"
-        );
-        last_fence = Some(*enter);
+    let log = sb.path("log");
+    let mut workers = section_workers(&sb, &[server.url("")], WORKERS, ROUNDS, "0.01", &log);
+    for w in &mut workers {
+        w.finish_within(Duration::from_secs(40)).expect_ok();
     }
+    assert_sections(&log, WORKERS * ROUNDS);
     assert_free(&server, "L");
 }

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use cli_helpers::{BIN, Proc, Sandbox, log_events, user_env, wait_until, weblock_at};
+use cli_helpers::{BIN, Sandbox, assert_sections, section_workers, wait_until, weblock_at};
 use common::{Conn, Response};
 use serde_json::{Value, json};
 
@@ -879,25 +879,8 @@ fn the_crash_test() {
     let port = server.addr().port();
     let url = server.url();
 
-    let section = "echo \"enter $WEBLOCK_FENCE\" >> \"$LOG\"; sleep 0.05; \
-                   echo \"leave $WEBLOCK_FENCE\" >> \"$LOG\"";
-    let worker = format!(
-        "i=0; while [ $i -lt {ROUNDS} ]; do \
-           \"$WEBLOCK_BIN\" wait-grab L --timeout 60s -- sh -c '{section}' || exit $?; \
-           i=$((i+1)); \
-         done"
-    );
     let started = Instant::now();
-    let mut workers: Vec<Proc> = (0..WORKERS)
-        .map(|i| {
-            let mut bash = Command::new("bash");
-            user_env(&mut bash, &url, &sb.user(&format!("worker{i}")))
-                .args(["-c", &worker])
-                .env("WEBLOCK_BIN", BIN)
-                .env("LOG", &log);
-            sb.spawn(bash)
-        })
-        .collect();
+    let mut workers = section_workers(&sb, &[url], WORKERS, ROUNDS, "0.05", &log);
 
     let entered = || {
         fs::read_to_string(&log)
@@ -929,26 +912,7 @@ fn the_crash_test() {
         w.finish_within(remaining).expect_ok();
     }
 
-    let text = fs::read_to_string(&log).expect("the workers wrote a log");
-    let events = log_events(&text);
-    assert_eq!(
-        events.len(),
-        2 * WORKERS * ROUNDS,
-        "{} critical sections, entered and left:\n{text}",
-        WORKERS * ROUNDS
-    );
-    let mut last_fence = None;
-    for pair in events.chunks(2) {
-        let [(true, enter), (false, leave)] = pair else {
-            panic!("critical sections overlap (enter/leave do not alternate) at {pair:?}:\n{text}");
-        };
-        assert_eq!(enter, leave, "a section left with another fence:\n{text}");
-        assert!(
-            last_fence.is_none_or(|f| f < *enter),
-            "fences grow strictly from one holder to the next, across restarts:\n{text}"
-        );
-        last_fence = Some(*enter);
-    }
+    assert_sections(&log, WORKERS * ROUNDS);
     let s = status(server.addr(), "L");
     assert_eq!(s["in_use"], false, "every worker released the lock: {s}");
 }

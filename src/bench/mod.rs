@@ -1,6 +1,7 @@
 //! `weblock bench`: drives a weblock server over real HTTP on loopback, like any client, and reports
 //! throughput, hand-over latency and the memory parked waiters cost. It starts its own in-memory server
-//! (a child process, so its memory is measured alone) unless given `--server`.
+//! (a child process, so its memory is measured alone) unless given `--server`: one URL, or several
+//! comma-separated (servers sharing one `--store`), over which its clients are spread.
 mod client;
 
 use std::io::{BufRead, BufReader};
@@ -86,18 +87,20 @@ impl Drop for Spawned {
 pub fn run(opts: &Options) -> Result<Report, String> {
     // Each parked waiter is a socket here and one in the server.
     let _ = crate::server::raise_open_files_limit();
-    let (addr, spawned) = match &opts.server {
-        Some(url) => (resolve(url)?, None),
+    let (addrs, spawned) = match &opts.server {
+        Some(urls) => (resolve_all(urls)?, None),
         None => {
             let (addr, s) = spawn_server(&[])?;
-            (addr, Some(s))
+            (vec![addr], Some(s))
         }
     };
+    let addr = addrs[0];
     let pid = spawned.as_ref().map(|s| s.child.id());
     let idle_rss = pid.and_then(rss_kib);
-    let (uncontended, handover) = throughput_and_handover(addr, opts)?;
+    let (uncontended, handover) = throughput_and_handover(&addrs, opts)?;
+    let servers: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
     let mut report = Report {
-        server: format!("http://{addr}"),
+        server: servers.join(","),
         uncontended,
         handover,
         parked: None,
@@ -114,7 +117,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         let state = dir.join("state");
         let result =
             spawn_server(&["--state", &state.to_string_lossy()]).and_then(|(addr, server)| {
-                let runs = throughput_and_handover(addr, opts);
+                let runs = throughput_and_handover(&[addr], opts);
                 drop(server);
                 runs
             });
@@ -128,19 +131,32 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     Ok(report)
 }
 
+/// The runs against `addrs`: client `i` talks to `addrs[i % addrs.len()]` (servers sharing one store).
 fn throughput_and_handover(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     opts: &Options,
 ) -> Result<(Vec<Throughput>, Option<Handover>), String> {
     let mut runs = Vec::new();
     for &n in &opts.clients {
-        runs.push(uncontended(addr, n, opts.duration)?);
+        runs.push(uncontended(addrs, n, opts.duration)?);
     }
     let handover = match opts.waiters {
         0 => None,
-        n => Some(handover(addr, n, opts.handovers)?),
+        n => Some(handover(addrs, n, opts.handovers)?),
     };
     Ok((runs, handover))
+}
+
+/// `http://A,http://B,...` (or one URL): every server's address.
+fn resolve_all(urls: &str) -> Result<Vec<SocketAddr>, String> {
+    urls.split(',')
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| resolve(u.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|addrs| match addrs.is_empty() {
+            true => Err(format!("no server URL in {urls:?}")),
+            false => Ok(addrs),
+        })
 }
 
 fn resolve(url: &str) -> Result<SocketAddr, String> {
@@ -200,13 +216,14 @@ fn token_of(answer: &client::Answer) -> Result<String, String> {
 }
 
 /// Grab+release pairs per second from `n` keep-alive clients, each on its own lock.
-fn uncontended(addr: SocketAddr, n: usize, duration: Duration) -> Result<Throughput, String> {
+fn uncontended(addrs: &[SocketAddr], n: usize, duration: Duration) -> Result<Throughput, String> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let start = Instant::now();
     let deadline = start + duration;
     let threads: Vec<_> = (0..n)
         .map(|i| {
             let id = format!("bench-{run}-{i}");
+            let addr = addrs[i % addrs.len()];
             std::thread::spawn(move || -> Result<u64, String> {
                 let mut conn = Conn::open(addr).map_err(|e| e.to_string())?;
                 let mut pairs = 0;
@@ -239,7 +256,7 @@ fn uncontended(addr: SocketAddr, n: usize, duration: Duration) -> Result<Through
 
 /// `waiters` clients take turns on one lock, each waiting on the server; the time from a holder sending
 /// its release to the next holder receiving its grant, over `grants` hand-overs.
-fn handover(addr: SocketAddr, waiters: usize, grants: usize) -> Result<Handover, String> {
+fn handover(addrs: &[SocketAddr], waiters: usize, grants: usize) -> Result<Handover, String> {
     let id = format!("bench-handover-{}", uuid::Uuid::new_v4().simple());
     let granted = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
@@ -247,7 +264,8 @@ fn handover(addr: SocketAddr, waiters: usize, grants: usize) -> Result<Handover,
     let arrivals = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
     let releases = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
     let threads: Vec<_> = (0..waiters)
-        .map(|_| {
+        .map(|i| {
+            let addr = addrs[i % addrs.len()];
             let (id, granted, failed) = (id.clone(), granted.clone(), failed.clone());
             let (arrivals, releases) = (arrivals.clone(), releases.clone());
             std::thread::spawn(move || -> Result<(), String> {

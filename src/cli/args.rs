@@ -274,8 +274,13 @@ pub struct WaitGrabArgs {
 pub struct ServeArgs {
     /// Keep the state in FILE: every change is journaled and synced before it is answered, and a
     /// restart (even after kill -9) finds every holder, fence, gate and ticket as it was
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "store")]
     pub state: Option<std::path::PathBuf>,
+    /// Share the state with other weblock servers in etcd: etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+    /// (several members: failover between them; PREFIX defaults to weblock). Clients may use any of
+    /// the servers: one holder per lock, one FIFO queue, fences that never repeat
+    #[arg(long, value_name = "URL", value_parser = parse_store)]
+    pub store: Option<crate::store::StoreUrl>,
     /// Address to listen on (port 0 picks a free port)
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     pub listen: String,
@@ -303,4 +308,8 @@ pub struct ServeArgs {
     /// An idle keep-alive connection is closed after this
     #[arg(long, default_value = "60s", value_parser = crate::duration::parse, value_name = "DUR")]
     pub idle_timeout: std::time::Duration,
+}
+
+fn parse_store(url: &str) -> Result<crate::store::StoreUrl, String> {
+    url.parse()
 }

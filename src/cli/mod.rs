@@ -178,6 +178,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         access,
         ticket_ttl: Some(args.ticket_ttl),
         state: args.state.clone(),
+        store: args.store.clone(),
     };
     match server::serve(config) {
         Ok(()) => ExitCode::from(exit::OK),

@@ -6,20 +6,31 @@
 //! are `Delivery`s: answers for parked connections, built under this lock (from the engine's state at that
 //! moment) and written by the caller after letting go of it (and of its own connection), so no thread ever
 //! holds two connections at once.
-use std::collections::{HashMap, HashSet, VecDeque};
+//!
+//! With `--store etcd://…` the same happens in two halves (`replicated`): a change is proposed to the
+//! shared log, and applied here, like every other server's, when the log's watch brings it back.
+mod replicated;
+mod settle;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::engine::{
-    CancelBy, Command, Engine, Event, GateReply, Grant, LockView, Millis, Op, Reply, RequestId,
+    CancelBy, Command, Engine, GateReply, Grant, LockView, Millis, Op, Reply, RequestId,
 };
 use crate::journal::Journal;
 use crate::timefmt;
 
 use super::conn::Slot;
 use super::http::Response;
+use super::replica::{Origins, Replica};
+pub use replicated::{begin_request, end_request};
+use replicated::{end_parked_entry, give_back_entry};
+use settle::unpark;
 
 /// After a restart, how long a long-polling waiter has to come back and keep its place.
 const RESTART_GRACE_MS: u64 = 10_000;
@@ -81,6 +92,7 @@ struct Parked {
 
 struct Inner {
     engine: Engine,
+    /// This server's parked connections, by request.
     parked: HashMap<RequestId, Parked>,
     /// Grants handed to a parked connection and not yet known to be received. A retry by the same
     /// client on another connection that collects the grant claims it (takes it out of here), so the
@@ -88,10 +100,14 @@ struct Inner {
     unclaimed: HashSet<Claim>,
     /// The deadline the timer sleeps towards; an earlier one wakes it.
     timer_target: Option<Millis>,
+    /// With `--store`: which server parked what (shared, from the log), and this server's proposals.
+    origins: Origins,
+    proposals: replicated::Proposals,
 }
 
 /// A grant awaiting delivery: a lock request's, or a gate ticket's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Claim {
     Request(RequestId),
     Ticket(Uuid),
@@ -100,8 +116,12 @@ pub enum Claim {
 pub struct Core {
     inner: Mutex<Inner>,
     timer: Condvar,
+    /// Wakes the workers waiting for their proposals to come back applied (with `--store`).
+    applied: Condvar,
     /// With `--state`: where every command goes before any client hears of its effect.
     journal: Option<Arc<Journal>>,
+    /// With `--store`: the shared log every change goes through.
+    replica: Option<Replica>,
 }
 
 impl Default for Core {
@@ -112,15 +132,28 @@ impl Default for Core {
 
 impl Core {
     pub fn new(engine: Engine, journal: Option<Arc<Journal>>) -> Core {
+        Core::with(engine, journal, None, Origins::default())
+    }
+
+    fn with(
+        engine: Engine,
+        journal: Option<Arc<Journal>>,
+        replica: Option<Replica>,
+        origins: Origins,
+    ) -> Core {
         Core {
             inner: Mutex::new(Inner {
                 engine,
                 parked: HashMap::new(),
                 unclaimed: HashSet::new(),
                 timer_target: None,
+                origins,
+                proposals: replicated::Proposals::default(),
             }),
             timer: Condvar::new(),
+            applied: Condvar::new(),
             journal,
+            replica,
         }
     }
 
@@ -164,12 +197,19 @@ impl Core {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the engine's state.
+    /// Reads the engine's state. With `--store`, the first read of a request waits until this server
+    /// has applied everything the shared log held when it asked (see `replicated`).
     pub fn read<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        if let Some(replica) = &self.replica {
+            self.catch_up_for_request(replica);
+        }
         f(&self.inner().engine)
     }
 
     pub fn apply(&self, op: Op) -> (Reply, Vec<Delivery>) {
+        if let Some(replica) = &self.replica {
+            return self.propose(replica, op, None);
+        }
         let mut inner = self.inner();
         self.run(&mut inner, op)
     }
@@ -183,17 +223,16 @@ impl Core {
         slot: &Arc<Slot>,
         responder: Responder,
     ) -> (Reply, Vec<Delivery>) {
+        let parked = Parked {
+            slot: slot.clone(),
+            responder,
+        };
+        if let Some(replica) = &self.replica {
+            return self.propose(replica, op, Some(parked));
+        }
         let mut inner = self.inner();
         let (reply, mut deliveries) = self.run(&mut inner, op);
-        if let Reply::Queued { request, .. }
-        | Reply::Watching { request }
-        | Reply::Gate(GateReply::Waiting { request, .. } | GateReply::Watching { request }) =
-            reply
-        {
-            let parked = Parked {
-                slot: slot.clone(),
-                responder,
-            };
+        if let Some(request) = waiting(&reply) {
             deliveries.extend(unpark(&mut inner, request, Answer::Superseded));
             inner.parked.insert(request, parked);
         }
@@ -213,6 +252,15 @@ impl Core {
         {
             return Vec::new();
         }
+        if let Some(replica) = &self.replica {
+            // Its connection stays parked until the cancel comes back applied: a grant that the
+            // log orders before it then finds the client gone and is given back (`settle`). Written
+            // before this returns, as in memory the cancel is applied at once.
+            let entry = end_parked_entry(replica, &inner, request);
+            drop(inner);
+            replica.append_now(entry);
+            return Vec::new();
+        }
         inner.parked.remove(&request);
         let op = Op::Cancel {
             request,
@@ -228,6 +276,12 @@ impl Core {
         if !inner.unclaimed.remove(&claim) {
             return Vec::new();
         }
+        if let Some(replica) = &self.replica {
+            let entry = give_back_entry(replica, &inner, claim, op);
+            drop(inner);
+            replica.append_now(entry);
+            return Vec::new();
+        }
         self.run(&mut inner, op).1
     }
 
@@ -237,12 +291,21 @@ impl Core {
     }
 
     fn run(&self, inner: &mut Inner, op: Op) -> (Reply, Vec<Delivery>) {
-        let now = timefmt::now_ms();
-        let cancelled = match &op {
+        let command = Command {
+            now: timefmt::now_ms(),
+            op,
+        };
+        self.run_command(inner, command)
+    }
+
+    /// Applies `command`, settles its events, and answers the parked clients its reply concerns.
+    fn run_command(&self, inner: &mut Inner, command: Command) -> (Reply, Vec<Delivery>) {
+        let now = command.now;
+        let cancelled = match &command.op {
             Op::Cancel { request, .. } => Some(*request),
             _ => None,
         };
-        let outcome = self.apply_logged(inner, Command { now, op });
+        let outcome = self.apply_logged(inner, command);
         let mut deliveries = self.settle(inner, now, outcome.events);
         match &outcome.reply {
             Reply::Withdrawn { request } => {
@@ -256,10 +319,10 @@ impl Core {
             }
             // The grant reached its client here: nothing may undo it now.
             Reply::Granted { grant, .. } => {
-                inner.unclaimed.remove(&Claim::Request(grant.request));
+                collected(inner, Claim::Request(grant.request));
             }
             Reply::Gate(GateReply::Ok(ticket)) => {
-                inner.unclaimed.remove(&Claim::Ticket(ticket.id));
+                collected(inner, Claim::Ticket(ticket.id));
             }
             _ => {}
         }
@@ -278,12 +341,19 @@ impl Core {
         // The engine never lets time go back; neither may the timer, or a clock stepped backwards
         // would postpone every lease by the size of the step.
         let now = timefmt::now_ms().max(inner.engine.clock());
-        if inner.engine.next_deadline().is_some_and(|d| d <= now) {
-            return self.run(&mut inner, Op::Tick).1;
-        }
-        let sleep = match inner.engine.next_deadline() {
-            Some(d) => Duration::from_millis(d - now).min(max_sleep),
-            None => max_sleep,
+        let due = inner.engine.next_deadline().is_some_and(|d| d <= now);
+        let sleep = match &self.replica {
+            // With `--store` the expiry is a command like any other: proposed, and applied when the
+            // log brings it back; meanwhile the timer waits (the applier wakes it).
+            Some(replica) if due => {
+                self.propose_tick(replica, &mut inner, now);
+                max_sleep
+            }
+            None if due => return self.run(&mut inner, Op::Tick).1,
+            _ => match inner.engine.next_deadline() {
+                Some(d) => Duration::from_millis(d - now).min(max_sleep),
+                None => max_sleep,
+            },
         };
         inner.timer_target = Some(now + sleep.as_millis() as u64);
         let (mut inner, _) = self
@@ -295,82 +365,20 @@ impl Core {
     }
 }
 
-/// Turns engine events into answers for parked connections. A waiter granted a lock (or a ticket) whose
-/// client is gone gives it up at once (the next in line is granted in the same step).
-impl Core {
-    /// Events to answers (see above). The commands it applies itself (giving back a grant whose client
-    /// is gone) are journaled like any other.
-    fn settle(&self, inner: &mut Inner, now: Millis, events: Vec<Event>) -> Vec<Delivery> {
-        let mut deliveries = Vec::new();
-        let mut pending: VecDeque<Event> = events.into();
-        while let Some(event) = pending.pop_front() {
-            let (request, answer) = match event {
-                // Not parked: a request whose client polls for it (or a waiter between two polls, whose next
-                // poll collects the grant).
-                Event::Granted(grant) => (grant.request, Answer::Granted(grant)),
-                Event::TimedOut { request, resource } => {
-                    (request, Answer::TimedOut(inner.engine.lock(&resource)))
-                }
-                Event::PollEnded {
-                    request,
-                    position,
-                    resource,
-                } => {
-                    let view = inner.engine.lock(&resource);
-                    (request, Answer::PollEnded { position, view })
-                }
-                Event::Freed { request, .. } => (request, Answer::Free),
-                Event::Deleted { request, .. } => (request, Answer::Deleted),
-                Event::TicketGranted { ticket, request } => {
-                    (request, Answer::TicketGranted { ticket })
-                }
-                Event::TicketPollEnded { ticket, request } => {
-                    (request, Answer::TicketPollEnded { ticket })
-                }
-                Event::TicketEnded { request, .. } => (request, Answer::TicketEnded),
-                Event::GateOpened { request } => (request, Answer::GateOpened),
-                Event::GateWatchEnded { request } => (request, Answer::GateWatchEnded),
-                Event::Expired { .. } | Event::Released { .. } | Event::TicketExpired { .. } => {
-                    continue;
-                }
-            };
-            match unpark(inner, request, answer) {
-                Some(d) if d.undo.is_some() && d.slot.client_gone() => {
-                    if let Some((claim, op)) = d.undo {
-                        inner.unclaimed.remove(&claim);
-                        pending.extend(self.apply_logged(inner, Command { now, op }).events);
-                    }
-                }
-                other => deliveries.extend(other),
-            }
+/// The request an acquire, a watch or a ticket's poll waits under, if it has to wait.
+fn waiting(reply: &Reply) -> Option<RequestId> {
+    match reply {
+        Reply::Queued { request, .. }
+        | Reply::Watching { request }
+        | Reply::Gate(GateReply::Waiting { request, .. } | GateReply::Watching { request }) => {
+            Some(*request)
         }
-        deliveries
+        _ => None,
     }
 }
 
-/// Takes `request`'s connection out of the parked set, with the answer it is due.
-fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> Option<Delivery> {
-    let parked = inner.parked.remove(&request)?;
-    let undo = match &answer {
-        Answer::Granted(_) => Some((
-            Claim::Request(request),
-            Op::Cancel {
-                request,
-                by: CancelBy::Client,
-            },
-        )),
-        Answer::TicketGranted { ticket } => {
-            Some((Claim::Ticket(*ticket), Op::DeleteTicket { ticket: *ticket }))
-        }
-        _ => None,
-    };
-    if let Some((claim, _)) = &undo {
-        inner.unclaimed.insert(*claim);
-    }
-    Some(Delivery {
-        slot: parked.slot,
-        request,
-        response: (parked.responder)(&answer, &inner.engine),
-        undo,
-    })
+/// The client has the grant `claim` (its own request collected it): nothing may give it back.
+fn collected(inner: &mut Inner, claim: Claim) {
+    inner.unclaimed.remove(&claim);
+    inner.origins.collected(claim);
 }

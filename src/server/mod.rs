@@ -13,6 +13,7 @@ pub(crate) mod http;
 pub mod limits;
 pub mod params;
 mod poller;
+mod replica;
 mod request_queue;
 mod router;
 mod slots;
@@ -46,6 +47,8 @@ pub struct Config {
     pub ticket_ttl: Option<std::time::Duration>,
     /// The durable state file (journal); `None`: in memory only.
     pub state: Option<std::path::PathBuf>,
+    /// A state shared with other servers in etcd (`--store`); excludes `state`.
+    pub store: Option<crate::store::StoreUrl>,
 }
 
 impl Default for Config {
@@ -58,9 +61,13 @@ impl Default for Config {
             access: None,
             ticket_ttl: None,
             state: None,
+            store: None,
         }
     }
 }
+
+/// How long a server that joins a shared store may take to catch up with its log before serving.
+const STORE_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What every thread of a server shares.
 pub(crate) struct Shared {
@@ -95,14 +102,20 @@ impl Server {
         // The address first: a server that cannot listen must not touch the state file.
         let listener = TcpListener::bind(&config.listen)?;
         let addr = listener.local_addr()?;
-        let (core, state, threads) = match &config.state {
-            None => (
+        let (core, state, threads, queues) = match (&config.state, &config.store) {
+            (Some(_), Some(_)) => {
+                return Err(io::Error::other(
+                    "--state and --store cannot be used together: the state is either in a file on this machine or shared in etcd",
+                ));
+            }
+            (None, None) => (
                 core::Core::default(),
                 "state: in memory only (every lock is forgotten when this server stops; --state FILE keeps it)"
                     .to_string(),
                 config.threads,
+                None,
             ),
-            Some(path) => {
+            (Some(path), None) => {
                 let (journal, loaded) = crate::journal::Journal::open(path).map_err(io::Error::other)?;
                 if let Some(torn) = &loaded.torn {
                     eprintln!("weblock: {}: {torn}", path.display());
@@ -115,7 +128,17 @@ impl Server {
                 let core = core::Core::new(loaded.engine, Some(journal));
                 core.recover();
                 // Threads wait on group commits: more of them make bigger batches per fsync.
-                (core, line, config.threads.max(32))
+                (core, line, config.threads.max(32), None)
+            }
+            (None, Some(url)) => {
+                let store = crate::store::Store::new(url.clone());
+                let snapshot = replica::load(&store).map_err(|e| {
+                    io::Error::other(format!("cannot load the shared state from {url}: {e}"))
+                })?;
+                let (replica, queues) = replica::Replica::new(store);
+                let core = core::Core::replicated(snapshot, replica).map_err(io::Error::other)?;
+                // Workers wait on etcd round trips: more of them keep more proposals in flight.
+                (core, String::new(), config.threads.max(32), Some(queues))
             }
         };
         let shared = Arc::new(Shared {
@@ -128,6 +151,18 @@ impl Server {
             ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
         });
+        let state = match (queues, &config.store) {
+            (Some(queues), Some(url)) => {
+                let from = shared.core.applied_revision();
+                replica::start(&shared, queues, STORE_CATCH_UP)
+                    .map_err(|e| io::Error::other(format!("{url}: {e}")))?;
+                let to = shared.core.applied_revision();
+                format!(
+                    "state: shared in etcd at {url} (caught up from revision {from} to {to}; every change is applied in etcd's order before it is answered)"
+                )
+            }
+            _ => state,
+        };
         for i in 0..threads.max(1) {
             let shared = shared.clone();
             spawn(format!("worker-{i}"), move || threads::worker(shared))?;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use super::Shared;
 use super::conn::Slot;
-use super::core::Delivery;
+use super::core::{self, Delivery};
 use super::http::{Request, Response, Words};
 use super::{gatekeeper, hal, request_queue, webmutex};
 use crate::engine::RequestId;
@@ -50,15 +50,27 @@ pub fn route(
     {
         return Handled::Respond(refusal);
     }
+    // With `--store`, etcd may fail the request wherever it needs it: then it is refused whole.
+    core::begin_request();
+    let handled = dispatch(&mut ctx, first, rest);
+    match (core::end_request(), handled) {
+        (Some(reason), Handled::Respond(_)) => {
+            Handled::Respond(Response::refusal(words, 503, reason))
+        }
+        (_, handled) => handled,
+    }
+}
+
+fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
     if let Some(endpoint) = webmutex::Endpoint::parse(first) {
-        return webmutex::handle(&mut ctx, endpoint, rest);
+        return webmutex::handle(ctx, endpoint, rest);
     }
     match first {
-        "locks" if !rest.is_empty() => hal::locks(&mut ctx, rest),
-        "resources" => hal::resources(&mut ctx, rest),
-        "v1" => request_queue::handle(&mut ctx, rest),
-        "api" => gatekeeper::handle(&mut ctx, rest),
-        _ => Handled::Respond(not_found(req)),
+        "locks" if !rest.is_empty() => hal::locks(ctx, rest),
+        "resources" => hal::resources(ctx, rest),
+        "v1" => request_queue::handle(ctx, rest),
+        "api" => gatekeeper::handle(ctx, rest),
+        _ => Handled::Respond(not_found(ctx.req)),
     }
 }
 

@@ -407,23 +407,9 @@ pub fn run_workers(
     section: &str,
     within: Duration,
 ) -> (String, Vec<(bool, u64)>) {
-    let script = format!(
-        "i=0; while [ $i -lt {rounds} ]; do \
-           \"$WEBLOCK_BIN\" wait-grab {wait_grab} -- sh -c '{section}' || exit $?; \
-           i=$((i+1)); \
-         done"
-    );
     let log = sb.path("log");
-    let mut procs: Vec<Proc> = (0..workers)
-        .map(|i| {
-            let mut bash = Command::new("bash");
-            user_env(&mut bash, url, &sb.user(&format!("worker{i}")))
-                .args(["-c", &script])
-                .env("WEBLOCK_BIN", BIN)
-                .env("LOG", &log);
-            sb.spawn(bash)
-        })
-        .collect();
+    let urls = [url.to_string()];
+    let mut procs = spawn_workers(sb, &urls, (workers, rounds), wait_grab, section, &log);
     for p in &mut procs {
         p.finish_within(within).expect_ok();
     }
@@ -436,6 +422,39 @@ pub fn run_workers(
         workers * rounds
     );
     (text, events)
+}
+
+/// `workers` shells (as users `worker0`, `worker1`, …; worker `i` talks to `urls[i % urls.len()]`),
+/// each running `weblock wait-grab ARGS -- sh -c SECTION` `rounds` times, with `LOG=log` in its
+/// environment.
+pub fn spawn_workers(
+    sb: &Sandbox,
+    urls: &[String],
+    (workers, rounds): (usize, usize),
+    wait_grab: &str,
+    section: &str,
+    log: &Path,
+) -> Vec<Proc> {
+    let script = format!(
+        "i=0; while [ $i -lt {rounds} ]; do \
+           \"$WEBLOCK_BIN\" wait-grab {wait_grab} -- sh -c '{section}' || exit $?; \
+           i=$((i+1)); \
+         done"
+    );
+    (0..workers)
+        .map(|i| {
+            let mut bash = Command::new("bash");
+            user_env(
+                &mut bash,
+                &urls[i % urls.len()],
+                &sb.user(&format!("worker{i}")),
+            )
+            .args(["-c", &script])
+            .env("WEBLOCK_BIN", BIN)
+            .env("LOG", log);
+            sb.spawn(bash)
+        })
+        .collect()
 }
 
 /// Parses `enter F` / `leave F` lines into (entered, fence) pairs, panicking on anything else.
@@ -455,4 +474,46 @@ pub fn log_events(log: &str) -> Vec<(bool, u64)> {
             }
         })
         .collect()
+}
+
+/// `n` shell workers that each take lock `L` with `weblock wait-grab` `rounds` times, and inside it
+/// log `enter FENCE`, pause `pause` seconds, log `leave FENCE` to `log`. Worker `i` talks to
+/// `urls[i % urls.len()]`.
+pub fn section_workers(
+    sb: &Sandbox,
+    urls: &[String],
+    n: usize,
+    rounds: usize,
+    pause: &str,
+    log: &Path,
+) -> Vec<Proc> {
+    let section = format!(
+        "echo \"enter $WEBLOCK_FENCE\" >> \"$LOG\"; sleep {pause}; \
+         echo \"leave $WEBLOCK_FENCE\" >> \"$LOG\""
+    );
+    spawn_workers(sb, urls, (n, rounds), "L --timeout 60s", &section, log)
+}
+
+/// Checks the log `section_workers` wrote: `sections` critical sections, entered and left in turn
+/// (never two at once), each left with its own fence, fences strictly growing.
+pub fn assert_sections(log: &Path, sections: usize) {
+    let text = fs::read_to_string(log).expect("the workers wrote a log");
+    let events = log_events(&text);
+    assert_eq!(
+        events.len(),
+        2 * sections,
+        "{sections} critical sections, entered and left:\n{text}"
+    );
+    let mut last_fence = None;
+    for pair in events.chunks(2) {
+        let [(true, enter), (false, leave)] = pair else {
+            panic!("critical sections overlap (enter/leave do not alternate) at {pair:?}:\n{text}");
+        };
+        assert_eq!(enter, leave, "a section left with another fence:\n{text}");
+        assert!(
+            last_fence.is_none_or(|f| f < *enter),
+            "fences grow strictly from one holder to the next:\n{text}"
+        );
+        last_fence = Some(*enter);
+    }
 }

@@ -5,6 +5,8 @@
 //! hanging it.
 #![allow(dead_code)]
 
+pub mod etcd;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -39,12 +41,23 @@ impl Server {
         Server::start_with(&[])
     }
 
-    /// `weblock serve --listen 127.0.0.1:0 ARGS...`.
+    /// `weblock serve --listen 127.0.0.1:0 ARGS...`; with `WEBLOCK_TEST_STORE=etcd`, also
+    /// `--store` on the test process's etcd under a fresh prefix (unless ARGS choose a state).
     pub fn start_with(args: &[&str]) -> Server {
         let bin = env!("CARGO_BIN_EXE_weblock");
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let chosen = args.iter().any(|a| a == "--state" || a == "--store");
+        if etcd::store_wanted() && !chosen {
+            assert!(
+                std::path::Path::new(etcd::ETCD).exists(),
+                "WEBLOCK_TEST_STORE=etcd but {} is missing: install Debian's etcd-server",
+                etcd::ETCD
+            );
+            args.extend(["--store".to_string(), etcd::fresh_store()]);
+        }
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -111,6 +124,12 @@ impl Server {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Whether the process is still running.

@@ -1,0 +1,504 @@
+//! `Core` with `--store etcd://…`: the engine is a replica of a log that lives in etcd.
+//!
+//! A change is not applied where it is asked for. The worker proposes it (an entry appended to the
+//! shared log), and waits; the applier thread (`replica::follow`) applies every entry of the log, this
+//! server's and the others', in the log's order, and hands each proposer its reply. A proposal that
+//! would wait carries its connection and responder, and the applier parks it under the engine lock
+//! in the same step that queued it, as `apply_parking` does in memory. Answers to connections parked
+//! here that other servers' entries made due go to the delivery thread.
+//!
+//! What needs no answer (a hang-up, a grant given back, an expiry, the waiters of a dead server) is
+//! proposed in the background; its effect comes with the log like any other.
+//!
+//! When etcd cannot be asked, the request that needed it is refused with 503 and a reason
+//! (`Outage`): the dialects' code is not told, so the failure is kept for the request on its thread
+//! (`begin_request`/`end_request`, called by the router around each request) and the answer replaced.
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::engine::{CancelBy, Command, Engine, Millis, Op, Refusal, Reply, RequestId};
+use crate::server::replica::{Body, Entry, Job, Origin, Origins, Replica, SharedSnapshot};
+use crate::store::Failure;
+use crate::timefmt;
+
+use super::{Answer, Claim, Core, Delivery, Inner, Parked, unpark, waiting};
+
+/// How long a worker waits for its proposal to come back applied.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a read waits for this server to catch up with the log.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(3);
+/// After a tick that could not be proposed, the next attempt waits this long.
+const TICK_RETRY: Duration = Duration::from_millis(500);
+/// Ending a dead server's waiter is proposed again only after this (the first may have been lost).
+const END_AGAIN: Duration = Duration::from_secs(3);
+/// A snapshot is written (and the log compacted) each time the log's revision passes a multiple of this.
+pub const SNAPSHOT_EVERY: i64 = 10_000;
+
+/// This server's half of the log: its proposals in flight and how far it has applied.
+#[derive(Default)]
+pub(in crate::server) struct Proposals {
+    waiting: HashMap<u64, Proposal>,
+    /// The revision of the last entry applied.
+    applied: i64,
+    /// The tick in flight (at most one), and when a failed one may be tried again.
+    tick: Option<u64>,
+    tick_retry: Option<Instant>,
+    /// Parked requests whose end was proposed, and when.
+    ending: HashMap<RequestId, Instant>,
+    /// Give-backs of the entry being applied, to be written before its reply is let out.
+    pub(super) appends: Vec<Entry>,
+}
+
+/// What applying one log entry gave.
+#[derive(Default)]
+pub struct Applied {
+    /// Answers due to connections parked here.
+    pub deliveries: Vec<Delivery>,
+    /// Entries to write before `answer` is let out (see `settle`).
+    pub appends: Vec<Entry>,
+    /// This server's proposal's reply, by its number, when it waits on `appends`.
+    pub answer: Option<(u64, Reply)>,
+}
+
+struct Proposal {
+    parked: Option<Parked>,
+    reply: Option<Reply>,
+}
+
+/// What the current request learned about etcd, on its worker's thread.
+#[derive(Default)]
+struct Scope {
+    caught_up: bool,
+    outage: Option<String>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// A request starts on this thread.
+pub fn begin_request() {
+    SCOPE.with(|s| *s.borrow_mut() = Some(Scope::default()));
+}
+
+/// The request is handled: why etcd made it fail, if it did (the answer is then a 503 with it).
+pub fn end_request() -> Option<String> {
+    SCOPE.with(|s| s.borrow_mut().take().and_then(|scope| scope.outage))
+}
+
+fn in_scope<R>(f: impl FnOnce(&mut Scope) -> R) -> Option<R> {
+    SCOPE.with(|s| s.borrow_mut().as_mut().map(f))
+}
+
+fn outage() -> Option<String> {
+    in_scope(|s| s.outage.clone()).flatten()
+}
+
+fn refuse(reason: String) {
+    in_scope(|s| {
+        s.outage.get_or_insert(reason);
+    });
+}
+
+/// What a refused proposal returns to the dialect: its answer is replaced by the 503 anyway.
+fn refused() -> (Reply, Vec<Delivery>) {
+    (Reply::Refused(Refusal::UnknownRequest), Vec::new())
+}
+
+impl Core {
+    /// A core whose state is the shared log's, from `snapshot` (or empty) on.
+    pub fn replicated(snapshot: SharedSnapshot, replica: Replica) -> Result<Core, String> {
+        let engine =
+            Engine::restore(snapshot.engine).map_err(|e| format!("bad stored snapshot: {e}"))?;
+        let origins = Origins::restore(snapshot.origins);
+        let core = Core::with(engine, None, Some(replica), origins);
+        core.inner().proposals.applied = snapshot.revision;
+        Ok(core)
+    }
+
+    /// The shared log, with `--store`.
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
+    }
+
+    /// The revision of the last log entry applied here.
+    pub fn applied_revision(&self) -> i64 {
+        self.inner().proposals.applied
+    }
+
+    /// The whole shared state as of the last entry applied.
+    pub fn shared_snapshot(&self) -> SharedSnapshot {
+        let inner = self.inner();
+        SharedSnapshot {
+            revision: inner.proposals.applied,
+            engine: inner.engine.snapshot(),
+            origins: inner.origins.snapshot(),
+        }
+    }
+
+    /// Proposes `op` and waits for its reply; `parked`: the connection to park if it has to wait.
+    pub(super) fn propose(
+        &self,
+        replica: &Replica,
+        op: Op,
+        parked: Option<Parked>,
+    ) -> (Reply, Vec<Delivery>) {
+        if outage().is_some() {
+            return refused();
+        }
+        let entry = replica.entry(Body::Command {
+            command: Command {
+                now: timefmt::now_ms(),
+                op,
+            },
+            parks: parked.is_some(),
+        });
+        let seq = entry.seq;
+        let proposal = Proposal {
+            parked,
+            reply: None,
+        };
+        self.inner().proposals.waiting.insert(seq, proposal);
+        let appended = replica.store.append(&entry.encode());
+        let deadline = Instant::now() + APPLY_TIMEOUT;
+        let mut inner = self.inner();
+        loop {
+            if let Some(reply) = inner
+                .proposals
+                .waiting
+                .get_mut(&seq)
+                .and_then(|p| p.reply.take())
+            {
+                inner.proposals.waiting.remove(&seq);
+                in_scope(|s| s.caught_up = true);
+                return (reply, Vec::new());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let why = match &appended {
+                Err(failure) => Some(replica.refusal(failure)),
+                Ok(_) if left.is_zero() => Some(format!(
+                    "the change was written to etcd ({}) but this server did not see it applied within {}s: it may or may not have taken effect; ask again",
+                    replica.store.url,
+                    APPLY_TIMEOUT.as_secs()
+                )),
+                Ok(_) => None,
+            };
+            if let Some(why) = why {
+                // From here on an entry that still comes back finds nobody waiting (see apply_entry).
+                inner.proposals.waiting.remove(&seq);
+                refuse(why);
+                return refused();
+            }
+            inner = self
+                .applied
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// A request's first read: wait until this server has applied every entry the log held when
+    /// asked, so it answers no older state than a client could have seen through another server.
+    pub(super) fn catch_up_for_request(&self, replica: &Replica) {
+        if outage().is_some() || in_scope(|s| s.caught_up) != Some(false) {
+            return;
+        }
+        match self.catch_up(replica, CATCH_UP_TIMEOUT) {
+            Ok(_) => {
+                in_scope(|s| s.caught_up = true);
+            }
+            Err(why) => refuse(why),
+        }
+    }
+
+    /// Waits until the log's current head is applied here; the head, or why not.
+    pub fn catch_up(&self, replica: &Replica, within: Duration) -> Result<i64, String> {
+        let head = replica.store.head().map_err(|e| {
+            format!(
+                "the etcd cluster at {} cannot confirm this server is up to date ({e}); refusing to answer from possibly stale state",
+                replica.store.url
+            )
+        })?;
+        let deadline = Instant::now() + within;
+        let mut inner = self.inner();
+        while inner.proposals.applied < head {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "this server has applied the shared log up to revision {} of {head} and cannot catch up with etcd ({}) now; refusing to answer from stale state",
+                    inner.proposals.applied, replica.store.url
+                ));
+            }
+            inner = self
+                .applied
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        Ok(head)
+    }
+
+    /// Applies the log's entry at `revision` (or skips one that is not an entry, as every server
+    /// does). The caller writes `appends`, then lets `answer` out (`answer`), then delivers.
+    pub fn apply_entry(&self, revision: i64, entry: Result<Entry, String>) -> Applied {
+        let Some(replica) = &self.replica else {
+            return Applied::default();
+        };
+        let mut inner = self.inner();
+        let before = inner.proposals.applied;
+        if revision <= before {
+            return Applied::default();
+        }
+        inner.proposals.applied = revision;
+        let mut applied = match entry {
+            Ok(entry) => self.apply_entry_body(replica, &mut inner, revision, entry),
+            Err(why) => {
+                eprintln!("weblock: skipped log entry at revision {revision}: {why}");
+                Applied::default()
+            }
+        };
+        applied.appends = std::mem::take(&mut inner.proposals.appends);
+        if applied.appends.is_empty()
+            && let Some((seq, reply)) = applied.answer.take()
+        {
+            set_reply(&mut inner, seq, reply);
+        }
+        let clock = inner.engine.clock();
+        inner.origins.prune(clock);
+        self.applied.notify_all();
+        if revision / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY {
+            // One server writes it: the proposer of the entry that crossed the line.
+            let snapshot = SharedSnapshot {
+                revision,
+                engine: inner.engine.snapshot(),
+                origins: inner.origins.snapshot(),
+            };
+            replica.later(Job::Snapshot(snapshot, true));
+        }
+        applied
+    }
+
+    /// Lets out a reply that waited for its step's give-backs to be written.
+    pub fn answer(&self, seq: u64, reply: Reply) {
+        set_reply(&mut self.inner(), seq, reply);
+        self.applied.notify_all();
+    }
+
+    fn apply_entry_body(
+        &self,
+        replica: &Replica,
+        inner: &mut Inner,
+        revision: i64,
+        entry: Entry,
+    ) -> Applied {
+        let mine = entry.server == replica.id;
+        match entry.body {
+            Body::Command { command, parks } => {
+                if mine && inner.proposals.tick == Some(entry.seq) {
+                    inner.proposals.tick = None;
+                    self.timer.notify_one();
+                }
+                let (reply, mut deliveries) = self.run_command(inner, command);
+                if parks && let Some(request) = waiting(&reply) {
+                    deliveries.extend(unpark(inner, request, Answer::Superseded));
+                    let origin = Origin {
+                        server: entry.server,
+                        seq: entry.seq,
+                        revision,
+                    };
+                    inner.origins.park(request, origin);
+                    let proposal = mine
+                        .then(|| inner.proposals.waiting.get_mut(&entry.seq))
+                        .flatten();
+                    match proposal.and_then(|p| p.parked.take()) {
+                        Some(parked) => {
+                            inner.parked.insert(request, parked);
+                        }
+                        // Its worker gave up waiting (and answered 503): nobody will collect
+                        // what this queued.
+                        None if mine => {
+                            if let Some(end) = end_parked_entry(replica, inner, request) {
+                                replica.later(Job::Append(end));
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                Applied {
+                    deliveries,
+                    appends: Vec::new(),
+                    answer: mine.then_some((entry.seq, reply)),
+                }
+            }
+            Body::EndParked {
+                now,
+                request,
+                origin,
+            } => {
+                inner.proposals.ending.remove(&request);
+                if inner.origins.parked_at(request) != Some(&origin) {
+                    return Applied::default();
+                }
+                let op = Op::Cancel {
+                    request,
+                    by: CancelBy::Client,
+                };
+                let deliveries = self.run_command(inner, Command { now, op }).1;
+                Applied {
+                    deliveries,
+                    ..Applied::default()
+                }
+            }
+            Body::GiveBack {
+                now,
+                claim,
+                origin,
+                op,
+            } => {
+                if !inner.origins.take_handed(claim, &origin) {
+                    return Applied::default();
+                }
+                let deliveries = self.run_command(inner, Command { now, op }).1;
+                Applied {
+                    deliveries,
+                    ..Applied::default()
+                }
+            }
+        }
+    }
+
+    /// Replaces the state with `snapshot` (this server fell behind a compaction of the log). Its
+    /// connections parked on requests the snapshot no longer has parked here are told their wait
+    /// ended; proposals whose entries were skipped time out.
+    pub fn restore(&self, snapshot: SharedSnapshot) -> Result<Vec<Delivery>, String> {
+        let engine =
+            Engine::restore(snapshot.engine).map_err(|e| format!("bad stored snapshot: {e}"))?;
+        let mut inner = self.inner();
+        inner.engine = engine;
+        inner.origins = Origins::restore(snapshot.origins);
+        inner.proposals.applied = snapshot.revision;
+        let replica_id = self.replica.as_ref().map(|r| r.id);
+        let gone: Vec<RequestId> = inner
+            .parked
+            .keys()
+            .copied()
+            .filter(|r| inner.origins.parked_at(*r).map(|o| o.server) != replica_id)
+            .collect();
+        let deliveries = gone
+            .into_iter()
+            .filter_map(|r| unpark(&mut inner, r, Answer::Deleted))
+            .collect();
+        self.applied.notify_all();
+        Ok(deliveries)
+    }
+
+    /// A deadline is due at `now`: propose a tick, unless one is in flight (or failed just now).
+    pub(super) fn propose_tick(&self, replica: &Replica, inner: &mut Inner, now: Millis) {
+        let p = &mut inner.proposals;
+        if p.tick.is_some() || p.tick_retry.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        let entry = replica.entry(Body::Command {
+            command: Command { now, op: Op::Tick },
+            parks: false,
+        });
+        p.tick = Some(entry.seq);
+        replica.later(Job::Append(entry));
+    }
+
+    /// A background proposal could not be written; a tick is tried again a little later.
+    pub fn proposal_failed(&self, seq: u64) {
+        let mut inner = self.inner();
+        if inner.proposals.tick == Some(seq) {
+            inner.proposals.tick = None;
+            inner.proposals.tick_retry = Some(Instant::now() + TICK_RETRY);
+        }
+    }
+
+    /// Proposes the end of every wait parked by a server that is not in `live` (read at revision
+    /// `seen`); its holders keep their locks. Each is proposed again only after `END_AGAIN`.
+    pub fn end_waits_of_dead_servers(&self, live: &HashSet<Uuid>, seen: i64) {
+        let Some(replica) = &self.replica else {
+            return;
+        };
+        let mut inner = self.inner();
+        let now = Instant::now();
+        inner
+            .proposals
+            .ending
+            .retain(|_, at| now.duration_since(*at) < END_AGAIN);
+        for (request, origin) in inner.origins.of_dead_servers(live, seen) {
+            if inner.proposals.ending.contains_key(&request) {
+                continue;
+            }
+            inner.proposals.ending.insert(request, now);
+            replica.later(Job::Append(replica.entry(Body::EndParked {
+                now: timefmt::now_ms(),
+                request,
+                origin,
+            })));
+        }
+    }
+}
+
+fn set_reply(inner: &mut Inner, seq: u64, reply: Reply) {
+    // Gone if its worker gave up waiting.
+    if let Some(proposal) = inner.proposals.waiting.get_mut(&seq) {
+        proposal.reply = Some(reply);
+    }
+}
+
+/// The entry that ends `request`'s wait as it is parked now (a hang-up, a worker that gave up).
+pub(super) fn end_parked_entry(
+    replica: &Replica,
+    inner: &Inner,
+    request: RequestId,
+) -> Option<Entry> {
+    let origin = inner.origins.parked_at(request)?;
+    Some(replica.entry(Body::EndParked {
+        now: timefmt::now_ms(),
+        request,
+        origin: origin.clone(),
+    }))
+}
+
+/// The entry that gives back the grant `claim` handed from here, whose client was gone.
+pub(super) fn give_back_entry(
+    replica: &Replica,
+    inner: &Inner,
+    claim: Claim,
+    op: Op,
+) -> Option<Entry> {
+    let origin = inner.origins.handed_from(claim)?;
+    (origin.server == replica.id).then(|| {
+        replica.entry(Body::GiveBack {
+            now: timefmt::now_ms(),
+            claim,
+            origin: origin.clone(),
+            op,
+        })
+    })
+}
+
+impl Replica {
+    /// The 503's reason for a proposal etcd did not take.
+    fn refusal(&self, failure: &Failure) -> String {
+        match failure {
+            Failure::Unreachable(why) => format!(
+                "the etcd cluster at {} is unreachable ({why}); nothing was changed",
+                self.store.url
+            ),
+            Failure::NoAnswer(why) => format!(
+                "the etcd cluster at {} did not confirm the change ({why}; it may have no quorum): it may or may not have been applied",
+                self.store.url
+            ),
+            Failure::Refused(why) => format!(
+                "the etcd cluster at {} refused the change ({why}); nothing was changed",
+                self.store.url
+            ),
+        }
+    }
+}

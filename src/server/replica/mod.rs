@@ -1,0 +1,287 @@
+//! Several `weblock serve` as one lock service, sharing a log in etcd (`--store etcd://…`).
+//!
+//! `Core` (its `replicated` half) applies the log; this module keeps it flowing, on four threads:
+//! - **follow**: watches the log from the last revision applied and hands each entry to the core, in
+//!   the log's order; reconnects (to any member) from where it was when the watch breaks or falls
+//!   silent; loads the stored snapshot when it fell behind a compaction.
+//! - **background**: writes what needs no answer: hang-ups, give-backs, ticks, a dead server's ends,
+//!   snapshots (then compacts the log below them).
+//! - **deliver**: writes the answers the applier made due to connections parked here, so the applier
+//!   never waits on a connection (whose next pipelined request may itself wait on the applier).
+//! - **liveness**: keeps this server's key alive on its lease, and ends the waits parked by servers
+//!   whose keys are gone.
+mod entry;
+mod origins;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+pub use entry::{Body, Entry, SharedSnapshot};
+pub use origins::{Origin, Origins, OriginsSnapshot};
+
+use super::Shared;
+use super::core::Delivery;
+use crate::store::{Store, WatchMessage};
+
+/// A server's liveness key lives this long without a renewal: its waiters are ended this long after
+/// it dies.
+pub const LEASE_TTL: Duration = Duration::from_secs(5);
+/// How often the lease is renewed and the other servers' keys read.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A watch that hears nothing for this long is opened again (a silent connection may be dead).
+const WATCH_IDLE: Duration = Duration::from_secs(10);
+
+/// What the background thread writes.
+pub enum Job {
+    Append(Entry),
+    /// A snapshot, and whether to compact etcd below it after.
+    Snapshot(SharedSnapshot, bool),
+}
+
+/// This server's handle on the shared log.
+pub struct Replica {
+    pub store: Store,
+    /// This run's id (a restarted server is a new one).
+    pub id: Uuid,
+    seq: AtomicU64,
+    jobs: Sender<Job>,
+    deliveries: Sender<Vec<Delivery>>,
+}
+
+/// The other ends of a replica's queues, for its threads.
+pub struct Queues {
+    jobs: Receiver<Job>,
+    deliveries: Receiver<Vec<Delivery>>,
+}
+
+impl Replica {
+    pub fn new(store: Store) -> (Replica, Queues) {
+        let (jobs, jobs_rx) = channel();
+        let (deliveries, deliveries_rx) = channel();
+        let replica = Replica {
+            store,
+            id: Uuid::new_v4(),
+            seq: AtomicU64::new(0),
+            jobs,
+            deliveries,
+        };
+        let queues = Queues {
+            jobs: jobs_rx,
+            deliveries: deliveries_rx,
+        };
+        (replica, queues)
+    }
+
+    /// A new entry of this server's.
+    pub fn entry(&self, body: Body) -> Entry {
+        Entry {
+            server: self.id,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            body,
+        }
+    }
+
+    /// Writes `entry` now, on the calling thread (never under the engine's lock); if etcd cannot take
+    /// it now, the background thread tries once more.
+    pub fn append_now(&self, entry: Option<Entry>) {
+        if let Some(entry) = entry
+            && self.store.append(&entry.encode()).is_err()
+        {
+            self.later(Job::Append(entry));
+        }
+    }
+
+    /// Hands `job` to the background thread.
+    pub fn later(&self, job: Job) {
+        // The receiver lives as long as the process: a send cannot fail before it ends.
+        let _ = self.jobs.send(job);
+    }
+}
+
+/// The state to start from: the latest snapshot; on a fresh prefix, an empty state as of the
+/// store's current revision (older revisions may have been compacted away by others' use of etcd).
+pub fn load(store: &Store) -> Result<SharedSnapshot, String> {
+    let Some((revision, bytes)) = store.load_snapshot()? else {
+        let (now, log) = store.etcd.get(store.log_key()).map_err(|e| e.to_string())?;
+        return Ok(SharedSnapshot {
+            // A log without a snapshot (its first server died before writing one) is replayed whole.
+            revision: if log.is_some() { 0 } else { now },
+            engine: crate::engine::Engine::new().snapshot(),
+            origins: OriginsSnapshot::default(),
+        });
+    };
+    let snapshot: SharedSnapshot = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("the stored snapshot is not one: {e}"))?;
+    if snapshot.revision != revision {
+        return Err(format!(
+            "the stored snapshot says revision {} but is filed under {revision}",
+            snapshot.revision
+        ));
+    }
+    Ok(snapshot)
+}
+
+/// Starts the replica's threads on `shared` (whose core is replicated), registers this server, and
+/// waits until it has caught up with the log; then it may serve.
+pub fn start(shared: &Arc<Shared>, queues: Queues, within: Duration) -> Result<(), String> {
+    let replica = shared.core.replica().ok_or("not a replicated core")?;
+    let lease = replica
+        .store
+        .register(&replica.id.simple().to_string(), LEASE_TTL)
+        .map_err(|e| format!("cannot register with etcd at {}: {e}", replica.store.url))?;
+    let from = shared.core.applied_revision();
+    spawn(shared, "follow", move |s| follow(s, from))?;
+    let jobs = queues.jobs;
+    spawn(shared, "background", move |s| background(s, jobs))?;
+    let deliveries = queues.deliveries;
+    spawn(shared, "deliver", move |s| {
+        while let Ok(batch) = deliveries.recv() {
+            super::threads::deliver(&s, batch);
+        }
+    })?;
+    spawn(shared, "liveness", move |s| liveness(s, lease))?;
+    shared.core.catch_up(replica, within)?;
+    // A snapshot at start: a server that starts after this replays no more than what follows. No
+    // compaction here: it is etcd-wide, and other users of the cluster may still need its history.
+    replica.later(Job::Snapshot(shared.core.shared_snapshot(), false));
+    Ok(())
+}
+
+fn spawn(
+    shared: &Arc<Shared>,
+    name: &str,
+    f: impl FnOnce(Arc<Shared>) + Send + 'static,
+) -> Result<(), String> {
+    let shared = shared.clone();
+    super::spawn(name.to_string(), move || f(shared))
+        .map_err(|e| format!("cannot start the {name} thread: {e}"))
+}
+
+/// Applies the log as the watch brings it, for ever.
+fn follow(shared: Arc<Shared>, mut applied: i64) {
+    let Some(replica) = shared.core.replica() else {
+        return;
+    };
+    let mut backoff = Duration::ZERO;
+    loop {
+        if !backoff.is_zero() {
+            std::thread::sleep(backoff);
+        }
+        backoff = (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let mut watch = match replica.store.watch(applied + 1, WATCH_IDLE) {
+            Ok(watch) => watch,
+            Err(_) => continue,
+        };
+        loop {
+            match watch.next_message() {
+                Ok(WatchMessage::Changes { kvs, .. }) => {
+                    backoff = Duration::ZERO;
+                    for kv in kvs {
+                        let entry = Entry::decode(&kv.value);
+                        let applied = shared.core.apply_entry(kv.mod_revision, entry);
+                        for entry in applied.appends {
+                            replica.append_now(Some(entry));
+                        }
+                        if let Some((seq, reply)) = applied.answer {
+                            shared.core.answer(seq, reply);
+                        }
+                        send(replica, applied.deliveries);
+                    }
+                    applied = shared.core.applied_revision();
+                }
+                Ok(WatchMessage::Compacted(compacted)) => {
+                    // etcd compaction is cluster-wide: others' use of etcd may compact past a quiet
+                    // log. If nothing was appended since what was applied, nothing is lost: watch
+                    // on from the compaction.
+                    if replica
+                        .store
+                        .head()
+                        .is_ok_and(|head| head <= shared.core.applied_revision())
+                    {
+                        applied = applied.max(compacted - 1);
+                        break;
+                    }
+                    match load(&replica.store).and_then(|s| shared.core.restore(s)) {
+                        Ok(deliveries) => send(replica, deliveries),
+                        Err(e) => eprintln!("weblock: cannot catch up with the shared log: {e}"),
+                    }
+                    applied = shared.core.applied_revision();
+                    if applied + 1 < compacted {
+                        // The entries between the snapshot and the compaction are gone: this server
+                        // cannot know the state, and must not answer from a wrong one.
+                        eprintln!(
+                            "weblock: etcd ({}) was compacted at revision {compacted}, past the stored snapshot (revision {applied}): the shared log between them is lost to this server; stopping (keep etcd's history longer than a snapshot interval)",
+                            replica.store.url
+                        );
+                        std::process::exit(70);
+                    }
+                    break;
+                }
+                Ok(WatchMessage::Cancelled(_)) | Err(_) => break,
+            }
+        }
+    }
+}
+
+fn send(replica: &Replica, deliveries: Vec<Delivery>) {
+    if !deliveries.is_empty() {
+        let _ = replica.deliveries.send(deliveries);
+    }
+}
+
+/// Writes the proposals that need no answer, and the snapshots.
+fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
+    let Some(replica) = shared.core.replica() else {
+        return;
+    };
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Append(entry) => {
+                if replica.store.append(&entry.encode()).is_err() {
+                    shared.core.proposal_failed(entry.seq);
+                }
+            }
+            Job::Snapshot(snapshot, compact) => {
+                let bytes = serde_json::to_vec(&snapshot).unwrap_or_default();
+                if let Err(e) = replica
+                    .store
+                    .save_snapshot(snapshot.revision, &bytes, compact)
+                {
+                    eprintln!(
+                        "weblock: cannot store a snapshot at revision {} in etcd ({e}); the log is not compacted",
+                        snapshot.revision
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Keeps this server's key alive, and ends the waits of servers whose keys are gone.
+fn liveness(shared: Arc<Shared>, mut lease: i64) {
+    let Some(replica) = shared.core.replica() else {
+        return;
+    };
+    let id = replica.id.simple().to_string();
+    loop {
+        let started = Instant::now();
+        // Lost (etcd was away longer than the lease): the others have ended this server's waits by
+        // now; it registers again to keep serving.
+        if let Ok(false) = replica.store.etcd.keep_alive(lease) {
+            match replica.store.register(&id, LEASE_TTL) {
+                Ok(new) => lease = new,
+                Err(e) => eprintln!("weblock: cannot register with etcd again: {e}"),
+            }
+        }
+        if let Ok((seen, ids)) = replica.store.live_servers() {
+            let live: HashSet<Uuid> = ids.iter().filter_map(|i| i.parse().ok()).collect();
+            shared.core.end_waits_of_dead_servers(&live, seen);
+        }
+        std::thread::sleep(HEARTBEAT.saturating_sub(started.elapsed()));
+    }
+}

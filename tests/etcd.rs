@@ -1,0 +1,243 @@
+//! Several `weblock serve --store etcd://…` as one lock service, black-box: CLI workers spread over
+//! three servers never overlap, FIFO order and fences hold across servers, a SIGKILLed server's
+//! waiters leave while its holders keep their locks, a new server catches up, and an etcd that stops
+//! answering gives 503s with a reason until it is back, with no help.
+//!
+//! Needs Debian's `etcd-server` (`/usr/bin/etcd`); without it each test prints one "skipped" line,
+//! or fails when `WEBLOCK_REQUIRE_ETCD=1` (as CI sets it).
+#[path = "common/cli.rs"]
+mod cli_helpers;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cli_helpers::{Sandbox, assert_sections, section_workers, wait_until};
+use common::etcd::{self, Etcd};
+use common::*;
+use serde_json::Value;
+
+/// How long the others take to notice a dead server: its lease, a heartbeat, and slack for a busy
+/// machine.
+const DEAD_SERVER_NOTICED: Duration = Duration::from_secs(20);
+/// How long servers may take to recover once etcd is back.
+const RECOVERY: Duration = Duration::from_secs(30);
+
+/// `n` servers sharing one fresh prefix on the test process's etcd.
+fn cluster(n: usize) -> (String, Vec<Server>) {
+    let store = etcd::fresh_store();
+    let servers = (0..n)
+        .map(|_| Server::start_with(&["--store", &store]))
+        .collect();
+    (store, servers)
+}
+
+fn token(v: &Value) -> String {
+    v["token"].as_str().unwrap_or_default().to_string()
+}
+
+fn fence(v: &Value) -> u64 {
+    v["fence"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no fence in {v}"))
+}
+
+#[test]
+fn cli_workers_on_three_servers_never_overlap_and_fences_grow() {
+    if !etcd::available("cli_workers_on_three_servers_never_overlap_and_fences_grow") {
+        return;
+    }
+    const WORKERS: usize = 6;
+    const ROUNDS: usize = 5;
+    let (_, servers) = cluster(3);
+    let sb = Sandbox::new("etcd-workers");
+    let log = sb.path("log");
+    let urls: Vec<String> = servers.iter().map(|s| s.url("")).collect();
+    let mut workers = section_workers(&sb, &urls, WORKERS, ROUNDS, "0.02", &log);
+    for w in &mut workers {
+        w.finish_within(Duration::from_secs(90)).expect_ok();
+    }
+    assert_sections(&log, WORKERS * ROUNDS);
+    for s in &servers {
+        assert_eq!(
+            s.status("L")["in_use"],
+            false,
+            "released, seen from every server"
+        );
+    }
+}
+
+#[test]
+fn waiters_queued_through_different_servers_are_granted_in_queue_order() {
+    if !etcd::available("waiters_queued_through_different_servers_are_granted_in_queue_order") {
+        return;
+    }
+    let (_, servers) = cluster(3);
+    let first = servers[0].grab_ok(Enc::Form, &[("id", "q"), ("holder", "first")]);
+    let mut waiters = Vec::new();
+    for i in 0..5 {
+        let via = &servers[(i + 1) % servers.len()];
+        let holder = format!("w{i}");
+        let rx = spawn_grab(
+            via.addr(),
+            Enc::Form,
+            &[("id", "q"), ("holder", &holder), ("wait", "30")],
+            Duration::from_secs(40),
+        );
+        // Queued before the next is sent: the queue's order is this one.
+        servers[i % servers.len()].wait_for_waiting("q", i as u64 + 1);
+        waiters.push((holder, via, rx));
+    }
+    let mut release_via = &servers[0];
+    let mut last = fence(&first);
+    let mut held = token(&first);
+    for (holder, via, rx) in &waiters {
+        release_via.release_ok(Enc::Form, "q", &held);
+        let r = recv_within(rx, Duration::from_secs(30), holder).expect("an answer");
+        assert_eq!(r.status, 200, "{holder} is granted next: {r}");
+        let grant = r.json();
+        assert!(fence(&grant) > last, "fences grow: {grant}");
+        for s in &servers {
+            let status = s.status("q");
+            assert_eq!(
+                status["holder"],
+                holder.as_str(),
+                "the same holder everywhere: {status}"
+            );
+        }
+        last = fence(&grant);
+        held = token(&grant);
+        release_via = via;
+    }
+    release_via.release_ok(Enc::Form, "q", &held);
+}
+
+#[test]
+fn a_killed_servers_waiters_leave_the_queue_and_its_holders_keep_their_locks() {
+    if !etcd::available("a_killed_servers_waiters_leave_the_queue_and_its_holders_keep_their_locks")
+    {
+        return;
+    }
+    let (_, mut servers) = cluster(2);
+    let alive = servers.remove(1);
+    let mut doomed = servers.remove(0);
+    let a = alive.grab_ok(Enc::Form, &[("id", "L"), ("holder", "alice")]);
+    let c = doomed.grab_ok(Enc::Form, &[("id", "M"), ("holder", "carol")]);
+    let bob = spawn_grab(
+        doomed.addr(),
+        Enc::Form,
+        &[("id", "L"), ("holder", "bob"), ("wait", "60")],
+        Duration::from_secs(70),
+    );
+    alive.wait_for_waiting("L", 1);
+
+    doomed.kill9();
+    let answer = recv_within(&bob, Duration::from_secs(10), "bob's connection ends");
+    assert!(
+        answer.is_err(),
+        "bob's wait ends with its server: {answer:?}"
+    );
+    let deadline = Instant::now() + DEAD_SERVER_NOTICED;
+    let s = loop {
+        let s = alive.status("L");
+        if s["waiting"] == 0 || Instant::now() >= deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        s["waiting"], 0,
+        "the dead server's waiter left the queue: {s}"
+    );
+    assert_eq!(s["holder"], "alice", "alice still holds L: {s}");
+    let m = alive.status("M");
+    assert_eq!(
+        m["holder"], "carol",
+        "the dead server's holder keeps M: {m}"
+    );
+    assert_eq!(fence(&m), fence(&c));
+
+    alive.release_ok(Enc::Form, "L", &token(&a));
+    let s = alive.status("L");
+    assert_eq!(s["in_use"], false, "bob never became a phantom holder: {s}");
+}
+
+#[test]
+fn a_new_server_catches_up_with_the_shared_state_and_serves() {
+    if !etcd::available("a_new_server_catches_up_with_the_shared_state_and_serves") {
+        return;
+    }
+    let (store, mut servers) = cluster(2);
+    let x = servers[0].grab_ok(Enc::Form, &[("id", "x"), ("holder", "one")]);
+    servers[0].kill9();
+    let y = servers[1].grab_ok(Enc::Form, &[("id", "y"), ("holder", "two")]);
+    let again = Server::start_with(&["--store", &store]);
+    assert_eq!(
+        again.status("x")["holder"],
+        "one",
+        "what was done before it started"
+    );
+    assert_eq!(
+        again.status("y")["fence"],
+        fence(&y),
+        "and through the other server"
+    );
+    let z = again.grab_ok(Enc::Form, &[("id", "z"), ("holder", "three")]);
+    assert!(
+        fence(&z) > fence(&y) && fence(&y) > fence(&x),
+        "fences go on: {z}"
+    );
+    assert_eq!(
+        servers[1].status("z")["holder"],
+        "three",
+        "seen by the others"
+    );
+    again.release_ok(Enc::Form, "x", &token(&x));
+    assert_eq!(servers[1].status("x")["in_use"], false);
+}
+
+#[test]
+fn when_etcd_stops_answering_changes_get_503_and_the_servers_recover_by_themselves() {
+    if !etcd::available(
+        "when_etcd_stops_answering_changes_get_503_and_the_servers_recover_by_themselves",
+    ) {
+        return;
+    }
+    let mut own = Etcd::start();
+    let store = own.store_url("outage");
+    let servers = [
+        Server::start_with(&["--store", &store]),
+        Server::start_with(&["--store", &store]),
+    ];
+    let a = servers[0].grab_ok(Enc::Form, &[("id", "a"), ("holder", "before")]);
+
+    own.signal(libc::SIGSTOP);
+    let r = servers[1].post("/grab", Enc::Form, &[("id", "b")]);
+    assert_eq!(r.status, 503, "a change while etcd is frozen: {r}");
+    let body = r.json();
+    assert_eq!(body["status"], "fail", "{body}");
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("etcd"), "the reason names etcd: {reason}");
+    let r = servers[0].get("/status?id=a");
+    assert_eq!(r.status, 503, "no answer from possibly stale state: {r}");
+
+    own.signal(libc::SIGCONT);
+    wait_until(
+        RECOVERY,
+        "a change succeeds once etcd answers again",
+        || servers[1].post("/grab", Enc::Form, &[("id", "c")]).status == 200,
+    );
+
+    own.restart();
+    wait_until(
+        RECOVERY,
+        "both servers serve again after etcd restarts",
+        || servers.iter().all(|s| s.get("/status?id=a").status == 200),
+    );
+    assert_eq!(
+        servers[1].status("a")["fence"],
+        fence(&a),
+        "nothing was lost"
+    );
+    let d = servers[1].grab_ok(Enc::Form, &[("id", "d")]);
+    assert!(fence(&d) > fence(&a), "fences go on after the outage: {d}");
+}
