@@ -8,7 +8,7 @@
 //! holds two connections at once.
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -18,6 +18,7 @@ use crate::engine::{
 use crate::journal::Journal;
 use crate::timefmt;
 
+use super::changes::{Before, Observer};
 use super::conn::Slot;
 use super::http::Response;
 
@@ -72,6 +73,8 @@ pub struct Delivery {
     /// What to undo if the client turns out to be gone when the answer is written: a grant it will
     /// never know of is given back — unless a retry collected it meanwhile (see `Core::undo`).
     pub undo: Option<(Claim, Op)>,
+    /// For a lock handed over: when, so the hand-over latency can be measured once it is written.
+    pub granted_at: Option<Instant>,
 }
 
 struct Parked {
@@ -102,6 +105,8 @@ pub struct Core {
     timer: Condvar,
     /// With `--state`: where every command goes before any client hears of its effect.
     journal: Option<Arc<Journal>>,
+    /// Counts and logs what each command changed.
+    observer: Observer,
 }
 
 impl Default for Core {
@@ -121,7 +126,14 @@ impl Core {
             }),
             timer: Condvar::new(),
             journal,
+            observer: Observer::default(),
         }
+    }
+
+    /// Counts and logs every change with `observer` (the metrics' and the event log's).
+    pub fn with_observer(mut self, observer: Observer) -> Core {
+        self.observer = observer;
+        self
     }
 
     /// After a restart from the journal: the clients that were waiting on connections are gone with
@@ -147,8 +159,18 @@ impl Core {
         }
     }
 
-    /// Applies a command and journals it, in the same order, under the engine's lock.
+    /// Applies a command and journals it, in the same order, under the engine's lock; what it changed
+    /// is counted and logged.
     fn apply_logged(&self, inner: &mut Inner, command: Command) -> crate::engine::Outcome {
+        let (now, before) = (command.now, Before::of(&command.op, &inner.engine));
+        let outcome = self.apply_journaled(inner, command);
+        let engine = &inner.engine;
+        self.observer
+            .record(now, &before, &outcome.reply, &outcome.events, engine);
+        outcome
+    }
+
+    fn apply_journaled(&self, inner: &mut Inner, command: Command) -> crate::engine::Outcome {
         let Some(journal) = &self.journal else {
             return inner.engine.apply(command);
         };
@@ -367,10 +389,12 @@ fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> Option<Deliv
     if let Some((claim, _)) = &undo {
         inner.unclaimed.insert(*claim);
     }
+    let granted_at = matches!(answer, Answer::Granted(_)).then(Instant::now);
     Some(Delivery {
         slot: parked.slot,
         request,
         response: (parked.responder)(&answer, &inner.engine),
         undo,
+        granted_at,
     })
 }

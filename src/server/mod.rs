@@ -1,16 +1,20 @@
 //! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
 //! `docs/architecture.md` explains the shape and why it owns its connection layer.
 pub mod auth;
+mod changes;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod chunked;
 mod conn;
 mod connections;
 mod core;
+mod dashboard;
+pub mod events_log;
 mod gatekeeper;
 mod hal;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod http;
 pub mod limits;
+mod metrics;
 pub mod params;
 mod poller;
 mod request_queue;
@@ -26,6 +30,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::signals;
 
+pub use events_log::LogFormat;
 pub use limits::Limits;
 pub use system::raise_open_files_limit;
 
@@ -44,6 +49,8 @@ pub struct Config {
     pub ticket_ttl: Option<std::time::Duration>,
     /// The durable state file (journal); `None`: in memory only.
     pub state: Option<std::path::PathBuf>,
+    /// How state changes are logged on stderr.
+    pub log: LogFormat,
 }
 
 impl Default for Config {
@@ -56,6 +63,7 @@ impl Default for Config {
             access: None,
             ticket_ttl: None,
             state: None,
+            log: LogFormat::default(),
         }
     }
 }
@@ -70,6 +78,7 @@ pub(crate) struct Shared {
     pub access: Option<auth::Secrets>,
     pub ticket_ttl: Option<std::time::Duration>,
     pub stopping: AtomicBool,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// A running server; its threads run until the process ends.
@@ -93,12 +102,13 @@ impl Server {
         // The address first: a server that cannot listen must not touch the state file.
         let listener = TcpListener::bind(&config.listen)?;
         let addr = listener.local_addr()?;
-        let (core, state, threads) = match &config.state {
+        let (core, state, threads, journal) = match &config.state {
             None => (
                 core::Core::default(),
                 "state: in memory only (every lock is forgotten when this server stops; --state FILE keeps it)"
                     .to_string(),
                 config.threads,
+                None,
             ),
             Some(path) => {
                 let (journal, loaded) = crate::journal::Journal::open(path).map_err(io::Error::other)?;
@@ -110,12 +120,18 @@ impl Server {
                     path.display(),
                     loaded.commands
                 );
-                let core = core::Core::new(loaded.engine, Some(journal));
-                core.recover();
+                let core = core::Core::new(loaded.engine, Some(journal.clone()));
                 // Threads wait on group commits: more of them make bigger batches per fsync.
-                (core, line, config.threads.max(32))
+                (core, line, config.threads.max(32), Some(journal))
             }
         };
+        let metrics = Arc::new(metrics::Metrics::new(journal));
+        let log = events_log::EventLog::start(config.log, metrics.log_dropped.clone())?;
+        let core = core.with_observer(changes::Observer::new(metrics.clone(), log));
+        // After a replay: the waits of clients gone with the old process end (logged like any change).
+        if config.state.is_some() {
+            core.recover();
+        }
         let shared = Arc::new(Shared {
             core,
             poller: poller::Poller::new()?,
@@ -125,6 +141,7 @@ impl Server {
             access: config.access,
             ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
+            metrics,
         });
         for i in 0..threads.max(1) {
             let shared = shared.clone();

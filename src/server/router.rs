@@ -5,7 +5,7 @@ use super::Shared;
 use super::conn::Slot;
 use super::core::Delivery;
 use super::http::{Request, Response, Words};
-use super::{gatekeeper, hal, request_queue, webmutex};
+use super::{dashboard, gatekeeper, hal, metrics, request_queue, webmutex};
 use crate::engine::RequestId;
 
 /// What a dialect did with a request.
@@ -45,10 +45,18 @@ pub fn route(
         "locks" | "resources" | "v1" | "api" => Words::Error,
         _ => Words::Fail,
     };
+    let page = dashboard::wanted(req);
     if let Some(refusal) =
         super::auth::check_access(shared.access.as_ref(), shared.admin.as_ref(), req, words)
     {
-        return Handled::Respond(refusal);
+        return Handled::Respond(if page {
+            dashboard::challenge(refusal)
+        } else {
+            refusal
+        });
+    }
+    if page {
+        return Handled::Respond(dashboard::page());
     }
     if let Some(endpoint) = webmutex::Endpoint::parse(first) {
         return webmutex::handle(&mut ctx, endpoint, rest);
@@ -58,6 +66,7 @@ pub fn route(
         "resources" => hal::resources(&mut ctx, rest),
         "v1" => request_queue::handle(&mut ctx, rest),
         "api" => gatekeeper::handle(&mut ctx, rest),
+        "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(shared, req)),
         _ => Handled::Respond(not_found(req)),
     }
 }
