@@ -95,6 +95,7 @@ pub enum Before {
     CancelWaiter {
         resource: String,
         holder: String,
+        created: Millis,
     },
     /// `Op::SetGate`: the gate as it was (closed by hand, its message), if it exists.
     SetGate {
@@ -122,6 +123,7 @@ impl Before {
                     Before::CancelWaiter {
                         resource: view.resource,
                         holder: view.holder,
+                        created: view.created,
                     }
                 }
                 _ => Before::Nothing,
@@ -224,10 +226,19 @@ impl Sink<'_> {
                 ..Record::default()
             }),
             (Reply::Withdrawn { request }, _) => self.ended(Kind::Cancel, *request, None),
-            (Reply::Cancelled, Before::CancelWaiter { resource, holder }) => {
+            (
+                Reply::Cancelled,
+                Before::CancelWaiter {
+                    resource,
+                    holder,
+                    created,
+                },
+            ) => {
+                let waited_ms = Some(self.now.saturating_sub(*created));
                 self.emit(Kind::Cancel, || Record {
                     resource: resource.clone(),
                     holder: Some(holder.clone()),
+                    waited_ms,
                     ..Record::default()
                 })
             }
