@@ -866,7 +866,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__serve)
-            opts="-h --state --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --server --json --help"
+            opts="-h --state --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --log-format --server --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -906,6 +906,10 @@ _weblock() {
                     ;;
                 --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "human json off" -- "${cur}"))
                     return 0
                     ;;
                 --server)
