@@ -1,8 +1,8 @@
 //! The dashboard: `GET /` for a browser. Its HTTP shape (who gets the page, its 401 under `--auth-file`)
 //! is checked with the raw client; the page itself is driven in headless Chromium through chromedriver:
 //! a lock, a waiter, a closed gate and a ticket appear on it and go again without a reload, with and
-//! without `--auth-file`, and it says so when the server is gone. A screenshot is left in
-//! `target/dashboard.png`.
+//! without `--auth-file`, and it says so when the server is gone. Screenshots are left in
+//! `target/dashboard.png` (everything on it) and `target/dashboard-unreachable.png`.
 //!
 //! Without Chromium or chromedriver installed the browser tests say they were skipped, in one line;
 //! with `WEBLOCK_REQUIRE_BROWSER=1` (as CI sets) that is a failure instead.
@@ -118,9 +118,7 @@ fn browser(sandbox: &Sandbox) -> Option<Browser> {
 }
 
 fn auth_server(sandbox: &Sandbox) -> Server {
-    let file = sandbox.path("secrets");
-    std::fs::write(&file, format!("{SECRET}\n")).expect("write the secrets file");
-    Server::start_with(&["--auth-file", file.to_str().expect("a UTF-8 path")])
+    Server::start_with_secrets(&sandbox.path("secrets"), &format!("{SECRET}\n"))
 }
 
 /// Proves later that the page was never reloaded: a reload forgets it.
@@ -134,6 +132,17 @@ fn mark_page(browser: &Browser) {
 fn assert_same_page(browser: &Browser) {
     let mark = browser.execute("return window.weblockTestMark || null;", json!([]));
     assert_eq!(mark, json!("same page"), "the page was reloaded");
+}
+
+/// Saves a screenshot as `target/NAME`, to be looked at.
+fn save_screenshot(browser: &Browser, name: &str) {
+    let png = browser.screenshot();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory")
+        .join(name);
+    std::fs::write(&shot, &png).unwrap_or_else(|e| panic!("write {}: {e}", shot.display()));
 }
 
 fn gate_put(server: &Server, path: &str, body: serde_json::Value, auth: &[(&str, &str)]) {
@@ -225,16 +234,7 @@ fn the_page_follows_locks_gates_and_tickets_without_a_reload() {
     }
 
     // Everything is on the page: this is the picture to look at.
-    let png = browser.screenshot();
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "the screenshot is not a PNG"
-    );
-    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .join("dashboard.png");
-    std::fs::write(&shot, &png).unwrap_or_else(|e| panic!("write {}: {e}", shot.display()));
+    save_screenshot(&browser, "dashboard.png");
 
     // Released: the waiter holds it now, then nobody.
     server.release_ok(Enc::Form, "db", &token);
@@ -280,6 +280,7 @@ fn the_page_follows_locks_gates_and_tickets_without_a_reload() {
     );
     let banner = browser.text("#banner");
     assert!(banner.contains("Cannot reach"), "{banner}");
+    save_screenshot(&browser, "dashboard-unreachable.png");
     assert_same_page(&browser);
 }
 

@@ -20,6 +20,24 @@ fn starts_event(line: &str, rest: &str) -> bool {
     line.len() > 25 && line.as_bytes()[10] == b'T' && line[25..].starts_with(rest)
 }
 
+/// Waits for the line `TIME rest` on the server's stderr.
+fn logged(server: &Server, rest: &str) -> String {
+    server.wait_for_stderr_line(rest, |l| has_event(l, rest))
+}
+
+/// Waits for a line `TIME rest…` on the server's stderr.
+fn logged_starting(server: &Server, rest: &str) -> String {
+    server.wait_for_stderr_line(rest, |l| starts_event(l, rest))
+}
+
+/// The id of the ticket a gatekeeper answer carries.
+fn ticket_id(answer: &Value) -> String {
+    answer["ticket"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ticket in {answer}"))
+        .to_string()
+}
+
 #[test]
 fn lock_changes_read_as_one_human_line_each() {
     let server = Server::start();
@@ -27,9 +45,7 @@ fn lock_changes_read_as_one_human_line_each() {
         Enc::Form,
         &[("id", "db"), ("holder", "alice@build3 pid 42")],
     );
-    server.wait_for_stderr_line("alice's grant", |l| {
-        has_event(l, "grant db to \"alice@build3 pid 42\" fence 1")
-    });
+    logged(&server, "grant db to \"alice@build3 pid 42\" fence 1");
 
     // A waiter handed the lock by the release says how long it waited.
     let waiter = common::spawn_grab(
@@ -41,10 +57,8 @@ fn lock_changes_read_as_one_human_line_each() {
     server.wait_for_waiting("db", 1);
     let alice_token = alice["token"].as_str().expect("a token").to_string();
     server.release_ok(Enc::Form, "db", &alice_token);
-    server.wait_for_stderr_line("alice's release", |l| has_event(l, "release db fence 1"));
-    let granted = server.wait_for_stderr_line("bob's grant", |l| {
-        starts_event(l, "grant db to \"bob\" fence 2 (waited ")
-    });
+    logged(&server, "release db fence 1");
+    let granted = logged_starting(&server, "grant db to \"bob\" fence 2 (waited ");
     assert!(
         granted.ends_with("ms)") || granted.ends_with("s)"),
         "{granted}"
@@ -60,24 +74,18 @@ fn lock_changes_read_as_one_human_line_each() {
         &[("id", "db"), ("holder", "carol"), ("wait", "0.1")],
     );
     assert_eq!(r.status, 409, "{r}");
-    server.wait_for_stderr_line("carol's timeout", |l| {
-        starts_event(l, "timeout db waiter \"carol\" (waited ")
-    });
+    logged_starting(&server, "timeout db waiter \"carol\" (waited ");
     let mut erin = Conn::open(server.addr());
     let (ct, body) = Enc::Form.encode(&[("id", "db"), ("holder", "erin"), ("wait", "30")]);
     erin.send_request("POST", "/grab", &[("Content-Type", ct.as_str())], &body);
     server.wait_for_waiting("db", 1);
     drop(erin);
-    server.wait_for_stderr_line("erin's cancel", |l| {
-        starts_event(l, "cancel db waiter \"erin\" (waited ")
-    });
+    logged_starting(&server, "cancel db waiter \"erin\" (waited ");
     server.grab_ok(
         Enc::Form,
         &[("id", "lease"), ("holder", "dave"), ("ttl", "0.1")],
     );
-    server.wait_for_stderr_line("dave's expiry", |l| {
-        starts_event(l, "expiry lease held by \"dave\" fence ")
-    });
+    logged_starting(&server, "expiry lease held by \"dave\" fence ");
     let hal = server.request(
         "POST",
         "/locks/build7",
@@ -88,9 +96,7 @@ fn lock_changes_read_as_one_human_line_each() {
     let url = hal.header("location").expect("a Location").to_string();
     let path = &url[url.find("/locks/").expect("a lock URL")..];
     assert_eq!(server.request("DELETE", path, &[], b"").status, 204);
-    server.wait_for_stderr_line("the HAL lock's release", |l| {
-        starts_event(l, "release build7 fence ")
-    });
+    logged_starting(&server, "release build7 fence ");
 
     // Nothing secret was written.
     for line in server.stderr_lines() {
@@ -115,16 +121,12 @@ fn gate_and_ticket_changes_are_logged() {
         br#"{"group": "g", "environments": ["testing", "live"]}"#,
     );
     assert_eq!(r.status, 200, "{r}");
-    server.wait_for_stderr_line("the new service", |l| {
-        has_event(l, "service_created shop gates live,testing")
-    });
+    logged(&server, "service_created shop gates live,testing");
     put(
         "/api/services/shop/live",
         r#"{"state": "closed", "message": "testing. -Jens"}"#,
     );
-    server.wait_for_stderr_line("the gate closed", |l| {
-        has_event(l, "gate_closed shop:live message \"testing. -Jens\"")
-    });
+    logged(&server, "gate_closed shop:live message \"testing. -Jens\"");
     // Closing it again changes nothing: no second line.
     put("/api/services/shop/live", r#"{"state": "closed"}"#);
 
@@ -132,30 +134,19 @@ fn gate_and_ticket_changes_are_logged() {
         "/api/services?queue=true",
         r#"{"services": {"shop": ["live"]}}"#,
     );
-    let ticket = queued["ticket"]["id"]
-        .as_str()
-        .expect("a ticket")
-        .to_string();
-    server.wait_for_stderr_line("the ticket queued", |l| {
-        has_event(l, &format!("ticket_queued {ticket} gates shop:live"))
-    });
+    let ticket = ticket_id(&queued);
+    logged(&server, &format!("ticket_queued {ticket} gates shop:live"));
     put("/api/services/shop/live", r#"{"state": "open"}"#);
-    server.wait_for_stderr_line("the gate opened", |l| {
-        has_event(l, "gate_opened shop:live message \"testing. -Jens\"")
-    });
+    logged(&server, "gate_opened shop:live message \"testing. -Jens\"");
     let granted = put(
         "/api/services?queue=true",
         &format!(r#"{{"services": {{"shop": ["live"]}}, "ticket": "{ticket}"}}"#),
     );
     assert_eq!(granted["status"], "ok", "{granted}");
-    server.wait_for_stderr_line("the ticket granted", |l| {
-        has_event(l, &format!("ticket_granted {ticket} gates shop:live"))
-    });
+    logged(&server, &format!("ticket_granted {ticket} gates shop:live"));
     let r = server.request("DELETE", &format!("/api/tickets/{ticket}"), &[], b"");
     assert_eq!(r.status, 200, "{r}");
-    server.wait_for_stderr_line("the ticket deleted", |l| {
-        has_event(l, &format!("ticket_deleted {ticket}"))
-    });
+    logged(&server, &format!("ticket_deleted {ticket}"));
 
     // A queued ticket nobody refreshes expires.
     put("/api/services/shop/testing", r#"{"state": "closed"}"#);
@@ -163,13 +154,8 @@ fn gate_and_ticket_changes_are_logged() {
         "/api/services?queue=true",
         r#"{"services": {"shop": ["testing"]}}"#,
     );
-    let stale = queued["ticket"]["id"]
-        .as_str()
-        .expect("a ticket")
-        .to_string();
-    server.wait_for_stderr_line("the ticket expired", |l| {
-        has_event(l, &format!("ticket_expired {stale}"))
-    });
+    let stale = ticket_id(&queued);
+    logged(&server, &format!("ticket_expired {stale}"));
     let closes = server
         .stderr_lines()
         .iter()

@@ -265,9 +265,7 @@ fn requests_are_counted_by_api_and_status_and_gates_by_state() {
 #[test]
 fn metrics_need_the_secret_under_auth_file() {
     let sandbox = Sandbox::new("metrics-auth");
-    let file = sandbox.path("secrets");
-    std::fs::write(&file, "scrape-secret\n").expect("write secrets");
-    let server = Server::start_with(&["--auth-file", file.to_str().expect("UTF-8 path")]);
+    let server = Server::start_with_secrets(&sandbox.path("secrets"), "scrape-secret\n");
     let r = server.get("/metrics");
     assert_eq!(r.status, 401, "{r}");
     r.assert_fail_json();

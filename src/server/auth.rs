@@ -173,8 +173,9 @@ pub fn check(admin: Option<&Credentials>, req: &Request) -> Option<Response> {
     )
 }
 
-/// Standard base64 (RFC 4648, with or without padding); `None` for anything else.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
+/// Standard base64 (RFC 4648, with or without padding); `None` for anything else. Public for the
+/// tests' WebDriver client (screenshots come base64-encoded).
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.trim_end_matches('=');
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let mut acc = 0u32;

@@ -73,6 +73,81 @@ const HANDOVER_BUCKETS: [f64; 14] = [
     1.0,
 ];
 
+/// A counter family over kinds of change: one series (no label), or one per kind, labelled.
+struct Counted {
+    name: &'static str,
+    help: &'static str,
+    /// Empty: a single series, unlabelled.
+    label: &'static str,
+    series: &'static [(Kind, &'static str)],
+}
+
+const COUNTED: [Counted; 9] = [
+    Counted {
+        name: "weblock_grants_total",
+        help: "Locks granted.",
+        label: "",
+        series: &[(Kind::Grant, "")],
+    },
+    Counted {
+        name: "weblock_releases_total",
+        help: "Locks released by their holders.",
+        label: "",
+        series: &[(Kind::Release, "")],
+    },
+    Counted {
+        name: "weblock_expiries_total",
+        help: "Leases that ran out.",
+        label: "",
+        series: &[(Kind::Expiry, "")],
+    },
+    Counted {
+        name: "weblock_timeouts_total",
+        help: "Waiters whose wait ran out.",
+        label: "",
+        series: &[(Kind::Timeout, "")],
+    },
+    Counted {
+        name: "weblock_cancels_total",
+        help: "Waiters that left the queue (hung up, withdrawn).",
+        label: "",
+        series: &[(Kind::Cancel, "")],
+    },
+    Counted {
+        name: "weblock_deletes_total",
+        help: "Holders and waiters ended by an administrator.",
+        label: "",
+        series: &[(Kind::Delete, "")],
+    },
+    Counted {
+        name: "weblock_denials_total",
+        help: "Requests refused at once because what they asked for was taken (a lock: 409; gates: denied).",
+        label: "namespace",
+        series: &[(Kind::LockDenied, "locks"), (Kind::GateDenied, "gates")],
+    },
+    Counted {
+        name: "weblock_gate_changes_total",
+        help: "Gates opened or closed by hand, or given a new message.",
+        label: "change",
+        series: &[
+            (Kind::GateOpened, "opened"),
+            (Kind::GateClosed, "closed"),
+            (Kind::GateMessage, "message"),
+        ],
+    },
+    Counted {
+        name: "weblock_ticket_changes_total",
+        help: "Gate tickets queued, granted, expired or deleted.",
+        label: "change",
+        series: &[
+            (Kind::TicketQueued, "queued"),
+            (Kind::TicketGranted, "granted"),
+            (Kind::TicketExpired, "expired"),
+            (Kind::TicketDeleted, "deleted"),
+        ],
+    },
+];
+
 pub struct Metrics {
     changes: [AtomicU64; Kind::ALL.len()],
     requests: [[AtomicU64; CODES.len()]; Api::ALL.len()],
@@ -197,74 +272,14 @@ impl Metrics {
     }
 
     fn render_changes(&self, out: &mut String) {
-        let simple = [
-            (Kind::Grant, "weblock_grants_total", "Locks granted."),
-            (
-                Kind::Release,
-                "weblock_releases_total",
-                "Locks released by their holders.",
-            ),
-            (
-                Kind::Expiry,
-                "weblock_expiries_total",
-                "Leases that ran out.",
-            ),
-            (
-                Kind::Timeout,
-                "weblock_timeouts_total",
-                "Waiters whose wait ran out.",
-            ),
-            (
-                Kind::Cancel,
-                "weblock_cancels_total",
-                "Waiters that left the queue (hung up, withdrawn).",
-            ),
-            (
-                Kind::Delete,
-                "weblock_deletes_total",
-                "Holders and waiters ended by an administrator.",
-            ),
-        ];
-        for (kind, name, help) in simple {
-            counter(out, name, help, self.changes_of(kind));
-        }
-        let labelled: [(&str, &str, &str, &[(Kind, &str)]); 3] = [
-            (
-                "weblock_denials_total",
-                "Requests refused at once because what they asked for was taken (a lock: 409; gates: denied).",
-                "namespace",
-                &[(Kind::LockDenied, "locks"), (Kind::GateDenied, "gates")],
-            ),
-            (
-                "weblock_gate_changes_total",
-                "Gates opened or closed by hand, or given a new message.",
-                "change",
-                &[
-                    (Kind::GateOpened, "opened"),
-                    (Kind::GateClosed, "closed"),
-                    (Kind::GateMessage, "message"),
-                ],
-            ),
-            (
-                "weblock_ticket_changes_total",
-                "Gate tickets queued, granted, expired or deleted.",
-                "change",
-                &[
-                    (Kind::TicketQueued, "queued"),
-                    (Kind::TicketGranted, "granted"),
-                    (Kind::TicketExpired, "expired"),
-                    (Kind::TicketDeleted, "deleted"),
-                ],
-            ),
-        ];
-        for (name, help, label, kinds) in labelled {
-            family(out, name, "counter", help);
-            for (kind, value) in kinds {
-                let _ = writeln!(
-                    out,
-                    "{name}{{{label}=\"{value}\"}} {}",
-                    self.changes_of(*kind)
-                );
+        for family_of in COUNTED {
+            family(out, family_of.name, "counter", family_of.help);
+            for (kind, value) in family_of.series {
+                let n = self.changes_of(*kind);
+                let _ = match family_of.label {
+                    "" => writeln!(out, "{} {n}", family_of.name),
+                    label => writeln!(out, "{}{{{label}=\"{value}\"}} {n}", family_of.name),
+                };
             }
         }
     }

@@ -135,6 +135,14 @@ impl Server {
         }
     }
 
+    /// `weblock serve --auth-file FILE`, FILE (written here) holding `secrets`.
+    pub fn start_with_secrets(file: &std::path::Path, secrets: &str) -> Server {
+        std::fs::write(file, secrets)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+        let file = file.to_str().expect("a UTF-8 path");
+        Server::start_with(&["--auth-file", file])
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -163,7 +163,7 @@ impl Browser {
     pub fn screenshot(&self) -> Vec<u8> {
         let encoded = self.command("GET", "/screenshot", None);
         let encoded = encoded.as_str().expect("a screenshot is a base64 string");
-        base64_decode(encoded).expect("the screenshot is valid base64")
+        weblock::server::auth::base64_decode(encoded).expect("the screenshot is valid base64")
     }
 }
 
@@ -201,31 +201,4 @@ fn call(
         return Err(format!("{status}: {}", v["value"]));
     }
     Ok(v)
-}
-
-/// Standard base64, as WebDriver sends screenshots (a tiny decoder: no crate for one call).
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
