@@ -1,210 +1,28 @@
-//! What a command changed, in words a person (or a collector) reads: a grant, a release, a gate
-//! closed. `Core` calls [`Observer::record`] with every command's outcome, under the engine's lock, so
-//! every dialect's changes (and the timer's expiries) are seen once, in the engine's order. The
-//! metrics count them; the event log writes them down.
-//!
-//! The engine's `Reply` says what happened to the caller and its `Event`s what happened to others;
-//! some changes need a word from before the command (which resource a token released, whether a gate
-//! was already closed), taken by [`Before::of`] — cheaply: only the rare commands look anything up.
-use std::sync::Arc;
-
-use uuid::Uuid;
-
-use super::events_log::{Detail, EventLog, Record};
-use super::metrics::Metrics;
+//! A command's `Reply` and `Event`s, turned into changes: counted, and recorded for the event log.
+use super::{Before, Kind, Observer};
 use crate::engine::{
-    CancelBy, End, Engine, Event, GateReply, Grant, Millis, Op, Reply, RequestId, RequestState,
+    End, Engine, Event, GateReply, Grant, Millis, Reply, RequestId, RequestState, RequestView,
     TicketView,
 };
-
-/// The kinds of change, each with its counter (see `metrics`) and, but for denials, its log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Grant,
-    Release,
-    Expiry,
-    Timeout,
-    Cancel,
-    Delete,
-    /// A lock held by someone else, and the caller would not wait (a 409). Counted, not logged.
-    LockDenied,
-    /// A gatekeeper test-and-set answered `denied`. Counted, not logged.
-    GateDenied,
-    GateOpened,
-    GateClosed,
-    GateMessage,
-    TicketQueued,
-    TicketGranted,
-    TicketExpired,
-    TicketDeleted,
-    ServiceCreated,
-    ServiceDeleted,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 17] = [
-        Kind::Grant,
-        Kind::Release,
-        Kind::Expiry,
-        Kind::Timeout,
-        Kind::Cancel,
-        Kind::Delete,
-        Kind::LockDenied,
-        Kind::GateDenied,
-        Kind::GateOpened,
-        Kind::GateClosed,
-        Kind::GateMessage,
-        Kind::TicketQueued,
-        Kind::TicketGranted,
-        Kind::TicketExpired,
-        Kind::TicketDeleted,
-        Kind::ServiceCreated,
-        Kind::ServiceDeleted,
-    ];
-
-    /// The `event` word of a log line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Grant => "grant",
-            Kind::Release => "release",
-            Kind::Expiry => "expiry",
-            Kind::Timeout => "timeout",
-            Kind::Cancel => "cancel",
-            Kind::Delete => "delete",
-            Kind::LockDenied => "denied",
-            Kind::GateDenied => "gate_denied",
-            Kind::GateOpened => "gate_opened",
-            Kind::GateClosed => "gate_closed",
-            Kind::GateMessage => "gate_message",
-            Kind::TicketQueued => "ticket_queued",
-            Kind::TicketGranted => "ticket_granted",
-            Kind::TicketExpired => "ticket_expired",
-            Kind::TicketDeleted => "ticket_deleted",
-            Kind::ServiceCreated => "service_created",
-            Kind::ServiceDeleted => "service_deleted",
-        }
-    }
-}
-
-/// What a command's outcome cannot say by itself, taken before it is applied.
-pub enum Before {
-    Nothing,
-    /// `Op::Release`: the reply names no resource.
-    Release(String),
-    /// `Op::Cancel` by a client of a waiting request (a holder's end is an event of its own): who left.
-    CancelWaiter {
-        resource: String,
-        holder: String,
-        created: Millis,
-    },
-    /// `Op::SetGate`: the gate as it was (closed by hand, its message), if it exists.
-    SetGate {
-        gate: String,
-        was: Option<(bool, String)>,
-    },
-    /// `Op::TestAndSet`: whether the ticket it presents (or proposes) was live, and granted.
-    TestAndSet {
-        existed: bool,
-        granted: bool,
-    },
-    DeleteTicket(Uuid),
-    Service(String),
-}
-
-impl Before {
-    pub fn of(op: &Op, engine: &Engine) -> Before {
-        match op {
-            Op::Release { resource, .. } => Before::Release(resource.clone()),
-            Op::Cancel {
-                request,
-                by: CancelBy::Client,
-            } => match engine.request(*request) {
-                Some(view) if matches!(view.state, RequestState::Waiting { .. }) => {
-                    Before::CancelWaiter {
-                        resource: view.resource,
-                        holder: view.holder,
-                        created: view.created,
-                    }
-                }
-                _ => Before::Nothing,
-            },
-            Op::SetGate {
-                service,
-                environment,
-                ..
-            } => Before::SetGate {
-                gate: format!("{service}:{environment}"),
-                was: engine
-                    .service(service)
-                    .and_then(|s| s.environments.get(environment).cloned())
-                    .map(|g| (g.closed_by_hand, g.message)),
-            },
-            Op::TestAndSet {
-                ticket, new_ticket, ..
-            } => {
-                let live = engine.ticket(ticket.unwrap_or(*new_ticket));
-                Before::TestAndSet {
-                    existed: live.is_some(),
-                    granted: live.is_some_and(|t| t.granted),
-                }
-            }
-            Op::DeleteTicket { ticket } => Before::DeleteTicket(*ticket),
-            Op::CreateService { service, .. } | Op::DeleteService { service } => {
-                Before::Service(service.clone())
-            }
-            _ => Before::Nothing,
-        }
-    }
-}
-
-/// Counts every change, and hands it to the event log when there is one.
-pub struct Observer {
-    metrics: Arc<Metrics>,
-    log: Option<EventLog>,
-}
-
-impl Default for Observer {
-    /// Counts into metrics nobody reads, logs nothing.
-    fn default() -> Observer {
-        Observer::new(Arc::new(Metrics::new(None)), None)
-    }
-}
-
-impl Observer {
-    pub fn new(metrics: Arc<Metrics>, log: Option<EventLog>) -> Observer {
-        Observer { metrics, log }
-    }
-
-    /// Called under the engine's lock with a command's outcome; `engine` is the state after it.
-    pub fn record(
-        &self,
-        now: Millis,
-        before: &Before,
-        reply: &Reply,
-        events: &[Event],
-        engine: &Engine,
-    ) {
-        let mut sink = Sink {
-            observer: self,
-            engine,
-            now,
-        };
-        sink.reply(before, reply);
-        for event in events {
-            sink.event(event);
-        }
-    }
-}
+use crate::server::events_log::{Detail, Record};
 
 /// One command's changes on their way to the counters and the log.
-struct Sink<'a> {
+pub(super) struct Sink<'a> {
     observer: &'a Observer,
     engine: &'a Engine,
     now: Millis,
 }
 
-impl Sink<'_> {
-    fn reply(&mut self, before: &Before, reply: &Reply) {
+impl<'a> Sink<'a> {
+    pub(super) fn new(observer: &'a Observer, engine: &'a Engine, now: Millis) -> Sink<'a> {
+        Sink {
+            observer,
+            engine,
+            now,
+        }
+    }
+
+    pub(super) fn reply(&mut self, before: &Before, reply: &Reply) {
         match (reply, before) {
             (
                 Reply::Granted {
@@ -316,7 +134,7 @@ impl Sink<'_> {
         });
     }
 
-    fn event(&mut self, event: &Event) {
+    pub(super) fn event(&mut self, event: &Event) {
         match event {
             Event::Granted(grant) => self.grant(grant, true),
             Event::Released {
@@ -383,7 +201,7 @@ impl Sink<'_> {
         }
     }
 
-    fn ended_view(&mut self, kind: Kind, view: crate::engine::RequestView, fence: Option<u64>) {
+    fn ended_view(&mut self, kind: Kind, view: RequestView, fence: Option<u64>) {
         let RequestState::Ended { end, at } = view.state else {
             return;
         };
