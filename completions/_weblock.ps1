@@ -213,6 +213,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--auth-file', '--auth-file', [CompletionResultType]::ParameterName, 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)')
             [CompletionResult]::new('--ticket-ttl', '--ticket-ttl', [CompletionResultType]::ParameterName, 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'An idle keep-alive connection is closed after this')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

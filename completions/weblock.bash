@@ -870,7 +870,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__serve)
-            opts="-h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --server --json --help"
+            opts="-h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --log-format --server --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -914,6 +914,10 @@ _weblock() {
                     ;;
                 --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "human json off" -- "${cur}"))
                     return 0
                     ;;
                 --server)

@@ -186,6 +186,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --auth-file 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)'
             cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
             cand --idle-timeout 'An idle keep-alive connection is closed after this'
+            cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
             cand --server 'The weblock server [default: http://127.0.0.1:7878]'
             cand --json 'Print the server''s JSON answer instead of the human line'
             cand -h 'Print help'

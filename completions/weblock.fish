@@ -128,6 +128,9 @@ complete -c weblock -n "__fish_weblock_using_subcommand serve" -l admin-credenti
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l auth-file -d 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l ticket-ttl -d 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l idle-timeout -d 'An idle keep-alive connection is closed after this' -r
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l log-format -d 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)' -r -f -a "human\t''
+json\t''
+off\t''"
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l server -d 'The weblock server [default: http://127.0.0.1:7878]' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l json -d 'Print the server\'s JSON answer instead of the human line'
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -s h -l help -d 'Print help'

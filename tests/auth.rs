@@ -29,9 +29,7 @@ const APIS: &[(&str, &str, u16, &str)] = &[
 ];
 
 fn auth_server(sandbox: &Sandbox) -> Server {
-    let file = sandbox.path("secrets");
-    std::fs::write(&file, SECRETS).unwrap();
-    Server::start_with(&["--auth-file", file.to_str().unwrap()])
+    Server::start_with_secrets(&sandbox.path("secrets"), SECRETS)
 }
 
 fn assert_401(r: &common::Response, word: &str, what: &str) {

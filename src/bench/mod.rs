@@ -172,8 +172,10 @@ fn resolve(url: &str) -> Result<SocketAddr, String> {
 
 fn spawn_server(extra: &[&str]) -> Result<(SocketAddr, Spawned), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find weblock itself: {e}"))?;
+    // Its event log is off: a line per grant on the bench's own terminal would measure the terminal.
+    // (Its stderr stays inherited, for its errors.)
     let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "off"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

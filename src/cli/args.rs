@@ -308,6 +308,18 @@ pub struct ServeArgs {
     /// An idle keep-alive connection is closed after this
     #[arg(long, default_value = "60s", value_parser = crate::duration::parse, value_name = "DUR")]
     pub idle_timeout: std::time::Duration,
+    /// One line on stderr per state change (grant, release, expiry, gate opened…): for people
+    /// (human), for log collectors (json: one object a line), or none (off)
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Human, value_name = "FORMAT")]
+    pub log_format: LogFormatArg,
+}
+
+/// `serve --log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Human,
+    Json,
+    Off,
 }
 
 fn parse_store(url: &str) -> Result<crate::store::StoreUrl, String> {

@@ -179,6 +179,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         ticket_ttl: Some(args.ticket_ttl),
         state: args.state.clone(),
         store: args.store.clone(),
+        log: match args.log_format {
+            args::LogFormatArg::Human => server::LogFormat::Human,
+            args::LogFormatArg::Json => server::LogFormat::Json,
+            args::LogFormatArg::Off => server::LogFormat::Off,
+        },
     };
     match server::serve(config) {
         Ok(()) => ExitCode::from(exit::OK),

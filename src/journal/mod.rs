@@ -17,6 +17,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::engine::{Command, Engine};
@@ -35,6 +36,8 @@ pub struct Journal {
     synced: Condvar,
     /// Held for the process's life: the exclusive lock on `FILE.lock`.
     _lock: File,
+    /// Syncs of the journal file so far (each makes a batch durable): for `/metrics`.
+    syncs: AtomicU64,
 }
 
 struct State {
@@ -93,6 +96,7 @@ impl Journal {
             work: Condvar::new(),
             synced: Condvar::new(),
             _lock: lock,
+            syncs: AtomicU64::new(0),
         });
         let writer = journal.clone();
         std::thread::Builder::new()
@@ -133,6 +137,11 @@ impl Journal {
     /// The number of the last command appended.
     pub fn appended(&self) -> u64 {
         self.state().appended
+    }
+
+    /// How many times the writer synced the journal (a batch of commands, or a compaction).
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// Blocks until command `seq` (and every one before it) is on disk.
@@ -185,6 +194,7 @@ impl Journal {
                 ));
                 std::process::exit(70);
             }
+            self.syncs.fetch_add(1, Ordering::Relaxed);
             let mut st = self.state();
             st.synced = upto;
             self.synced.notify_all();

@@ -14,6 +14,7 @@ use super::Shared;
 use super::chunked::Chunked;
 use super::core::{Claim, Delivery};
 use super::http::{self, Framing, Head, HeadParse, Rejection, Request, Response};
+use super::metrics::Api;
 use super::poller::Interest;
 use super::router::{self, Handled};
 use crate::engine::Op;
@@ -53,6 +54,8 @@ pub struct Shape {
     pub minor_version: u8,
     pub head_only: bool,
     pub keep_alive: bool,
+    /// Which API the request was for (its answer is counted there).
+    pub api: Api,
 }
 
 pub struct ConnState {
@@ -252,6 +255,7 @@ pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Deliv
                 return deliveries;
             }
             Err(rejection) => {
+                shared.metrics.request(Api::Other, rejection.status);
                 let response = Response::fail(rejection.status, rejection.reason).closing();
                 write_answer(shared, slot, st, response.encode(1, false, false), false);
                 return deliveries;
@@ -262,6 +266,7 @@ pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Deliv
             minor_version: request.head.minor_version,
             head_only: request.method() == "HEAD",
             keep_alive: request.head.keep_alive && !st.peer_closed,
+            api: Api::of_path(request.path()),
         };
         match router::route(shared, slot, &request, &mut deliveries) {
             Handled::Parked(id) => {
@@ -305,6 +310,7 @@ pub fn answer_parked(
         minor_version: 1,
         head_only: false,
         keep_alive: false,
+        api: Api::Other,
     });
     match respond(shared, slot, st, response, shape) {
         Written::Continue => (Written::Continue, serve(shared, slot, st)),
@@ -319,6 +325,7 @@ fn respond(
     response: &Response,
     shape: Shape,
 ) -> Written {
+    shared.metrics.request(shape.api, response.status);
     let keep_alive = shape.keep_alive && !response.close;
     let bytes = response.encode(shape.minor_version, shape.head_only, keep_alive);
     write_answer(shared, slot, st, bytes, keep_alive)

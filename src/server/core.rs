@@ -14,7 +14,7 @@ mod settle;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -25,6 +25,7 @@ use crate::engine::{
 use crate::journal::Journal;
 use crate::timefmt;
 
+use super::changes::{Before, Observer};
 use super::conn::Slot;
 use super::http::Response;
 use super::replica::{Origins, Replica};
@@ -83,6 +84,8 @@ pub struct Delivery {
     /// What to undo if the client turns out to be gone when the answer is written: a grant it will
     /// never know of is given back — unless a retry collected it meanwhile (see `Core::undo`).
     pub undo: Option<(Claim, Op)>,
+    /// For a lock handed over: when, so the hand-over latency can be measured once it is written.
+    pub granted_at: Option<Instant>,
 }
 
 struct Parked {
@@ -122,6 +125,8 @@ pub struct Core {
     journal: Option<Arc<Journal>>,
     /// With `--store`: the shared log every change goes through.
     replica: Option<Replica>,
+    /// Counts and logs what each command changed.
+    observer: Observer,
 }
 
 impl Default for Core {
@@ -154,7 +159,14 @@ impl Core {
             applied: Condvar::new(),
             journal,
             replica,
+            observer: Observer::default(),
         }
+    }
+
+    /// Counts and logs every change with `observer` (the metrics' and the event log's).
+    pub fn with_observer(mut self, observer: Observer) -> Core {
+        self.observer = observer;
+        self
     }
 
     /// After a restart from the journal: the clients that were waiting on connections are gone with
@@ -180,8 +192,18 @@ impl Core {
         }
     }
 
-    /// Applies a command and journals it, in the same order, under the engine's lock.
+    /// Applies a command and journals it, in the same order, under the engine's lock; what it changed
+    /// is counted and logged.
     fn apply_logged(&self, inner: &mut Inner, command: Command) -> crate::engine::Outcome {
+        let (now, before) = (command.now, Before::of(&command.op, &inner.engine));
+        let outcome = self.apply_journaled(inner, command);
+        let engine = &inner.engine;
+        self.observer
+            .record(now, &before, &outcome.reply, &outcome.events, engine);
+        outcome
+    }
+
+    fn apply_journaled(&self, inner: &mut Inner, command: Command) -> crate::engine::Outcome {
         let Some(journal) = &self.journal else {
             return inner.engine.apply(command);
         };

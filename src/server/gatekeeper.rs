@@ -400,6 +400,9 @@ fn gate_doc(gate: &GateView) -> Value {
         "message": gate.message,
         "message_timestamp": time(gate.message_timestamp),
         "queue": queue,
+        // Extensions (for the dashboard): which ticket holds it, and whether it is closed by hand.
+        "held_by": gate.held_by.map(|t| t.to_string()),
+        "closed_by_hand": gate.closed_by_hand,
     })
 }
 

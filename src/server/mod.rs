@@ -1,16 +1,20 @@
 //! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
 //! `docs/architecture.md` explains the shape and why it owns its connection layer.
 pub mod auth;
+mod changes;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod chunked;
 mod conn;
 mod connections;
 mod core;
+mod dashboard;
+pub mod events_log;
 mod gatekeeper;
 mod hal;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod http;
 pub mod limits;
+mod metrics;
 pub mod params;
 mod poller;
 mod replica;
@@ -29,6 +33,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::signals;
 
+pub use events_log::LogFormat;
 pub use limits::Limits;
 pub use system::raise_open_files_limit;
 
@@ -49,6 +54,8 @@ pub struct Config {
     pub state: Option<std::path::PathBuf>,
     /// A state shared with other servers in etcd (`--store`); excludes `state`.
     pub store: Option<crate::store::StoreUrl>,
+    /// How state changes are logged on stderr.
+    pub log: LogFormat,
 }
 
 impl Default for Config {
@@ -62,6 +69,7 @@ impl Default for Config {
             ticket_ttl: None,
             state: None,
             store: None,
+            log: LogFormat::default(),
         }
     }
 }
@@ -79,6 +87,7 @@ pub(crate) struct Shared {
     pub access: Option<auth::Secrets>,
     pub ticket_ttl: Option<std::time::Duration>,
     pub stopping: AtomicBool,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// A running server; its threads run until the process ends.
@@ -102,7 +111,7 @@ impl Server {
         // The address first: a server that cannot listen must not touch the state file.
         let listener = TcpListener::bind(&config.listen)?;
         let addr = listener.local_addr()?;
-        let (core, state, threads, queues) = match (&config.state, &config.store) {
+        let (core, state, threads, journal, queues) = match (&config.state, &config.store) {
             (Some(_), Some(_)) => {
                 return Err(io::Error::other(
                     "--state and --store cannot be used together: the state is either in a file on this machine or shared in etcd",
@@ -113,6 +122,7 @@ impl Server {
                 "state: in memory only (every lock is forgotten when this server stops; --state FILE keeps it)"
                     .to_string(),
                 config.threads,
+                None,
                 None,
             ),
             (Some(path), None) => {
@@ -125,10 +135,9 @@ impl Server {
                     path.display(),
                     loaded.commands
                 );
-                let core = core::Core::new(loaded.engine, Some(journal));
-                core.recover();
+                let core = core::Core::new(loaded.engine, Some(journal.clone()));
                 // Threads wait on group commits: more of them make bigger batches per fsync.
-                (core, line, config.threads.max(32), None)
+                (core, line, config.threads.max(32), Some(journal), None)
             }
             (None, Some(url)) => {
                 let store = crate::store::Store::new(url.clone());
@@ -138,9 +147,16 @@ impl Server {
                 let (replica, queues) = replica::Replica::new(store);
                 let core = core::Core::replicated(snapshot, replica).map_err(io::Error::other)?;
                 // Workers wait on etcd round trips: more of them keep more proposals in flight.
-                (core, String::new(), config.threads.max(32), Some(queues))
+                (core, String::new(), config.threads.max(32), None, Some(queues))
             }
         };
+        let metrics = Arc::new(metrics::Metrics::new(journal));
+        let log = events_log::EventLog::start(config.log, metrics.log_dropped.clone())?;
+        let core = core.with_observer(changes::Observer::new(metrics.clone(), log));
+        // After a replay: the waits of clients gone with the old process end (logged like any change).
+        if config.state.is_some() {
+            core.recover();
+        }
         let shared = Arc::new(Shared {
             core,
             poller: poller::Poller::new()?,
@@ -150,6 +166,7 @@ impl Server {
             access: config.access,
             ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
+            metrics,
         });
         let state = match (queues, &config.store) {
             (Some(queues), Some(url)) => {

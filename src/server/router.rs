@@ -5,7 +5,7 @@ use super::Shared;
 use super::conn::Slot;
 use super::core::{self, Delivery};
 use super::http::{Request, Response, Words};
-use super::{gatekeeper, hal, request_queue, webmutex};
+use super::{dashboard, gatekeeper, hal, metrics, request_queue, webmutex};
 use crate::engine::RequestId;
 
 /// What a dialect did with a request.
@@ -45,10 +45,18 @@ pub fn route(
         "locks" | "resources" | "v1" | "api" => Words::Error,
         _ => Words::Fail,
     };
+    let page = dashboard::wanted(req);
     if let Some(refusal) =
         super::auth::check_access(shared.access.as_ref(), shared.admin.as_ref(), req, words)
     {
-        return Handled::Respond(refusal);
+        return Handled::Respond(if page {
+            dashboard::challenge(refusal)
+        } else {
+            refusal
+        });
+    }
+    if page {
+        return Handled::Respond(dashboard::page());
     }
     // With `--store`, etcd may fail the request wherever it needs it: then it is refused whole.
     core::begin_request();
@@ -70,6 +78,7 @@ fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
         "resources" => hal::resources(ctx, rest),
         "v1" => request_queue::handle(ctx, rest),
         "api" => gatekeeper::handle(ctx, rest),
+        "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(ctx.shared, ctx.req)),
         _ => Handled::Respond(not_found(ctx.req)),
     }
 }

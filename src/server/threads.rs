@@ -67,6 +67,11 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
             None
         };
         drop(st);
+        if let (Some(Written::Continue | Written::Finished), Some(at)) =
+            (written, delivery.granted_at)
+        {
+            shared.metrics.handover(at.elapsed());
+        }
         match (written, undo) {
             (Some(Written::Continue | Written::Finished), Some((claim, _))) => {
                 shared.core.delivered(claim);

@@ -10,7 +10,7 @@ pub mod etcd;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,21 @@ pub const CONDITION_DEADLINE: Duration = Duration::from_secs(5);
 pub struct Server {
     child: Child,
     addr: SocketAddr,
+    /// Every line it wrote on stderr so far (its event log), when drained.
+    stderr: Arc<Mutex<Vec<String>>>,
+    /// The read end of its stderr, held open and never read (`Stderr::Unread`).
+    _unread: Option<std::process::ChildStderr>,
+}
+
+/// What becomes of the server's stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stderr {
+    /// Read for the life of the server, echoed to the test's output and kept (`Server::stderr_lines`).
+    Drained,
+    /// The pipe's read end closed at once: every write the server makes there fails.
+    Closed,
+    /// The pipe held open and never read: it fills up, and writes to it block.
+    Unread,
 }
 
 impl Server {
@@ -44,6 +59,11 @@ impl Server {
     /// `weblock serve --listen 127.0.0.1:0 ARGS...`; with `WEBLOCK_TEST_STORE=etcd`, also
     /// `--store` on the test process's etcd under a fresh prefix (unless ARGS choose a state).
     pub fn start_with(args: &[&str]) -> Server {
+        Server::start_stderr(args, Stderr::Drained)
+    }
+
+    /// `weblock serve --listen 127.0.0.1:0 ARGS...`, its stderr going as `stderr` says.
+    pub fn start_stderr(args: &[&str], stderr: Stderr) -> Server {
         let bin = env!("CARGO_BIN_EXE_weblock");
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let chosen = args.iter().any(|a| a == "--state" || a == "--store");
@@ -70,9 +90,20 @@ impl Server {
         // mistake there shows up as a clear message rather than a timeout.
         let (tx, rx) = mpsc::channel::<(&'static str, String)>();
         let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
-        spawn_drain("stdout", stdout, tx.clone());
-        spawn_drain("stderr", stderr, tx);
+        let err_pipe = child.stderr.take().expect("piped stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        spawn_drain("stdout", stdout, tx.clone(), None);
+        let unread = match stderr {
+            Stderr::Drained => {
+                spawn_drain("stderr", err_pipe, tx, Some(lines.clone()));
+                None
+            }
+            Stderr::Closed => {
+                drop(err_pipe);
+                None
+            }
+            Stderr::Unread => Some(err_pipe),
+        };
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let addr = loop {
@@ -109,7 +140,47 @@ impl Server {
             }
         };
         // The receiver is dropped here; the drain threads keep reading (and echoing) regardless.
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            stderr: lines,
+            _unread: unread,
+        }
+    }
+
+    /// `weblock serve --auth-file FILE`, FILE (written here) holding `secrets`.
+    pub fn start_with_secrets(file: &std::path::Path, secrets: &str) -> Server {
+        std::fs::write(file, secrets)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+        let file = file.to_str().expect("a UTF-8 path");
+        Server::start_with(&["--auth-file", file])
+    }
+
+    /// The lines it wrote on stderr so far (with `Stderr::Drained`).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Polls its stderr until a line satisfies `pred`, for at most `CONDITION_DEADLINE`; returns that
+    /// line, or panics with `what` and every line seen.
+    pub fn wait_for_stderr_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + CONDITION_DEADLINE;
+        loop {
+            let lines = self.stderr_lines();
+            if let Some(line) = lines.iter().find(|l| pred(l)) {
+                return line.clone();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {CONDITION_DEADLINE:?} waiting for {what} on the server's stderr; it wrote:\n{}",
+                    lines.join("\n")
+                );
+            }
+            thread::sleep(POLL_PAUSE);
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -234,10 +305,14 @@ impl Drop for Server {
     }
 }
 
+/// Lines kept of a server's stderr at most (a test that logs more reads the first ones).
+const KEPT_LINES: usize = 100_000;
+
 fn spawn_drain(
     name: &'static str,
     pipe: impl Read + Send + 'static,
     tx: mpsc::Sender<(&'static str, String)>,
+    keep: Option<Arc<Mutex<Vec<String>>>>,
 ) {
     thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
@@ -249,6 +324,12 @@ fn spawn_drain(
                 Ok(_) => {
                     let text = String::from_utf8_lossy(&line).trim_end().to_string();
                     eprintln!("[weblock {name}] {text}");
+                    if let Some(keep) = &keep {
+                        let mut kept = keep.lock().unwrap_or_else(|p| p.into_inner());
+                        if kept.len() < KEPT_LINES {
+                            kept.push(text.clone());
+                        }
+                    }
                     let _ = tx.send((name, text));
                 }
             }

@@ -2,6 +2,7 @@
 //! client is gone gives it up at once: the next in line is granted in the same step (with `--store`, in
 //! the step its give-back is applied).
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use crate::engine::{CancelBy, Command, Event, Millis, Op, RequestId};
 
@@ -97,10 +98,12 @@ pub(super) fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> O
     if let Some((claim, _)) = &undo {
         inner.unclaimed.insert(*claim);
     }
+    let granted_at = matches!(answer, Answer::Granted(_)).then(Instant::now);
     Some(Delivery {
         slot: parked.slot,
         request,
         response: (parked.responder)(&answer, &inner.engine),
         undo,
+        granted_at,
     })
 }

@@ -1,0 +1,124 @@
+//! What a command changed, in words a person (or a collector) reads: a grant, a release, a gate
+//! closed. `Core` calls [`Observer::record`] with every command's outcome, under the engine's lock, so
+//! every dialect's changes (and the timer's expiries) are seen once, in the engine's order. The
+//! metrics count them; the event log writes them down.
+//!
+//! The engine's `Reply` says what happened to the caller and its `Event`s what happened to others;
+//! some changes need a word from before the command (which resource a token released, whether a gate
+//! was already closed), taken by [`Before::of`] — cheaply: only the rare commands look anything up.
+
+mod before;
+mod sink;
+
+use std::sync::Arc;
+
+use super::events_log::EventLog;
+use super::metrics::Metrics;
+use crate::engine::{Engine, Event, Millis, Reply};
+
+pub use before::Before;
+use sink::Sink;
+
+/// The kinds of change, each with its counter (see `metrics`) and, but for denials, its log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Grant,
+    Release,
+    Expiry,
+    Timeout,
+    Cancel,
+    Delete,
+    /// A lock held by someone else, and the caller would not wait (a 409). Counted, not logged.
+    LockDenied,
+    /// A gatekeeper test-and-set answered `denied`. Counted, not logged.
+    GateDenied,
+    GateOpened,
+    GateClosed,
+    GateMessage,
+    TicketQueued,
+    TicketGranted,
+    TicketExpired,
+    TicketDeleted,
+    ServiceCreated,
+    ServiceDeleted,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 17] = [
+        Kind::Grant,
+        Kind::Release,
+        Kind::Expiry,
+        Kind::Timeout,
+        Kind::Cancel,
+        Kind::Delete,
+        Kind::LockDenied,
+        Kind::GateDenied,
+        Kind::GateOpened,
+        Kind::GateClosed,
+        Kind::GateMessage,
+        Kind::TicketQueued,
+        Kind::TicketGranted,
+        Kind::TicketExpired,
+        Kind::TicketDeleted,
+        Kind::ServiceCreated,
+        Kind::ServiceDeleted,
+    ];
+
+    /// The `event` word of a log line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Grant => "grant",
+            Kind::Release => "release",
+            Kind::Expiry => "expiry",
+            Kind::Timeout => "timeout",
+            Kind::Cancel => "cancel",
+            Kind::Delete => "delete",
+            Kind::LockDenied => "denied",
+            Kind::GateDenied => "gate_denied",
+            Kind::GateOpened => "gate_opened",
+            Kind::GateClosed => "gate_closed",
+            Kind::GateMessage => "gate_message",
+            Kind::TicketQueued => "ticket_queued",
+            Kind::TicketGranted => "ticket_granted",
+            Kind::TicketExpired => "ticket_expired",
+            Kind::TicketDeleted => "ticket_deleted",
+            Kind::ServiceCreated => "service_created",
+            Kind::ServiceDeleted => "service_deleted",
+        }
+    }
+}
+
+/// Counts every change, and hands it to the event log when there is one.
+pub struct Observer {
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) log: Option<EventLog>,
+}
+
+impl Default for Observer {
+    /// Counts into metrics nobody reads, logs nothing.
+    fn default() -> Observer {
+        Observer::new(Arc::new(Metrics::new(None)), None)
+    }
+}
+
+impl Observer {
+    pub fn new(metrics: Arc<Metrics>, log: Option<EventLog>) -> Observer {
+        Observer { metrics, log }
+    }
+
+    /// Called under the engine's lock with a command's outcome; `engine` is the state after it.
+    pub fn record(
+        &self,
+        now: Millis,
+        before: &Before,
+        reply: &Reply,
+        events: &[Event],
+        engine: &Engine,
+    ) {
+        let mut sink = Sink::new(self, engine, now);
+        sink.reply(before, reply);
+        for event in events {
+            sink.event(event);
+        }
+    }
+}
