@@ -189,6 +189,20 @@ fn the_page_follows_locks_gates_and_tickets_without_a_reload() {
     browser.wait_for_text("#locks", SHOWN_WITHIN, "bob waiting for db", |t| {
         t.contains("bob@ci7 pid 77") && t.contains("waiting")
     });
+    // A semaphore says how full it is, and lists every holder.
+    let gpu_tokens: Vec<String> = ["gpu job 1", "gpu job 2"]
+        .iter()
+        .map(|holder| {
+            let grant = server.grab_ok(
+                Enc::Form,
+                &[("id", "gpu"), ("holder", holder), ("slots", "3")],
+            );
+            grant["token"].as_str().expect("a token").to_string()
+        })
+        .collect();
+    browser.wait_for_text("#locks", SHOWN_WITHIN, "gpu, 2 of 3 held", |t| {
+        t.contains("2 of 3 held") && t.contains("gpu job 1") && t.contains("gpu job 2")
+    });
 
     // A closed gate with a message, and a ticket waiting for it.
     let created = server.request(
@@ -225,7 +239,7 @@ fn the_page_follows_locks_gates_and_tickets_without_a_reload() {
         t.contains(&ticket) && t.contains("shop:live")
     });
     for (counter, n) in [
-        ("#n-locks", "1"),
+        ("#n-locks", "2"),
         ("#n-waiting", "1"),
         ("#n-gates", "1"),
         ("#n-tickets", "1"),
@@ -249,6 +263,9 @@ fn the_page_follows_locks_gates_and_tickets_without_a_reload() {
         t.contains("bob@ci7 pid 77") && !t.contains("alice") && !t.contains("waiting")
     });
     server.release_ok(Enc::Form, "db", &bob_token);
+    for token in &gpu_tokens {
+        server.release_ok(Enc::Form, "gpu", token);
+    }
     browser.wait_for_text("#locks", SHOWN_WITHIN, "no lock held", |t| {
         t.contains("No lock is held")
     });
