@@ -47,6 +47,9 @@ pub struct Durable {
 pub struct Throughput {
     pub clients: usize,
     pub pairs_per_sec: f64,
+    /// With `--state`: the journal's fdatasyncs per second during the run (from the servers'
+    /// `weblock_journal_syncs_total`), so what group commit shares is seen.
+    pub syncs_per_sec: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -220,6 +223,7 @@ fn token_of(answer: &client::Answer) -> Result<String, String> {
 /// Grab+release pairs per second from `n` keep-alive clients, each on its own lock.
 fn uncontended(addrs: &[SocketAddr], n: usize, duration: Duration) -> Result<Throughput, String> {
     let run = uuid::Uuid::new_v4().simple().to_string();
+    let syncs_before = journal_syncs(addrs);
     let start = Instant::now();
     let deadline = start + duration;
     let threads: Vec<_> = (0..n)
@@ -250,9 +254,26 @@ fn uncontended(addrs: &[SocketAddr], n: usize, duration: Duration) -> Result<Thr
     for t in threads {
         total += t.join().map_err(|_| "a client thread panicked")??;
     }
+    let elapsed = start.elapsed().as_secs_f64();
+    let syncs = journal_syncs(addrs)
+        .zip(syncs_before)
+        .map(|(after, before)| after - before);
     Ok(Throughput {
         clients: n,
-        pairs_per_sec: total as f64 / start.elapsed().as_secs_f64(),
+        pairs_per_sec: total as f64 / elapsed,
+        syncs_per_sec: syncs.map(|s| s as f64 / elapsed),
+    })
+}
+
+/// The journal syncs the servers have made so far (`None` without `--state`, or without metrics).
+fn journal_syncs(addrs: &[SocketAddr]) -> Option<u64> {
+    addrs.iter().try_fold(0, |sum, &addr| {
+        let answer = Conn::open(addr).ok()?.call("GET", "/metrics", "").ok()?;
+        let text = String::from_utf8(answer.body).ok()?;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("weblock_journal_syncs_total "))?;
+        Some(sum + line.rsplit(' ').next()?.parse::<u64>().ok()?)
     })
 }
 
@@ -447,8 +468,12 @@ pub fn print(report: &Report) {
 
 fn print_runs(mode: &str, uncontended: &[Throughput], handover: Option<&Handover>) {
     for t in uncontended {
+        let syncs = t
+            .syncs_per_sec
+            .map(|s| format!("   {s:>7.0} fsyncs/s"))
+            .unwrap_or_default();
         println!(
-            "  {mode}uncontended grab+release, {:>3} client(s)   {:>10.0} pairs/s",
+            "  {mode}uncontended grab+release, {:>3} client(s)   {:>10.0} pairs/s{syncs}",
             t.clients, t.pairs_per_sec
         );
     }
