@@ -74,14 +74,15 @@ impl Ctx {
     ) -> Result<Answer, Failure> {
         self.client
             .send(method, path, query, body, server_wait + CALL_SLACK, deadline)
-            .map_err(|CallError::Unreachable(why)| {
-                Failure::new(
+            .map_err(|e| match e {
+                CallError::Refused(why) => Failure::new(exit::NO, why),
+                CallError::Unreachable(why) => Failure::new(
                     exit::UNREACHABLE,
                     format!(
                         "cannot reach the weblock server at {}: {why} (is `weblock serve` running there? set --server or WEBLOCK_URL)",
-                        self.client.base()
+                        self.client.servers()
                     ),
-                )
+                ),
             })
     }
 
@@ -202,7 +203,7 @@ pub fn grab(ctx: &Ctx, name: &str, want: Want) -> Result<(), Failure> {
 /// failure of the grab (the token is printed).
 pub fn remember(ctx: &Ctx, name: &str, got: &Got) {
     let held = Held {
-        server: ctx.client.base().to_string(),
+        server: ctx.client.servers(),
         name: name.to_string(),
         token: got.token.clone(),
         fence: got.fence,
@@ -218,14 +219,14 @@ fn token_for(ctx: &Ctx, name: &str, given: Option<String>) -> Result<String, Fai
         return Ok(t);
     }
     let found = Tokens::open()
-        .and_then(|t| t.find(ctx.client.base(), name))
+        .and_then(|t| t.find(&ctx.client.servers(), name))
         .map_err(|e| Failure::new(exit::USAGE, e))?;
     found.map(|h| h.token).ok_or_else(|| {
         Failure::new(
             exit::NO,
             format!(
                 "you hold no token for {name} on {} (grabbed elsewhere? pass --token)",
-                ctx.client.base()
+                ctx.client.servers()
             ),
         )
     })
@@ -239,7 +240,7 @@ pub fn release(ctx: &Ctx, name: &str, token: Option<String>) -> Result<(), Failu
         && let Ok(t) = Tokens::open()
     {
         // Released, or refused: either way this token holds nothing any more.
-        let _ = t.forget(ctx.client.base(), name, &token);
+        let _ = t.forget(&ctx.client.servers(), name, &token);
     }
     judge_release(&answer)
 }
