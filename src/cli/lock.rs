@@ -1,8 +1,6 @@
 //! The lock commands: grab, release, renew, status, wait, and the waiting half of wait-grab.
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::client::{Answer, Body, CallError, Client};
 use super::tokens::{Held, Tokens};
 use super::{Failure, exit};
@@ -295,66 +293,6 @@ pub fn renew_once(
         form.push(("ttl", format!("{:.3}", ttl.as_secs_f64())));
     }
     ctx.call("POST", "/renew", &form, Duration::ZERO, deadline)
-}
-
-pub fn status(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
-    let form: Vec<(&str, String)> = name.map(|n| ("id", n.to_string())).into_iter().collect();
-    let deadline = Instant::now() + ONE_SHOT_RETRY;
-    let answer = ctx.call("GET", "/status", &form, Duration::ZERO, deadline)?;
-    if answer.status == 400 {
-        return Err(Failure::new(exit::USAGE, answer.reason()));
-    }
-    if answer.status != 200 {
-        return Err(unexpected(&answer));
-    }
-    if ctx.json {
-        ctx.print_json(&answer);
-        return Ok(());
-    }
-    match answer.body.get("locks").and_then(Value::as_array) {
-        Some(locks) if locks.is_empty() => println!("no locks held"),
-        Some(locks) => {
-            for lock in locks {
-                println!("{}", status_line(lock));
-            }
-        }
-        None => println!("{}", status_line(&answer.body)),
-    }
-    Ok(())
-}
-
-/// `db: held by alice@build3 pid 42 for 3m12s, lease 27s left, 2 waiting`, or `db: free`.
-pub fn status_line(lock: &Value) -> String {
-    let id = lock.get("id").and_then(Value::as_str).unwrap_or("?");
-    if !lock.get("in_use").and_then(Value::as_bool).unwrap_or(false) {
-        return format!("{id}: free");
-    }
-    let secs = |name: &str| {
-        lock.get(name)
-            .and_then(Value::as_f64)
-            .map(|s| duration::format(Duration::from_secs_f64(s.max(0.0))))
-    };
-    let mut line = format!(
-        "{id}: held by {}",
-        lock.get("holder").and_then(Value::as_str).unwrap_or("?")
-    );
-    if let Some(held) = secs("held_for") {
-        line.push_str(&format!(" for {held}"));
-    }
-    if let Some(left) = secs("ttl_left") {
-        line.push_str(&format!(", lease {left} left"));
-    }
-    let waiting = lock.get("waiting").and_then(Value::as_u64).unwrap_or(0);
-    line.push_str(&format!(", {waiting} waiting"));
-    let queue: Vec<&str> = lock
-        .get("queue")
-        .and_then(Value::as_array)
-        .map(|q| q.iter().filter_map(|w| w.get("holder")?.as_str()).collect())
-        .unwrap_or_default();
-    if !queue.is_empty() {
-        line.push_str(&format!(": {}", queue.join(", ")));
-    }
-    line
 }
 
 /// Blocks until nobody holds `name` and nobody waits for it.

@@ -6,6 +6,7 @@ pub mod docs_gen;
 mod gate;
 mod lock;
 mod run;
+mod status;
 mod tokens;
 
 use std::process::ExitCode;
@@ -80,7 +81,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         }
         Command::Release(args) => done(lock::release(&ctx, &args.name, args.token)),
         Command::Renew(args) => done(lock::renew(&ctx, &args.name, args.token, args.ttl)),
-        Command::Status(args) => done(lock::status(&ctx, args.name.as_deref())),
+        Command::Status(args) => done(status::status(&ctx, args.name.as_deref())),
         Command::Wait(args) if args.name.contains(':') && !args.lock => {
             done(gate::wait_open(&ctx, &args.name, args.timeout))
         }
