@@ -255,6 +255,9 @@ pub struct WaitGrabArgs {
     pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub hold: HoldArgs,
+    /// If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR")]
+    pub kill_after: std::time::Duration,
     /// The command to run while holding the lock
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

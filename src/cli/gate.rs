@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::client::{Answer, Body};
 use super::lock::{Ctx, ONE_SHOT_RETRY, POLL, unexpected};
+use super::renewal::Lapse;
 use super::run::{Claim, Held};
 use super::{Failure, exit};
 use crate::duration;
@@ -381,7 +382,7 @@ impl Held for GateHeld {
         None
     }
 
-    fn renew(&mut self) -> Result<(), String> {
+    fn renew(&mut self) -> Result<(), Lapse> {
         Ok(())
     }
 

@@ -5,6 +5,7 @@ mod client;
 pub mod docs_gen;
 mod gate;
 mod lock;
+mod renewal;
 mod run;
 mod status;
 mod tokens;
@@ -29,6 +30,9 @@ pub mod exit {
     pub const TIMED_OUT: u8 = 3;
     /// The server is unreachable, or failing.
     pub const UNREACHABLE: u8 = 4;
+    /// `wait-grab NAME -- CMD`: the lock was lost while CMD ran (a renewal refused, an administrator
+    /// deleted it, or its lease ran out unrenewed); CMD was stopped.
+    pub const LOST: u8 = 5;
 }
 
 /// A command that did not do what was asked: one line for stderr, and the exit code.
@@ -111,7 +115,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         Command::Gate(GateCommand::Enter(args)) => {
             let gates = gate::parse_gates(&args.gates)?;
             let claim = gate::GateClaim::new(ctx, gates, args.queue, args.timeout);
-            run::run(claim, args.command)
+            run::run(claim, args.command, run::KILL_AFTER)
         }
         Command::WaitGrab(args) => {
             let ttl = match (args.hold.ttl, args.command.is_empty()) {
@@ -125,7 +129,11 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                 ttl,
                 waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
             };
-            run::run(run::LockClaim::new(ctx, want), args.command)
+            run::run(
+                run::LockClaim::new(ctx, want),
+                args.command,
+                args.kill_after,
+            )
         }
         Command::Serve(_) | Command::Bench(_) | Command::Completions(_) => {
             Err(Failure::new(exit::USAGE, "not a client command"))
