@@ -2,6 +2,7 @@
 use std::time::{Duration, Instant};
 
 use super::client::{Answer, Body, CallError, Client};
+use super::progress::{News, Progress};
 use super::tokens::{Held, Tokens};
 use super::{Failure, exit};
 use crate::duration;
@@ -11,12 +12,26 @@ pub const ONE_SHOT_RETRY: Duration = Duration::from_secs(5);
 /// The longest a single long-poll waits on the server before the client asks again (re-polls keep
 /// their place in the queue: they carry the same token).
 pub const POLL: Duration = Duration::from_secs(25);
+/// On a terminal the progress line wants news sooner: the first poll lasts 1 s, later ones 5 s.
+const FIRST_LOOK: Duration = Duration::from_secs(1);
+const LOOK: Duration = Duration::from_secs(5);
+
+/// The longest the next long-poll may wait on the server.
+pub fn poll_cap(progress: &Progress, first: bool) -> Duration {
+    match (progress.active(), first) {
+        (false, _) => POLL,
+        (true, true) => FIRST_LOOK,
+        (true, false) => LOOK,
+    }
+}
 /// Extra time a call may take beyond the server-side wait before the client gives up on it.
 const CALL_SLACK: Duration = Duration::from_secs(10);
 
 pub struct Ctx {
     pub client: Client,
     pub json: bool,
+    /// Show a progress line on stderr while waiting (stderr is a terminal).
+    pub progress: bool,
 }
 
 /// How long to wait in line.
@@ -112,12 +127,16 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
         (_, Some(d)) => d,
         (_, None) => now + ONE_SHOT_RETRY,
     };
+    let waits = !matches!(want.waiting, Waiting::No);
+    let progress = Progress::start(ctx.progress && waits, &want.name, deadline);
+    let mut first = true;
     loop {
         let now = Instant::now();
+        let cap = poll_cap(&progress, std::mem::take(&mut first));
         let poll = match (want.waiting, deadline) {
             (Waiting::No, _) => Duration::ZERO,
-            (_, Some(d)) => d.saturating_duration_since(now).min(POLL),
-            (_, None) => POLL,
+            (_, Some(d)) => d.saturating_duration_since(now).min(cap),
+            (_, None) => cap,
         };
         let mut form = vec![
             ("id", want.name.to_string()),
@@ -143,6 +162,7 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
                 return Err(Failure::new(exit::NO, busy_line(&want.name, &answer)));
             }
             409 if deadline.is_some_and(|d| Instant::now() >= d) => {
+                progress.finish();
                 // Out of time: leave the queue (or give back a grant that raced the deadline).
                 withdraw(ctx, &want.name, &token);
                 let waited = duration::format(started.elapsed());
@@ -161,9 +181,10 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
                 ctx.print_json(&answer);
                 return Err(Failure::new(exit::TIMED_OUT, line));
             }
-            409 if answer.flag("timed_out") => continue,
+            409 if answer.flag("timed_out") => progress.news(News::from_lock(&answer.body)),
             // Ended otherwise (an administrator deleted the lock, say): the answer is no.
             409 => {
+                progress.finish();
                 ctx.print_json(&answer);
                 return Err(Failure::new(exit::NO, answer.reason()));
             }
@@ -299,9 +320,12 @@ pub fn renew_once(
 pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(), Failure> {
     let started = Instant::now();
     let deadline = timeout.map(|t| started + t);
+    let progress = Progress::start(ctx.progress, &format!("{name} to be free"), deadline);
+    let mut first = true;
     loop {
         let now = Instant::now();
-        let poll = deadline.map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
+        let cap = poll_cap(&progress, std::mem::take(&mut first));
+        let poll = deadline.map_or(cap, |d| d.saturating_duration_since(now).min(cap));
         let form = [
             ("id", name.to_string()),
             ("wait", format!("{:.3}", poll.as_secs_f64())),
@@ -312,10 +336,12 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
         let answer = ctx.call("GET", "/status", &form, poll, retry_until)?;
         match answer.status {
             200 if !answer.flag("in_use") => {
+                progress.finish();
                 ctx.print_json(&answer);
                 return Ok(());
             }
             200 if deadline.is_some_and(|d| Instant::now() >= d) => {
+                progress.finish();
                 ctx.print_json(&answer);
                 return Err(Failure::new(
                     exit::TIMED_OUT,
@@ -326,7 +352,7 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
                     ),
                 ));
             }
-            200 => continue,
+            200 => progress.news(News::from_lock(&answer.body)),
             400 => return Err(Failure::new(exit::USAGE, answer.reason())),
             _ => return Err(unexpected(&answer)),
         }

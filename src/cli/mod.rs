@@ -5,9 +5,11 @@ mod client;
 pub mod docs_gen;
 mod gate;
 mod lock;
+mod progress;
 mod renewal;
 mod run;
 mod status;
+mod ticket;
 mod tokens;
 
 use std::process::ExitCode;
@@ -71,7 +73,11 @@ pub fn main() -> ExitCode {
 fn client_command(command: Command, server: Option<String>, json: bool) -> Result<u8, Failure> {
     let server = server.unwrap_or_else(|| DEFAULT_SERVER.to_string());
     let client = client::Client::new(&server).map_err(|e| Failure::new(exit::USAGE, e))?;
-    let ctx = Ctx { client, json };
+    let ctx = Ctx {
+        client,
+        json,
+        progress: progress::wanted(),
+    };
     let done = |r: Result<(), Failure>| r.map(|()| exit::OK);
     match command {
         Command::Grab(args) => {
@@ -114,7 +120,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         Command::Gate(GateCommand::Leave { ticket }) => done(gate::leave(&ctx, &ticket)),
         Command::Gate(GateCommand::Enter(args)) => {
             let gates = gate::parse_gates(&args.gates)?;
-            let claim = gate::GateClaim::new(ctx, gates, args.queue, args.timeout);
+            let claim = ticket::GateClaim::new(ctx, gates, args.queue, args.timeout);
             run::run(claim, args.command, run::KILL_AFTER)
         }
         Command::WaitGrab(args) => {

@@ -215,6 +215,7 @@ fn on_signals(signals: &Signals, claim: &impl Claim, stage: &Mutex<Stage>) {
                 *st = Stage::Stopping;
                 drop(st);
                 claim.withdraw();
+                super::progress::clear_for_good();
                 eprintln!(
                     "weblock: {}: stopped waiting for {}",
                     signals::name(sig),
