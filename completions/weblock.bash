@@ -960,7 +960,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__wait__subcmd__grab)
-            opts="-h --timeout --ttl --holder --server --json --help"
+            opts="-h --timeout --ttl --holder --kill-after --server --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -975,6 +975,10 @@ _weblock() {
                     return 0
                     ;;
                 --holder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
