@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,14 +101,20 @@ impl Pty {
     }
 }
 
-#[test]
-fn on_a_terminal_a_waiting_wait_grab_shows_one_line_rewritten_in_place_then_clears_it() {
+/// A server where alice holds `db`; the sandbox, alice's and bob's state directories.
+fn db_held_by_alice(tag: &str) -> (Server, Sandbox, PathBuf, PathBuf) {
     let server = Server::start();
-    let sb = Sandbox::new("progress-pty");
+    let sb = Sandbox::new(tag);
     let (alice, bob) = (sb.user("alice"), sb.user("bob"));
     let mut grab = weblock_at(&server.url(""), &alice);
     grab.args(["grab", "db", "--holder", "alice"]);
     sb.run(grab).expect_ok();
+    (server, sb, alice, bob)
+}
+
+#[test]
+fn on_a_terminal_a_waiting_wait_grab_shows_one_line_rewritten_in_place_then_clears_it() {
+    let (server, sb, alice, bob) = db_held_by_alice("progress-pty");
 
     let mut pty = Pty::open();
     let mut cmd = weblock_at(&server.url(""), &bob);
@@ -177,12 +184,7 @@ fn on_a_terminal_waiting_for_a_gate_shows_it_closed_with_its_message() {
 
 #[test]
 fn with_stderr_on_a_pipe_a_waiting_client_prints_only_its_normal_output() {
-    let server = Server::start();
-    let sb = Sandbox::new("progress-pipe");
-    let (alice, bob) = (sb.user("alice"), sb.user("bob"));
-    let mut grab = weblock_at(&server.url(""), &alice);
-    grab.args(["grab", "db", "--holder", "alice"]);
-    sb.run(grab).expect_ok();
+    let (server, sb, alice, bob) = db_held_by_alice("progress-pipe");
 
     let mut cmd = weblock_at(&server.url(""), &bob);
     cmd.args(["wait-grab", "db", "--timeout", "1h"])

@@ -141,43 +141,62 @@ mod tests {
         fn release(&self) {}
     }
 
-    #[test]
-    fn a_refused_renewal_sends_sigterm_and_sigkill_after_the_grace() {
-        let sent = Mutex::new(Vec::new());
-        let (tx, stop) = mpsc::channel::<()>();
-        let tx = Mutex::new(Some(tx));
-        let signal = |sig| {
-            sent.lock().unwrap().push(sig);
-            // The command ignores SIGTERM and dies of SIGKILL: then weblock drops the sender.
-            if sig == libc::SIGKILL {
-                tx.lock().unwrap().take();
+    /// A command that ends on the signal `dies_of`: the signals sent to it, and the receiver the
+    /// renewer watches (its sender is dropped, as weblock's main thread does, when the command ends).
+    struct Command {
+        sent: Mutex<Vec<libc::c_int>>,
+        running: Mutex<Option<mpsc::Sender<()>>>,
+        dies_of: libc::c_int,
+    }
+
+    impl Command {
+        fn start(dies_of: libc::c_int) -> (Command, mpsc::Receiver<()>) {
+            let (tx, stop) = mpsc::channel();
+            let command = Command {
+                sent: Mutex::new(Vec::new()),
+                running: Mutex::new(Some(tx)),
+                dies_of,
+            };
+            (command, stop)
+        }
+
+        fn signal(&self, sig: libc::c_int) -> bool {
+            self.sent.lock().unwrap().push(sig);
+            if sig == self.dies_of {
+                self.running.lock().unwrap().take();
             }
             true
-        };
+        }
+    }
+
+    #[test]
+    fn a_refused_renewal_sends_sigterm_and_sigkill_after_the_grace() {
+        let (command, stop) = Command::start(libc::SIGKILL);
         let mut held = Scripted(vec![Ok(()), Err(Lapse::NotNow("no answer".into())), Ok(())]);
+        let signal = |sig| command.signal(sig);
         let lost = keep_renewed(&mut held, &stop, &signal, Duration::from_millis(20))
             .expect("lost after the script");
         assert_eq!(lost.why, "gone");
         assert!(lost.stopped_how.contains("SIGKILL"), "{}", lost.stopped_how);
-        assert_eq!(*sent.lock().unwrap(), [libc::SIGTERM, libc::SIGKILL]);
+        assert_eq!(
+            *command.sent.lock().unwrap(),
+            [libc::SIGTERM, libc::SIGKILL]
+        );
     }
 
     #[test]
     fn a_command_that_ends_on_sigterm_gets_no_sigkill() {
-        let sent = Mutex::new(Vec::new());
-        let (tx, stop) = mpsc::channel::<()>();
-        let tx = Mutex::new(Some(tx));
-        let signal = |sig| {
-            sent.lock().unwrap().push(sig);
-            // The command ends at once: weblock's main thread drops the sender.
-            tx.lock().unwrap().take();
-            true
-        };
-        let mut held = Scripted(Vec::new());
-        let lost =
-            keep_renewed(&mut held, &stop, &signal, Duration::from_secs(60)).expect("lost at once");
+        let (command, stop) = Command::start(libc::SIGTERM);
+        let signal = |sig| command.signal(sig);
+        let lost = keep_renewed(
+            &mut Scripted(Vec::new()),
+            &stop,
+            &signal,
+            Duration::from_secs(60),
+        )
+        .expect("lost at once");
         assert_eq!(lost.stopped_how, "the command was stopped with SIGTERM");
-        assert_eq!(*sent.lock().unwrap(), [libc::SIGTERM]);
+        assert_eq!(*command.sent.lock().unwrap(), [libc::SIGTERM]);
     }
 
     #[test]
