@@ -237,9 +237,12 @@ fn render(state: &State, now: Instant) -> String {
         }
     }
     match state.deadline {
+        // Rounded up: a wait of 3s starts at "3s left" and ends at "0s left".
         Some(d) => parts.push(format!(
             "{} left",
-            duration::format(whole_seconds(d.saturating_duration_since(now)))
+            duration::format(whole_seconds(
+                d.saturating_duration_since(now) + Duration::from_nanos(999_999_999)
+            ))
         )),
         None => parts.push(format!(
             "waited {}",
