@@ -1,6 +1,7 @@
 //! A lock lost while its command runs (issue 10): `weblock wait-grab NAME -- CMD` that finds it no
 //! longer holds the lock stops CMD (SIGTERM, then SIGKILL after `--kill-after`), says so in one line on
-//! stderr, and exits 5.
+//! stderr, and exits 5 — whether the server refused a renewal, an administrator deleted the lock, or
+//! no renewal was answered (here: 401s) before the lease ran out.
 
 #[path = "common/cli.rs"]
 mod cli_helpers;
@@ -124,4 +125,37 @@ fn a_lock_deleted_by_an_administrator_stops_a_command_that_ignores_sigterm_with_
     out.expect_code(LOST);
     out.one_error_line(&["lost the lock on db", "`sh`", "SIGKILL 300ms later"]);
     assert!(has_ended(shell), "the command was killed");
+}
+
+#[test]
+fn renewals_refused_with_401_lose_the_lock_at_the_lease_end_and_stop_the_command() {
+    let sb = Sandbox::new("lost-401");
+    let (ours, theirs) = (sb.path("ours"), sb.path("theirs"));
+    fs::write(&ours, "ours\n").expect("write a secrets file");
+    fs::write(&theirs, "theirs\n").expect("write a secrets file");
+    let first = Server::start_with(&["--auth-file", ours.to_str().unwrap_or_default()]);
+    let second = Server::start_with(&["--auth-file", theirs.to_str().unwrap_or_default()]);
+    let alice = sb.user("alice");
+
+    let servers = format!("{},{}", first.url(""), second.url(""));
+    let mut cmd = weblock_at(&servers, &alice);
+    cmd.env("WEBLOCK_AUTH", "ours")
+        .args(["wait-grab", "db", "--ttl", "1s", "--", "sleep", "30"]);
+    let mut weblock = sb.spawn(cmd);
+    let sleep = command_of(&weblock);
+
+    // Its server dies; the next one refuses our secret, so no renewal is answered.
+    drop(first);
+    let out = weblock.finish_within(FINISH);
+    out.expect_code(LOST);
+    assert!(
+        out.stderr.contains("HTTP 401")
+            && out
+                .stderr
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("weblock: lost the lock on db: its lease ran out")),
+        "{out}"
+    );
+    assert!(has_ended(sleep), "the command was stopped: {out}");
 }
