@@ -54,11 +54,20 @@ pub struct News {
 impl News {
     /// From a WebMutex answer (`/grab`'s 409, `/status`).
     pub fn from_lock(body: &Value) -> News {
+        // With several holders the top-level fields describe the oldest.
+        let others = body
+            .get("holders")
+            .and_then(Value::as_array)
+            .map_or(0, |h| h.len().saturating_sub(1));
+        let holder = body
+            .get("holder")
+            .and_then(Value::as_str)
+            .map(|h| match others {
+                0 => h.to_string(),
+                n => format!("{h} and {n} more"),
+            });
         News {
-            holder: body
-                .get("holder")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            holder,
             held_for: body.get("held_for").and_then(Value::as_f64),
             position: body.get("position").and_then(Value::as_u64),
             waiting: body.get("waiting").and_then(Value::as_u64),
@@ -296,6 +305,13 @@ mod tests {
         assert_eq!(
             render(&s, now),
             "waiting for db: held by alice@build3 pid 42 for 3m12s, 2nd in line, 4m58s left"
+        );
+        let shared = json!({"holder": "alice", "held_for": 10.0, "position": 1,
+                            "holders": [{"holder": "alice"}, {"holder": "bob"}, {"holder": "carol"}]});
+        let s = state(None, Some(News::from_lock(&shared)), now);
+        assert_eq!(
+            render(&s, now),
+            "waiting for db: held by alice and 2 more for 12s, next in line, waited 12s"
         );
     }
 

@@ -157,7 +157,7 @@ pub fn summary_line(lock: &Value) -> String {
                 })
                 .collect();
             if each.is_empty() {
-                count
+                format!("{id}: {count}")
             } else {
                 format!("{id}: {count}: {}", each.join(", "))
             }
@@ -368,6 +368,10 @@ mod tests {
             summary_line(&json!({"id": "db", "in_use": false})),
             "db: free"
         );
+        let free = json!({"id": "db", "in_use": false, "slots": null, "holders": []});
+        assert_eq!(summary_line(&free), "db: free");
+        let idle = json!({"id": "gpu", "in_use": false, "slots": 3, "holders": [], "waiting": 0});
+        assert_eq!(summary_line(&idle), "gpu: 0 of 3 held, 0 waiting");
         assert_eq!(
             summary_line(&one_holder_locks()[1]),
             "db: held by alice@build3 pid 42 for 3m12s, 2 waiting: bob, dave"
