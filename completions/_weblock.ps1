@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'weblock' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -30,7 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('grab', 'grab', [CompletionResultType]::ParameterValue, 'Take a lock now (or within --wait), print its token, and keep holding it after exit')
             [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Give a lock up (its token is remembered from `weblock grab`)')
             [CompletionResult]::new('renew', 'renew', [CompletionResultType]::ParameterValue, 'Renew the lease of a lock held with --ttl')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock and gate')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it')
             [CompletionResult]::new('gate', 'gate', [CompletionResultType]::ParameterValue, 'Gates: services with named gates that are open or closed, taken together with tickets')
             [CompletionResult]::new('wait-grab', 'wait-grab', [CompletionResultType]::ParameterValue, 'Wait in line for a lock; then print its token, or run a command while holding it')
@@ -45,17 +45,17 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)')
             [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id)')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
             [CompletionResult]::new('--shared', '--shared', [CompletionResultType]::ParameterName, 'Hold it shared, beside other shared holders (readers); never beside an exclusive one')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;release' {
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -63,31 +63,31 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;renew' {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'New lease length (default: the one in force)')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;status' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;wait' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (default: wait for ever)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
             [CompletionResult]::new('--lock', '--lock', [CompletionResultType]::ParameterName, 'NAME is a lock even though it has a colon')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a service with gates (they start open)')
@@ -103,54 +103,54 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;gate;create' {
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The team or group it belongs to')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A gate (environment); repeat for each')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;show' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;open' {
             [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;close' {
             [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;delete' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;enter' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With --queue, give up after this long (default: wait for ever)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
             [CompletionResult]::new('--queue', '--queue', [CompletionResultType]::ParameterName, 'Wait in line while a gate is closed, instead of giving up')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;leave' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -195,9 +195,10 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)')
             [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id)')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
             [CompletionResult]::new('--shared', '--shared', [CompletionResultType]::ParameterName, 'Hold it shared, beside other shared holders (readers); never beside an exclusive one')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -214,8 +215,8 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--ticket-ttl', '--ticket-ttl', [CompletionResultType]::ParameterName, 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'An idle keep-alive connection is closed after this')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -226,7 +227,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--waiters', '--waiters', [CompletionResultType]::ParameterName, 'Clients taking turns on one lock, for the hand-over latency (0 skips it)')
             [CompletionResult]::new('--handovers', '--handovers', [CompletionResultType]::ParameterName, 'Hand-overs to time')
             [CompletionResult]::new('--parked', '--parked', [CompletionResultType]::ParameterName, 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)')
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
             [CompletionResult]::new('--no-durable', '--no-durable', [CompletionResultType]::ParameterName, 'Skip the runs against a durable server (--state in a temporary directory)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the figures as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -234,8 +235,8 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             break
         }
         'weblock;completions' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the server''s JSON answer instead of the human line')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -244,7 +245,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('grab', 'grab', [CompletionResultType]::ParameterValue, 'Take a lock now (or within --wait), print its token, and keep holding it after exit')
             [CompletionResult]::new('release', 'release', [CompletionResultType]::ParameterValue, 'Give a lock up (its token is remembered from `weblock grab`)')
             [CompletionResult]::new('renew', 'renew', [CompletionResultType]::ParameterValue, 'Renew the lease of a lock held with --ttl')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock and gate')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it')
             [CompletionResult]::new('gate', 'gate', [CompletionResultType]::ParameterValue, 'Gates: services with named gates that are open or closed, taken together with tickets')
             [CompletionResult]::new('wait-grab', 'wait-grab', [CompletionResultType]::ParameterValue, 'Wait in line for a lock; then print its token, or run a command while holding it')

@@ -972,7 +972,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__wait__subcmd__grab)
-            opts="-h --timeout --ttl --holder --slots --shared --server --json --help"
+            opts="-h --timeout --ttl --holder --slots --shared --kill-after --server --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -991,6 +991,10 @@ _weblock() {
                     return 0
                     ;;
                 --slots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

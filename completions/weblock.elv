@@ -18,8 +18,8 @@ set edit:completion:arg-completer[weblock] = {|@words|
     }
     var completions = [
         &'weblock'= {
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -27,7 +27,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand grab 'Take a lock now (or within --wait), print its token, and keep holding it after exit'
             cand release 'Give a lock up (its token is remembered from `weblock grab`)'
             cand renew 'Renew the lease of a lock held with --ttl'
-            cand status 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock'
+            cand status 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock and gate'
             cand wait 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
             cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
             cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'
@@ -41,44 +41,44 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --ttl 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)'
             cand --holder 'Who holds it, shown in status (default: user@host and the process id)'
             cand --slots 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
             cand --shared 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;release'= {
             cand --token 'The token from grab (default: the one remembered for NAME)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;renew'= {
             cand --ttl 'New lease length (default: the one in force)'
             cand --token 'The token from grab (default: the one remembered for NAME)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;status'= {
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;wait'= {
             cand --timeout 'Give up after this long (default: wait for ever)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
             cand --lock 'NAME is a lock even though it has a colon'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate'= {
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
             cand create 'Create a service with gates (they start open)'
@@ -93,48 +93,48 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;gate;create'= {
             cand --group 'The team or group it belongs to'
             cand --env 'A gate (environment); repeat for each'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;show'= {
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;open'= {
             cand --message 'A message shown with the gate ("" clears it)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;close'= {
             cand --message 'A message shown with the gate ("" clears it)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;delete'= {
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;enter'= {
             cand --timeout 'With --queue, give up after this long (default: wait for ever)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
             cand --queue 'Wait in line while a gate is closed, instead of giving up'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;leave'= {
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -169,9 +169,10 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --ttl 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)'
             cand --holder 'Who holds it, shown in status (default: user@host and the process id)'
             cand --slots 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --kill-after 'If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
             cand --shared 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -187,8 +188,8 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
             cand --idle-timeout 'An idle keep-alive connection is closed after this'
             cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -198,15 +199,15 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --waiters 'Clients taking turns on one lock, for the hand-over latency (0 skips it)'
             cand --handovers 'Hand-overs to time'
             cand --parked 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)'
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
             cand --no-durable 'Skip the runs against a durable server (--state in a temporary directory)'
             cand --json 'Print the figures as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;completions'= {
-            cand --server 'The weblock server [default: http://127.0.0.1:7878]'
-            cand --json 'Print the server''s JSON answer instead of the human line'
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -214,7 +215,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand grab 'Take a lock now (or within --wait), print its token, and keep holding it after exit'
             cand release 'Give a lock up (its token is remembered from `weblock grab`)'
             cand renew 'Renew the lease of a lock held with --ttl'
-            cand status 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock'
+            cand status 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock and gate'
             cand wait 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
             cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
             cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'

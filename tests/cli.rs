@@ -359,7 +359,7 @@ fn status_shows_free_and_held_locks() {
     assert_eq!(out.stdout, "db: free\n", "{out}");
     let out = run(&sb, &server, &alice, &["status"]);
     out.expect_ok();
-    assert_eq!(out.stdout, "no locks held\n", "{out}");
+    assert_eq!(out.stdout, "no locks held\n\nno gates\n", "{out}");
 
     run(&sb, &server, &alice, &["grab", "db", "--holder", "alice"]).expect_ok();
     run(
@@ -392,13 +392,82 @@ fn status_shows_free_and_held_locks() {
         "status of a held lock with a lease: {out}"
     );
 
-    // Every lock, one line each, sorted by name.
+    // Every lock, a row each, sorted by name, in aligned columns; then the gates.
+    run(
+        &sb,
+        &server,
+        &alice,
+        &[
+            "gate", "create", "shop", "--group", "team12", "--env", "live",
+        ],
+    )
+    .expect_ok();
+    run(
+        &sb,
+        &server,
+        &alice,
+        &[
+            "gate",
+            "close",
+            "shop",
+            "live",
+            "--message",
+            "testing. -Jens",
+        ],
+    )
+    .expect_ok();
     let out = run(&sb, &server, &alice, &["status"]);
     out.expect_ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].starts_with("cache: held by carol"), "{out}");
-    assert!(lines[1].starts_with("db: held by alice"), "{out}");
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(
+        lines[0], "NAME   HOLDER  HELD FOR  LEASE LEFT  WAITING",
+        "{out}"
+    );
+    // Cells are two or more spaces apart; every row's cells start where the header's do.
+    let cells = |line: &str| -> Vec<String> {
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    // Where each cell starts, searching on from the end of the one before.
+    let starts = |line: &str| -> Vec<usize> {
+        let mut from = 0;
+        cells(line)
+            .iter()
+            .map(|c| {
+                let at = line[from..]
+                    .find(c.as_str())
+                    .map_or(usize::MAX, |i| i + from);
+                from = at.saturating_add(c.len()).min(line.len());
+                at
+            })
+            .collect()
+    };
+    let cache = cells(lines[1]);
+    assert_eq!(cache.len(), 5, "{out}");
+    assert_eq!(
+        (cache[0].as_str(), cache[1].as_str()),
+        ("cache", "carol"),
+        "{out}"
+    );
+    assert!(
+        cache[3].ends_with('s') && cache[4] == "0",
+        "lease left, 0 waiting: {out}"
+    );
+    let db = cells(lines[2]);
+    assert_eq!(db[0..2], ["db", "alice"], "{out}");
+    assert_eq!(db[3..], ["-", "1"], "no lease, 1 waiting: {out}");
+    assert_eq!(starts(lines[1]), starts(lines[0]), "aligned: {out}");
+    assert_eq!(starts(lines[2]), starts(lines[0]), "aligned: {out}");
+    assert_eq!(lines[3], "", "{out}");
+    assert_eq!(lines[4], "GATE       STATE   TICKETS  MESSAGE", "{out}");
+    assert_eq!(
+        lines[5], "shop:live  closed  -        testing. -Jens",
+        "{out}"
+    );
 
     // --json: the server's answers.
     let out = run(&sb, &server, &alice, &["status", "db", "--json"]);
@@ -423,6 +492,13 @@ fn status_shows_free_and_held_locks() {
         .map(|l| l["id"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(ids, ["cache", "db"], "{out}");
+    assert_eq!(v["locks"][1]["waiting"], 1, "{out}");
+    let gates = v["gates"].as_array().cloned().unwrap_or_default();
+    assert_eq!(gates.len(), 1, "{out}");
+    assert_eq!(gates[0]["service"], "shop", "{out}");
+    assert_eq!(gates[0]["gate"], "live", "{out}");
+    assert_eq!(gates[0]["state"], "closed", "{out}");
+    assert_eq!(gates[0]["message"], "testing. -Jens", "{out}");
 
     run(&sb, &server, &alice, &["release", "db"]).expect_ok();
     waiter.finish_within(FINISH).expect_ok();

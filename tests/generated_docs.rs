@@ -346,3 +346,24 @@ fn man_pages_cover_every_command_and_its_after_help() {
         );
     }
 }
+
+/// `--help` of every visible subcommand shows an example, its exit codes and its environment.
+#[test]
+fn every_subcommands_help_has_an_example_exit_codes_and_environment() {
+    for (cmd, hidden) in all_commands().iter().skip(1) {
+        if *hidden {
+            continue;
+        }
+        let name = cmd.get_display_name().unwrap_or(cmd.get_name());
+        let after = cmd
+            .get_after_help()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        for title in ["Example", "Exit codes:\n  0  ", "Environment:\n  "] {
+            assert!(
+                after.contains(title),
+                "{name} --help lacks {title:?}: {after}"
+            );
+        }
+    }
+}

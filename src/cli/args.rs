@@ -1,15 +1,34 @@
 //! The clap definition of every command and option.
 use clap::{Args, Parser, Subcommand};
 
-/// An `after_help` text followed by the exit codes and environment every client command shares.
+/// An `after_help` text followed by the exit codes and environment every client command shares, and
+/// any more of either that a command adds (each a line starting "\n  ").
 macro_rules! client_help {
     ($text:expr) => {
+        client_help!($text, exits: "", env: "")
+    };
+    ($text:expr, exits: $exits:expr, env: $env:expr) => {
         concat!(
             $text,
-            "\n\nExit codes:\n  0  done\n  1  the answer is no (busy, not held)\n  \
-2  usage or bad input\n  3  timed out waiting\n  4  server unreachable or server error\n\n\
-Environment:\n  WEBLOCK_URL  the server (default http://127.0.0.1:7878)"
+            "\n\nExit codes:\n  0  done\n  \
+1  the answer is no (busy, not held, denied; or access refused, HTTP 401)\n  \
+2  usage or bad input\n  3  timed out waiting\n  4  server unreachable or server error",
+            $exits,
+            "\n\nEnvironment:\n  \
+WEBLOCK_URL        the server, or several comma-separated (the first that answers is used; \
+on a connection error the next): default http://127.0.0.1:7878\n  \
+WEBLOCK_AUTH       the secret for a server started with --auth-file\n  \
+WEBLOCK_AUTH_FILE  a file whose first line is that secret",
+            $env
         )
+    };
+}
+
+/// The environment line of the commands that remember tokens.
+macro_rules! tokens_env {
+    () => {
+        "\n  XDG_STATE_HOME     tokens are remembered in $XDG_STATE_HOME/weblock/tokens.json \
+(default ~/.local/state)"
     };
 }
 
@@ -20,10 +39,11 @@ Environment:\n  WEBLOCK_URL  the server (default http://127.0.0.1:7878)"
     about = "An HTTP lock service and its blocking client: take turns on anything from shell scripts and CI jobs"
 )]
 pub struct Cli {
-    /// The weblock server [default: http://127.0.0.1:7878]
+    /// The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]
     #[arg(long, global = true, env = "WEBLOCK_URL", value_name = "URL")]
     pub server: Option<String>,
-    /// Print the server's JSON answer instead of the human line
+    /// Print JSON (the server's answer; for `status`, {"locks": [...], "gates": [...]}) instead of the
+    /// human lines
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -35,26 +55,39 @@ pub enum Command {
     /// Take a lock now (or within --wait), print its token, and keep holding it after exit
     #[command(after_help = client_help!(
         "Examples:\n  token=$(weblock grab db --ttl 5m) && ./migrate; weblock release db\n  \
-weblock grab gpu --slots 3          # one of 3 slots\n  weblock grab db --shared            # beside other readers"
+weblock grab gpu --slots 3          # one of 3 slots\n  weblock grab db --shared            # beside other readers\n\n\
+With --wait on a terminal, a line on stderr shows whom it waits for and its place in line.",
+        exits: "", env: tokens_env!()
     ))]
     Grab(GrabArgs),
     /// Give a lock up (its token is remembered from `weblock grab`)
-    #[command(after_help = client_help!("Example:\n  weblock release db"))]
+    #[command(after_help = client_help!("Example:\n  weblock release db", exits: "", env: tokens_env!()))]
     Release(ReleaseArgs),
     /// Renew the lease of a lock held with --ttl
-    #[command(after_help = client_help!("Example:\n  weblock renew db --ttl 5m"))]
+    #[command(after_help = client_help!("Example:\n  weblock renew db --ttl 5m", exits: "", env: tokens_env!()))]
     Renew(RenewArgs),
-    /// Show who holds a lock, since when, its lease and its queue; without NAME, every lock
-    #[command(after_help = client_help!("Example:\n  weblock status db"))]
+    /// Show who holds a lock, since when, its lease and its queue; without NAME, every lock and gate
+    #[command(after_help = client_help!(
+        "Examples:\n  weblock status db\n  weblock status\n  weblock status --json | jq '.locks[].id'\n\n\
+Without NAME: a table of the locks (name, holder, held for, lease left, waiting; a lock with several \
+holders shows a row for each) and one of the gates (state, tickets, message). --json prints \
+{\"locks\": [...], \"gates\": [...]}: the server's lock objects, and a {service, group, gate, state, \
+message, tickets} object per gate."
+    ))]
     Status(StatusArgs),
     /// Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it
     #[command(after_help = client_help!(
         "Examples:\n  weblock wait deploy --timeout 10m && ./run-tests\n  weblock wait shop:live && ./deploy\n\n\
-A NAME with a colon is a gate (SERVICE:ENV); --lock makes it a lock name."
+A NAME with a colon is a gate (SERVICE:ENV); --lock makes it a lock name. On a terminal, a line on \
+stderr shows whom it waits for, and for how long they have held it."
     ))]
     Wait(WaitArgs),
     /// Gates: services with named gates that are open or closed, taken together with tickets
-    #[command(subcommand)]
+    #[command(subcommand, after_help = client_help!(
+        "Examples:\n  weblock gate create shop --group team12 --env testing --env live\n  \
+weblock gate close shop live --message \"testing the release. -Jens\"\n  \
+weblock gate enter shop:live --queue -- ./deploy"
+    ))]
     Gate(GateCommand),
     /// Wait in line for a lock; then print its token, or run a command while holding it
     #[command(after_help = client_help!(
@@ -64,18 +97,29 @@ weblock wait-grab db --shared -- ./read-report.sh     # readers together, writer
 With a command, weblock keeps the lease renewed while it runs, releases the lock when it exits, and \
 exits with its code (128+N if a signal N killed it). The terminal's Ctrl-C reaches the command as it \
 would without weblock; SIGTERM and SIGHUP are passed on to it. The command gets WEBLOCK_NAME, \
-WEBLOCK_TOKEN and WEBLOCK_FENCE in its environment."
+WEBLOCK_TOKEN and WEBLOCK_FENCE in its environment. If the lock is lost while it runs (a renewal \
+refused, an administrator deleted it, or its lease ran out unrenewed), the command gets SIGTERM, then \
+SIGKILL after --kill-after, and weblock exits 5. While it waits on a terminal, a line on stderr shows \
+whom it waits for, for how long they have held it, its place in line and the time left.",
+        exits: "\n  5  the lock was lost while the command ran; the command was stopped\n  \
+N  with a command: its exit code (128+N if signal N ended it; 127 not found, 126 cannot run)",
+        env: tokens_env!()
     ))]
     WaitGrab(WaitGrabArgs),
     /// Run the lock service
     #[command(after_help = "Example:\n  weblock serve --listen 0.0.0.0:7878\n\n\
 The first line on stdout is `listening on http://ADDR` with the real port, so `--listen 127.0.0.1:0` \
-works for tests and scripts. SIGINT and SIGTERM stop it.")]
+works for tests and scripts. SIGINT and SIGTERM stop it.\n\n\
+Exit codes:\n  0  stopped by SIGINT or SIGTERM\n  2  bad option or unreadable credentials/secrets file\n  \
+4  cannot listen on the address, or the state file is damaged, locked or unwritable\n\n\
+Environment:\n  WEBLOCK_ADMIN_CREDENTIALS  user:password of the administrator, when --admin-credentials is not given")]
     Serve(ServeArgs),
     /// Measure a server: throughput, hand-over latency, memory of parked waiters
     #[command(
         after_help = "Example:\n  weblock bench --clients 1,16 --duration 3s\n\n\
-Without --server (or WEBLOCK_URL) it starts its own in-memory server (a child process, so its memory is measured alone)."
+Without --server (or WEBLOCK_URL) it starts its own in-memory server (a child process, so its memory is measured alone).\n\n\
+Exit codes:\n  0  measured\n  2  usage or bad input\n  4  the server could not be started, reached or measured\n\n\
+Environment:\n  WEBLOCK_URL  a server to measure instead of one of its own"
     )]
     Bench(BenchArgs),
     /// Print a shell completion script on stdout
@@ -83,7 +127,8 @@ Without --server (or WEBLOCK_URL) it starts its own in-memory server (a child pr
 source <(weblock completions bash)\n  \
 weblock completions zsh > ~/.zfunc/_weblock      # a directory on $fpath\n  \
 weblock completions fish > ~/.config/fish/completions/weblock.fish\n\n\
-Exit codes:\n  0  printed\n  1  stdout could not be written\n  2  usage: SHELL is not one of the possible values")]
+Exit codes:\n  0  printed\n  1  stdout could not be written\n  2  usage: SHELL is not one of the possible values\n\n\
+Environment:\n  none")]
     Completions(CompletionsArgs),
 }
 
@@ -224,7 +269,10 @@ weblock gate enter shop:testing,live --queue --timeout 30m -- ./deploy\n\n\
 Without --queue, a closed gate is a refusal (exit 1). With --queue, weblock waits in line, keeping \
 its ticket alive, until every gate is its. With a command, the ticket is deleted when it exits and \
 weblock exits with its code; without, the ticket id is printed (give it back with `weblock gate \
-leave TICKET`). The command gets WEBLOCK_TICKET in its environment."
+leave TICKET`). The command gets WEBLOCK_TICKET in its environment. While it waits in line on a \
+terminal, a line on stderr shows which gates are closed and its place in line.",
+        exits: "\n  N  with a command: its exit code (128+N if signal N ended it; 127 not found, 126 cannot run)",
+        env: ""
     ))]
     Enter(GateEnterArgs),
     /// Give back a ticket's gates
@@ -265,6 +313,9 @@ pub struct WaitGrabArgs {
     pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub hold: HoldArgs,
+    /// If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR")]
+    pub kill_after: std::time::Duration,
     /// The command to run while holding the lock
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

@@ -1,6 +1,9 @@
-//! The HTTP client every subcommand uses: the server's base URL, per-call timeouts, and retries of
+//! The HTTP client every subcommand uses: the servers' base URLs, per-call timeouts, and retries of
 //! dropped or refused connections and 5xx answers, with capped exponential backoff and jitter, until the
-//! caller's deadline. It knows the WebMutex API's words, nothing of the server's insides.
+//! caller's deadline. Given several servers (`--server A,B`), it stays on the one that answers and moves
+//! to the next when a call meets a connection error or a 5xx. It knows the WebMutex API's words,
+//! nothing of the server's insides.
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -39,10 +42,16 @@ pub enum CallError {
     /// No answer before the deadline: the server was unreachable or failing all along. Says what the
     /// last attempt met.
     Unreachable(String),
+    /// 401: the server wants a secret this client lacks, or refused the one it sent. Every request
+    /// would get the same answer, so it is not retried. Says what to do.
+    Refused(String),
 }
 
 pub struct Client {
-    base: String,
+    /// Every server given, in the order given; never empty.
+    bases: Vec<String>,
+    /// The index in `bases` of the server in use: the last one that answered.
+    current: AtomicUsize,
     agent: ureq::Agent,
     /// `Bearer SECRET` for servers started with `--auth-file`; never printed.
     authorization: Option<String>,
@@ -84,17 +93,9 @@ const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 impl Client {
-    /// `server` is the base URL, e.g. `http://127.0.0.1:7878`.
-    pub fn new(server: &str) -> Result<Client, String> {
-        let base = server.trim().trim_end_matches('/').to_string();
-        let rest = base
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("invalid server URL {server:?}: use http://HOST:PORT"))?;
-        if rest.is_empty() || rest.contains('/') {
-            return Err(format!(
-                "invalid server URL {server:?}: use http://HOST:PORT"
-            ));
-        }
+    /// `servers` is one base URL, e.g. `http://127.0.0.1:7878`, or several separated by commas.
+    pub fn new(servers: &str) -> Result<Client, String> {
+        let bases = parse_servers(servers)?;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // A lock server is reached directly; an HTTP_PROXY set for the outside world must not
@@ -104,14 +105,25 @@ impl Client {
             .user_agent(concat!("weblock/", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Client {
-            base,
+            bases,
+            current: AtomicUsize::new(0),
             agent: config.into(),
             authorization: secret_from_env()?.map(|s| format!("Bearer {s}")),
         })
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
+    /// The servers as given (comma-separated): the key under which tokens are remembered, so that a
+    /// grab and its release name the same service whichever of its servers answered.
+    pub fn servers(&self) -> String {
+        self.bases.join(",")
+    }
+
+    /// Moves on to the next server (from `from`, unless another thread moved already).
+    fn fail_over(&self, from: usize) {
+        let next = (from + 1) % self.bases.len();
+        let _ = self
+            .current
+            .compare_exchange(from, next, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Any request, answered within `per_call` (which must cover any server-side wait), retried on
@@ -127,19 +139,36 @@ impl Client {
         deadline: Instant,
     ) -> Result<Answer, CallError> {
         let mut backoff = BACKOFF_START;
+        // Servers tried since the last pause: every one gets a chance before the client backs off.
+        let mut tried = 0;
         loop {
-            let last = match self.once(method, path, query, body, per_call) {
+            let index = self.current.load(Ordering::Relaxed) % self.bases.len();
+            let base = &self.bases[index];
+            let last = match self.once(base, method, path, query, body, per_call) {
                 Ok(answer) if answer.status == 401 => {
-                    refused(&answer, self.authorization.is_some())
+                    return Err(CallError::Refused(refused(
+                        &answer,
+                        self.authorization.is_some(),
+                    )));
                 }
                 Ok(answer) if answer.status < 500 => return Ok(answer),
-                Ok(answer) => format!("server error {}: {}", answer.status, answer.reason()),
-                Err(e) => e,
+                Ok(answer) => format!(
+                    "{base}: server error {}: {}",
+                    answer.status,
+                    answer.reason()
+                ),
+                Err(e) => format!("{base}: {e}"),
             };
+            self.fail_over(index);
+            tried += 1;
             let now = Instant::now();
             if now >= deadline {
                 return Err(CallError::Unreachable(last));
             }
+            if tried < self.bases.len() {
+                continue;
+            }
+            tried = 0;
             let pause = jitter(backoff).min(deadline - now);
             std::thread::sleep(pause);
             backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -148,13 +177,14 @@ impl Client {
 
     fn once(
         &self,
+        base: &str,
         method: &str,
         path: &str,
         query: &[(&str, String)],
         body: Body,
         per_call: Duration,
     ) -> Result<Answer, String> {
-        let url = format!("{}{}", self.base, path);
+        let url = format!("{base}{path}");
         let pairs = || query.iter().map(|(k, v)| (*k, v.as_str()));
         let timeout = Some(per_call);
         let result = match method {
@@ -200,19 +230,34 @@ impl Client {
     }
 }
 
-/// A 401: the server wants a secret this client lacks, or refused the one it sent. Every request of
-/// this process would get the same answer, so it ends here, with exit code 1: the answer is no.
-fn refused(answer: &Answer, sent: bool) -> ! {
+/// What a 401 means for the user: the line to print (exit code 1: the answer is no).
+fn refused(answer: &Answer, sent: bool) -> String {
     let hint = if sent {
         format!("the secret from {AUTH_ENV} or {AUTH_FILE_ENV} is not one of the server's")
     } else {
         format!("set {AUTH_ENV}, or {AUTH_FILE_ENV} to a file holding the secret")
     };
-    eprintln!(
-        "weblock: the server refused access (HTTP 401: {}); the answer is no: {hint}",
+    format!(
+        "the server refused access (HTTP 401: {}); the answer is no: {hint}",
         answer.reason()
-    );
-    std::process::exit(i32::from(super::exit::NO))
+    )
+}
+
+/// Base URLs from `A` or `A,B,…`: each `http://HOST:PORT`, without a path (a trailing `/` is dropped).
+fn parse_servers(servers: &str) -> Result<Vec<String>, String> {
+    let bad = |one: &str| {
+        format!("invalid server URL {one:?}: use http://HOST:PORT (several: comma-separated)")
+    };
+    let mut bases = Vec::new();
+    for one in servers.split(',') {
+        let base = one.trim().trim_end_matches('/');
+        let rest = base.strip_prefix("http://").ok_or_else(|| bad(one))?;
+        if rest.is_empty() || rest.contains('/') {
+            return Err(bad(one));
+        }
+        bases.push(base.to_string());
+    }
+    Ok(bases)
 }
 
 /// A request's body.
@@ -250,6 +295,24 @@ mod tests {
         assert!(Client::new("127.0.0.1:7878").is_err());
         assert!(Client::new("https://x:1").is_err());
         assert!(Client::new("http://x:1/path").is_err());
+        assert!(Client::new("http://a:1,").is_err());
+        assert!(Client::new("").is_err());
+    }
+
+    #[test]
+    fn several_servers_are_comma_separated_and_kept_in_order() {
+        let client = Client::new("http://a:1, http://b:2/,http://c:3").unwrap();
+        assert_eq!(client.servers(), "http://a:1,http://b:2,http://c:3");
+        let current = || client.current.load(Ordering::Relaxed);
+        assert_eq!(current(), 0);
+        client.fail_over(0);
+        assert_eq!(current(), 1);
+        // A second thread that saw the same failure does not skip the next server.
+        client.fail_over(0);
+        assert_eq!(current(), 1);
+        client.fail_over(1);
+        client.fail_over(2);
+        assert_eq!(current(), 0);
     }
 
     #[test]

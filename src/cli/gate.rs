@@ -1,13 +1,12 @@
 //! `weblock gate …` and `weblock wait SERVICE:ENV`: the gatekeeper API from the command line.
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::client::{Answer, Body};
-use super::lock::{Ctx, ONE_SHOT_RETRY, POLL, unexpected};
-use super::run::{Claim, Held};
+use super::lock::{Ctx, ONE_SHOT_RETRY, poll_cap, unexpected};
+use super::progress::{News, Progress};
 use super::{Failure, exit};
 use crate::duration;
 
@@ -38,7 +37,7 @@ pub fn parse_gates(specs: &[String]) -> Result<BTreeMap<String, Vec<String>>, Fa
     Ok(gates)
 }
 
-fn one_shot(ctx: &Ctx, method: &str, path: &str, body: Body) -> Result<Answer, Failure> {
+pub(super) fn one_shot(ctx: &Ctx, method: &str, path: &str, body: Body) -> Result<Answer, Failure> {
     ctx.send(
         method,
         path,
@@ -87,7 +86,7 @@ pub fn set(
 }
 
 /// `DELETE /api/tickets/{id}`, retried for a few seconds if the server is unreachable.
-fn delete_ticket(ctx: &Ctx, ticket: &str) -> Result<Answer, Failure> {
+pub(super) fn delete_ticket(ctx: &Ctx, ticket: &str) -> Result<Answer, Failure> {
     let path = format!("/api/tickets/{}", encode(ticket));
     one_shot(ctx, "DELETE", &path, Body::None)
 }
@@ -149,6 +148,28 @@ fn print_service(doc: &Value) {
     }
 }
 
+/// A closed gate, for the progress line: `it is closed ("testing. -Jens")`, and the tickets in line.
+fn gate_news(gate: &Value) -> News {
+    let state = gate
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("closed");
+    let message = gate.get("message").and_then(Value::as_str).unwrap_or("");
+    let note = if message.is_empty() {
+        format!("it is {state}")
+    } else {
+        format!("it is {state} ({message:?})")
+    };
+    News {
+        note: Some(note),
+        waiting: gate
+            .get("queue")
+            .and_then(Value::as_array)
+            .map(|q| q.len() as u64),
+        ..News::default()
+    }
+}
+
 /// `weblock wait SERVICE:ENV`: until the gate is open (open by hand, and held by no ticket).
 pub fn wait_open(ctx: &Ctx, spec: &str, timeout: Option<Duration>) -> Result<(), Failure> {
     let gates = parse_gates(&[spec.to_string()])?;
@@ -165,12 +186,23 @@ pub fn wait_open(ctx: &Ctx, spec: &str, timeout: Option<Duration>) -> Result<(),
     let path = format!("{}/{}", service_path(service), encode(env));
     let started = Instant::now();
     let deadline = timeout.map(|t| started + t);
+    let progress = Progress::start(ctx.progress, &format!("{spec} to open"), deadline);
+    let mut first = true;
     loop {
         let now = Instant::now();
-        let poll = deadline.map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
+        let cap = poll_cap(&progress, std::mem::take(&mut first));
+        let poll = deadline.map_or(cap, |d| d.saturating_duration_since(now).min(cap));
         let query = [("wait", format!("{:.3}", poll.as_secs_f64()))];
         let retry_until = deadline.unwrap_or(now + Duration::from_secs(365 * 86_400));
         let answer = ctx.send("GET", &path, &query, Body::None, poll, retry_until)?;
+        let over = answer.status != 200
+            || answer.str("state") == Some("open")
+            || deadline.is_some_and(|d| Instant::now() >= d);
+        if !over {
+            progress.news(gate_news(&answer.body));
+            continue;
+        }
+        progress.finish();
         if answer.status != 200 {
             return judge(ctx, &answer);
         }
@@ -178,232 +210,20 @@ pub fn wait_open(ctx: &Ctx, spec: &str, timeout: Option<Duration>) -> Result<(),
             ctx.print_json(&answer);
             return Ok(());
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            ctx.print_json(&answer);
-            let message = answer.str("message").filter(|m| !m.is_empty());
-            return Err(Failure::new(
-                exit::TIMED_OUT,
-                format!(
-                    "timed out after {} waiting for {spec} to open: it is closed{}",
-                    duration::format(started.elapsed()),
-                    message.map(|m| format!(" ({m:?})")).unwrap_or_default()
-                ),
-            ));
-        }
+        ctx.print_json(&answer);
+        let message = answer.str("message").filter(|m| !m.is_empty());
+        return Err(Failure::new(
+            exit::TIMED_OUT,
+            format!(
+                "timed out after {} waiting for {spec} to open: it is closed{}",
+                duration::format(started.elapsed()),
+                message.map(|m| format!(" ({m:?})")).unwrap_or_default()
+            ),
+        ));
     }
 }
 
-/// Gates to take together with a ticket.
-pub struct GateClaim {
-    ctx: Arc<Ctx>,
-    gates: BTreeMap<String, Vec<String>>,
-    queue: bool,
-    timeout: Option<Duration>,
-    /// The id of our ticket, chosen here so that a retried first call finds it (rather than making a
-    /// second one) and a signal can withdraw it even before the first answer came.
-    ticket_id: String,
-    /// Whether the server has answered about the ticket yet: later calls present it as `ticket`.
-    known: Mutex<bool>,
-}
-
-impl GateClaim {
-    pub fn new(
-        ctx: Ctx,
-        gates: BTreeMap<String, Vec<String>>,
-        queue: bool,
-        timeout: Option<Duration>,
-    ) -> GateClaim {
-        GateClaim {
-            ctx: Arc::new(ctx),
-            gates,
-            queue,
-            timeout,
-            ticket_id: uuid::Uuid::new_v4().to_string(),
-            known: Mutex::new(false),
-        }
-    }
-
-    fn known(&self) -> bool {
-        *self.known.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn set_known(&self) {
-        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = true;
-    }
-
-    /// Why a test-and-set was denied: the named gates that are closed, with their messages.
-    fn closed_gates(&self) -> String {
-        let mut closed = Vec::new();
-        for (service, envs) in &self.gates {
-            let Ok(answer) = one_shot(&self.ctx, "GET", &service_path(service), Body::None) else {
-                continue;
-            };
-            for env in envs {
-                let gate = &answer.body["environments"][env];
-                match gate.get("state").and_then(Value::as_str) {
-                    Some("open") => {}
-                    Some(_) => {
-                        let message = gate.get("message").and_then(Value::as_str).unwrap_or("");
-                        let why = if message.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({message:?})")
-                        };
-                        closed.push(format!("{service}:{env} is closed{why}"));
-                    }
-                    None => closed.push(format!("{service} has no gate {env}")),
-                }
-            }
-        }
-        if closed.is_empty() {
-            "another ticket is ahead in line".to_string()
-        } else {
-            closed.join(", ")
-        }
-    }
-}
-
-impl Claim for GateClaim {
-    type Held = GateHeld;
-
-    fn acquire(&self) -> Result<GateHeld, Failure> {
-        let started = Instant::now();
-        let deadline = self.timeout.map(|t| started + t);
-        loop {
-            let now = Instant::now();
-            let mut query = Vec::new();
-            let mut poll = Duration::ZERO;
-            if self.queue {
-                poll = deadline.map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
-                query.push(("queue", "true".to_string()));
-                query.push(("wait", format!("{:.3}", poll.as_secs_f64())));
-            }
-            let mut body = json!({"services": self.gates});
-            if self.known() {
-                body["ticket"] = self.ticket_id.clone().into();
-            } else {
-                body["new_ticket"] = self.ticket_id.clone().into();
-            }
-            let retry_until = match deadline {
-                Some(d) => d.max(now + ONE_SHOT_RETRY),
-                None if self.queue => now + Duration::from_secs(365 * 86_400),
-                None => now + ONE_SHOT_RETRY,
-            };
-            let answer = self.ctx.send(
-                "PUT",
-                "/api/services",
-                &query,
-                Body::Json(&body),
-                poll,
-                retry_until,
-            )?;
-            match (answer.status, answer.str("status")) {
-                (200, Some("ok")) => {
-                    return Ok(GateHeld {
-                        ctx: self.ctx.clone(),
-                        ticket: self.ticket_id.clone(),
-                        answer,
-                    });
-                }
-                (200, Some("queue")) => {
-                    self.set_known();
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        self.withdraw();
-                        self.ctx.print_json(&answer);
-                        return Err(Failure::new(
-                            exit::TIMED_OUT,
-                            format!(
-                                "timed out after {} waiting in line for {}: {}",
-                                duration::format(started.elapsed()),
-                                self.what(),
-                                self.closed_gates()
-                            ),
-                        ));
-                    }
-                }
-                (200, Some("denied")) => {
-                    self.ctx.print_json(&answer);
-                    let why = if self.known() {
-                        "the ticket is gone (expired, or its service deleted)".to_string()
-                    } else {
-                        self.closed_gates()
-                    };
-                    return Err(Failure::new(
-                        exit::NO,
-                        format!("denied {}: {why}", self.what()),
-                    ));
-                }
-                (400 | 404, _) => {
-                    self.ctx.print_json(&answer);
-                    return Err(Failure::new(exit::USAGE, answer.reason()));
-                }
-                _ => return Err(unexpected(&answer)),
-            }
-        }
-    }
-
-    /// Deletes our ticket, whether or not an answer about it came (404 if it was never made).
-    fn withdraw(&self) {
-        let _ = delete_ticket(&self.ctx, &self.ticket_id);
-    }
-
-    fn what(&self) -> String {
-        let parts: Vec<String> = self
-            .gates
-            .iter()
-            .map(|(service, envs)| format!("{service}:{}", envs.join(",")))
-            .collect();
-        parts.join(" ")
-    }
-}
-
-/// A granted ticket: it holds its gates until deleted, so there is nothing to renew.
-pub struct GateHeld {
-    ctx: Arc<Ctx>,
-    ticket: String,
-    answer: Answer,
-}
-
-impl Held for GateHeld {
-    fn keep(&self) {
-        if self.ctx.json {
-            self.ctx.print_json(&self.answer);
-        } else {
-            println!("{}", self.ticket);
-        }
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![("WEBLOCK_TICKET", self.ticket.clone())]
-    }
-
-    fn renew_every(&self) -> Option<Duration> {
-        None
-    }
-
-    fn renew(&mut self) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn release(&self) {
-        if let Err(failure) = leave_quietly(&self.ctx, &self.ticket) {
-            eprintln!(
-                "weblock: could not give back ticket {}: {}; run `weblock gate leave {}`",
-                self.ticket, failure.message, self.ticket
-            );
-        }
-    }
-}
-
-fn leave_quietly(ctx: &Ctx, ticket: &str) -> Result<(), Failure> {
-    let answer = delete_ticket(ctx, ticket)?;
-    match answer.status {
-        200 | 404 => Ok(()),
-        _ => Err(unexpected(&answer)),
-    }
-}
-
-fn service_path(service: &str) -> String {
+pub(super) fn service_path(service: &str) -> String {
     format!("/api/services/{}", encode(service))
 }
 

@@ -1,9 +1,8 @@
 //! The lock commands: grab, release, renew, status, wait, and the waiting half of wait-grab.
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::client::{Answer, Body, CallError, Client};
+use super::progress::{News, Progress};
 use super::tokens::{Held, Tokens};
 use super::{Failure, exit};
 use crate::duration;
@@ -13,12 +12,26 @@ pub const ONE_SHOT_RETRY: Duration = Duration::from_secs(5);
 /// The longest a single long-poll waits on the server before the client asks again (re-polls keep
 /// their place in the queue: they carry the same token).
 pub const POLL: Duration = Duration::from_secs(25);
+/// On a terminal the progress line wants news sooner: the first poll lasts 1 s, later ones 5 s.
+const FIRST_LOOK: Duration = Duration::from_secs(1);
+const LOOK: Duration = Duration::from_secs(5);
+
+/// The longest the next long-poll may wait on the server.
+pub fn poll_cap(progress: &Progress, first: bool) -> Duration {
+    match (progress.active(), first) {
+        (false, _) => POLL,
+        (true, true) => FIRST_LOOK,
+        (true, false) => LOOK,
+    }
+}
 /// Extra time a call may take beyond the server-side wait before the client gives up on it.
 const CALL_SLACK: Duration = Duration::from_secs(10);
 
 pub struct Ctx {
     pub client: Client,
     pub json: bool,
+    /// Show a progress line on stderr while waiting (stderr is a terminal).
+    pub progress: bool,
 }
 
 /// How long to wait in line.
@@ -78,14 +91,15 @@ impl Ctx {
     ) -> Result<Answer, Failure> {
         self.client
             .send(method, path, query, body, server_wait + CALL_SLACK, deadline)
-            .map_err(|CallError::Unreachable(why)| {
-                Failure::new(
+            .map_err(|e| match e {
+                CallError::Refused(why) => Failure::new(exit::NO, why),
+                CallError::Unreachable(why) => Failure::new(
                     exit::UNREACHABLE,
                     format!(
                         "cannot reach the weblock server at {}: {why} (is `weblock serve` running there? set --server or WEBLOCK_URL)",
-                        self.client.base()
+                        self.client.servers()
                     ),
-                )
+                ),
             })
     }
 
@@ -117,12 +131,16 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
         (_, Some(d)) => d,
         (_, None) => now + ONE_SHOT_RETRY,
     };
+    let waits = !matches!(want.waiting, Waiting::No);
+    let progress = Progress::start(ctx.progress && waits, &want.name, deadline);
+    let mut first = true;
     loop {
         let now = Instant::now();
+        let cap = poll_cap(&progress, std::mem::take(&mut first));
         let poll = match (want.waiting, deadline) {
             (Waiting::No, _) => Duration::ZERO,
-            (_, Some(d)) => d.saturating_duration_since(now).min(POLL),
-            (_, None) => POLL,
+            (_, Some(d)) => d.saturating_duration_since(now).min(cap),
+            (_, None) => cap,
         };
         let mut form = vec![
             ("id", want.name.to_string()),
@@ -159,6 +177,7 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
                 return Err(Failure::new(exit::NO, busy_line(&want.name, &answer)));
             }
             409 if deadline.is_some_and(|d| Instant::now() >= d) => {
+                progress.finish();
                 // Out of time: leave the queue (or give back a grant that raced the deadline).
                 withdraw(ctx, &want.name, &token);
                 let waited = duration::format(started.elapsed());
@@ -177,9 +196,10 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
                 ctx.print_json(&answer);
                 return Err(Failure::new(exit::TIMED_OUT, line));
             }
-            409 if answer.flag("timed_out") => continue,
+            409 if answer.flag("timed_out") => progress.news(News::from_lock(&answer.body)),
             // Ended otherwise (an administrator deleted the lock, say): the answer is no.
             409 => {
+                progress.finish();
                 ctx.print_json(&answer);
                 return Err(Failure::new(exit::NO, answer.reason()));
             }
@@ -217,7 +237,7 @@ pub fn grab(ctx: &Ctx, name: &str, want: Want) -> Result<(), Failure> {
 /// failure of the grab (the token is printed).
 pub fn remember(ctx: &Ctx, name: &str, got: &Got) {
     let held = Held {
-        server: ctx.client.base().to_string(),
+        server: ctx.client.servers(),
         name: name.to_string(),
         token: got.token.clone(),
         fence: got.fence,
@@ -233,14 +253,14 @@ fn token_for(ctx: &Ctx, name: &str, given: Option<String>) -> Result<String, Fai
         return Ok(t);
     }
     let found = Tokens::open()
-        .and_then(|t| t.find(ctx.client.base(), name))
+        .and_then(|t| t.find(&ctx.client.servers(), name))
         .map_err(|e| Failure::new(exit::USAGE, e))?;
     found.map(|h| h.token).ok_or_else(|| {
         Failure::new(
             exit::NO,
             format!(
                 "you hold no token for {name} on {} (grabbed elsewhere? pass --token)",
-                ctx.client.base()
+                ctx.client.servers()
             ),
         )
     })
@@ -254,7 +274,7 @@ pub fn release(ctx: &Ctx, name: &str, token: Option<String>) -> Result<(), Failu
         && let Ok(t) = Tokens::open()
     {
         // Released, or refused: either way this token holds nothing any more.
-        let _ = t.forget(ctx.client.base(), name, &token);
+        let _ = t.forget(&ctx.client.servers(), name, &token);
     }
     judge_release(&answer)
 }
@@ -311,73 +331,16 @@ pub fn renew_once(
     ctx.call("POST", "/renew", &form, Duration::ZERO, deadline)
 }
 
-pub fn status(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
-    let form: Vec<(&str, String)> = name.map(|n| ("id", n.to_string())).into_iter().collect();
-    let deadline = Instant::now() + ONE_SHOT_RETRY;
-    let answer = ctx.call("GET", "/status", &form, Duration::ZERO, deadline)?;
-    if answer.status == 400 {
-        return Err(Failure::new(exit::USAGE, answer.reason()));
-    }
-    if answer.status != 200 {
-        return Err(unexpected(&answer));
-    }
-    if ctx.json {
-        ctx.print_json(&answer);
-        return Ok(());
-    }
-    match answer.body.get("locks").and_then(Value::as_array) {
-        Some(locks) if locks.is_empty() => println!("no locks held"),
-        Some(locks) => {
-            for lock in locks {
-                println!("{}", status_line(lock));
-            }
-        }
-        None => println!("{}", status_line(&answer.body)),
-    }
-    Ok(())
-}
-
-/// `db: held by alice@build3 pid 42 for 3m12s, lease 27s left, 2 waiting`, or `db: free`.
-pub fn status_line(lock: &Value) -> String {
-    let id = lock.get("id").and_then(Value::as_str).unwrap_or("?");
-    if !lock.get("in_use").and_then(Value::as_bool).unwrap_or(false) {
-        return format!("{id}: free");
-    }
-    let secs = |name: &str| {
-        lock.get(name)
-            .and_then(Value::as_f64)
-            .map(|s| duration::format(Duration::from_secs_f64(s.max(0.0))))
-    };
-    let mut line = format!(
-        "{id}: held by {}",
-        lock.get("holder").and_then(Value::as_str).unwrap_or("?")
-    );
-    if let Some(held) = secs("held_for") {
-        line.push_str(&format!(" for {held}"));
-    }
-    if let Some(left) = secs("ttl_left") {
-        line.push_str(&format!(", lease {left} left"));
-    }
-    let waiting = lock.get("waiting").and_then(Value::as_u64).unwrap_or(0);
-    line.push_str(&format!(", {waiting} waiting"));
-    let queue: Vec<&str> = lock
-        .get("queue")
-        .and_then(Value::as_array)
-        .map(|q| q.iter().filter_map(|w| w.get("holder")?.as_str()).collect())
-        .unwrap_or_default();
-    if !queue.is_empty() {
-        line.push_str(&format!(": {}", queue.join(", ")));
-    }
-    line
-}
-
 /// Blocks until nobody holds `name` and nobody waits for it.
 pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(), Failure> {
     let started = Instant::now();
     let deadline = timeout.map(|t| started + t);
+    let progress = Progress::start(ctx.progress, &format!("{name} to be free"), deadline);
+    let mut first = true;
     loop {
         let now = Instant::now();
-        let poll = deadline.map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
+        let cap = poll_cap(&progress, std::mem::take(&mut first));
+        let poll = deadline.map_or(cap, |d| d.saturating_duration_since(now).min(cap));
         let form = [
             ("id", name.to_string()),
             ("wait", format!("{:.3}", poll.as_secs_f64())),
@@ -388,10 +351,12 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
         let answer = ctx.call("GET", "/status", &form, poll, retry_until)?;
         match answer.status {
             200 if !answer.flag("in_use") => {
+                progress.finish();
                 ctx.print_json(&answer);
                 return Ok(());
             }
             200 if deadline.is_some_and(|d| Instant::now() >= d) => {
+                progress.finish();
                 ctx.print_json(&answer);
                 return Err(Failure::new(
                     exit::TIMED_OUT,
@@ -402,7 +367,7 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
                     ),
                 ));
             }
-            200 => continue,
+            200 => progress.news(News::from_lock(&answer.body)),
             400 => return Err(Failure::new(exit::USAGE, answer.reason())),
             _ => return Err(unexpected(&answer)),
         }
@@ -418,7 +383,7 @@ fn holder_phrase(answer: &Answer) -> String {
     let others = answer
         .body
         .get("holders")
-        .and_then(Value::as_array)
+        .and_then(serde_json::Value::as_array)
         .map_or(0, |h| h.len().saturating_sub(1));
     if others > 0 {
         phrase.push_str(&format!(" and {others} more"));

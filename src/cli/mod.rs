@@ -5,7 +5,11 @@ mod client;
 pub mod docs_gen;
 mod gate;
 mod lock;
+mod progress;
+mod renewal;
 mod run;
+mod status;
+mod ticket;
 mod tokens;
 
 use std::process::ExitCode;
@@ -28,6 +32,9 @@ pub mod exit {
     pub const TIMED_OUT: u8 = 3;
     /// The server is unreachable, or failing.
     pub const UNREACHABLE: u8 = 4;
+    /// `wait-grab NAME -- CMD`: the lock was lost while CMD ran (a renewal refused, an administrator
+    /// deleted it, or its lease ran out unrenewed); CMD was stopped.
+    pub const LOST: u8 = 5;
 }
 
 /// A command that did not do what was asked: one line for stderr, and the exit code.
@@ -66,7 +73,11 @@ pub fn main() -> ExitCode {
 fn client_command(command: Command, server: Option<String>, json: bool) -> Result<u8, Failure> {
     let server = server.unwrap_or_else(|| DEFAULT_SERVER.to_string());
     let client = client::Client::new(&server).map_err(|e| Failure::new(exit::USAGE, e))?;
-    let ctx = Ctx { client, json };
+    let ctx = Ctx {
+        client,
+        json,
+        progress: progress::wanted(),
+    };
     let done = |r: Result<(), Failure>| r.map(|()| exit::OK);
     match command {
         Command::Grab(args) => {
@@ -82,7 +93,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         }
         Command::Release(args) => done(lock::release(&ctx, &args.name, args.token)),
         Command::Renew(args) => done(lock::renew(&ctx, &args.name, args.token, args.ttl)),
-        Command::Status(args) => done(lock::status(&ctx, args.name.as_deref())),
+        Command::Status(args) => done(status::status(&ctx, args.name.as_deref())),
         Command::Wait(args) if args.name.contains(':') && !args.lock => {
             done(gate::wait_open(&ctx, &args.name, args.timeout))
         }
@@ -111,8 +122,8 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         Command::Gate(GateCommand::Leave { ticket }) => done(gate::leave(&ctx, &ticket)),
         Command::Gate(GateCommand::Enter(args)) => {
             let gates = gate::parse_gates(&args.gates)?;
-            let claim = gate::GateClaim::new(ctx, gates, args.queue, args.timeout);
-            run::run(claim, args.command)
+            let claim = ticket::GateClaim::new(ctx, gates, args.queue, args.timeout);
+            run::run(claim, args.command, run::KILL_AFTER)
         }
         Command::WaitGrab(args) => {
             let ttl = match (args.hold.ttl, args.command.is_empty()) {
@@ -128,7 +139,11 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                 slots: args.hold.slots,
                 shared: args.hold.shared,
             };
-            run::run(run::LockClaim::new(ctx, want), args.command)
+            run::run(
+                run::LockClaim::new(ctx, want),
+                args.command,
+                args.kill_after,
+            )
         }
         Command::Serve(_) | Command::Bench(_) | Command::Completions(_) => {
             Err(Failure::new(exit::USAGE, "not a client command"))

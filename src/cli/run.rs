@@ -6,20 +6,26 @@
 //! CMD gets its SIGINT directly and weblock only waits for it to finish; SIGTERM, SIGHUP and SIGQUIT,
 //! which are sent to weblock alone, are passed on to CMD. What is held is given back after CMD ends. A
 //! signal that comes while weblock still waits in line takes it out of the line and ends it (128+N).
+//!
+//! A lock found lost while CMD runs (see `renewal`) stops CMD, and weblock exits with `exit::LOST`.
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::lock::{self, Ctx, Got, Want};
+use super::renewal::{self, Deadline, Lapse};
 use super::{Failure, exit};
 use crate::signals::{self, Signals};
 
 /// The lease of a lock held while a command runs, unless --ttl says otherwise: short, so that a
 /// weblock killed with SIGKILL frees the lock within seconds.
 pub const RUN_TTL: Duration = Duration::from_secs(10);
+
+/// How long a command has, after SIGTERM, to end by itself once its lock is lost (`--kill-after`).
+pub const KILL_AFTER: Duration = Duration::from_secs(10);
 
 /// Something to wait in line for.
 pub trait Claim: Send + Sync + 'static {
@@ -40,8 +46,8 @@ pub trait Held: Send + 'static {
     fn env(&self) -> Vec<(&'static str, String)>;
     /// How often to renew it while the command runs; `None` if it needs no renewing.
     fn renew_every(&self) -> Option<Duration>;
-    /// One renewal. `Err` says why it is lost (or cannot be renewed); renewing stops then.
-    fn renew(&mut self) -> Result<(), String>;
+    /// One renewal; `Err` says whether it is lost, or just not renewed this time, and why.
+    fn renew(&mut self) -> Result<(), Lapse>;
     /// Gives it back.
     fn release(&self);
 }
@@ -55,7 +61,13 @@ enum Stage {
     Done,
 }
 
-pub fn run<C: Claim>(claim: C, command: Vec<OsString>) -> Result<u8, Failure> {
+/// Waits for `claim`, then runs `command` while holding it (see the module's comment). A lock lost
+/// meanwhile stops the command: SIGTERM, then SIGKILL after `kill_after`.
+pub fn run<C: Claim>(
+    claim: C,
+    command: Vec<OsString>,
+    kill_after: Duration,
+) -> Result<u8, Failure> {
     let signals = Signals::block(&[
         signals::SIGINT,
         signals::SIGTERM,
@@ -116,22 +128,70 @@ pub fn run<C: Claim>(claim: C, command: Vec<OsString>) -> Result<u8, Failure> {
             }
         }
     };
+    // The renewer holds `stopped` until the command ends (then `stop` is dropped).
     let (stop, stopped) = mpsc::channel::<()>();
-    let renewer = std::thread::spawn(move || {
-        keep_renewed(&mut held, &stopped);
-        held
-    });
-    let code = wait_child(&mut child);
-    *lock_stage(&stage) = Stage::Done;
+    let renewer = {
+        let stage = stage.clone();
+        std::thread::spawn(move || {
+            let signal = |sig| signal_command(&stage, sig);
+            let lost = renewal::keep_renewed(&mut held, &stopped, &signal, kill_after);
+            (held, lost)
+        })
+    };
+    let code = wait_child(&mut child, &stage);
     drop(stop);
-    if let Ok(held) = renewer.join() {
-        held.release();
+    match renewer.join() {
+        Ok((_, Some(lost))) => Err(Failure::new(
+            exit::LOST,
+            format!(
+                "{} while `{}` ran; {}",
+                lost.why,
+                command[0].to_string_lossy(),
+                lost.stopped_how
+            ),
+        )),
+        Ok((held, None)) => {
+            held.release();
+            Ok(code)
+        }
+        Err(_) => Ok(code),
     }
-    Ok(code)
 }
 
-/// The child's exit code, or 128+N when signal N ended it (as shells report it).
-fn wait_child(child: &mut Child) -> u8 {
+/// Sends `sig` to the command while it runs; false once it has ended.
+fn signal_command(stage: &Mutex<Stage>, sig: libc::c_int) -> bool {
+    match *lock_stage(stage) {
+        Stage::Running(pid) => {
+            // SAFETY: a plain syscall. The child is not reaped while the stage is `Running` (see
+            // `wait_child`), so the pid is still the command's.
+            unsafe {
+                libc::kill(pid as libc::pid_t, sig);
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Waits for the child to end and returns its exit code, or 128+N when signal N ended it (as shells
+/// report it). The stage becomes `Done` before the child is reaped, so nobody signals a reused pid.
+fn wait_child(child: &mut Child, stage: &Mutex<Stage>) -> u8 {
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waitid on our own child with a valid out-pointer; WNOWAIT leaves it unreaped.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                child.id() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            break;
+        }
+    }
+    *lock_stage(stage) = Stage::Done;
     match child.wait() {
         Ok(status) => match (status.code(), status.signal()) {
             (Some(code), _) => code as u8,
@@ -139,26 +199,6 @@ fn wait_child(child: &mut Child) -> u8 {
             (None, None) => 1,
         },
         Err(_) => 1,
-    }
-}
-
-/// Renews until told to stop. A refused renewal means it was lost (a lease ran out while this machine
-/// was stalled, or an administrator took it): that is said on stderr; the command goes on.
-fn keep_renewed(held: &mut impl Held, stop: &mpsc::Receiver<()>) {
-    let Some(every) = held.renew_every() else {
-        let _ = stop.recv();
-        return;
-    };
-    loop {
-        match stop.recv_timeout(every) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        if let Err(why) = held.renew() {
-            eprintln!("weblock: {why}; the command is still running");
-            let _ = stop.recv();
-            return;
-        }
     }
 }
 
@@ -175,6 +215,7 @@ fn on_signals(signals: &Signals, claim: &impl Claim, stage: &Mutex<Stage>) {
                 *st = Stage::Stopping;
                 drop(st);
                 claim.withdraw();
+                super::progress::clear_for_good();
                 eprintln!(
                     "weblock: {}: stopped waiting for {}",
                     signals::name(sig),
@@ -183,8 +224,8 @@ fn on_signals(signals: &Signals, claim: &impl Claim, stage: &Mutex<Stage>) {
                 std::process::exit(128 + sig);
             }
             Stage::Running(pid) if sig != signals::SIGINT => {
-                // SAFETY: a plain syscall. The pid is the child's; it is reaped only just before the
-                // stage becomes `Done`, under this same lock's protection against a stale `Running`.
+                // SAFETY: a plain syscall. The pid is the child's: it is reaped only after the stage
+                // became `Done` under this lock (see `wait_child`).
                 unsafe {
                     libc::kill(pid as libc::pid_t, sig);
                 }
@@ -220,7 +261,7 @@ impl Claim for LockClaim {
         Ok(LockHeld {
             ctx: self.ctx.clone(),
             name: self.want.name.clone(),
-            lease_ends: Instant::now() + ttl,
+            lease: Deadline::after(ttl),
             ttl,
             got,
         })
@@ -240,7 +281,8 @@ pub struct LockHeld {
     name: String,
     got: Got,
     ttl: Duration,
-    lease_ends: Instant,
+    /// When the lease ends unless renewed (by this process's clocks).
+    lease: Deadline,
 }
 
 impl Held for LockHeld {
@@ -265,25 +307,43 @@ impl Held for LockHeld {
         Some((self.ttl / 3).max(Duration::from_millis(100)))
     }
 
-    fn renew(&mut self) -> Result<(), String> {
-        // Retrying past the lease's end is pointless: by then the lock is gone anyway.
+    fn renew(&mut self) -> Result<(), Lapse> {
         let name = &self.name;
-        match lock::renew_once(
+        let renewed = Deadline::after(self.ttl);
+        // Retrying past the lease's end is pointless: by then the lock is gone anyway.
+        let retry_until = if self.lease.passed() {
+            Instant::now()
+        } else {
+            self.lease.instant()
+        };
+        let why = match lock::renew_once(
             &self.ctx,
             name,
             &self.got.token,
             Some(self.ttl),
-            self.lease_ends,
+            retry_until,
         ) {
             Ok(answer) if answer.status == 200 => {
-                self.lease_ends = Instant::now() + self.ttl;
-                Ok(())
+                self.lease = renewed;
+                return Ok(());
             }
-            Ok(answer) => Err(format!("lost the lock on {name}: {}", answer.reason())),
-            Err(failure) => Err(format!(
-                "cannot renew the lease on {name}: {}",
-                failure.message
-            )),
+            Ok(answer) if answer.status == 409 => {
+                return Err(Lapse::Lost(format!(
+                    "lost the lock on {name}: {}",
+                    answer.reason()
+                )));
+            }
+            Ok(answer) => lock::unexpected(&answer).message,
+            Err(failure) => failure.message,
+        };
+        if self.lease.passed() {
+            Err(Lapse::Lost(format!(
+                "lost the lock on {name}: its lease ran out with no renewal answered ({why})"
+            )))
+        } else {
+            Err(Lapse::NotNow(format!(
+                "cannot renew the lease on {name}: {why}"
+            )))
         }
     }
 
