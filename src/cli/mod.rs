@@ -12,6 +12,7 @@ mod status;
 mod ticket;
 mod tokens;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use args::{BenchArgs, Cli, Command, CompletionsArgs, GateCommand, ServeArgs};
@@ -58,15 +59,32 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => return serve(args),
         Command::Bench(args) => return bench(args, cli.server),
-        Command::Completions(args) => return completions(args),
-        command => client_command(command, cli.server, cli.json),
+        command => {
+            quiet_on_closed_pipe();
+            match command {
+                Command::Completions(args) => return completions(args),
+                command => client_command(command, cli.server, cli.json),
+            }
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            eprintln!("weblock: {}", failure.message);
+            // A closed stderr is no reason to panic; the exit code still says what happened.
+            let _ = writeln!(std::io::stderr(), "weblock: {}", failure.message);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Like every Unix filter, a client command whose output is cut off (`weblock status | head -1`)
+/// ends quietly by SIGPIPE instead of panicking on the failed write. The server keeps ignoring
+/// SIGPIPE: its sockets report a closed peer as an error, connection by connection.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default is async-signal-safe and affects only
+    // this process (and what it spawns, which gets the default anyway).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
