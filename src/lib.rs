@@ -1,4 +1,6 @@
 //! weblock: an HTTP lock service and its blocking command-line client.
+#[macro_use]
+mod warn;
 pub mod base64;
 pub mod bench;
 pub mod cli;

@@ -243,7 +243,7 @@ pub fn remember(ctx: &Ctx, name: &str, got: &Got) {
         fence: got.fence,
     };
     if let Err(e) = Tokens::open().and_then(|t| t.remember(held)) {
-        eprintln!("weblock: warning: cannot remember the token ({e}); release with --token");
+        warn!("weblock: warning: cannot remember the token ({e}); release with --token");
     }
 }
 

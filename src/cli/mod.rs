@@ -177,7 +177,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         ..Limits::default()
     };
     if args.ticket_ttl.is_zero() {
-        eprintln!("weblock: --ticket-ttl must be more than 0 (the document's default is 2m)");
+        warn!("weblock: --ticket-ttl must be more than 0 (the document's default is 2m)");
         return ExitCode::from(exit::USAGE);
     }
     let admin = match &args.admin_credentials {
@@ -187,7 +187,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let admin = match admin {
         Ok(admin) => admin,
         Err(e) => {
-            eprintln!("weblock: {e}");
+            warn!("weblock: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -199,7 +199,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         None => None,
         Some(Ok(secrets)) => Some(secrets),
         Some(Err(e)) => {
-            eprintln!("weblock: --auth-file {e}");
+            warn!("weblock: --auth-file {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -222,11 +222,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::from(exit::OK),
         // The state file's own errors say what is wrong and where; others are about the address.
         Err(e) if e.kind() == std::io::ErrorKind::Other => {
-            eprintln!("weblock: {e}");
+            warn!("weblock: {e}");
             ExitCode::from(exit::UNREACHABLE)
         }
         Err(e) => {
-            eprintln!("weblock: cannot serve on {}: {e}", args.listen);
+            warn!("weblock: cannot serve on {}: {e}", args.listen);
             ExitCode::from(exit::UNREACHABLE)
         }
     }
@@ -255,7 +255,7 @@ fn bench(args: BenchArgs, server: Option<String>) -> ExitCode {
             ExitCode::from(exit::OK)
         }
         Err(e) => {
-            eprintln!("weblock bench: {e}");
+            warn!("weblock bench: {e}");
             ExitCode::from(exit::UNREACHABLE)
         }
     }
@@ -269,7 +269,7 @@ fn completions(args: CompletionsArgs) -> ExitCode {
     match stdout.write_all(&script).and_then(|()| stdout.flush()) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("weblock: cannot write the completion script: {e}");
+            warn!("weblock: cannot write the completion script: {e}");
             ExitCode::from(exit::NO)
         }
     }

@@ -79,7 +79,7 @@ pub fn keep_renewed(
             Ok(()) => next = Deadline::after(every),
             Err(Lapse::NotNow(why)) => {
                 if !warned {
-                    eprintln!("weblock: {why}; retrying while the lease lasts");
+                    warn!("weblock: {why}; retrying while the lease lasts");
                     warned = true;
                 }
             }

@@ -216,7 +216,7 @@ fn on_signals(signals: &Signals, claim: &impl Claim, stage: &Mutex<Stage>) {
                 drop(st);
                 claim.withdraw();
                 super::progress::clear_for_good();
-                eprintln!(
+                warn!(
                     "weblock: {}: stopped waiting for {}",
                     signals::name(sig),
                     claim.what()
@@ -349,7 +349,7 @@ impl Held for LockHeld {
 
     fn release(&self) {
         if let Err(failure) = lock::release_token(&self.ctx, &self.name, &self.got.token) {
-            eprintln!(
+            warn!(
                 "weblock: could not release {}: {}; its lease will free it",
                 self.name, failure.message
             );

@@ -242,7 +242,7 @@ impl Held for GateHeld {
 
     fn release(&self) {
         if let Err(failure) = leave_quietly(&self.ctx, &self.ticket) {
-            eprintln!(
+            warn!(
                 "weblock: could not give back ticket {}: {}; run `weblock gate leave {}`",
                 self.ticket, failure.message, self.ticket
             );

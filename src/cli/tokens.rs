@@ -116,7 +116,7 @@ fn read(path: &Path) -> TokenFile {
         Err(e) => {
             let aside = path.with_extension("json.damaged");
             let _ = fs::rename(path, &aside);
-            eprintln!(
+            warn!(
                 "weblock: {} was damaged ({e}); moved it to {} and started afresh",
                 path.display(),
                 aside.display()

@@ -176,9 +176,9 @@ impl Journal {
                     // goes into the open journal (replay takes a snapshot line anywhere as the new
                     // state), and compaction is tried again later.
                     Err(e) => {
-                        warn(&format!(
+                        warn!(
                             "weblock: cannot compact the state file ({e}); appending a snapshot to it instead, and trying again later"
-                        ));
+                        );
                         self.state().since_snapshot = COMPACT_EVERY - COMPACT_RETRY_AFTER;
                         append_synced(&mut file, &[&snapshot, &pending])
                     }
@@ -188,10 +188,10 @@ impl Journal {
             if let Err(e) = written {
                 // Nothing may be answered that is not on disk: a server that cannot write its state
                 // must stop, not carry on forgetting. Its clients retry elsewhere or after a restart.
-                warn(&format!(
+                warn!(
                     "weblock: cannot write the state file {}: {e}; stopping",
                     self.path.display()
-                ));
+                );
                 std::process::exit(70);
             }
             self.syncs.fetch_add(1, Ordering::Relaxed);
@@ -217,11 +217,6 @@ fn append_synced(file: &mut File, parts: &[&[u8]]) -> Result<(), String> {
         .try_for_each(|part| file.write_all(part))
         .and_then(|()| file.sync_data())
         .map_err(|e| e.to_string())
-}
-
-/// One line on stderr; a closed stderr is no reason to stop.
-fn warn(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Writes `snapshot` and then `lines` as the whole journal, atomically: a temporary file, synced,

@@ -128,7 +128,7 @@ impl Server {
             (Some(path), None) => {
                 let (journal, loaded) = crate::journal::Journal::open(path).map_err(io::Error::other)?;
                 if let Some(torn) = &loaded.torn {
-                    eprintln!("weblock: {}: {torn}", path.display());
+                    warn!("weblock: {}: {torn}", path.display());
                 }
                 let line = format!(
                     "state: {} ({} commands replayed; every change is synced before it is answered)",
@@ -216,7 +216,7 @@ pub fn serve(config: Config) -> io::Result<()> {
     let server = Server::start(config)?;
     let addr = server.local_addr();
     if open && !addr.ip().is_loopback() {
-        eprintln!(
+        warn!(
             "weblock: warning: listening on {addr}, beyond loopback, without --auth-file: anyone who can reach it can take, release and delete locks"
         );
     }
@@ -230,6 +230,6 @@ pub fn serve(config: Config) -> io::Result<()> {
         let _ = out.flush();
     }
     let signal = signals::name(signals.wait());
-    eprintln!("weblock: {signal} received, stopping");
+    warn!("weblock: {signal} received, stopping");
     Ok(())
 }

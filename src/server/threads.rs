@@ -32,7 +32,7 @@ pub fn worker(shared: Arc<Shared>) {
             deliver(&shared, deliveries);
         }));
         if handled.is_err() {
-            eprintln!(
+            warn!(
                 "weblock: internal error while serving {}; connection closed",
                 slot.peer
             );
@@ -96,7 +96,7 @@ pub fn timer(shared: Arc<Shared>) {
             }
         }));
         if ran.is_err() {
-            eprintln!("weblock: internal error in the timer; carrying on");
+            warn!("weblock: internal error in the timer; carrying on");
             next_sweep = Instant::now() + SWEEP_EVERY;
         }
     }
@@ -116,7 +116,7 @@ pub fn acceptor(shared: Arc<Shared>, listener: TcpListener) {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
             Err(e) => {
                 backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
-                eprintln!(
+                warn!(
                     "weblock: accept failed: {e} ({} connections open); retrying in {}ms",
                     shared.conns.open(),
                     backoff.as_millis()

@@ -256,7 +256,7 @@ impl Core {
         let mut applied = match entry {
             Ok(entry) => self.apply_entry_body(replica, &mut inner, revision, entry),
             Err(why) => {
-                eprintln!("weblock: skipped log entry at revision {revision}: {why}");
+                warn!("weblock: skipped log entry at revision {revision}: {why}");
                 Applied::default()
             }
         };

@@ -208,13 +208,13 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                     }
                     match load(&replica.store).and_then(|s| shared.core.restore(s)) {
                         Ok(deliveries) => send(replica, deliveries),
-                        Err(e) => eprintln!("weblock: cannot catch up with the shared log: {e}"),
+                        Err(e) => warn!("weblock: cannot catch up with the shared log: {e}"),
                     }
                     applied = shared.core.applied_revision();
                     if applied + 1 < compacted {
                         // The entries between the snapshot and the compaction are gone: this server
                         // cannot know the state, and must not answer from a wrong one.
-                        eprintln!(
+                        warn!(
                             "weblock: etcd ({}) was compacted at revision {compacted}, past the stored snapshot (revision {applied}): the shared log between them is lost to this server; stopping (keep etcd's history longer than a snapshot interval)",
                             replica.store.url
                         );
@@ -252,7 +252,7 @@ fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
                     .store
                     .save_snapshot(snapshot.revision, &bytes, compact)
                 {
-                    eprintln!(
+                    warn!(
                         "weblock: cannot store a snapshot at revision {} in etcd ({e}); the log is not compacted",
                         snapshot.revision
                     );
@@ -275,7 +275,7 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
         if let Ok(false) = replica.store.etcd.keep_alive(lease) {
             match replica.store.register(&id, LEASE_TTL) {
                 Ok(new) => lease = new,
-                Err(e) => eprintln!("weblock: cannot register with etcd again: {e}"),
+                Err(e) => warn!("weblock: cannot register with etcd again: {e}"),
             }
         }
         if let Ok((seen, ids)) = replica.store.live_servers() {
