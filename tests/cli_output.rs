@@ -11,6 +11,7 @@ use std::process::Stdio;
 
 use cli_helpers::*;
 use common::Server;
+use unicode_width::UnicodeWidthStr;
 
 #[test]
 fn output_to_a_closed_pipe_ends_by_sigpipe_without_a_panic() {
@@ -42,5 +43,68 @@ fn output_to_a_closed_pipe_ends_by_sigpipe_without_a_panic() {
         exit.signal(),
         Some(libc::SIGPIPE),
         "{exit:?}; stderr: {stderr}"
+    );
+}
+
+/// `weblock status` shows what others typed: a holder's name in Chinese takes two columns a character,
+/// and a gate's message may hold a line break or a terminal's escape sequence. The tables stay aligned
+/// on the screen, one row a line, and nothing reaches the terminal as a control character.
+#[test]
+fn status_tables_stay_aligned_with_wide_names_and_show_control_characters_escaped() {
+    let server = Server::start();
+    let sb = Sandbox::new("wide-status");
+    let alice = sb.user("alice");
+    let weblock = |args: &[&str]| {
+        let mut cmd = weblock_at(&server.url(""), &alice);
+        cmd.args(args);
+        sb.run(cmd)
+    };
+    weblock(&["grab", "db", "--holder", "张三的构建机"]).expect_ok();
+    weblock(&["grab", "cache", "--holder", "alice"]).expect_ok();
+    weblock(&["gate", "create", "shop", "--group", "g", "--env", "live", "--env", "测试"]).expect_ok();
+    let closed = server.request(
+        "PUT",
+        "/api/services/shop/live",
+        &[("Content-Type", "application/json")],
+        br#"{"state": "closed", "message": "line one\nFAKE  row\u001b[31mred"}"#,
+    );
+    assert_eq!(closed.status, 200, "{closed:?}");
+
+    let out = weblock(&["status"]);
+    out.expect_ok();
+    assert!(
+        !out.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "a control character reached the terminal: {out}"
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    // The column where `field` (0-based, fields without blanks) of a line starts, on the screen.
+    let column = |line: &str, field: usize| {
+        let mut in_field = false;
+        let mut seen = 0;
+        for (at, c) in line.char_indices() {
+            if c != ' ' && !in_field {
+                if seen == field {
+                    return line[..at].width();
+                }
+                seen += 1;
+            }
+            in_field = c != ' ';
+        }
+        panic!("no field {field} in {line:?}")
+    };
+    let held_for = column(lines[0], 2);
+    for row in &lines[1..3] {
+        assert_eq!(column(row, 2), held_for, "HELD FOR misaligned:\n{}", out.stdout);
+    }
+    let gates: Vec<&str> = lines.iter().skip_while(|l| !l.starts_with("GATE")).copied().collect();
+    assert_eq!(gates.len(), 3, "one row a gate:\n{}", out.stdout);
+    let state = column(gates[0], 1);
+    for row in &gates[1..] {
+        assert_eq!(column(row, 1), state, "STATE misaligned:\n{}", out.stdout);
+    }
+    assert!(
+        gates.iter().any(|g| g.contains(r"line one\nFAKE  row\u{1b}[31mred")),
+        "the message, escaped:\n{}",
+        out.stdout
     );
 }

@@ -9,6 +9,7 @@ mod progress;
 mod renewal;
 mod run;
 mod status;
+mod text;
 mod ticket;
 mod tokens;
 

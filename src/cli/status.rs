@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::client::Body;
 use super::lock::{Ctx, ONE_SHOT_RETRY, unexpected};
+use super::text;
 use super::{Failure, exit};
 use crate::duration;
 
@@ -272,12 +273,17 @@ fn gate_table(gates: &[Value]) -> Vec<String> {
     align(&rows)
 }
 
-/// Columns padded to their widest cell (in characters), two spaces apart, no trailing blanks.
+/// Columns padded to their widest cell (in terminal columns: a Chinese character takes two), two
+/// spaces apart, no trailing blanks; control characters in a cell (a gate's message) shown escaped.
 fn align<const N: usize>(rows: &[[String; N]]) -> Vec<String> {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.each_ref().map(|cell| text::printable(cell).into_owned()))
+        .collect();
     let mut widths = [0; N];
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(text::columns(cell));
         }
     }
     rows.iter()
@@ -287,8 +293,7 @@ fn align<const N: usize>(rows: &[[String; N]]) -> Vec<String> {
                 if i > 0 {
                     line.push_str("  ");
                 }
-                line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
+                line.push_str(&text::pad(cell, w));
             }
             line.trim_end().to_string()
         })
