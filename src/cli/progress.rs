@@ -11,7 +11,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use unicode_width::UnicodeWidthChar;
 
+use super::text;
 use crate::duration;
 
 /// Whether this process's stderr is a terminal, i.e. whether to show the line.
@@ -211,13 +213,23 @@ fn terminal_width() -> usize {
     }
 }
 
-/// Cut to fit in `width` columns with one to spare (a full last column wraps on some terminals).
+/// Cut to fit in `width` columns with one to spare (a full last column wraps on some terminals), by
+/// terminal columns: a wrapped line could not be cleared in place (`\r` goes back one row only).
 fn fit(line: &str, width: usize) -> String {
     let room = width.saturating_sub(1).max(1);
-    if line.chars().count() <= room {
+    if text::columns(line) <= room {
         return line.to_string();
     }
-    let mut cut: String = line.chars().take(room.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in line.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > room - 1 {
+            break;
+        }
+        used += w;
+        cut.push(c);
+    }
     cut.push('…');
     cut
 }
@@ -343,6 +355,13 @@ mod tests {
         assert_eq!(fit("abcdef", 80), "abcdef");
         assert_eq!(fit("abcdef", 5), "abc…");
         assert_eq!(fit("abcdef", 0), "…");
+        // A Chinese character takes two columns: cut by columns, or the line wraps on the screen.
+        let line = "waiting for db: held by 张三的构建机张三的构建机";
+        for width in [20, 30, 31, 40] {
+            let cut = fit(line, width);
+            assert!(text::columns(&cut) < width, "{cut:?} in {width} columns");
+            assert!(text::columns(&cut) >= width - 3, "{cut:?} in {width} columns");
+        }
     }
 
     #[test]
