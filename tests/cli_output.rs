@@ -61,7 +61,10 @@ fn status_tables_stay_aligned_with_wide_names_and_show_control_characters_escape
     };
     weblock(&["grab", "db", "--holder", "张三的构建机"]).expect_ok();
     weblock(&["grab", "cache", "--holder", "alice"]).expect_ok();
-    weblock(&["gate", "create", "shop", "--group", "g", "--env", "live", "--env", "测试"]).expect_ok();
+    weblock(&[
+        "gate", "create", "shop", "--group", "g", "--env", "live", "--env", "测试",
+    ])
+    .expect_ok();
     let closed = server.request(
         "PUT",
         "/api/services/shop/live",
@@ -94,17 +97,64 @@ fn status_tables_stay_aligned_with_wide_names_and_show_control_characters_escape
     };
     let held_for = column(lines[0], 2);
     for row in &lines[1..3] {
-        assert_eq!(column(row, 2), held_for, "HELD FOR misaligned:\n{}", out.stdout);
+        assert_eq!(
+            column(row, 2),
+            held_for,
+            "HELD FOR misaligned:\n{}",
+            out.stdout
+        );
     }
-    let gates: Vec<&str> = lines.iter().skip_while(|l| !l.starts_with("GATE")).copied().collect();
+    let gates: Vec<&str> = lines
+        .iter()
+        .skip_while(|l| !l.starts_with("GATE"))
+        .copied()
+        .collect();
     assert_eq!(gates.len(), 3, "one row a gate:\n{}", out.stdout);
     let state = column(gates[0], 1);
     for row in &gates[1..] {
         assert_eq!(column(row, 1), state, "STATE misaligned:\n{}", out.stdout);
     }
     assert!(
-        gates.iter().any(|g| g.contains(r"line one\nFAKE  row\u{1b}[31mred")),
+        gates
+            .iter()
+            .any(|g| g.contains(r"line one\nFAKE  row\u{1b}[31mred")),
         "the message, escaped:\n{}",
+        out.stdout
+    );
+}
+
+/// `weblock gate show`: one line a gate, its state in one column however its name is written.
+#[test]
+fn gate_show_aligns_states_under_non_ascii_gate_names() {
+    let server = Server::start();
+    let sb = Sandbox::new("wide-gates");
+    let alice = sb.user("alice");
+    let weblock = |args: &[&str]| {
+        let mut cmd = weblock_at(&server.url(""), &alice);
+        cmd.args(args);
+        sb.run(cmd)
+    };
+    weblock(&[
+        "gate", "create", "shop", "--group", "g", "--env", "live", "--env", "测试", "--env", "prüf",
+    ])
+    .expect_ok();
+    let out = weblock(&["gate", "show", "shop"]);
+    out.expect_ok();
+    let starts: Vec<usize> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let at = line
+                .find("open")
+                .unwrap_or_else(|| panic!("no state in {line:?}"));
+            line[..at].width()
+        })
+        .collect();
+    assert_eq!(starts.len(), 3, "{out}");
+    assert!(
+        starts.iter().all(|&s| s == starts[0]),
+        "{starts:?}:\n{}",
         out.stdout
     );
 }

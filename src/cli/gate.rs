@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::client::{Answer, Body};
 use super::lock::{Ctx, ONE_SHOT_RETRY, poll_cap, unexpected};
 use super::progress::{News, Progress};
+use super::text;
 use super::{Failure, exit};
 use crate::duration;
 
@@ -129,9 +130,9 @@ fn print_service(doc: &Value) {
     let Some(envs) = doc.get("environments").and_then(Value::as_object) else {
         return;
     };
-    let width = envs.keys().map(String::len).max().unwrap_or(0);
+    let width = envs.keys().map(|e| text::columns(e)).max().unwrap_or(0);
     for (name, gate) in envs {
-        let mut line = format!("  {name:width$}  {:6}", field(gate, "state"));
+        let mut line = format!("  {}  {:6}", text::pad(name, width), field(gate, "state"));
         let message = field(gate, "message");
         if !message.is_empty() {
             line.push_str(&format!("  {message:?}"));

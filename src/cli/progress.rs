@@ -360,7 +360,10 @@ mod tests {
         for width in [20, 30, 31, 40] {
             let cut = fit(line, width);
             assert!(text::columns(&cut) < width, "{cut:?} in {width} columns");
-            assert!(text::columns(&cut) >= width - 3, "{cut:?} in {width} columns");
+            assert!(
+                text::columns(&cut) >= width - 3,
+                "{cut:?} in {width} columns"
+            );
         }
     }
 

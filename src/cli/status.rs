@@ -278,7 +278,10 @@ fn gate_table(gates: &[Value]) -> Vec<String> {
 fn align<const N: usize>(rows: &[[String; N]]) -> Vec<String> {
     let rows: Vec<[String; N]> = rows
         .iter()
-        .map(|row| row.each_ref().map(|cell| text::printable(cell).into_owned()))
+        .map(|row| {
+            row.each_ref()
+                .map(|cell| text::printable(cell).into_owned())
+        })
         .collect();
     let mut widths = [0; N];
     for row in &rows {
