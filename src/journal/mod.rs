@@ -243,12 +243,19 @@ fn write_compacted(path: &Path, snapshot: &[u8], lines: &[u8]) -> Result<File, S
         let _ = fs::remove_file(&tmp);
         format!("cannot write {}: {e}", path.display())
     })?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(d) = File::open(dir)
-    {
+    if let Ok(d) = File::open(directory_of(path)) {
         let _ = d.sync_all();
     }
     Ok(file)
+}
+
+/// The directory that holds `path`'s entry: `.` for a bare file name (`--state state`), whose rename
+/// must be synced like any other.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// Replays the journal at `path` (none yet: an empty engine).
@@ -435,6 +442,19 @@ mod tests {
         );
         assert_eq!(load(&path).unwrap().engine, engine);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// The rename that replaces the journal is made durable by syncing its directory: for a bare file
+    /// name that is the working directory, not none (a power cut would bring back the old journal,
+    /// without the commands acknowledged since).
+    #[test]
+    fn the_directory_synced_after_a_rename_is_never_none() {
+        assert_eq!(directory_of(Path::new("state")), Path::new("."));
+        assert_eq!(
+            directory_of(Path::new("/var/lib/weblock/state")),
+            Path::new("/var/lib/weblock")
+        );
+        assert_eq!(directory_of(Path::new("lib/state")), Path::new("lib"));
     }
 
     #[test]
