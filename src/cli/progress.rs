@@ -240,9 +240,11 @@ fn render(state: &State, now: Instant) -> String {
     if let Some((news, at)) = &state.news {
         if let Some(holder) = &news.holder {
             let mut held = format!("held by {holder}");
-            if let Some(secs) = news.held_for {
-                let age =
-                    Duration::from_secs_f64(secs.max(0.0)) + now.saturating_duration_since(*at);
+            if let Some(since) = news
+                .held_for
+                .and_then(|secs| Duration::try_from_secs_f64(secs.max(0.0)).ok())
+            {
+                let age = since.saturating_add(now.saturating_duration_since(*at));
                 held.push_str(&format!(" for {}", duration::format(whole_seconds(age))));
             }
             parts.push(held);
@@ -347,6 +349,16 @@ mod tests {
         assert_eq!(
             render(&state(None, Some(gate), now), now),
             "waiting for db: shop:live is closed (\"testing\"), next in line, waited 12s"
+        );
+    }
+
+    #[test]
+    fn a_number_beyond_any_duration_is_left_out_not_a_panic() {
+        let now = Instant::now();
+        let odd = json!({"holder": "bob", "held_for": 1e300});
+        assert_eq!(
+            render(&state(None, Some(News::from_lock(&odd)), now), now),
+            "waiting for db: held by bob, waited 12s"
         );
     }
 

@@ -63,7 +63,8 @@ fn text<'a>(doc: &'a Value, name: &str) -> &'a str {
 fn secs(doc: &Value, name: &str) -> Option<String> {
     doc.get(name)
         .and_then(Value::as_f64)
-        .map(|s| duration::format(Duration::from_secs_f64(s.max(0.0))))
+        .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
+        .map(duration::format)
 }
 
 /// One holder of a lock, as shown.
@@ -410,6 +411,16 @@ mod tests {
                 "shop:live     closed  4ca72ee9  testing. -Jens",
                 "shop:testing  open    -         -",
             ]
+        );
+    }
+
+    #[test]
+    fn a_number_beyond_any_duration_is_left_out_not_a_panic() {
+        let odd = json!({"id": "db", "in_use": true, "holder": "x", "held_for": 1e300,
+                         "ttl_left": -1e300, "waiting": 0});
+        assert_eq!(
+            summary_line(&odd),
+            "db: held by x, lease 0s left, 0 waiting"
         );
     }
 
