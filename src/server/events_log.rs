@@ -55,8 +55,20 @@ pub enum Detail {
     None,
     /// A gate's message.
     Message(String),
-    /// A ticket's (or a new service's) gates.
-    Gates(Vec<String>),
+    /// A ticket's (or a new service's) gates: the first `GATES_LOGGED`, and how many more.
+    Gates(Vec<String>, usize),
+}
+
+/// Gates named in one record, at most: a service may have 100,000, and a record waiting for a slow
+/// stderr must stay small (`BACKLOG` of them may wait).
+pub const GATES_LOGGED: usize = 16;
+
+impl Detail {
+    pub fn gates(all: impl IntoIterator<Item = String>) -> Detail {
+        let mut all = all.into_iter();
+        let named: Vec<String> = all.by_ref().take(GATES_LOGGED).collect();
+        Detail::Gates(named, all.count())
+    }
 }
 
 impl Default for Record {
@@ -171,7 +183,8 @@ fn write_human(r: &Record, out: &mut Vec<u8>) {
     }
     let _ = match &r.detail {
         Detail::Message(m) if !m.is_empty() => write!(out, " message {m:?}"),
-        Detail::Gates(gates) => write!(out, " gates {}", gates.join(",")),
+        Detail::Gates(gates, 0) => write!(out, " gates {}", gates.join(",")),
+        Detail::Gates(gates, more) => write!(out, " gates {} and {more} more", gates.join(",")),
         _ => Ok(()),
     };
     if let Some(waited) = r.waited_ms {
@@ -200,8 +213,11 @@ pub fn json_line(r: &Record) -> Value {
         Detail::Message(message) => {
             m.insert("message".into(), message.clone().into());
         }
-        Detail::Gates(gates) => {
+        Detail::Gates(gates, more) => {
             m.insert("gates".into(), gates.clone().into());
+            if *more > 0 {
+                m.insert("gates_more".into(), (*more).into());
+            }
         }
     }
     Value::Object(m)
@@ -265,6 +281,30 @@ mod tests {
         let v = json_line(&gate);
         assert_eq!(v["message"], "testing. -Jens");
         assert!(v.get("holder").is_none() && v.get("fence").is_none(), "{v}");
+    }
+
+    /// A record waits in memory while stderr is slow: a service of 100,000 gates must not make it
+    /// megabytes (16,384 of them may wait).
+    #[test]
+    fn a_record_names_a_bounded_number_of_gates() {
+        let r = Record {
+            kind: Kind::ServiceCreated,
+            resource: "big".into(),
+            detail: Detail::gates((0..100_000).map(|i| format!("g{i}"))),
+            ..Record::default()
+        };
+        let Detail::Gates(named, more) = &r.detail else {
+            panic!("{r:?}")
+        };
+        assert_eq!((named.len(), *more), (GATES_LOGGED, 100_000 - GATES_LOGGED));
+        assert!(
+            human_line(&r).ends_with(",g15 and 99984 more"),
+            "{}",
+            human_line(&r)
+        );
+        assert_eq!(json_line(&r)["gates_more"], 99_984);
+        let small = Detail::gates(["a:b".to_string()]);
+        assert!(matches!(&small, Detail::Gates(g, 0) if g == &["a:b"]));
     }
 
     #[test]

@@ -88,14 +88,15 @@ impl<'a> Sink<'a> {
                 })
             }
             (GateReply::Created, Before::Service(service)) => {
-                let gates = self
-                    .engine
-                    .service(service)
-                    .map(|s| s.environments.into_keys().collect())
-                    .unwrap_or_default();
+                let engine = self.engine;
                 self.emit(Kind::ServiceCreated, || Record {
                     resource: service.clone(),
-                    detail: Detail::Gates(gates),
+                    detail: Detail::gates(
+                        engine
+                            .service(service)
+                            .map(|s| s.environments.into_keys().collect::<Vec<_>>())
+                            .unwrap_or_default(),
+                    ),
                     ..Record::default()
                 })
             }
@@ -220,12 +221,11 @@ impl<'a> Sink<'a> {
     fn ticket(&mut self, kind: Kind, ticket: &TicketView) {
         self.emit(kind, || Record {
             resource: ticket.id.to_string(),
-            detail: Detail::Gates(
+            detail: Detail::gates(
                 ticket
                     .gates
                     .iter()
-                    .map(|(service, env)| format!("{service}:{env}"))
-                    .collect(),
+                    .map(|(service, env)| format!("{service}:{env}")),
             ),
             ..Record::default()
         });
