@@ -159,3 +159,20 @@ fn renewals_refused_with_401_lose_the_lock_at_the_lease_end_and_stop_the_command
     );
     assert!(has_ended(sleep), "the command was stopped: {out}");
 }
+
+#[test]
+fn a_command_that_ends_while_a_renewal_goes_unanswered_within_the_lease_keeps_its_exit_code() {
+    let server = Server::start();
+    let sb = Sandbox::new("lost-ended-first");
+    let alice = sb.user("alice");
+
+    // The command kills the server and ends (code 3) well within the lease (3s), while the renewal
+    // due after 1s is retried, unanswered, until the lease's end: the lock was held for the whole
+    // of the command, which is no lost lock (not exit 5).
+    let script = format!("kill -KILL {}; sleep 1.5; exit 3", server.pid());
+    let mut cmd = weblock_at(&server.url(""), &alice);
+    cmd.args(["wait-grab", "db", "--ttl", "3s", "--", "sh", "-c", &script]);
+    let out = sb.run(cmd);
+    out.expect_code(3);
+    assert!(!out.stderr.contains("lost the lock"), "{out}");
+}
