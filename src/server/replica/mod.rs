@@ -59,6 +59,14 @@ pub struct Queues {
     deliveries: Receiver<Vec<Delivery>>,
 }
 
+#[cfg(test)]
+impl Queues {
+    /// The jobs handed to the background thread so far.
+    pub fn jobs_so_far(&self) -> Vec<Job> {
+        self.jobs.try_iter().collect()
+    }
+}
+
 impl Replica {
     pub fn new(store: Store) -> (Replica, Queues) {
         let (jobs, jobs_rx) = channel();
