@@ -176,3 +176,37 @@ fn a_command_that_ends_while_a_renewal_goes_unanswered_within_the_lease_keeps_it
     out.expect_code(3);
     assert!(!out.stderr.contains("lost the lock"), "{out}");
 }
+
+#[test]
+fn a_server_that_stops_answering_renewals_stops_the_command_when_the_lease_runs_out() {
+    let server = Server::start();
+    let sb = Sandbox::new("lost-unanswered");
+    let alice = sb.user("alice");
+
+    let mut cmd = weblock_at(&server.url(""), &alice);
+    cmd.args(["wait-grab", "db", "--ttl", "2s", "--", "sleep", "30"]);
+    let mut weblock = sb.spawn(cmd);
+    server.wait_for_status("db", "db to be held", |s| s["in_use"] == true);
+    let sleep = command_of(&weblock);
+
+    // The server takes connections but answers nothing: the lease runs out at most 2s after its
+    // last renewal, and the command must not run on past that (someone else may hold db then),
+    // however long one unanswered renewal would wait.
+    // SAFETY: kill(2) on the test's own server.
+    unsafe {
+        libc::kill(server.pid() as i32, libc::SIGSTOP);
+    }
+    let stopped = std::panic::catch_unwind(|| {
+        wait_until(Duration::from_secs(4), "the command to be stopped", || {
+            has_ended(sleep)
+        })
+    });
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(server.pid() as i32, libc::SIGCONT);
+    }
+    assert!(stopped.is_ok(), "the command ran on past the lease");
+    let out = weblock.finish_within(FINISH);
+    out.expect_code(LOST);
+    out.one_error_line(&["lost the lock on db", "its lease ran out", "SIGTERM"]);
+}
