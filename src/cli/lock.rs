@@ -92,7 +92,14 @@ impl Ctx {
         server_wait: Duration,
         deadline: Instant,
     ) -> Result<Answer, Failure> {
-        self.send_timed(method, path, query, body, server_wait + CALL_SLACK, deadline)
+        self.send_timed(
+            method,
+            path,
+            query,
+            body,
+            server_wait + CALL_SLACK,
+            deadline,
+        )
     }
 
     /// `send`, each try answered within `per_call`.
