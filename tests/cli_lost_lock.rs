@@ -159,3 +159,54 @@ fn renewals_refused_with_401_lose_the_lock_at_the_lease_end_and_stop_the_command
     );
     assert!(has_ended(sleep), "the command was stopped: {out}");
 }
+
+#[test]
+fn a_command_that_ends_while_a_renewal_goes_unanswered_within_the_lease_keeps_its_exit_code() {
+    let server = Server::start();
+    let sb = Sandbox::new("lost-ended-first");
+    let alice = sb.user("alice");
+
+    // The command kills the server and ends (code 3) well within the lease (3s), while the renewal
+    // due after 1s is retried, unanswered, until the lease's end: the lock was held for the whole
+    // of the command, which is no lost lock (not exit 5).
+    let script = format!("kill -KILL {}; sleep 1.5; exit 3", server.pid());
+    let mut cmd = weblock_at(&server.url(""), &alice);
+    cmd.args(["wait-grab", "db", "--ttl", "3s", "--", "sh", "-c", &script]);
+    let out = sb.run(cmd);
+    out.expect_code(3);
+    assert!(!out.stderr.contains("lost the lock"), "{out}");
+}
+
+#[test]
+fn a_server_that_stops_answering_renewals_stops_the_command_when_the_lease_runs_out() {
+    let server = Server::start();
+    let sb = Sandbox::new("lost-unanswered");
+    let alice = sb.user("alice");
+
+    let mut cmd = weblock_at(&server.url(""), &alice);
+    cmd.args(["wait-grab", "db", "--ttl", "2s", "--", "sleep", "30"]);
+    let mut weblock = sb.spawn(cmd);
+    server.wait_for_status("db", "db to be held", |s| s["in_use"] == true);
+    let sleep = command_of(&weblock);
+
+    // The server takes connections but answers nothing: the lease runs out at most 2s after its
+    // last renewal, and the command must not run on past that (someone else may hold db then),
+    // however long one unanswered renewal would wait.
+    // SAFETY: kill(2) on the test's own server.
+    unsafe {
+        libc::kill(server.pid() as i32, libc::SIGSTOP);
+    }
+    let stopped = std::panic::catch_unwind(|| {
+        wait_until(Duration::from_secs(4), "the command to be stopped", || {
+            has_ended(sleep)
+        })
+    });
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(server.pid() as i32, libc::SIGCONT);
+    }
+    assert!(stopped.is_ok(), "the command ran on past the lease");
+    let out = weblock.finish_within(FINISH);
+    out.expect_code(LOST);
+    out.one_error_line(&["lost the lock on db", "its lease ran out", "SIGTERM"]);
+}

@@ -241,3 +241,65 @@ fn when_etcd_stops_answering_changes_get_503_and_the_servers_recover_by_themselv
     let d = servers[1].grab_ok(Enc::Form, &[("id", "d")]);
     assert!(fence(&d) > fence(&a), "fences go on after the outage: {d}");
 }
+
+/// How many servers have their liveness key under `frozen/servers/` on `etcd`.
+fn registered(etcd: &Etcd) -> usize {
+    // base64 of "frozen/servers/" and of the end of its range, "frozen/servers0".
+    let body =
+        r#"{"key":"ZnJvemVuL3NlcnZlcnMv","range_end":"ZnJvemVuL3NlcnZlcnMw","count_only":true}"#;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{}/v3/kv/range", etcd.client_port);
+    let Ok(mut r) = agent.post(&url).send(body.as_bytes()) else {
+        return 0;
+    };
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    let v: Value = serde_json::from_str(&text).unwrap_or_default();
+    v["count"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn waiters_parked_on_a_live_server_keep_their_place_when_etcd_freezes_past_the_leases() {
+    if !etcd::available(
+        "waiters_parked_on_a_live_server_keep_their_place_when_etcd_freezes_past_the_leases",
+    ) {
+        return;
+    }
+    let own = Etcd::start();
+    let store = own.store_url("frozen");
+    let servers = [
+        Server::start_with(&["--store", &store]),
+        Server::start_with(&["--store", &store]),
+    ];
+    let a = servers[0].grab_ok(Enc::Form, &[("id", "L"), ("holder", "alice")]);
+    let bob = spawn_grab(
+        servers[1].addr(),
+        Enc::Form,
+        &[("id", "L"), ("holder", "bob"), ("wait", "120")],
+        Duration::from_secs(130),
+    );
+    servers[0].wait_for_waiting("L", 1);
+
+    // Frozen longer than the servers' liveness leases (5s): etcd expires them all when it thaws,
+    // and each server registers again. Neither died; neither's waiters may be ended.
+    own.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(7));
+    own.signal(libc::SIGCONT);
+    wait_until(RECOVERY, "both servers to register again", || {
+        registered(&own) == 2
+    });
+    wait_until(RECOVERY, "both servers to serve again", || {
+        servers.iter().all(|s| s.get("/status?id=L").status == 200)
+    });
+    // Whatever the servers concluded meanwhile has been applied by the time a change is.
+    servers[0].release_ok(Enc::Form, "L", &token(&a));
+    let r = recv_within(&bob, Duration::from_secs(30), "bob's answer").expect("an answer");
+    assert_eq!(r.status, 200, "bob, still waiting, is granted L: {r}");
+}

@@ -27,6 +27,9 @@ pub fn poll_cap(progress: &Progress, first: bool) -> Duration {
 /// Extra time a call may take beyond the server-side wait before the client gives up on it.
 const CALL_SLACK: Duration = Duration::from_secs(10);
 
+/// The shortest time a renewal is given to be answered, even at its deadline.
+const RENEW_CALL_MIN: Duration = Duration::from_millis(500);
+
 pub struct Ctx {
     pub client: Client,
     pub json: bool,
@@ -89,8 +92,28 @@ impl Ctx {
         server_wait: Duration,
         deadline: Instant,
     ) -> Result<Answer, Failure> {
+        self.send_timed(
+            method,
+            path,
+            query,
+            body,
+            server_wait + CALL_SLACK,
+            deadline,
+        )
+    }
+
+    /// `send`, each try answered within `per_call`.
+    fn send_timed(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Body,
+        per_call: Duration,
+        deadline: Instant,
+    ) -> Result<Answer, Failure> {
         self.client
-            .send(method, path, query, body, server_wait + CALL_SLACK, deadline)
+            .send(method, path, query, body, per_call, deadline)
             .map_err(|e| match e {
                 CallError::Refused(why) => Failure::new(exit::NO, why),
                 CallError::Unreachable(why) => Failure::new(
@@ -328,7 +351,12 @@ pub fn renew_once(
     if let Some(ttl) = ttl {
         form.push(("ttl", format!("{:.3}", ttl.as_secs_f64())));
     }
-    ctx.call("POST", "/renew", &form, Duration::ZERO, deadline)
+    // No try outlasts the deadline (the lease's end, for a command's renewer) by more than a
+    // moment: an unanswered renewal must not let the command run on past the lease.
+    let per_call = deadline
+        .saturating_duration_since(Instant::now())
+        .clamp(RENEW_CALL_MIN, CALL_SLACK);
+    ctx.send_timed("POST", "/renew", &[], Body::Form(&form), per_call, deadline)
 }
 
 /// Blocks until nobody holds `name` and nobody waits for it.

@@ -13,6 +13,9 @@ pub enum Lapse {
     Lost(String),
     /// No answer this time (server unreachable, or failing); the lease may still be ours.
     NotNow(String),
+    /// No renewal was answered before the lease ran out (at the moment given): lost then, unless the
+    /// command had ended by that moment (it held the lock all the while it ran).
+    RanOut(String, Deadline),
 }
 
 /// A moment checked against both clocks. `Instant` (CLOCK_MONOTONIC) stands still while the machine
@@ -35,6 +38,11 @@ impl Deadline {
         Instant::now() >= self.mono || SystemTime::now() >= self.wall
     }
 
+    /// Whether this moment came no later than `other` by both clocks.
+    pub fn not_after(&self, other: &Deadline) -> bool {
+        self.mono <= other.mono && self.wall <= other.wall
+    }
+
     /// The monotonic moment, for retry deadlines.
     pub fn instant(&self) -> Instant {
         self.mono
@@ -51,13 +59,14 @@ pub struct Lost {
     pub stopped_how: String,
 }
 
-/// Renews `held` until `stop` says the command ended (its sender is dropped). When the lock is lost,
+/// Renews `held` until `stop` says the command ended (when, sent before its sender is dropped). When
+/// the lock is lost,
 /// `signal` sends the command SIGTERM, then SIGKILL if it has not ended after `kill_after`, and the
 /// loss is returned. A server that does not answer is retried; its silence past the lease's end is
 /// a loss too.
 pub fn keep_renewed(
     held: &mut impl Held,
-    stop: &Receiver<()>,
+    stop: &Receiver<Deadline>,
     signal: &dyn Fn(libc::c_int) -> bool,
     kill_after: Duration,
 ) -> Option<Lost> {
@@ -83,7 +92,14 @@ pub fn keep_renewed(
                     warned = true;
                 }
             }
-            Err(Lapse::Lost(why)) => {
+            // The renewal was retried past the command's end: a command that ended before the
+            // lease ran out held the lock all the while it ran.
+            Err(Lapse::RanOut(_, lease))
+                if stop.try_recv().is_ok_and(|end| end.not_after(&lease)) =>
+            {
+                return None;
+            }
+            Err(Lapse::Lost(why) | Lapse::RanOut(why, _)) => {
                 return Some(Lost {
                     why,
                     stopped_how: stop_command(stop, signal, kill_after),
@@ -95,7 +111,7 @@ pub fn keep_renewed(
 
 /// SIGTERM, then SIGKILL after `kill_after` unless the command ended; says which it took.
 fn stop_command(
-    stop: &Receiver<()>,
+    stop: &Receiver<Deadline>,
     signal: &dyn Fn(libc::c_int) -> bool,
     kill_after: Duration,
 ) -> String {
@@ -145,12 +161,12 @@ mod tests {
     /// renewer watches (its sender is dropped, as weblock's main thread does, when the command ends).
     struct Command {
         sent: Mutex<Vec<libc::c_int>>,
-        running: Mutex<Option<mpsc::Sender<()>>>,
+        running: Mutex<Option<mpsc::Sender<Deadline>>>,
         dies_of: libc::c_int,
     }
 
     impl Command {
-        fn start(dies_of: libc::c_int) -> (Command, mpsc::Receiver<()>) {
+        fn start(dies_of: libc::c_int) -> (Command, mpsc::Receiver<Deadline>) {
             let (tx, stop) = mpsc::channel();
             let command = Command {
                 sent: Mutex::new(Vec::new()),
@@ -201,7 +217,7 @@ mod tests {
 
     #[test]
     fn renewing_stops_when_the_command_ends() {
-        let (tx, stop) = mpsc::channel::<()>();
+        let (tx, stop) = mpsc::channel::<Deadline>();
         drop(tx);
         let mut held = Scripted(vec![Ok(()); 1000]);
         assert!(keep_renewed(&mut held, &stop, &|_| true, Duration::ZERO).is_none());

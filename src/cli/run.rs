@@ -128,8 +128,8 @@ pub fn run<C: Claim>(
             }
         }
     };
-    // The renewer holds `stopped` until the command ends (then `stop` is dropped).
-    let (stop, stopped) = mpsc::channel::<()>();
+    // The renewer holds `stopped` until the command ends (then `stop` says when, and is dropped).
+    let (stop, stopped) = mpsc::channel::<Deadline>();
     let renewer = {
         let stage = stage.clone();
         std::thread::spawn(move || {
@@ -139,6 +139,7 @@ pub fn run<C: Claim>(
         })
     };
     let code = wait_child(&mut child, &stage);
+    let _ = stop.send(Deadline::after(Duration::ZERO));
     drop(stop);
     match renewer.join() {
         Ok((_, Some(lost))) => Err(Failure::new(
@@ -337,9 +338,12 @@ impl Held for LockHeld {
             Err(failure) => failure.message,
         };
         if self.lease.passed() {
-            Err(Lapse::Lost(format!(
-                "lost the lock on {name}: its lease ran out with no renewal answered ({why})"
-            )))
+            Err(Lapse::RanOut(
+                format!(
+                    "lost the lock on {name}: its lease ran out with no renewal answered ({why})"
+                ),
+                self.lease,
+            ))
         } else {
             Err(Lapse::NotNow(format!(
                 "cannot renew the lease on {name}: {why}"

@@ -16,6 +16,13 @@ impl Engine {
         self.resources.get(name).map(|resource| resource.view(name))
     }
 
+    /// The grant `request` holds, if it holds a lock.
+    pub fn grant_of(&self, request: RequestId) -> Option<crate::engine::Grant> {
+        let name = self.requests.get(&request)?;
+        let holder = self.resources.get(name)?.holders.get(request)?;
+        Some(holder.grant(name))
+    }
+
     /// Every held resource, sorted by name.
     pub fn locks(&self) -> Vec<LockView> {
         self.resources

@@ -370,9 +370,12 @@ impl Core {
         }
     }
 
-    /// Replaces the state with `snapshot` (this server fell behind a compaction of the log). Its
-    /// connections parked on requests the snapshot no longer has parked here are told their wait
-    /// ended; proposals whose entries were skipped time out.
+    /// Replaces the state with `snapshot` (this server fell behind a compaction of the log). What the
+    /// skipped entries did to this server's own waiters is settled here: a connection parked on a
+    /// request the snapshot shows granted from here is told of its grant; one no longer parked here
+    /// is told its wait ended; a request the snapshot shows parked here with no connection (its
+    /// worker gave up, its entry skipped) is ended. Proposals whose entries were skipped time out,
+    /// and so would the tick in flight: another may be proposed at once.
     pub fn restore(&self, snapshot: SharedSnapshot) -> Result<Vec<Delivery>, String> {
         let engine =
             Engine::restore(snapshot.engine).map_err(|e| format!("bad stored snapshot: {e}"))?;
@@ -380,6 +383,7 @@ impl Core {
         inner.engine = engine;
         inner.origins = Origins::restore(snapshot.origins);
         inner.proposals.applied = snapshot.revision;
+        inner.proposals.tick = None;
         let replica_id = self.replica.as_ref().map(|r| r.id);
         let gone: Vec<RequestId> = inner
             .parked
@@ -387,11 +391,29 @@ impl Core {
             .copied()
             .filter(|r| inner.origins.parked_at(*r).map(|o| o.server) != replica_id)
             .collect();
-        let deliveries = gone
-            .into_iter()
-            .filter_map(|r| unpark(&mut inner, r, Answer::Deleted))
-            .collect();
+        let mut deliveries = Vec::new();
+        for request in gone {
+            let handed_here = inner
+                .origins
+                .handed_from(Claim::Request(request))
+                .is_some_and(|o| Some(o.server) == replica_id);
+            let answer = match inner.engine.grant_of(request) {
+                Some(grant) if handed_here => Answer::Granted(grant),
+                _ => Answer::Deleted,
+            };
+            deliveries.extend(unpark(&mut inner, request, answer));
+        }
+        if let Some(replica) = &self.replica {
+            for request in inner.origins.parked_by(replica.id) {
+                if !inner.parked.contains_key(&request)
+                    && let Some(end) = end_parked_entry(replica, &inner, request)
+                {
+                    replica.later(Job::Append(end));
+                }
+            }
+        }
         self.applied.notify_all();
+        self.timer.notify_one();
         Ok(deliveries)
     }
 
@@ -452,6 +474,9 @@ fn set_reply(inner: &mut Inner, seq: u64, reply: Reply) {
 }
 
 /// The entry that ends `request`'s wait as it is parked now (a hang-up, a worker that gave up).
+#[cfg(test)]
+mod tests;
+
 pub(super) fn end_parked_entry(
     replica: &Replica,
     inner: &Inner,

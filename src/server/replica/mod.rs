@@ -59,6 +59,14 @@ pub struct Queues {
     deliveries: Receiver<Vec<Delivery>>,
 }
 
+#[cfg(test)]
+impl Queues {
+    /// The jobs handed to the background thread so far.
+    pub fn jobs_so_far(&self) -> Vec<Job> {
+        self.jobs.try_iter().collect()
+    }
+}
+
 impl Replica {
     pub fn new(store: Store) -> (Replica, Queues) {
         let (jobs, jobs_rx) = channel();
@@ -262,25 +270,42 @@ fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
     }
 }
 
-/// Keeps this server's key alive, and ends the waits of servers whose keys are gone.
+/// Keeps this server's key alive, and ends the waits of servers whose keys are gone. Not right after
+/// etcd failed to answer, or lost this server's lease: an etcd that was away (frozen, without quorum)
+/// longer than the leases expires every server's key at once, and the live ones register again
+/// within a heartbeat or two; so nobody is judged until etcd has answered for a lease's length.
 fn liveness(shared: Arc<Shared>, mut lease: i64) {
     let Some(replica) = shared.core.replica() else {
         return;
     };
     let id = replica.id.simple().to_string();
+    let mut judge_from = Instant::now();
     loop {
         let started = Instant::now();
+        let mut calm = true;
         // Lost (etcd was away longer than the lease): the others have ended this server's waits by
-        // now; it registers again to keep serving.
-        if let Ok(false) = replica.store.etcd.keep_alive(lease) {
-            match replica.store.register(&id, LEASE_TTL) {
-                Ok(new) => lease = new,
-                Err(e) => warn!("weblock: cannot register with etcd again: {e}"),
+        // now, unless they saw etcd away too; it registers again to keep serving.
+        match replica.store.etcd.keep_alive(lease) {
+            Ok(true) => {}
+            Ok(false) => {
+                calm = false;
+                match replica.store.register(&id, LEASE_TTL) {
+                    Ok(new) => lease = new,
+                    Err(e) => warn!("weblock: cannot register with etcd again: {e}"),
+                }
             }
+            Err(_) => calm = false,
         }
-        if let Ok((seen, ids)) = replica.store.live_servers() {
-            let live: HashSet<Uuid> = ids.iter().filter_map(|i| i.parse().ok()).collect();
-            shared.core.end_waits_of_dead_servers(&live, seen);
+        match replica.store.live_servers() {
+            Ok((seen, ids)) if calm && Instant::now() >= judge_from => {
+                let live: HashSet<Uuid> = ids.iter().filter_map(|i| i.parse().ok()).collect();
+                shared.core.end_waits_of_dead_servers(&live, seen);
+            }
+            Ok(_) => {}
+            Err(_) => calm = false,
+        }
+        if !calm {
+            judge_from = Instant::now() + LEASE_TTL;
         }
         std::thread::sleep(HEARTBEAT.saturating_sub(started.elapsed()));
     }

@@ -107,6 +107,18 @@ impl Origins {
         dead
     }
 
+    /// The requests parked by `server`, in id order.
+    pub fn parked_by(&self, server: Uuid) -> Vec<RequestId> {
+        let mut parked: Vec<RequestId> = self
+            .parked
+            .iter()
+            .filter(|(_, o)| o.server == server)
+            .map(|(r, _)| *r)
+            .collect();
+        parked.sort();
+        parked
+    }
+
     pub fn snapshot(&self) -> OriginsSnapshot {
         let mut parked: Vec<(RequestId, Origin)> =
             self.parked.iter().map(|(r, o)| (*r, o.clone())).collect();

@@ -1,0 +1,158 @@
+//! A server that fell behind a compaction of the log restores the stored snapshot: what the entries
+//! it skipped did to its own waiters, and to its tick in flight, is settled then. No etcd needed:
+//! what the core would write goes to its background queue, read here.
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::super::{Answer, Claim, Core, Parked};
+use crate::engine::{Acquire, Command, Engine, Millis, Mode, Op, Reply, RequestId, Wait};
+use crate::server::conn::Slot;
+use crate::server::http::Response;
+use crate::server::replica::{Body, Job, Origin, Origins, Queues, Replica, SharedSnapshot};
+use crate::store::Store;
+
+fn grab(client: u128, ttl_ms: Option<u64>) -> Op {
+    Op::Acquire(Acquire {
+        resource: "L".to_string(),
+        token: Uuid::from_u128(client),
+        holder: format!("client {client}"),
+        ttl_ms,
+        wait: Wait::Forever,
+        grace_ms: None,
+        meta: None,
+        slots: None,
+        mode: Mode::Exclusive,
+    })
+}
+
+fn apply(engine: &mut Engine, now: Millis, op: Op) -> Reply {
+    engine.apply(Command { now, op }).reply
+}
+
+fn shared(revision: i64, engine: &Engine, origins: &Origins) -> SharedSnapshot {
+    SharedSnapshot {
+        revision,
+        engine: engine.snapshot(),
+        origins: origins.snapshot(),
+    }
+}
+
+/// A replicated core from `snapshot`, on an etcd nobody listens at (nothing here calls it).
+fn core(snapshot: SharedSnapshot) -> (Core, Queues) {
+    let url = "etcd://127.0.0.1:9/t".parse().expect("a store URL");
+    let (replica, queues) = Replica::new(Store::new(url));
+    let core = Core::replicated(snapshot, replica).expect("a core");
+    (core, queues)
+}
+
+fn me(core: &Core) -> Uuid {
+    core.replica().map(|r| r.id).expect("replicated")
+}
+
+/// L held by client 1 (no lease) and client 2 waiting: its request.
+fn held_and_waited(engine: &mut Engine) -> RequestId {
+    apply(engine, 1_000, grab(1, None));
+    match apply(engine, 1_001, grab(2, None)) {
+        Reply::Queued { request, .. } => request,
+        other => panic!("client 2 should wait: {other:?}"),
+    }
+}
+
+fn ticks(jobs: &[Job]) -> usize {
+    jobs.iter()
+        .filter(|j| matches!(j, Job::Append(e) if matches!(&e.body, Body::Command { command, .. } if command.op == Op::Tick)))
+        .count()
+}
+
+#[test]
+fn a_tick_in_flight_that_a_restore_skipped_does_not_stop_this_servers_ticks() {
+    let mut engine = Engine::new();
+    // A lease that ran out long ago: a tick is due.
+    apply(&mut engine, 1_000, grab(1, Some(1_000)));
+    let (core, queues) = core(shared(10, &engine, &Origins::default()));
+    core.tick_and_sleep(Duration::ZERO);
+    assert_eq!(ticks(&queues.jobs_so_far()), 1, "a tick is proposed");
+
+    // Its entry lies below the snapshot: never applied here.
+    core.restore(shared(20, &engine, &Origins::default()))
+        .expect("restored");
+    core.tick_and_sleep(Duration::ZERO);
+    assert_eq!(
+        ticks(&queues.jobs_so_far()),
+        1,
+        "the tick still due is proposed again"
+    );
+}
+
+#[test]
+fn a_request_parked_here_by_skipped_entries_with_no_connection_is_ended() {
+    let (core, queues) = core(shared(10, &Engine::new(), &Origins::default()));
+    let mut engine = Engine::new();
+    let request = held_and_waited(&mut engine);
+    let mut origins = Origins::default();
+    let origin = Origin {
+        server: me(&core),
+        seq: 7,
+        revision: 15,
+    };
+    origins.park(request, origin.clone());
+
+    core.restore(shared(20, &engine, &origins))
+        .expect("restored");
+    let ended = queues.jobs_so_far().into_iter().any(|j| {
+        matches!(&j, Job::Append(e) if matches!(&e.body,
+            Body::EndParked { request: r, origin: o, .. } if *r == request && *o == origin))
+    });
+    assert!(ended, "its end is proposed: nobody would collect a grant");
+}
+
+#[test]
+fn a_connection_parked_here_whose_grant_was_in_skipped_entries_is_told_of_it() {
+    let (core, _queues) = core(shared(10, &Engine::new(), &Origins::default()));
+    let mut engine = Engine::new();
+    let request = held_and_waited(&mut engine);
+    let mut origins = Origins::default();
+    let origin = Origin {
+        server: me(&core),
+        seq: 7,
+        revision: 15,
+    };
+    origins.park(request, origin);
+    core.restore(shared(20, &engine, &origins))
+        .expect("restored");
+    // Its connection, parked here when that entry was applied.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let client = TcpStream::connect(listener.local_addr().expect("an address")).expect("connect");
+    let (server_end, peer) = listener.accept().expect("accept");
+    let local = server_end.local_addr().expect("an address");
+    let (told, answers) = mpsc::channel();
+    let parked = Parked {
+        slot: Arc::new(Slot::new(1, server_end, peer, local)),
+        responder: Box::new(move |answer: &Answer, _: &Engine| {
+            let _ = told.send(format!("{answer:?}"));
+            Response::new(200)
+        }),
+    };
+    core.inner().parked.insert(request, parked);
+
+    // Skipped: client 1 released, and client 2 was granted, from here.
+    let release = Op::Release {
+        resource: "L".to_string(),
+        token: Uuid::from_u128(1),
+    };
+    apply(&mut engine, 2_000, release);
+    origins.unpark(request, Some(Claim::Request(request)), 2_000);
+    let deliveries = core
+        .restore(shared(30, &engine, &origins))
+        .expect("restored");
+    assert_eq!(deliveries.len(), 1, "its connection is answered");
+    let answer = answers.try_recv().expect("an answer was built");
+    assert!(
+        answer.starts_with("Granted"),
+        "told of its grant, not of an end: {answer}"
+    );
+    drop(client);
+}
