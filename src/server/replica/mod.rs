@@ -216,7 +216,12 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                     }
                     match load(&replica.store).and_then(|s| shared.core.restore(s)) {
                         Ok(deliveries) => send(replica, deliveries),
-                        Err(e) => warn!("weblock: cannot catch up with the shared log: {e}"),
+                        // etcd failed us meanwhile: nothing is known yet about what is lost, so
+                        // watch again (after the back-off) rather than judge from a stale snapshot.
+                        Err(e) => {
+                            warn!("weblock: cannot catch up with the shared log yet: {e}");
+                            break;
+                        }
                     }
                     applied = shared.core.applied_revision();
                     if applied + 1 < compacted {
