@@ -285,7 +285,12 @@ fn waiters_parked_on_a_live_server_keep_their_place_when_etcd_freezes_past_the_l
         &[("id", "L"), ("holder", "bob"), ("wait", "120")],
         Duration::from_secs(130),
     );
-    servers[0].wait_for_waiting("L", 1);
+    // Both servers have applied bob's entry (a read catches up with the log first); otherwise its
+    // own server could apply it only after the freeze, too late for bob's request, which would
+    // rightly end with a 503 ("may or may not have taken effect").
+    for server in &servers {
+        server.wait_for_waiting("L", 1);
+    }
 
     // Frozen longer than the servers' liveness leases (5s): etcd expires them all when it thaws,
     // and each server registers again. Neither died; neither's waiters may be ended.

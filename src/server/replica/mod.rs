@@ -285,9 +285,12 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
     };
     let id = replica.id.simple().to_string();
     let mut judge_from = Instant::now();
+    let mut previous = Instant::now();
     loop {
         let started = Instant::now();
-        let mut calm = true;
+        // A round that comes late (this process was starved of CPU) is no calm one: leases may have
+        // lapsed meanwhile for other reasons than a death.
+        let mut calm = started.duration_since(previous) <= HEARTBEAT * 2;
         // Lost (etcd was away longer than the lease): the others have ended this server's waits by
         // now, unless they saw etcd away too; it registers again to keep serving.
         match replica.store.etcd.keep_alive(lease) {
@@ -301,7 +304,13 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
             }
             Err(_) => calm = false,
         }
-        match replica.store.live_servers() {
+        let seen = replica.store.live_servers();
+        // Nor is a slow one: a call that hung while etcd was frozen (or its leader stalled) may come
+        // back with success after etcd, thawing, expired every lease, the others' included.
+        if started.elapsed() > HEARTBEAT {
+            calm = false;
+        }
+        match seen {
             Ok((seen, ids)) if calm && Instant::now() >= judge_from => {
                 let live: HashSet<Uuid> = ids.iter().filter_map(|i| i.parse().ok()).collect();
                 shared.core.end_waits_of_dead_servers(&live, seen);
@@ -312,6 +321,7 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
         if !calm {
             judge_from = Instant::now() + LEASE_TTL;
         }
+        previous = Instant::now();
         std::thread::sleep(HEARTBEAT.saturating_sub(started.elapsed()));
     }
 }
