@@ -4,8 +4,9 @@
 //! replicated log makes. What the bytes mean (commands, snapshots, who parked what) is
 //! `server::replica`'s. Under `PREFIX`:
 //!
-//! - `PREFIX/log`: every command ever proposed is a put of this one key, so etcd's history of it (its
-//!   MVCC revisions) is the log in one global order, and a watch from revision R+1 replays it.
+//! - `PREFIX/log`: every command ever proposed is in a put of this one key (one or several commands a
+//!   put), so etcd's history of it (its MVCC revisions) is the log in one global order, and a watch
+//!   from revision R+1 replays it.
 //! - `PREFIX/snapshot`: the state after some revision R, as `R` (20 digits) + space + JSON, so that a
 //!   later snapshot sorts after an earlier one and a late writer can never replace it with an older one.
 //!   The log is compacted below R once it is written.
@@ -102,7 +103,7 @@ impl Store {
         &self.log_key
     }
 
-    /// Appends one entry to the log; the revision it got.
+    /// Appends one value (one or several entries) to the log; the revision it got.
     pub fn append(&self, entry: &[u8]) -> Result<i64, Failure> {
         self.etcd.put(&self.log_key, entry, None)
     }

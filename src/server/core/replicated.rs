@@ -19,12 +19,16 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::engine::{CancelBy, Command, Engine, Millis, Op, Refusal, Reply, RequestId};
-use crate::server::replica::{Body, Entry, Job, Origin, Origins, Replica, SharedSnapshot};
+use crate::engine::{Command, Engine, Millis, Op, Refusal, Reply, RequestId};
+use crate::server::replica::{Body, Entry, Job, Origins, Replica, SharedSnapshot};
 use crate::store::Failure;
 use crate::timefmt;
 
-use super::{Answer, Claim, Core, Delivery, Inner, Parked, unpark, waiting};
+use super::{Claim, Core, Delivery, Inner, Parked};
+
+mod apply;
+#[cfg(test)]
+mod tests;
 
 /// How long a worker waits for its proposal to come back applied.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,17 +54,6 @@ pub(in crate::server) struct Proposals {
     ending: HashMap<RequestId, Instant>,
     /// Give-backs of the entry being applied, to be written before its reply is let out.
     pub(super) appends: Vec<Entry>,
-}
-
-/// What applying one log entry gave.
-#[derive(Default)]
-pub struct Applied {
-    /// Answers due to connections parked here.
-    pub deliveries: Vec<Delivery>,
-    /// Entries to write before `answer` is let out (see `settle`).
-    pub appends: Vec<Entry>,
-    /// This server's proposal's reply, by its number, when it waits on `appends`.
-    pub answer: Option<(u64, Reply)>,
 }
 
 struct Proposal {
@@ -162,7 +155,11 @@ impl Core {
             reply: None,
         };
         self.inner().proposals.waiting.insert(seq, proposal);
-        let appended = replica.store.append(&entry.encode());
+        // Shares a put with this server's other proposals in flight (`replica::batch`).
+        let appended = replica
+            .append(vec![entry])
+            .pop()
+            .unwrap_or_else(|| Err(Failure::Refused("nothing was written".to_string())));
         let deadline = Instant::now() + APPLY_TIMEOUT;
         let mut inner = self.inner();
         loop {
@@ -241,182 +238,6 @@ impl Core {
         Ok(head)
     }
 
-    /// Applies the log's entry at `revision` (or skips one that is not an entry, as every server
-    /// does). The caller writes `appends`, then lets `answer` out (`answer`), then delivers.
-    pub fn apply_entry(&self, revision: i64, entry: Result<Entry, String>) -> Applied {
-        let Some(replica) = &self.replica else {
-            return Applied::default();
-        };
-        let mut inner = self.inner();
-        let before = inner.proposals.applied;
-        if revision <= before {
-            return Applied::default();
-        }
-        inner.proposals.applied = revision;
-        let mut applied = match entry {
-            Ok(entry) => self.apply_entry_body(replica, &mut inner, revision, entry),
-            Err(why) => {
-                warn!("weblock: skipped log entry at revision {revision}: {why}");
-                Applied::default()
-            }
-        };
-        applied.appends = std::mem::take(&mut inner.proposals.appends);
-        if applied.appends.is_empty()
-            && let Some((seq, reply)) = applied.answer.take()
-        {
-            set_reply(&mut inner, seq, reply);
-        }
-        let clock = inner.engine.clock();
-        inner.origins.prune(clock);
-        self.applied.notify_all();
-        if revision / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY {
-            // One server writes it: the proposer of the entry that crossed the line.
-            let snapshot = SharedSnapshot {
-                revision,
-                engine: inner.engine.snapshot(),
-                origins: inner.origins.snapshot(),
-            };
-            replica.later(Job::Snapshot(snapshot, true));
-        }
-        applied
-    }
-
-    /// Lets out a reply that waited for its step's give-backs to be written.
-    pub fn answer(&self, seq: u64, reply: Reply) {
-        set_reply(&mut self.inner(), seq, reply);
-        self.applied.notify_all();
-    }
-
-    fn apply_entry_body(
-        &self,
-        replica: &Replica,
-        inner: &mut Inner,
-        revision: i64,
-        entry: Entry,
-    ) -> Applied {
-        let mine = entry.server == replica.id;
-        match entry.body {
-            Body::Command { command, parks } => {
-                if mine && inner.proposals.tick == Some(entry.seq) {
-                    inner.proposals.tick = None;
-                    self.timer.notify_one();
-                }
-                let (reply, mut deliveries) = self.run_command(inner, command);
-                if parks && let Some(request) = waiting(&reply) {
-                    deliveries.extend(unpark(inner, request, Answer::Superseded));
-                    let origin = Origin {
-                        server: entry.server,
-                        seq: entry.seq,
-                        revision,
-                    };
-                    inner.origins.park(request, origin);
-                    let proposal = mine
-                        .then(|| inner.proposals.waiting.get_mut(&entry.seq))
-                        .flatten();
-                    match proposal.and_then(|p| p.parked.take()) {
-                        Some(parked) => {
-                            inner.parked.insert(request, parked);
-                        }
-                        // Its worker gave up waiting (and answered 503): nobody will collect
-                        // what this queued.
-                        None if mine => {
-                            if let Some(end) = end_parked_entry(replica, inner, request) {
-                                replica.later(Job::Append(end));
-                            }
-                        }
-                        None => {}
-                    }
-                }
-                Applied {
-                    deliveries,
-                    appends: Vec::new(),
-                    answer: mine.then_some((entry.seq, reply)),
-                }
-            }
-            Body::EndParked {
-                now,
-                request,
-                origin,
-            } => {
-                inner.proposals.ending.remove(&request);
-                if inner.origins.parked_at(request) != Some(&origin) {
-                    return Applied::default();
-                }
-                let op = Op::Cancel {
-                    request,
-                    by: CancelBy::Client,
-                };
-                let deliveries = self.run_command(inner, Command { now, op }).1;
-                Applied {
-                    deliveries,
-                    ..Applied::default()
-                }
-            }
-            Body::GiveBack {
-                now,
-                claim,
-                origin,
-                op,
-            } => {
-                if !inner.origins.take_handed(claim, &origin) {
-                    return Applied::default();
-                }
-                let deliveries = self.run_command(inner, Command { now, op }).1;
-                Applied {
-                    deliveries,
-                    ..Applied::default()
-                }
-            }
-        }
-    }
-
-    /// Replaces the state with `snapshot` (this server fell behind a compaction of the log). What the
-    /// skipped entries did to this server's own waiters is settled here: a connection parked on a
-    /// request the snapshot shows granted from here is told of its grant; one no longer parked here
-    /// is told its wait ended; a request the snapshot shows parked here with no connection (its
-    /// worker gave up, its entry skipped) is ended. Proposals whose entries were skipped time out,
-    /// and so would the tick in flight: another may be proposed at once.
-    pub fn restore(&self, snapshot: SharedSnapshot) -> Result<Vec<Delivery>, String> {
-        let engine =
-            Engine::restore(snapshot.engine).map_err(|e| format!("bad stored snapshot: {e}"))?;
-        let mut inner = self.inner();
-        inner.engine = engine;
-        inner.origins = Origins::restore(snapshot.origins);
-        inner.proposals.applied = snapshot.revision;
-        inner.proposals.tick = None;
-        let replica_id = self.replica.as_ref().map(|r| r.id);
-        let gone: Vec<RequestId> = inner
-            .parked
-            .keys()
-            .copied()
-            .filter(|r| inner.origins.parked_at(*r).map(|o| o.server) != replica_id)
-            .collect();
-        let mut deliveries = Vec::new();
-        for request in gone {
-            let handed_here = inner
-                .origins
-                .handed_from(Claim::Request(request))
-                .is_some_and(|o| Some(o.server) == replica_id);
-            let answer = match inner.engine.grant_of(request) {
-                Some(grant) if handed_here => Answer::Granted(grant),
-                _ => Answer::Deleted,
-            };
-            deliveries.extend(unpark(&mut inner, request, answer));
-        }
-        if let Some(replica) = &self.replica {
-            for request in inner.origins.parked_by(replica.id) {
-                if !inner.parked.contains_key(&request)
-                    && let Some(end) = end_parked_entry(replica, &inner, request)
-                {
-                    replica.later(Job::Append(end));
-                }
-            }
-        }
-        self.applied.notify_all();
-        self.timer.notify_one();
-        Ok(deliveries)
-    }
-
     /// A deadline is due at `now`: propose a tick, unless one is in flight (or failed just now).
     pub(super) fn propose_tick(&self, replica: &Replica, inner: &mut Inner, now: Millis) {
         let p = &mut inner.proposals;
@@ -466,17 +287,7 @@ impl Core {
     }
 }
 
-fn set_reply(inner: &mut Inner, seq: u64, reply: Reply) {
-    // Gone if its worker gave up waiting.
-    if let Some(proposal) = inner.proposals.waiting.get_mut(&seq) {
-        proposal.reply = Some(reply);
-    }
-}
-
 /// The entry that ends `request`'s wait as it is parked now (a hang-up, a worker that gave up).
-#[cfg(test)]
-mod tests;
-
 pub(super) fn end_parked_entry(
     replica: &Replica,
     inner: &Inner,

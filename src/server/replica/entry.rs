@@ -66,6 +66,40 @@ impl Entry {
     }
 }
 
+/// One put of the log key holding `entries` (each `Entry::encode`d), in order: one entry alone is
+/// written as it always was (an entry's JSON object), several as a JSON array of them (group commit,
+/// `replica::batch`).
+pub fn encode_value(entries: &[Vec<u8>]) -> Vec<u8> {
+    if let [one] = entries {
+        return one.clone();
+    }
+    let mut value = Vec::with_capacity(entries.iter().map(|e| e.len() + 1).sum::<usize>() + 2);
+    value.push(b'[');
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            value.push(b',');
+        }
+        value.extend_from_slice(entry);
+    }
+    value.push(b']');
+    value
+}
+
+/// The entries one value of the log key holds, in order: an array of entries, or one entry alone
+/// (as every value was before group commit). A value that is neither is skipped whole.
+pub fn decode_value(bytes: &[u8]) -> Result<Vec<Entry>, String> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'[') {
+        return Entry::decode(bytes).map(|entry| vec![entry]);
+    }
+    let entries: Vec<Entry> =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a batch of log entries: {e}"))?;
+    if entries.is_empty() {
+        return Err("an empty batch of log entries".to_string());
+    }
+    Ok(entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +120,70 @@ mod tests {
         assert_eq!(Entry::decode(&entry.encode()), Ok(entry));
         assert!(Entry::decode(b"{}").is_err());
         assert!(Entry::decode(b"\xff").is_err());
+    }
+
+    fn tick(seq: u64) -> Entry {
+        Entry {
+            server: Uuid::from_u128(9),
+            seq,
+            body: Body::Command {
+                command: Command {
+                    now: seq,
+                    op: Op::Tick,
+                },
+                parks: false,
+            },
+        }
+    }
+
+    #[test]
+    fn one_entry_is_written_as_before_and_read_back() {
+        let entry = tick(1);
+        let value = encode_value(&[entry.encode()]);
+        assert_eq!(value, entry.encode(), "an old server can read it");
+        assert_eq!(decode_value(&value), Ok(vec![entry]));
+    }
+
+    #[test]
+    fn several_entries_share_one_value_in_order() {
+        let entries = vec![tick(1), tick(2), tick(3)];
+        let encoded: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
+        let value = encode_value(&encoded);
+        assert_eq!(value.first(), Some(&b'['));
+        assert_eq!(decode_value(&value), Ok(entries));
+    }
+
+    #[test]
+    fn values_written_before_group_commit_are_read() {
+        let old = format!(
+            r#"{{"server":"{}","seq":4,"body":{{"command":{{"command":{{"now":5,"op":"tick"}}}}}}}}"#,
+            Uuid::from_u128(9)
+        );
+        let entries = decode_value(old.as_bytes()).expect("an old value");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].seq, 4);
+        assert!(matches!(
+            &entries[0].body,
+            Body::Command { parks: false, command } if command.op == Op::Tick && command.now == 5
+        ));
+    }
+
+    #[test]
+    fn values_that_are_no_entries_are_refused_whole() {
+        for bad in [&b"[]"[..], b"[{}]", b" [1,2", b"{}", b"", b"\xff"] {
+            assert!(
+                decode_value(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let good = tick(1).encode();
+        let mut mixed = b"[".to_vec();
+        mixed.extend_from_slice(&good);
+        mixed.extend_from_slice(b",{}]");
+        assert!(
+            decode_value(&mixed).is_err(),
+            "one bad entry spoils its value"
+        );
     }
 }

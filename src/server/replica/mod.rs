@@ -1,15 +1,21 @@
 //! Several `weblock serve` as one lock service, sharing a log in etcd (`--store etcd://…`).
 //!
 //! `Core` (its `replicated` half) applies the log; this module keeps it flowing, on four threads:
+//!
 //! - **follow**: watches the log from the last revision applied and hands each entry to the core, in
 //!   the log's order; reconnects (to any member) from where it was when the watch breaks or falls
 //!   silent; loads the stored snapshot when it fell behind a compaction.
+//!
+//! Every write of the log (a worker's proposal, the background's) goes through `batch`: concurrent
+//! writes of this server share one etcd put (group commit), so one revision may hold several entries.
+//!
 //! - **background**: writes what needs no answer: hang-ups, give-backs, ticks, a dead server's ends,
 //!   snapshots (then compacts the log below them).
 //! - **deliver**: writes the answers the applier made due to connections parked here, so the applier
 //!   never waits on a connection (whose next pipelined request may itself wait on the applier).
 //! - **liveness**: keeps this server's key alive on its lease, and ends the waits parked by servers
 //!   whose keys are gone.
+mod batch;
 mod entry;
 mod origins;
 
@@ -21,12 +27,13 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-pub use entry::{Body, Entry, SharedSnapshot};
+pub use entry::{Body, Entry, SharedSnapshot, decode_value};
 pub use origins::{Origin, Origins, OriginsSnapshot};
 
 use super::Shared;
 use super::core::Delivery;
-use crate::store::{Store, WatchMessage};
+use crate::store::{Failure, Store, WatchMessage};
+use batch::Batcher;
 
 /// A server's liveness key lives this long without a renewal: its waiters are ended this long after
 /// it dies.
@@ -49,6 +56,7 @@ pub struct Replica {
     /// This run's id (a restarted server is a new one).
     pub id: Uuid,
     seq: AtomicU64,
+    batcher: Batcher,
     jobs: Sender<Job>,
     deliveries: Sender<Vec<Delivery>>,
 }
@@ -75,6 +83,7 @@ impl Replica {
             store,
             id: Uuid::new_v4(),
             seq: AtomicU64::new(0),
+            batcher: Batcher::default(),
             jobs,
             deliveries,
         };
@@ -94,11 +103,18 @@ impl Replica {
         }
     }
 
+    /// Writes `entries` to the log in order, sharing etcd puts with this server's other writers
+    /// (never call it under the engine's lock); each one's revision, or why it was not written.
+    pub fn append(&self, entries: Vec<Entry>) -> Vec<Result<i64, Failure>> {
+        let encoded = entries.iter().map(Entry::encode).collect();
+        self.batcher.write(&self.store, encoded)
+    }
+
     /// Writes `entry` now, on the calling thread (never under the engine's lock); if etcd cannot take
     /// it now, the background thread tries once more.
     pub fn append_now(&self, entry: Option<Entry>) {
         if let Some(entry) = entry
-            && self.store.append(&entry.encode()).is_err()
+            && self.append(vec![entry.clone()]).iter().any(Result::is_err)
         {
             self.later(Job::Append(entry));
         }
@@ -190,14 +206,12 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                 Ok(WatchMessage::Changes { kvs, .. }) => {
                     backoff = Duration::ZERO;
                     for kv in kvs {
-                        let entry = Entry::decode(&kv.value);
-                        let applied = shared.core.apply_entry(kv.mod_revision, entry);
+                        let entries = decode_value(&kv.value);
+                        let applied = shared.core.apply_value(kv.mod_revision, entries);
                         for entry in applied.appends {
                             replica.append_now(Some(entry));
                         }
-                        if let Some((seq, reply)) = applied.answer {
-                            shared.core.answer(seq, reply);
-                        }
+                        shared.core.answer(applied.answers);
                         send(replica, applied.deliveries);
                     }
                     applied = shared.core.applied_revision();
@@ -252,11 +266,33 @@ fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
     let Some(replica) = shared.core.replica() else {
         return;
     };
-    while let Ok(job) = jobs.recv() {
+    let mut held = None;
+    loop {
+        let job = match held.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
         match job {
             Job::Append(entry) => {
-                if replica.store.append(&entry.encode()).is_err() {
-                    shared.core.proposal_failed(entry.seq);
+                // What queued meanwhile goes with it (the writes stay in the order they were asked).
+                let mut entries = vec![entry];
+                while let Ok(job) = jobs.try_recv() {
+                    match job {
+                        Job::Append(entry) => entries.push(entry),
+                        other => {
+                            held = Some(other);
+                            break;
+                        }
+                    }
+                }
+                let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+                for (seq, outcome) in seqs.into_iter().zip(replica.append(entries)) {
+                    if outcome.is_err() {
+                        shared.core.proposal_failed(seq);
+                    }
                 }
             }
             Job::Snapshot(snapshot, compact) => {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::super::{Answer, Claim, Core, Parked};
+use super::Proposal;
 use crate::engine::{Acquire, Command, Engine, Millis, Mode, Op, Reply, RequestId, Wait};
 use crate::server::conn::Slot;
 use crate::server::http::Response;
-use crate::server::replica::{Body, Job, Origin, Origins, Queues, Replica, SharedSnapshot};
+use crate::server::replica::{Body, Entry, Job, Origin, Origins, Queues, Replica, SharedSnapshot};
 use crate::store::Store;
 
 fn grab(client: u128, ttl_ms: Option<u64>) -> Op {
@@ -155,4 +156,66 @@ fn a_connection_parked_here_whose_grant_was_in_skipped_entries_is_told_of_it() {
         "told of its grant, not of an end: {answer}"
     );
     drop(client);
+}
+
+/// Entries of one value (one etcd put, group commit) from `server`, numbered from 1.
+fn value(server: Uuid, ops: Vec<Op>) -> Vec<Entry> {
+    ops.into_iter()
+        .enumerate()
+        .map(|(i, op)| Entry {
+            server,
+            seq: i as u64 + 1,
+            body: Body::Command {
+                command: Command { now: 1_000, op },
+                parks: false,
+            },
+        })
+        .collect()
+}
+
+#[test]
+fn a_value_of_several_entries_is_applied_whole_and_once_under_its_revision() {
+    let (core, _queues) = core(shared(10, &Engine::new(), &Origins::default()));
+    let mut engine = Engine::new();
+    apply(&mut engine, 1_000, grab(1, None));
+    apply(&mut engine, 1_000, grab(2, None));
+    let entries = value(Uuid::from_u128(99), vec![grab(1, None), grab(2, None)]);
+    core.apply_value(11, Ok(entries.clone()));
+    assert_eq!(core.applied_revision(), 11);
+    assert_eq!(core.shared_snapshot().engine, engine.snapshot());
+    // Anything at revision 11 again (a watch reopened at it) is skipped: client 3 is not queued.
+    let mut again = entries;
+    again.extend(value(Uuid::from_u128(99), vec![grab(3, None)]));
+    core.apply_value(11, Ok(again));
+    assert_eq!(core.shared_snapshot().engine, engine.snapshot());
+}
+
+#[test]
+fn every_proposal_of_this_server_in_one_value_gets_its_own_reply() {
+    let (core, _queues) = core(shared(10, &Engine::new(), &Origins::default()));
+    for seq in [1, 2] {
+        let proposal = Proposal {
+            parked: None,
+            reply: None,
+        };
+        core.inner().proposals.waiting.insert(seq, proposal);
+    }
+    let applied = core.apply_value(11, Ok(value(me(&core), vec![grab(1, None), grab(2, None)])));
+    assert!(applied.answers.is_empty(), "no give-backs: let out at once");
+    let mut inner = core.inner();
+    let mut reply = |seq| {
+        inner
+            .proposals
+            .waiting
+            .get_mut(&seq)
+            .and_then(|p| p.reply.take())
+    };
+    assert!(
+        matches!(reply(1), Some(Reply::Granted { .. })),
+        "the first holds"
+    );
+    assert!(
+        matches!(reply(2), Some(Reply::Queued { .. })),
+        "the second waits"
+    );
 }
