@@ -303,3 +303,36 @@ fn with_state_the_journal_syncs_and_commands_are_counted() {
         "{before:#?} {after:#?}"
     );
 }
+
+/// Answers the connection layer gives by itself are requests too: the 408 to a client too slow to
+/// send its request, and the 503 to one that finds every connection busy.
+#[test]
+fn the_connection_layers_own_408_and_503_are_counted() {
+    let server = Server::start_with(&["--request-timeout", "300ms", "--max-connections", "2"]);
+    // Two connections in the middle of a request: neither is idle, so neither can make room.
+    let mut slow: Vec<common::Conn> = (0..2).map(|_| server.connect()).collect();
+    for conn in &mut slow {
+        conn.send(b"GET /status HTTP/1.1\r\nHost: t\r\n");
+    }
+    let mut third = server.connect();
+    let refused = third.read_response();
+    assert_eq!(refused.status, 503, "{refused}");
+    for conn in &mut slow {
+        let cut = conn.read_response();
+        assert_eq!(cut.status, 408, "{cut}");
+    }
+    drop(slow);
+    let samples = wait_for(
+        &server,
+        r#"weblock_requests_total{api="other",code="408"}"#,
+        2.0,
+    );
+    assert_eq!(
+        value(
+            &samples,
+            r#"weblock_requests_total{api="other",code="503"}"#
+        ),
+        1.0,
+        "{samples:#?}"
+    );
+}

@@ -516,6 +516,7 @@ pub fn expire(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Option<(Claim
         )
         .closing();
         let _ = (&slot.stream).write(&response.encode(1, false, false));
+        shared.metrics.request(Api::Other, 408);
     }
     close(shared, slot, st);
     st.pending_undo.take()

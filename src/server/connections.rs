@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::Shared;
 use super::conn::{self, ConnState, Phase, Slot};
 use super::http::Response;
+use super::metrics::Api;
 use super::poller::Interest;
 
 #[derive(Default)]
@@ -110,6 +111,7 @@ pub fn admit(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
             ),
         );
         let _ = std::io::Write::write(&mut &stream, &refusal.encode(1, false, false));
+        shared.metrics.request(Api::Other, 503);
         return;
     }
     let slot = shared.conns.insert(stream, peer);
