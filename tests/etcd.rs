@@ -308,3 +308,57 @@ fn waiters_parked_on_a_live_server_keep_their_place_when_etcd_freezes_past_the_l
     let r = recv_within(&bob, Duration::from_secs(30), "bob's answer").expect("an answer");
     assert_eq!(r.status, 200, "bob, still waiting, is granted L: {r}");
 }
+
+/// Whether etcd refuses to read `PREFIX/log` as it was at revision 2: its history there is compacted.
+fn log_compacted(etcd: &Etcd, prefix: &str) -> bool {
+    let key = weblock::base64::encode(format!("{prefix}/log").as_bytes());
+    let body = format!(r#"{{"key":"{key}","revision":"2"}}"#);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{}/v3/kv/range", etcd.client_port);
+    let Ok(mut r) = agent.post(&url).send(body.as_bytes()) else {
+        return false;
+    };
+    r.body_mut()
+        .read_to_string()
+        .is_ok_and(|text| text.contains("compacted"))
+}
+
+/// The log stays bounded: each time it passes a snapshot interval (here 25 revisions, through the
+/// test knob `WEBLOCK_SNAPSHOT_EVERY`) a snapshot is stored and etcd compacted below it. A server
+/// started after that, which can no longer read the log from its start, catches up from the
+/// snapshot: the lock held across the compactions is there with its fence, and fences go on.
+#[test]
+fn snapshots_and_compaction_keep_the_log_bounded_and_a_new_server_catches_up() {
+    if !etcd::available("snapshots_and_compaction_keep_the_log_bounded_and_a_new_server_catches_up")
+    {
+        return;
+    }
+    let own = Etcd::start();
+    let store = own.store_url("bounded");
+    let env = [("WEBLOCK_SNAPSHOT_EVERY", "25")];
+    let first = Server::start_env(&["--store", &store], Stderr::Drained, &env);
+    let kept = first.grab_ok(Enc::Form, &[("id", "kept"), ("holder", "alice")]);
+    let mut last_fence = fence(&kept);
+    for _ in 0..40 {
+        let churn = first.grab_ok(Enc::Form, &[("id", "churn")]);
+        last_fence = fence(&churn);
+        first.release_ok(Enc::Form, "churn", &token(&churn));
+    }
+    wait_until(RECOVERY, "etcd compacted below a stored snapshot", || {
+        log_compacted(&own, "bounded")
+    });
+
+    let second = Server::start_env(&["--store", &store], Stderr::Drained, &env);
+    let status = second.status("kept");
+    assert_eq!(status["holder"], "alice", "{status}");
+    assert_eq!(status["fence"].as_u64(), Some(fence(&kept)), "{status}");
+    let next = second.grab_ok(Enc::Form, &[("id", "after")]);
+    assert!(fence(&next) > last_fence, "{next} after fence {last_fence}");
+    // And the first server, which applied the log live, agrees with it.
+    assert_eq!(first.status("after")["fence"], next["fence"]);
+}

@@ -64,6 +64,11 @@ impl Server {
 
     /// `weblock serve --listen 127.0.0.1:0 ARGS...`, its stderr going as `stderr` says.
     pub fn start_stderr(args: &[&str], stderr: Stderr) -> Server {
+        Server::start_env(args, stderr, &[])
+    }
+
+    /// `weblock serve --listen 127.0.0.1:0 ARGS...` with `env` added to its environment.
+    pub fn start_env(args: &[&str], stderr: Stderr, env: &[(&str, &str)]) -> Server {
         let bin = env!("CARGO_BIN_EXE_weblock");
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let chosen = args.iter().any(|a| a == "--state" || a == "--store");
@@ -78,6 +83,7 @@ impl Server {
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(&args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -39,7 +39,20 @@ const TICK_RETRY: Duration = Duration::from_millis(500);
 /// Ending a dead server's waiter is proposed again only after this (the first may have been lost).
 const END_AGAIN: Duration = Duration::from_secs(3);
 /// A snapshot is written (and the log compacted) each time the log's revision passes a multiple of this.
-pub const SNAPSHOT_EVERY: i64 = 10_000;
+const SNAPSHOT_EVERY: i64 = 10_000;
+
+/// `SNAPSHOT_EVERY`, or `WEBLOCK_SNAPSHOT_EVERY` from the environment: a test knob, so that a test
+/// crosses a few snapshots and compactions in a second rather than 10,000 revisions.
+pub fn snapshot_every() -> i64 {
+    static EVERY: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *EVERY.get_or_init(|| {
+        std::env::var("WEBLOCK_SNAPSHOT_EVERY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &i64| n > 0)
+            .unwrap_or(SNAPSHOT_EVERY)
+    })
+}
 
 /// This server's half of the log: its proposals in flight and how far it has applied.
 #[derive(Default)]

@@ -15,7 +15,7 @@ use crate::engine::{CancelBy, Command, Engine, Op, Reply, RequestId};
 use crate::server::replica::{Body, Entry, Job, Origin, Origins, Replica, SharedSnapshot};
 
 use super::super::{Answer, Claim, Core, Delivery, Inner, unpark, waiting};
-use super::{SNAPSHOT_EVERY, end_parked_entry};
+use super::{end_parked_entry, snapshot_every};
 
 /// What applying one value of the log gave.
 #[derive(Default)]
@@ -66,7 +66,8 @@ impl Core {
         let clock = inner.engine.clock();
         inner.origins.prune(clock);
         self.applied.notify_all();
-        if revision / SNAPSHOT_EVERY > before / SNAPSHOT_EVERY {
+        let every = snapshot_every();
+        if revision / every > before / every {
             // Every server asks for it; the compare-and-put keeps one (`Store::save_snapshot`).
             let snapshot = SharedSnapshot {
                 revision,
