@@ -242,11 +242,9 @@ fn when_etcd_stops_answering_changes_get_503_and_the_servers_recover_by_themselv
     assert!(fence(&d) > fence(&a), "fences go on after the outage: {d}");
 }
 
-/// How many servers have their liveness key under `frozen/servers/` on `etcd`.
-fn registered(etcd: &Etcd) -> usize {
-    // base64 of "frozen/servers/" and of the end of its range, "frozen/servers0".
-    let body =
-        r#"{"key":"ZnJvemVuL3NlcnZlcnMv","range_end":"ZnJvemVuL3NlcnZlcnMw","count_only":true}"#;
+/// etcd's answer to a range request (`/v3/kv/range` on its JSON gateway) with `body`; `None` when it
+/// cannot be asked.
+fn etcd_range(etcd: &Etcd, body: &str) -> Option<String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .proxy(None)
@@ -254,10 +252,17 @@ fn registered(etcd: &Etcd) -> usize {
         .build()
         .into();
     let url = format!("http://127.0.0.1:{}/v3/kv/range", etcd.client_port);
-    let Ok(mut r) = agent.post(&url).send(body.as_bytes()) else {
-        return 0;
-    };
-    let text = r.body_mut().read_to_string().unwrap_or_default();
+    let mut r = agent.post(&url).send(body.as_bytes()).ok()?;
+    r.body_mut().read_to_string().ok()
+}
+
+/// How many servers have their liveness key under `frozen/servers/` on `etcd`.
+fn registered(etcd: &Etcd) -> usize {
+    // The range from "frozen/servers/" to the end of its prefix, "frozen/servers0".
+    let key = weblock::base64::encode(b"frozen/servers/");
+    let end = weblock::base64::encode(b"frozen/servers0");
+    let body = format!(r#"{{"key":"{key}","range_end":"{end}","count_only":true}}"#);
+    let text = etcd_range(etcd, &body).unwrap_or_default();
     let v: Value = serde_json::from_str(&text).unwrap_or_default();
     v["count"]
         .as_str()
@@ -313,19 +318,7 @@ fn waiters_parked_on_a_live_server_keep_their_place_when_etcd_freezes_past_the_l
 fn log_compacted(etcd: &Etcd, prefix: &str) -> bool {
     let key = weblock::base64::encode(format!("{prefix}/log").as_bytes());
     let body = format!(r#"{{"key":"{key}","revision":"2"}}"#);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let url = format!("http://127.0.0.1:{}/v3/kv/range", etcd.client_port);
-    let Ok(mut r) = agent.post(&url).send(body.as_bytes()) else {
-        return false;
-    };
-    r.body_mut()
-        .read_to_string()
-        .is_ok_and(|text| text.contains("compacted"))
+    etcd_range(etcd, &body).is_some_and(|text| text.contains("compacted"))
 }
 
 /// The log stays bounded: each time it passes a snapshot interval (here 25 revisions, through the
