@@ -679,8 +679,14 @@ fn an_unreachable_server_exits_4_naming_it() {
         })
         .collect();
     for p in &mut procs {
-        p.finish_within(FINISH)
+        let line = p
+            .finish_within(FINISH)
             .expect_error(4, &["cannot reach", url, "weblock serve"]);
+        assert_eq!(
+            line.matches(url).count(),
+            1,
+            "the server named once: {line}"
+        );
     }
     assert!(
         !marker.exists(),

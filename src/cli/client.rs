@@ -144,6 +144,12 @@ impl Client {
         loop {
             let index = self.current.load(Ordering::Relaxed) % self.bases.len();
             let base = &self.bases[index];
+            // Which server said so, when there are several to tell apart.
+            let from = if self.bases.len() > 1 {
+                format!("{base}: ")
+            } else {
+                String::new()
+            };
             let last = match self.once(base, method, path, query, body, per_call) {
                 Ok(answer) if answer.status == 401 => {
                     return Err(CallError::Refused(refused(
@@ -152,12 +158,8 @@ impl Client {
                     )));
                 }
                 Ok(answer) if answer.status < 500 => return Ok(answer),
-                Ok(answer) => format!(
-                    "{base}: server error {}: {}",
-                    answer.status,
-                    answer.reason()
-                ),
-                Err(e) => format!("{base}: {e}"),
+                Ok(answer) => format!("{from}server error {}: {}", answer.status, answer.reason()),
+                Err(e) => format!("{from}{e}"),
             };
             self.fail_over(index);
             tried += 1;
