@@ -22,6 +22,9 @@ impl Answer {
     pub fn u64(&self, name: &str) -> Option<u64> {
         self.body.get(name).and_then(Value::as_u64)
     }
+    pub fn f64(&self, name: &str) -> Option<f64> {
+        self.body.get(name).and_then(Value::as_f64)
+    }
     pub fn flag(&self, name: &str) -> bool {
         self.body
             .get(name)

@@ -46,6 +46,7 @@ pub enum Waiting {
 }
 
 /// What a client asks for.
+#[derive(Clone)]
 pub struct Want {
     pub name: String,
     pub holder: String,

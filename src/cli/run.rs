@@ -257,15 +257,42 @@ impl Claim for LockClaim {
     type Held = LockHeld;
 
     fn acquire(&self) -> Result<LockHeld, Failure> {
-        let got = lock::acquire_with(&self.ctx, &self.want, &self.token)?;
         let ttl = self.want.ttl.unwrap_or(RUN_TTL);
-        Ok(LockHeld {
-            ctx: self.ctx.clone(),
-            name: self.want.name.clone(),
-            lease: Deadline::after(ttl),
-            ttl,
-            got,
-        })
+        let started = Instant::now();
+        let mut want = self.want.clone();
+        loop {
+            let got = lock::acquire_with(&self.ctx, &want, &self.token)?;
+            // The lease as the server counted it when it wrote the grant: a grant that waited in a
+            // paused server, or on the way, has less of it than `ttl`.
+            let left = lease_left(&got.answer, ttl);
+            let mut held = LockHeld {
+                ctx: self.ctx.clone(),
+                name: self.want.name.clone(),
+                lease: Deadline::after(left),
+                ttl,
+                got,
+            };
+            // Without a lease (a plain grab) there is nothing to run out.
+            if self.want.ttl.is_none() || !needs_fresh_lease(left, ttl) {
+                return Ok(held);
+            }
+            // Too little left to start CMD on: renew first. A refusal means the grant was stale
+            // (another holder has the lock by now): wait again, never run CMD on it.
+            match held.renew() {
+                Ok(()) => return Ok(held),
+                Err(Lapse::Lost(why) | Lapse::NotNow(why) | Lapse::RanOut(why, _)) => {
+                    warn!(
+                        "weblock: the grant of {} came with {} of its {} lease left and could not be renewed ({why}); waiting again",
+                        self.want.name,
+                        crate::duration::format(left),
+                        crate::duration::format(ttl)
+                    );
+                }
+            }
+            if let lock::Waiting::For(total) = self.want.waiting {
+                want.waiting = lock::Waiting::For(total.saturating_sub(started.elapsed()));
+            }
+        }
     }
 
     fn withdraw(&self) {
@@ -276,6 +303,25 @@ impl Claim for LockClaim {
         self.want.name.clone()
     }
 }
+
+/// What is left of a grant's lease, by the server's count when it wrote the grant (`ttl_left`; a
+/// server that does not say gives the whole `ttl`).
+fn lease_left(answer: &super::client::Answer, ttl: Duration) -> Duration {
+    answer
+        .f64("ttl_left")
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(ttl, |s| Duration::from_secs_f64(s.min(ttl.as_secs_f64())))
+}
+
+/// Whether a grant's lease is too far gone to start CMD on without renewing it first: a third of it
+/// spent (the renewer's own rhythm: it renews every third), or less than a second left. The lease is
+/// measured on the server's clock; the client adds only its own elapsed time to what it was told.
+fn needs_fresh_lease(left: Duration, ttl: Duration) -> bool {
+    left < MIN_LEASE_LEFT || left.as_secs_f64() < ttl.as_secs_f64() * 2.0 / 3.0
+}
+
+/// Below this much lease, CMD is not started before a renewal.
+const MIN_LEASE_LEFT: Duration = Duration::from_secs(1);
 
 pub struct LockHeld {
     ctx: Arc<Ctx>,

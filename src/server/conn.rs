@@ -268,15 +268,26 @@ pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Deliv
             keep_alive: request.head.keep_alive && !st.peer_closed,
             api: Api::of_path(request.path()),
         };
-        match router::route(shared, slot, &request, &mut deliveries) {
+        let mut grant = None;
+        match router::route(shared, slot, &request, &mut deliveries, &mut grant) {
             Handled::Parked(id) => {
                 st.phase = Phase::Parked(id);
                 st.parked_shape = Some(shape);
                 rearm(shared, slot, st, Interest::Read);
                 return deliveries;
             }
-            Handled::Respond(response) => {
+            Handled::Respond(mut response) => {
                 shared.core.barrier();
+                // A grant made for this request is written only if it is still its own now (a
+                // pause since it was made may have outlived its lease: `core::confirm`).
+                if let Some(grant) = grant {
+                    let (verdict, more) = shared.core.confirm_direct(&grant);
+                    deliveries.extend(more);
+                    if let Err(reason) = verdict {
+                        response = Response::refusal(router::words_of(shape.api), 503, reason);
+                    }
+                    shared.core.barrier();
+                }
                 if respond(shared, slot, st, &response, shape) != Written::Continue {
                     return deliveries;
                 }

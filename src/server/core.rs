@@ -9,8 +9,11 @@
 //!
 //! With `--store etcd://…` the same happens in two halves (`replicated`): a change is proposed to the
 //! shared log, and applied here, like every other server's, when the log's watch brings it back.
+mod confirm;
 mod replicated;
 mod settle;
+#[cfg(test)]
+mod test_ops;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -29,6 +32,7 @@ use super::changes::{Before, Observer};
 use super::conn::Slot;
 use super::http::Response;
 use super::replica::{Origins, Replica};
+pub use confirm::DirectGrant;
 pub use replicated::{begin_request, end_request};
 use replicated::{end_parked_entry, give_back_entry};
 use settle::unpark;
@@ -70,21 +74,36 @@ pub enum Answer {
     },
     /// The ticket is gone (deleted, or its service).
     TicketEnded,
+    /// The wait was ended by nothing its client did (its server was judged dead by the others, or
+    /// fell behind a compaction of the log): the client is told why and to ask again (a 503).
+    Retry(String),
     /// A watched gate is open.
     GateOpened,
     /// A gate watch ran out (or its service was deleted).
     GateWatchEnded,
 }
 
-/// An answer due to a parked connection.
+/// An answer due to a parked connection. Its response is rendered only when it is about to be
+/// written (`Core::confirm`): a grant is written only if it is still its client's then.
 pub struct Delivery {
     pub slot: Arc<Slot>,
     pub request: RequestId,
-    pub response: Response,
+    answer: Answer,
+    responder: Responder,
     /// What to undo if the client turns out to be gone when the answer is written: a grant it will
     /// never know of is given back — unless a retry collected it meanwhile (see `Core::undo`).
     pub undo: Option<(Claim, Op)>,
     /// For a lock handed over: when, so the hand-over latency can be measured once it is written.
+    pub granted_at: Option<Instant>,
+}
+
+/// A delivery confirmed for writing (`Core::confirm`).
+pub struct Ready {
+    pub slot: Arc<Slot>,
+    pub request: RequestId,
+    /// The answer, or — for a grant that is no longer its client's — why not (a 503: ask again).
+    pub response: Result<Response, String>,
+    pub undo: Option<(Claim, Op)>,
     pub granted_at: Option<Instant>,
 }
 

@@ -306,8 +306,7 @@ fn test_and_set(ctx: &mut Ctx) -> Handled {
             other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
         })
     };
-    let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
-    ctx.deliveries.extend(deliveries);
+    let reply = ctx.apply_parking(op, responder);
     Handled::Respond(match reply {
         Reply::Gate(GateReply::Ok(t)) => ticket_answer("ok", &t, &host),
         Reply::Gate(GateReply::Queued(t)) => ticket_answer("queue", &t, &host),
@@ -350,8 +349,7 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
     let responder = Box::new(move |_: &Answer, engine: &Engine| {
         gate_answer(engine.service(&s).as_ref(), &s, &g)
     });
-    let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
-    ctx.deliveries.extend(deliveries);
+    let reply = ctx.apply_parking(op, responder);
     match reply {
         Reply::Gate(GateReply::Watching { request }) => Handled::Parked(request),
         _ => Handled::Respond(gate_answer(
@@ -374,9 +372,7 @@ fn delete_ticket(ctx: &mut Ctx, id: &str) -> Response {
 }
 
 fn apply(ctx: &mut Ctx, op: Op) -> Reply {
-    let (reply, deliveries) = ctx.shared.core.apply(op);
-    ctx.deliveries.extend(deliveries);
-    reply
+    ctx.apply(op)
 }
 
 fn service_doc(view: &ServiceView) -> Value {

@@ -91,8 +91,7 @@ pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
                 resource: name.to_string(),
             }
         };
-        let (reply, deliveries) = ctx.shared.core.apply(op);
-        ctx.deliveries.extend(deliveries);
+        let reply = ctx.apply(op);
         return Handled::Respond(match reply {
             Reply::Deleted { .. } => Response::new(204),
             Reply::Refused(_) => Response::error(404, format!("there is no lock on {name}")),
@@ -138,8 +137,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
             other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
         })
     };
-    let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
-    ctx.deliveries.extend(deliveries);
+    let reply = ctx.apply_parking(op, responder);
     match reply {
         Reply::Granted { grant, .. } => Handled::Respond(created(&host, &name, grant.request)),
         Reply::Queued { request, .. } => Handled::Parked(request),
@@ -243,8 +241,7 @@ fn delete_lock(ctx: &mut Ctx, resource: &str, request: RequestId) -> Response {
             by: CancelBy::Admin,
         },
     };
-    let (reply, deliveries) = ctx.shared.core.apply(op);
-    ctx.deliveries.extend(deliveries);
+    let reply = ctx.apply(op);
     match reply {
         Reply::Released { .. } | Reply::Cancelled => Response::new(204),
         Reply::Refused(Refusal::UnknownRequest | Refusal::NotHeld | Refusal::WrongToken) => {

@@ -120,8 +120,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         slots,
         mode,
     });
-    let (reply, deliveries) = ctx.shared.core.apply(op);
-    ctx.deliveries.extend(deliveries);
+    let reply = ctx.apply(op);
     let (status, request) = match reply {
         Reply::Granted { grant, .. } => (201, grant.request),
         Reply::Queued { request, .. } => (202, request),
@@ -215,12 +214,11 @@ fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
     let Some(token) = ctx.shared.core.read(|e| e.token_of(id)) else {
         return Response::error(412, format!("request {} is not active", id.0));
     };
-    let (reply, deliveries) = ctx.shared.core.apply(Op::Renew {
+    let reply = ctx.apply(Op::Renew {
         resource: name.to_string(),
         token,
         ttl_ms: timeout.map(|t| (t * 1000.0) as u64),
     });
-    ctx.deliveries.extend(deliveries);
     match reply {
         Reply::Renewed { .. } => Response::new(204),
         Reply::Refused(_) => Response::error(412, format!("request {} is not active", id.0)),
@@ -252,8 +250,7 @@ fn delete(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
             );
         }
     };
-    let (reply, deliveries) = ctx.shared.core.apply(op);
-    ctx.deliveries.extend(deliveries);
+    let reply = ctx.apply(op);
     match reply {
         Reply::Released { .. } | Reply::Cancelled => Response::new(204),
         Reply::Refused(Refusal::UnknownRequest | Refusal::NotHeld | Refusal::WrongToken) => {

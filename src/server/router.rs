@@ -3,10 +3,11 @@ use std::sync::Arc;
 
 use super::Shared;
 use super::conn::Slot;
-use super::core::{self, Delivery};
+use super::core::{self, Delivery, DirectGrant, Responder};
 use super::http::{Request, Response, Words};
+use super::metrics::Api;
 use super::{dashboard, gatekeeper, hal, metrics, request_queue, webmutex};
-use crate::engine::RequestId;
+use crate::engine::{Op, Reply, RequestId};
 
 /// What a dialect did with a request.
 pub enum Handled {
@@ -22,6 +23,31 @@ pub struct Ctx<'a> {
     pub req: &'a Request,
     /// Parked waiters a handler's change made due; answered once the connection is let go.
     pub deliveries: &'a mut Vec<Delivery>,
+    /// A grant this request's change made, confirmed before its answer is written.
+    pub grant: &'a mut Option<DirectGrant>,
+}
+
+impl Ctx<'_> {
+    /// Applies `op`; its answers to parked waiters go with the request's, and a grant to this
+    /// request is remembered so that its answer is confirmed before it is written.
+    pub fn apply(&mut self, op: Op) -> Reply {
+        let (reply, deliveries) = self.shared.core.apply(op);
+        self.note(reply, deliveries)
+    }
+
+    /// `apply`, and if the request has to wait, its connection is parked (see `Core::apply_parking`).
+    pub fn apply_parking(&mut self, op: Op, responder: Responder) -> Reply {
+        let (reply, deliveries) = self.shared.core.apply_parking(op, self.slot, responder);
+        self.note(reply, deliveries)
+    }
+
+    fn note(&mut self, reply: Reply, deliveries: Vec<Delivery>) -> Reply {
+        self.deliveries.extend(deliveries);
+        if let Some(grant) = DirectGrant::of(&reply, crate::timefmt::now_ms()) {
+            *self.grant = Some(grant);
+        }
+        reply
+    }
 }
 
 pub fn route(
@@ -29,12 +55,14 @@ pub fn route(
     slot: &Arc<Slot>,
     req: &Request,
     deliveries: &mut Vec<Delivery>,
+    grant: &mut Option<DirectGrant>,
 ) -> Handled {
     let mut ctx = Ctx {
         shared,
         slot,
         req,
         deliveries,
+        grant,
     };
     let path = req.path();
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
@@ -80,6 +108,14 @@ fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
         "api" => gatekeeper::handle(ctx, rest),
         "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(ctx.shared, ctx.req)),
         _ => Handled::Respond(not_found(ctx.req)),
+    }
+}
+
+/// The words an API's errors are in.
+pub fn words_of(api: Api) -> Words {
+    match api {
+        Api::Hal | Api::RequestQueue | Api::Gatekeeper => Words::Error,
+        Api::WebMutex | Api::Other => Words::Fail,
     }
 }
 

@@ -10,6 +10,9 @@ use super::Shared;
 use super::conn::{self, Phase, Written};
 use super::connections;
 use super::core::Delivery;
+use super::http::Response;
+use super::metrics::Api;
+use super::router;
 
 /// How often the sweeper looks for connections over their time limits.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -48,17 +51,27 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
     if deliveries.is_empty() {
         return;
     }
-    // What made these answers due must be on disk before anyone hears of it.
-    shared.core.barrier();
     let mut queue: VecDeque<Delivery> = deliveries.into();
     while let Some(delivery) = queue.pop_front() {
-        let slot = delivery.slot.clone();
+        // What made this answer due must be on disk before anyone hears of it (at once when it is).
+        shared.core.barrier();
+        // Rendered now, and a grant only if it is still its client's now (`core::confirm`): a pause
+        // anywhere before this line cannot hand out a lease that ran out meanwhile.
+        let (ready, more) = shared.core.confirm(delivery);
+        queue.extend(more);
+        shared.core.barrier();
+        let slot = ready.slot.clone();
         let mut st = slot.lock();
-        let mut undo = delivery.undo;
-        let written = if st.phase == Phase::Parked(delivery.request) {
-            let (written, more) = conn::answer_parked(shared, &slot, &mut st, &delivery.response);
+        let mut undo = ready.undo;
+        let refused = ready.response.is_err();
+        let written = if st.phase == Phase::Parked(ready.request) {
+            let response = ready.response.unwrap_or_else(|reason| {
+                let api = st.parked_shape.map_or(Api::Other, |shape| shape.api);
+                Response::refusal(router::words_of(api), 503, reason)
+            });
+            let (written, more) = conn::answer_parked(shared, &slot, &mut st, &response);
             queue.extend(more);
-            if written == Written::Pending {
+            if written == Written::Pending && !refused {
                 // Delivered only when the rest is written (`conn::on_ready`), or given back.
                 st.pending_undo = undo.take();
             }
@@ -67,17 +80,15 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
             None
         };
         drop(st);
-        if let (Some(Written::Continue | Written::Finished), Some(at)) =
-            (written, delivery.granted_at)
-        {
+        let written_whole = matches!(written, Some(Written::Continue | Written::Finished));
+        if let (true, false, Some(at)) = (written_whole, refused, ready.granted_at) {
             shared.metrics.handover(at.elapsed());
         }
-        match (written, undo) {
-            (Some(Written::Continue | Written::Finished), Some((claim, _))) => {
-                shared.core.delivered(claim);
-            }
-            (_, Some((claim, op))) => queue.extend(shared.core.undo(claim, op)),
-            (_, None) => {}
+        match undo {
+            Some((claim, _)) if written_whole && !refused => shared.core.delivered(claim),
+            // Not received, or refused as no longer its client's: what is still held goes back.
+            Some((claim, op)) => queue.extend(shared.core.undo(claim, op)),
+            None => {}
         }
     }
 }

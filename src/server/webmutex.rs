@@ -158,8 +158,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         }
         _ => unexpected_answer(answer),
     });
-    let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
-    ctx.deliveries.extend(deliveries);
+    let reply = ctx.apply_parking(op, responder);
     Ok(match reply {
         Reply::Granted { grant, .. } => Handled::Respond(ok(grant_body(&grant, true))),
         Reply::Queued { request, .. } => Handled::Parked(request),
@@ -182,11 +181,10 @@ fn wait_seconds(wait: &Wait) -> f64 {
 fn release(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let id = id_param(params)?.ok_or("id is required: the mutex to release")?;
     let token = token_param(params)?.ok_or("token is required: the token /grab returned")?;
-    let (reply, deliveries) = ctx.shared.core.apply(Op::Release {
+    let reply = ctx.apply(Op::Release {
         resource: id.clone(),
         token,
     });
-    ctx.deliveries.extend(deliveries);
     Ok(Handled::Respond(match reply {
         Reply::Released { .. } => ok(json!({"id": id})),
         Reply::Withdrawn { .. } => ok(json!({"id": id, "withdrawn": true})),
@@ -199,12 +197,11 @@ fn renew(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let id = id_param(params)?.ok_or("id is required: the mutex to renew")?;
     let token = token_param(params)?.ok_or("token is required: the token /grab returned")?;
     let ttl = lease_seconds(params)?;
-    let (reply, deliveries) = ctx.shared.core.apply(Op::Renew {
+    let reply = ctx.apply(Op::Renew {
         resource: id.clone(),
         token,
         ttl_ms: ttl.map(|t| t.as_millis() as u64),
     });
-    ctx.deliveries.extend(deliveries);
     Ok(Handled::Respond(match reply {
         Reply::Renewed { grant } => ok(grant_body(&grant, false)),
         Reply::Refused(refusal) => refused(&id, refusal),
@@ -229,8 +226,7 @@ fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
                 Answer::TimedOut(view) => status_of(&watched, view.as_ref()),
                 _ => unexpected_answer(answer),
             });
-            let (reply, deliveries) = ctx.shared.core.apply_parking(op, ctx.slot, responder);
-            ctx.deliveries.extend(deliveries);
+            let reply = ctx.apply_parking(op, responder);
             Ok(match reply {
                 Reply::Watching { request } => Handled::Parked(request),
                 Reply::Free => Handled::Respond(status_of(&id, None)),

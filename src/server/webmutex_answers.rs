@@ -95,6 +95,10 @@ pub(super) fn grant_body(grant: &Grant, with_token: bool) -> Value {
     if let (Some(ttl), Some(expires)) = (grant.ttl_ms, grant.expires) {
         m.insert("ttl".into(), seconds(ttl));
         m.insert("expires".into(), timefmt::rfc3339(expires).into());
+        // What is left of the lease by the server's clock as the answer is rendered (just before it
+        // is written: `core::confirm`); a client starts its own count from this, never from `expires`.
+        let left = expires.saturating_sub(timefmt::now_ms());
+        m.insert("ttl_left".into(), seconds(left));
     }
     Value::Object(m)
 }

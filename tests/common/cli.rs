@@ -441,6 +441,18 @@ pub fn spawn_workers(
            i=$((i+1)); \
          done"
     );
+    spawn_scripts(sb, urls, workers, &script, log)
+}
+
+/// `workers` bash shells running `script` (as users `worker0`, `worker1`, …; worker `i` talks to
+/// `urls[i % urls.len()]`), with `WEBLOCK_BIN` and `LOG=log` in their environment.
+pub fn spawn_scripts(
+    sb: &Sandbox,
+    urls: &[String],
+    workers: usize,
+    script: &str,
+    log: &Path,
+) -> Vec<Proc> {
     (0..workers)
         .map(|i| {
             let mut bash = Command::new("bash");
@@ -449,7 +461,7 @@ pub fn spawn_workers(
                 &urls[i % urls.len()],
                 &sb.user(&format!("worker{i}")),
             )
-            .args(["-c", &script])
+            .args(["-c", script])
             .env("WEBLOCK_BIN", BIN)
             .env("LOG", log);
             sb.spawn(bash)

@@ -102,7 +102,8 @@ pub(super) fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> O
     Some(Delivery {
         slot: parked.slot,
         request,
-        response: (parked.responder)(&answer, &inner.engine),
+        answer,
+        responder: parked.responder,
         undo,
         granted_at,
     })

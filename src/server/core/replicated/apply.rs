@@ -148,7 +148,15 @@ impl Core {
                     request,
                     by: CancelBy::Client,
                 };
-                (self.run_command(inner, Command { now, op }).1, None)
+                let mut deliveries = self.run_command(inner, Command { now, op }).1;
+                // Still parked here, so not its client's hang-up: the others judged this server
+                // dead (it was paused, or cut off from etcd) and ended the waits parked on it.
+                for delivery in &mut deliveries {
+                    if delivery.request == request && matches!(delivery.answer, Answer::Deleted) {
+                        delivery.answer = Answer::Retry(judged_dead(Some(replica)));
+                    }
+                }
+                (deliveries, None)
             }
             Body::GiveBack {
                 now,
@@ -193,7 +201,7 @@ impl Core {
                 .is_some_and(|o| Some(o.server) == replica_id);
             let answer = match inner.engine.grant_of(request) {
                 Some(grant) if handed_here => Answer::Granted(grant),
-                _ => Answer::Deleted,
+                _ => Answer::Retry(judged_dead(self.replica.as_ref())),
             };
             deliveries.extend(unpark(&mut inner, request, answer));
         }
@@ -210,6 +218,14 @@ impl Core {
         self.timer.notify_one();
         Ok(deliveries)
     }
+}
+
+/// Why a wait parked here was ended by the others.
+fn judged_dead(replica: Option<&Replica>) -> String {
+    let store = replica.map_or(String::new(), |r| format!(" at {}", r.store.url));
+    format!(
+        "this server lost touch with the shared log{store} for longer than its liveness lease (it was paused or cut off), and the other servers ended the waits parked on it; this request is no longer in line: ask again"
+    )
 }
 
 fn set_reply(inner: &mut Inner, seq: u64, reply: Reply) {

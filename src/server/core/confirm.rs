@@ -1,0 +1,270 @@
+//! The moment of writing a grant: the one place that decides whether it is still its client's.
+//!
+//! A grant is made under the engine lock and written later: after the journal's sync, after the
+//! connection's lock is taken. A process paused in between (SIGSTOP, a VM frozen by its host, a box
+//! deep in swap) wakes up holding answers that were true before the pause, while its own timer is
+//! about to expire the very leases they grant. So just before a grant is written it is confirmed
+//! against the latest state this server can know, at the clock's present:
+//! - expiries that are due are applied first, in the same engine step the timer would take, so the
+//!   timer and the writer cannot race after a resume (with `--store` an expiry is proposed to the
+//!   log instead, and a lease over by this server's clock counts as over);
+//! - with `--store`, a server whose grant comes from an entry proposed a while ago (it fell behind:
+//!   a pause, a slow watch, a reconnect) first catches up with the log's head, so a grant that later
+//!   entries ended (an expiry, the end of a server judged dead) is seen as ended;
+//! - a grant that is no longer held, whose lease has run out, or that cannot be confirmed, is not
+//!   written: its client is told to ask again (a 503), and what is still held is given back through
+//!   the normal path. A parked grant is rendered only now, so the lease it reports (`ttl_left`) is
+//!   what is left at the moment of writing.
+//!
+//! An answer written by the worker that made the grant (no parking) is confirmed the same way, but
+//! only when it comes late: its lease was reported when it was rendered, so it is written only while
+//! that report is still nearly true.
+use crate::engine::{CancelBy, Engine, GateReply, Millis, Op, Reply};
+use crate::timefmt;
+
+use super::{Answer, Claim, Core, Delivery, Inner, Ready};
+
+/// With `--store`: a parked grant whose granting entry was proposed longer ago than this (by the
+/// proposer's clock) may come from a log this server has fallen behind; it catches up first.
+pub const LAGGING_MS: u64 = 500;
+/// A grant answered by its own worker may be written at most this late (and at most a quarter of its
+/// lease): the lease it reports is then at most that much shorter than it says.
+pub const LATE_MS: u64 = 1_000;
+/// How long a catch-up before a delivery may take.
+const CATCH_UP_MS: u64 = 2_000;
+
+/// A grant made by the request being answered (not parked), kept until its answer is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectGrant {
+    claim: Claim,
+    /// When its reply came back from the engine (wall clock).
+    answered_at: Millis,
+    ttl_ms: Option<u64>,
+}
+
+impl DirectGrant {
+    /// The grant in `reply`, if it is one, answered at `now`.
+    pub fn of(reply: &Reply, now: Millis) -> Option<DirectGrant> {
+        let (claim, ttl_ms) = match reply {
+            Reply::Granted { grant, .. } => (Claim::Request(grant.request), grant.ttl_ms),
+            Reply::Gate(GateReply::Ok(ticket)) => (Claim::Ticket(ticket.id), None),
+            _ => return None,
+        };
+        Some(DirectGrant {
+            claim,
+            answered_at: now,
+            ttl_ms,
+        })
+    }
+
+    /// How late its answer may be written and still report the lease truly enough.
+    fn allowed_lateness(&self) -> u64 {
+        self.ttl_ms.map_or(LATE_MS, |ttl| (ttl / 4).min(LATE_MS))
+    }
+}
+
+/// Why a grant is not written, in the words its client reads.
+fn stale_reason(what: &str) -> String {
+    format!(
+        "the lock was handed to this request, but {what} before the answer could be written (this server was paused or overloaded); this request holds nothing now: ask again"
+    )
+}
+
+impl Core {
+    /// Renders `delivery` for writing now; a grant only if it is still its client's (see above).
+    /// Returns the answers that applying due expiries made due to others.
+    pub fn confirm(&self, delivery: Delivery) -> (Ready, Vec<Delivery>) {
+        let now = timefmt::now_ms();
+        let mut unconfirmed = None;
+        if let (Some(replica), Some((claim, _))) = (&self.replica, &delivery.undo)
+            && self.lagging(*claim, now)
+            && let Err(why) = self.catch_up(replica, std::time::Duration::from_millis(CATCH_UP_MS))
+        {
+            unconfirmed = Some(why);
+        }
+        let mut inner = self.inner();
+        self.confirm_at(&mut inner, delivery, now, unconfirmed)
+    }
+
+    /// Whether a parked grant may come from a log this server has fallen behind.
+    fn lagging(&self, claim: Claim, now: Millis) -> bool {
+        match claim {
+            Claim::Request(request) => self
+                .inner()
+                .engine
+                .grant_of(request)
+                .is_none_or(|grant| now.saturating_sub(grant.since) > LAGGING_MS),
+            // A ticket's grant says nothing of when: tickets are few, so always.
+            Claim::Ticket(_) => true,
+        }
+    }
+
+    /// `confirm` at `now` (time passed in): `unconfirmed` says why the log's head could not be seen.
+    pub(super) fn confirm_at(
+        &self,
+        inner: &mut Inner,
+        delivery: Delivery,
+        now: Millis,
+        unconfirmed: Option<String>,
+    ) -> (Ready, Vec<Delivery>) {
+        let Delivery {
+            slot,
+            request,
+            answer,
+            responder,
+            mut undo,
+            granted_at,
+        } = delivery;
+        let mut more = Vec::new();
+        let mut refusal = None;
+        if let Some((claim, _)) = &undo {
+            let before = self.still_granted(&inner.engine, *claim, now);
+            more = self.apply_due(inner, now);
+            let after = self.still_granted(&inner.engine, *claim, now);
+            // The expiry just applied ended it for the reason seen before.
+            let held = if before == Held::LeaseOver && after == Held::No {
+                Held::LeaseOver
+            } else {
+                after
+            };
+            refusal = match (held, unconfirmed) {
+                (Held::Yes, None) => None,
+                (Held::Yes | Held::LeaseOver, Some(why)) => Some(format!(
+                    "the lock was handed to this request, but this server could not confirm it is still its own ({why}); ask again"
+                )),
+                (Held::LeaseOver, None) => Some(stale_reason("its lease ran out")),
+                (Held::No, _) => Some(stale_reason("it was ended")),
+            };
+            if refusal.is_some() {
+                // What is still held is given back after the refusal (`Core::undo`); what the engine
+                // ended already needs nothing.
+                if after == Held::No {
+                    inner.unclaimed.remove(claim);
+                    undo = None;
+                }
+            }
+        }
+        let response = match (refusal, answer) {
+            (Some(reason), _) | (None, Answer::Retry(reason)) => Err(reason),
+            (None, answer) => Ok(responder(&answer, &inner.engine)),
+        };
+        let ready = Ready {
+            slot,
+            request,
+            response,
+            undo,
+            granted_at,
+        };
+        (ready, more)
+    }
+
+    /// Just before a worker writes a grant it made itself: `Ok` if it may, or why not. A refused
+    /// grant still held is given back; the answers that made due are returned either way.
+    pub fn confirm_direct(&self, grant: &DirectGrant) -> (Result<(), String>, Vec<Delivery>) {
+        let now = timefmt::now_ms();
+        // The common case costs nothing: written in time, the grant is as it was reported.
+        if now.saturating_sub(grant.answered_at) <= grant.allowed_lateness() {
+            return (Ok(()), Vec::new());
+        }
+        if let Some(replica) = &self.replica {
+            let caught_up = self.catch_up(replica, std::time::Duration::from_millis(CATCH_UP_MS));
+            let held = self.still_granted(&self.inner().engine, grant.claim, now);
+            let verdict = match (held, caught_up) {
+                (Held::Yes, Ok(_)) if grant.ttl_ms.is_none() => return (Ok(()), Vec::new()),
+                (Held::No, _) => stale_reason("it was ended"),
+                (Held::LeaseOver, _) => stale_reason("its lease ran out"),
+                (Held::Yes, _) => stale_reason("its answer came too late to report its lease"),
+            };
+            if held != Held::No {
+                // Through the log, like every change; a failure leaves it to its lease.
+                let _ = self.propose(replica, give_back_op(grant.claim), None);
+            }
+            return (Err(verdict), Vec::new());
+        }
+        let mut inner = self.inner();
+        self.confirm_direct_at(&mut inner, grant, now)
+    }
+
+    /// `confirm_direct` without `--store`, at `now`, for an answer already known to be late.
+    pub(super) fn confirm_direct_at(
+        &self,
+        inner: &mut Inner,
+        grant: &DirectGrant,
+        now: Millis,
+    ) -> (Result<(), String>, Vec<Delivery>) {
+        let before = self.still_granted(&inner.engine, grant.claim, now);
+        let mut more = self.apply_due(inner, now);
+        let reason = match self.still_granted(&inner.engine, grant.claim, now) {
+            // A grant without a lease reports none: late, it is as true as it was.
+            Held::Yes if grant.ttl_ms.is_none() => return (Ok(()), more),
+            Held::Yes => stale_reason("its answer came too late to report its lease"),
+            Held::LeaseOver => stale_reason("its lease ran out"),
+            Held::No if before == Held::LeaseOver => {
+                return (Err(stale_reason("its lease ran out")), more);
+            }
+            Held::No => return (Err(stale_reason("it was ended")), more),
+        };
+        let command = crate::engine::Command {
+            now,
+            op: give_back_op(grant.claim),
+        };
+        more.extend(self.run_command(inner, command).1);
+        (Err(reason), more)
+    }
+
+    /// Applies the expiries due at `now`, as the timer would (without `--store`; with it, a tick is
+    /// proposed and a lease over by this clock counts as over until the log says so).
+    fn apply_due(&self, inner: &mut Inner, now: Millis) -> Vec<Delivery> {
+        let now = now.max(inner.engine.clock());
+        if inner.engine.next_deadline().is_none_or(|d| d > now) {
+            return Vec::new();
+        }
+        match &self.replica {
+            Some(replica) => {
+                self.propose_tick(replica, inner, now);
+                Vec::new()
+            }
+            None => {
+                let command = crate::engine::Command { now, op: Op::Tick };
+                self.run_command(inner, command).1
+            }
+        }
+    }
+
+    /// Whether `claim`'s grant still stands at `now`.
+    fn still_granted(&self, engine: &Engine, claim: Claim, now: Millis) -> Held {
+        match claim {
+            Claim::Request(request) => match engine.grant_of(request) {
+                None => Held::No,
+                Some(grant) if grant.expires.is_some_and(|t| t <= now) => Held::LeaseOver,
+                Some(_) => Held::Yes,
+            },
+            Claim::Ticket(ticket) => match engine.ticket(ticket) {
+                Some(t) if t.granted => Held::Yes,
+                _ => Held::No,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Yes,
+    /// Still in the engine, but its lease is over by this server's clock.
+    LeaseOver,
+    No,
+}
+
+/// The command that gives `claim`'s grant back.
+fn give_back_op(claim: Claim) -> Op {
+    match claim {
+        Claim::Request(request) => Op::Cancel {
+            request,
+            by: CancelBy::Client,
+        },
+        Claim::Ticket(ticket) => Op::DeleteTicket { ticket },
+    }
+}
+
+#[cfg(test)]
+mod tests;

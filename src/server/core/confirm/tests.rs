@@ -1,0 +1,255 @@
+//! The rules of the moment of writing, with time passed in: a grant is written only while it is
+//! still its client's, expiries due at that moment come first, and a late direct answer is refused
+//! and given back. No sleeps: each test says what the clock reads.
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::super::{Answer, Claim, Core, Delivery, Inner, Parked};
+use super::DirectGrant;
+use crate::engine::{Acquire, CancelBy, Command, Engine, Millis, Op, Reply, RequestId, Wait};
+use crate::server::conn::Slot;
+use crate::server::core::test_ops::grab;
+use crate::server::http::Response;
+
+fn release(client: u128) -> Op {
+    Op::Release {
+        resource: "L".to_string(),
+        token: Uuid::from_u128(client),
+    }
+}
+
+fn run(core: &Core, inner: &mut Inner, now: Millis, op: Op) -> (Reply, Vec<Delivery>) {
+    core.run_command(inner, Command { now, op })
+}
+
+/// A live connection (its client end kept open by the test) for a parked request.
+struct Conn {
+    slot: Arc<Slot>,
+    _client: TcpStream,
+}
+
+fn conn(key: u64) -> Conn {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let client = TcpStream::connect(listener.local_addr().expect("an address")).expect("connect");
+    let (server_end, peer) = listener.accept().expect("accept");
+    // As the server's own connections are: a peek for a hang-up never blocks.
+    server_end.set_nonblocking(true).expect("non-blocking");
+    let local = server_end.local_addr().expect("an address");
+    Conn {
+        slot: Arc::new(Slot::new(key, server_end, peer, local)),
+        _client: client,
+    }
+}
+
+/// Renders a grant as 200 with its fence, anything else as 409.
+fn parked(conn: &Conn) -> Parked {
+    Parked {
+        slot: conn.slot.clone(),
+        responder: Box::new(|answer: &Answer, _: &Engine| match answer {
+            Answer::Granted(grant) => {
+                Response::json(200, &serde_json::json!({"fence": grant.fence}))
+            }
+            _ => Response::new(409),
+        }),
+    }
+}
+
+/// L held by client 1 (lease `ttl_ms` from t=1000), client 2 parked behind it with the same lease,
+/// client 3 waiting (not parked) behind that. Returns client 2's request.
+fn queue_of_three(core: &Core, inner: &mut Inner, c2: &Conn, ttl_ms: u64) -> RequestId {
+    run(core, inner, 1_000, grab(1, Some(ttl_ms)));
+    let request = match run(core, inner, 1_001, grab(2, Some(ttl_ms))).0 {
+        Reply::Queued { request, .. } => request,
+        other => panic!("client 2 should wait: {other:?}"),
+    };
+    inner.parked.insert(request, parked(c2));
+    run(core, inner, 1_002, grab(3, Some(ttl_ms)));
+    request
+}
+
+fn holder_token(inner: &Inner) -> Option<String> {
+    inner
+        .engine
+        .lock("L")
+        .and_then(|v| v.holder().map(|h| h.holder.clone()))
+}
+
+#[test]
+fn a_parked_grant_whose_lease_ran_out_before_writing_is_not_written_and_the_next_is_granted() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c2 = conn(2);
+    let request = queue_of_three(&core, &mut inner, &c2, 3_000);
+    // Client 1 releases at t=2000: client 2 is granted (lease to t=5000), its answer due.
+    let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
+    assert_eq!(due.len(), 1, "client 2's grant is due");
+    let delivery = due.remove(0);
+    assert_eq!(delivery.request, request);
+
+    // The server was paused: the answer is about to be written at t=6000, past the lease.
+    let (ready, more) = core.confirm_at(&mut inner, delivery, 6_000, None);
+    let reason = ready
+        .response
+        .expect_err("a grant past its lease is not written");
+    assert!(reason.contains("lease ran out"), "{reason}");
+    assert!(
+        ready.undo.is_none(),
+        "expired already: nothing to give back"
+    );
+    // The expiry was applied first, in the same step: client 3 holds the lock now, alone.
+    assert_eq!(holder_token(&inner), Some("client 3".to_string()));
+    assert!(inner.engine.grant_of(request).is_none());
+    assert!(!inner.unclaimed.contains(&Claim::Request(request)));
+    assert!(
+        more.is_empty(),
+        "client 3 is not parked here: nothing to deliver"
+    );
+}
+
+#[test]
+fn a_parked_grant_still_held_when_written_is_rendered_then() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c2 = conn(2);
+    let request = queue_of_three(&core, &mut inner, &c2, 3_000);
+    let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
+    // Written 1.5 s later, with 1.5 s of its lease left: still its client's.
+    let (ready, more) = core.confirm_at(&mut inner, due.remove(0), 3_500, None);
+    let response = ready.response.expect("written");
+    assert_eq!(response.status, 200);
+    assert!(
+        ready.undo.is_some(),
+        "a client gone now would still give it back"
+    );
+    assert!(more.is_empty());
+    assert_eq!(holder_token(&inner), Some("client 2".to_string()));
+    assert!(inner.engine.grant_of(request).is_some());
+}
+
+#[test]
+fn a_parked_grant_ended_before_writing_is_not_written() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c2 = conn(2);
+    let request = queue_of_three(&core, &mut inner, &c2, 60_000);
+    let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
+    let delivery = due.remove(0);
+    // An administrator ended it before its answer went out.
+    let cancel = Op::Cancel {
+        request,
+        by: CancelBy::Admin,
+    };
+    run(&core, &mut inner, 2_001, cancel);
+    let (ready, _) = core.confirm_at(&mut inner, delivery, 2_002, None);
+    let reason = ready.response.expect_err("an ended grant is not written");
+    assert!(reason.contains("ended"), "{reason}");
+    assert!(ready.undo.is_none());
+    assert_eq!(holder_token(&inner), Some("client 3".to_string()));
+}
+
+#[test]
+fn a_grant_that_cannot_be_confirmed_is_not_written_and_is_kept_to_be_given_back() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c2 = conn(2);
+    let request = queue_of_three(&core, &mut inner, &c2, 60_000);
+    let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
+    let why = Some("etcd did not answer".to_string());
+    let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_001, why);
+    let reason = ready.response.expect_err("unconfirmed: not written");
+    assert!(reason.contains("etcd did not answer"), "{reason}");
+    assert_eq!(
+        ready.undo.map(|(claim, _)| claim),
+        Some(Claim::Request(request))
+    );
+    assert!(inner.unclaimed.contains(&Claim::Request(request)));
+}
+
+#[test]
+fn answers_that_are_not_grants_are_rendered_without_checks() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c2 = conn(2);
+    run(&core, &mut inner, 1_000, grab(1, None));
+    let waiter = Op::Acquire(Acquire {
+        wait: Wait::Until(2_000),
+        ..match grab(2, None) {
+            Op::Acquire(a) => a,
+            _ => unreachable!(),
+        }
+    });
+    let request = match run(&core, &mut inner, 1_001, waiter).0 {
+        Reply::Queued { request, .. } => request,
+        other => panic!("client 2 should wait: {other:?}"),
+    };
+    inner.parked.insert(request, parked(&c2));
+    let (_, mut due) = run(&core, &mut inner, 2_500, Op::Tick);
+    let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 9_000, None);
+    assert_eq!(ready.response.expect("written").status, 409);
+    assert!(ready.undo.is_none());
+}
+
+fn direct(core: &Core, inner: &mut Inner, now: Millis, ttl_ms: Option<u64>) -> DirectGrant {
+    let reply = run(core, inner, now, grab(1, ttl_ms)).0;
+    DirectGrant::of(&reply, now).expect("a grant")
+}
+
+#[test]
+fn a_late_direct_grant_is_refused_and_given_back_to_the_next_in_line() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let grant = direct(&core, &mut inner, 1_000, Some(4_000));
+    run(&core, &mut inner, 1_001, grab(2, Some(4_000)));
+    // Written 2 s late (more than a quarter of its lease): its reported lease is untrue by then.
+    let (verdict, more) = core.confirm_direct_at(&mut inner, &grant, 3_000);
+    let reason = verdict.expect_err("refused");
+    assert!(reason.contains("too late"), "{reason}");
+    assert!(more.is_empty());
+    assert_eq!(
+        holder_token(&inner),
+        Some("client 2".to_string()),
+        "given back"
+    );
+}
+
+#[test]
+fn a_direct_grant_past_its_lease_is_refused_after_the_expiry() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let grant = direct(&core, &mut inner, 1_000, Some(3_000));
+    run(&core, &mut inner, 1_001, grab(2, Some(3_000)));
+    let (verdict, _) = core.confirm_direct_at(&mut inner, &grant, 5_000);
+    let reason = verdict.expect_err("refused");
+    assert!(reason.contains("lease ran out"), "{reason}");
+    assert_eq!(holder_token(&inner), Some("client 2".to_string()));
+}
+
+#[test]
+fn a_late_direct_grant_without_a_lease_is_still_written() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let grant = direct(&core, &mut inner, 1_000, None);
+    let (verdict, _) = core.confirm_direct_at(&mut inner, &grant, 60_000);
+    assert!(verdict.is_ok());
+    assert_eq!(holder_token(&inner), Some("client 1".to_string()));
+}
+
+#[test]
+fn a_direct_grant_may_be_late_by_a_quarter_of_its_lease_and_at_most_a_second() {
+    let now = 1_000;
+    let reply = |ttl_ms: Option<u64>| {
+        let mut engine = Engine::new();
+        engine
+            .apply(Command {
+                now,
+                op: grab(1, ttl_ms),
+            })
+            .reply
+    };
+    let of = |ttl| DirectGrant::of(&reply(ttl), now).expect("a grant");
+    assert_eq!(of(Some(400)).allowed_lateness(), 100);
+    assert_eq!(of(Some(60_000)).allowed_lateness(), super::LATE_MS);
+    assert_eq!(of(None).allowed_lateness(), super::LATE_MS);
+}
