@@ -26,6 +26,7 @@ fn grab(client: u128, ttl_ms: Option<u64>) -> Op {
         meta: None,
         slots: None,
         mode: Mode::Exclusive,
+        handles: None,
     })
 }
 
