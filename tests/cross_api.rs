@@ -63,7 +63,7 @@ fn v1_owner(server: &Server) -> u64 {
 
 #[test]
 fn three_apis_contend_on_one_resource_in_one_fifo_line() {
-    let server = Server::start();
+    let server = admin_server();
     let addr = server.addr();
 
     // 1. A WebMutex holder.
@@ -119,7 +119,7 @@ fn three_apis_contend_on_one_resource_in_one_fifo_line() {
         .iter()
         .map(|l| uid_number(l["uid"].as_str().expect("uid")))
         .collect();
-    let hal_resources = hal_json(&server.get("/resources"), "GET /resources");
+    let hal_resources = hal_json(&admin_get(&server, "/resources"), "GET /resources");
     assert_eq!(
         hal_resources["_embedded"]["resources"],
         json!([{"_links": {"self": {"href": format!("/resources/{R}")}}, "name": R}]),
@@ -234,7 +234,7 @@ fn three_apis_contend_on_one_resource_in_one_fifo_line() {
 
 #[test]
 fn a_hal_lock_whose_lifetime_runs_out_hands_over_to_a_v1_waiter() {
-    let server = Server::start();
+    let server = admin_server();
     let r = hal_post(&server, R, r#"{"title": "short-lived", "lifetime": 1}"#);
     assert_eq!(r.status, 201, "{r}");
     let hal_path = location_path(&r, "weblock.test");
@@ -260,7 +260,7 @@ fn a_hal_lock_whose_lifetime_runs_out_hands_over_to_a_v1_waiter() {
 
 #[test]
 fn every_api_refuses_or_queues_behind_a_holder_from_another() {
-    let server = Server::start();
+    let server = admin_server();
     // HAL holds: WebMutex is 409, HAL wait 0 is 408, /v1 is queued.
     let hal_path = hal_lock_ok(&server, "shared", "hal-holder");
     let r = server.post("/grab", Enc::Form, &[("id", "shared")]);
@@ -342,7 +342,7 @@ fn an_administrator_deleting_the_resource_ends_waiters_of_every_api() {
 fn a_lease_taken_through_one_api_shows_as_the_same_lease_in_the_others() {
     // docs/api.md: durations may be fractional; "locks taken through other APIs show their lease as
     // `lifetime`" (HAL), and a /v1 request shows its `timeout`. A 2.5 s WebMutex lease is 2.5 s there.
-    let server = Server::start();
+    let server = admin_server();
     let grant = server.grab_ok(
         Enc::Json,
         &[("id", "leased"), ("holder", "wm"), ("ttl", "2.5")],
@@ -373,7 +373,7 @@ fn a_hal_resource_name_is_a_webmutex_id_too() {
     // docs/api.md: WebMutex ids are 1 to 128 characters "so a HAL resource name and a /v1/locks resource
     // name are WebMutex ids too, and name the same lock". A HAL name that is no WebMutex id must then
     // be refused by the HAL API, or else be one that /status can name.
-    let server = Server::start();
+    let server = admin_server();
     for len in [128, 129, 200] {
         let name = "a".repeat(len);
         let r = hal_post(&server, &name, r#"{"title": "long name"}"#);
@@ -394,7 +394,7 @@ fn a_hal_resource_name_is_a_webmutex_id_too() {
 
 #[test]
 fn a_webmutex_lock_cannot_be_ended_through_a_public_url_only_by_its_token() {
-    let server = Server::start();
+    let server = admin_server();
     let grant = server.post("/grab", Enc::Form, &[("id", "guarded"), ("ttl", "60")]);
     assert_eq!(grant.status, 200, "{grant}");
     let token = grant.json()["token"]

@@ -142,7 +142,7 @@ fn read_within(conn: &mut Conn, within: Duration) -> Result<Response, String> {
 /// token renews it.
 #[test]
 fn a_retry_that_collected_a_grant_keeps_it_when_the_first_connection_dies() {
-    let server = Server::start();
+    let server = admin_server();
     let addr = server.addr();
     // (P pipelines a request behind its grab, P hangs up after ms, Q comes ms after that)
     let rounds: [(bool, u64, u64); 8] = [
@@ -235,7 +235,7 @@ fn a_retry_that_collected_a_grant_keeps_it_when_the_first_connection_dies() {
 /// once), or be free when nobody else waits — never to B's dead connection.
 #[test]
 fn a_waiter_that_hangs_up_after_sending_extra_bytes_never_becomes_the_holder() {
-    let server = Server::start();
+    let server = admin_server();
     let addr = server.addr();
     let extras: [(&str, &[u8]); 3] = [
         ("crlf", b"\r\n"),
@@ -468,7 +468,7 @@ fn pipelined_tiny_requests_do_not_stall_other_clients() {
 fn a_hang_up_never_cancels_the_retry_that_replaced_it() {
     const BATCHES: usize = 2;
     const ROUNDS: usize = 30;
-    let server = Server::start();
+    let server = admin_server();
     let addr = server.addr();
     let mut failures = Vec::new();
     for batch in 0..BATCHES {
@@ -672,7 +672,7 @@ fn a_chunked_body_of_many_tiny_chunks_is_answered_promptly() {
 
 #[test]
 fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
-    let server = Server::start();
+    let server = admin_server();
     hal_lock_ok(&server, "hq", "holder");
     let rx = spawn_hal(server.addr(), "hq", r#"{"title":"w","wait":5}"#);
 
@@ -727,7 +727,7 @@ fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
 
 #[test]
 fn requester_data_is_bounded() {
-    let server = Server::start();
+    let server = admin_server();
     let big = "x".repeat(100 * 1024);
     let body = json!({ "requester_data": { "blob": big }, "timeout": 60 }).to_string();
     let r = server.request(
@@ -779,7 +779,7 @@ fn an_empty_name_with_two_slashes_deletes_nothing() {
 
 #[test]
 fn a_lease_under_a_millisecond_is_refused() {
-    let server = Server::start();
+    let server = admin_server();
 
     let r = server.post_empty("/grab?id=tiny1&ttl=0.0004");
     assert_eq!(r.status, 400, "/grab ttl=0.0004: {r}");
@@ -813,7 +813,7 @@ fn a_lease_under_a_millisecond_is_refused() {
 
 #[test]
 fn a_chunk_size_with_a_sign_is_refused() {
-    let server = Server::start();
+    let server = admin_server();
     let mut c = server.connect();
     c.send(
         b"POST /grab HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
