@@ -855,7 +855,10 @@ fn admin_requests_are_403_when_no_credentials_are_configured() {
         }
     }
     let r = request_at(server.addr, "GET", &lock, &[], b"");
-    assert_eq!(r.status, 200, "the lock is still there, for its holder: {r}");
+    assert_eq!(
+        r.status, 200,
+        "the lock is still there, for its holder: {r}"
+    );
 }
 
 #[test]
