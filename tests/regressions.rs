@@ -6,7 +6,7 @@
 //! - a waiter that sent extra bytes before hanging up is still seen to be gone, and never holds the lock;
 //! - a retry that replaced a parked connection is never cancelled by that connection's hang-up;
 //! - pipelined tiny requests, and chunked bodies of tiny chunks, cost linear time and stall nobody;
-//! - a HAL waiter ended through its request-queue URL gets its 409;
+//! - a HAL waiter ended at its lock URL gets its 409 (its request-queue URL may not end it);
 //! - `requester_data` is bounded; `DELETE /resources//` deletes nothing; a lease under a millisecond
 //!   and a chunk size with a sign are refused;
 //! - `weblock grab --wait` whose wait an administrator ended exits 1 (the answer is no), not 4.
@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use hal_helpers::{
-    ANSWER_DEADLINE, admin_delete, hal_lock_ok, hal_locks, poll_until, server_with_admin,
-    spawn_hal, v1_number,
+    ANSWER_DEADLINE, admin_delete, admin_server, hal_lock_ok, hal_locks, poll_until,
+    server_with_admin, spawn_hal, v1_number,
 };
 use serde_json::{Value, json};
 
@@ -142,7 +142,7 @@ fn read_within(conn: &mut Conn, within: Duration) -> Result<Response, String> {
 /// token renews it.
 #[test]
 fn a_retry_that_collected_a_grant_keeps_it_when_the_first_connection_dies() {
-    let server = admin_server();
+    let server = Server::start();
     let addr = server.addr();
     // (P pipelines a request behind its grab, P hangs up after ms, Q comes ms after that)
     let rounds: [(bool, u64, u64); 8] = [
@@ -235,7 +235,7 @@ fn a_retry_that_collected_a_grant_keeps_it_when_the_first_connection_dies() {
 /// once), or be free when nobody else waits — never to B's dead connection.
 #[test]
 fn a_waiter_that_hangs_up_after_sending_extra_bytes_never_becomes_the_holder() {
-    let server = admin_server();
+    let server = Server::start();
     let addr = server.addr();
     let extras: [(&str, &[u8]); 3] = [
         ("crlf", b"\r\n"),
@@ -468,7 +468,7 @@ fn pipelined_tiny_requests_do_not_stall_other_clients() {
 fn a_hang_up_never_cancels_the_retry_that_replaced_it() {
     const BATCHES: usize = 2;
     const ROUNDS: usize = 30;
-    let server = admin_server();
+    let server = Server::start();
     let addr = server.addr();
     let mut failures = Vec::new();
     for batch in 0..BATCHES {
@@ -667,11 +667,11 @@ fn a_chunked_body_of_many_tiny_chunks_is_answered_promptly() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// 6. A HAL waiter ended through its request-queue URL gets 409
+// 6. A HAL waiter ended at its lock URL gets 409 (its request-queue URL may not end it)
 // ---------------------------------------------------------------------------------------------------
 
 #[test]
-fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
+fn a_hal_waiter_deleted_at_its_url_is_answered_409_and_not_through_its_request_queue_url() {
     let server = admin_server();
     hal_lock_ok(&server, "hq", "holder");
     let rx = spawn_hal(server.addr(), "hq", r#"{"title":"w","wait":5}"#);
@@ -697,12 +697,21 @@ fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
             _ => Err(v.to_string()),
         }
     });
+    // The request-queue API lists its URL to anyone: it may not end a HAL lock, whose URL is its key.
     let r = server.request(
         "DELETE",
         &format!("/v1/locks/hq/requests/{waiter}/"),
         &[],
         b"",
     );
+    assert_eq!(r.status, 403, "DELETE of a HAL request through /v1: {r}");
+    assert_eq!(hal_locks(&server, "hq").len(), 2, "nothing was ended");
+    // Its lock URL, which an administrator may read, ends it.
+    let uid = hal_locks(&server, "hq")[1]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = server.request("DELETE", &format!("/locks/hq/{uid}"), &[], b"");
     assert_eq!(r.status, 204, "DELETE of the waiting request: {r}");
 
     let started = Instant::now();
@@ -710,7 +719,7 @@ fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
         .unwrap_or_else(|e| panic!("the HAL waiter got no answer: {e}"));
     assert_eq!(
         r.status, 409,
-        "a HAL waiter whose request was deleted (here through its request-queue URL) gets 409: {r}"
+        "a HAL waiter whose request was deleted gets 409: {r}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -727,7 +736,7 @@ fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
 
 #[test]
 fn requester_data_is_bounded() {
-    let server = admin_server();
+    let server = Server::start();
     let big = "x".repeat(100 * 1024);
     let body = json!({ "requester_data": { "blob": big }, "timeout": 60 }).to_string();
     let r = server.request(
@@ -779,7 +788,7 @@ fn an_empty_name_with_two_slashes_deletes_nothing() {
 
 #[test]
 fn a_lease_under_a_millisecond_is_refused() {
-    let server = admin_server();
+    let server = Server::start();
 
     let r = server.post_empty("/grab?id=tiny1&ttl=0.0004");
     assert_eq!(r.status, 400, "/grab ttl=0.0004: {r}");
@@ -813,7 +822,7 @@ fn a_lease_under_a_millisecond_is_refused() {
 
 #[test]
 fn a_chunk_size_with_a_sign_is_refused() {
-    let server = admin_server();
+    let server = Server::start();
     let mut c = server.connect();
     c.send(
         b"POST /grab HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
