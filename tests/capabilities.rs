@@ -330,3 +330,67 @@ fn requests_open_to_the_network_are_refused_without_the_access_secret() {
     assert_eq!(r.status, 200, "{r}");
     assert_eq!(r.json()["in_use"], false, "nothing was taken: {r}");
 }
+
+// --- Journals from before handles were random ----------------------------------------------------
+
+/// A journal line as `weblock serve --state` writes it: `crc32 json`.
+fn journal_line(json: &str) -> String {
+    format!("{:08x} {json}\n", weblock::journal::crc32(json.as_bytes()))
+}
+
+#[test]
+fn an_old_journals_locks_keep_their_counter_made_urls() {
+    let dir = TempDir::new();
+    let state = dir.path().join("state.journal");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    // Two acquires as journals wrote them before handles: a HAL lock (request 1) and a request-queue
+    // request (request 2).
+    let hal = r#"{"command":{"now":NOW,"op":{"acquire":{"resource":"old","token":"00000000-0000-0000-0000-0000000000a1","holder":"old hal lock","ttl_ms":null,"wait":"no","grace_ms":null,"meta":"{\"wait\":0}"}}}}"#;
+    let queue = r#"{"command":{"now":NOW,"op":{"acquire":{"resource":"oldq","token":"00000000-0000-0000-0000-0000000000a2","holder":"\"q\"","ttl_ms":null,"wait":"forever","grace_ms":null,"meta":"{\"requester_data\":\"q\"}"}}}}"#;
+    let journal: String = [hal, queue]
+        .iter()
+        .map(|line| journal_line(&line.replace("NOW", &now.to_string())))
+        .collect();
+    std::fs::write(&state, journal).expect("write the journal");
+    let path = state.to_str().expect("a UTF-8 temporary path");
+    let server = Server::start_with(&["--state", path]);
+
+    let old_uid = format!("{:032x}", 1);
+    let r = server.get(&format!("/locks/old/{old_uid}"));
+    assert_eq!(r.status, 200, "the old HAL URL: {r}");
+    assert_eq!(r.json()["uid"], old_uid.as_str(), "{r}");
+    let v = v1_get(&server, "/v1/locks/oldq/requests/2/");
+    assert_eq!(v["current_status"], "active", "the old /v1 URL: {v}");
+    // A lock taken now is named at random, next to them.
+    let r = hal_post(&server, "fresh", r#"{"title": "new"}"#);
+    let fresh = uid_of_path(&location_path(&r, "weblock.test"));
+    assert!(
+        u128::from_str_radix(&fresh, 16).expect("hex") > 1 << 64,
+        "{fresh}"
+    );
+    // Their old URLs end them.
+    let r = server.request("DELETE", &format!("/locks/old/{old_uid}"), &[], b"");
+    assert_eq!(r.status, 204, "{r}");
+    let r = server.request("DELETE", "/v1/locks/oldq/requests/2/", &[], b"");
+    assert_eq!(r.status, 204, "{r}");
+    assert!(!in_use(&server, "old") && !in_use(&server, "oldq"));
+}
+
+#[test]
+fn random_lock_urls_survive_a_restart_from_the_journal() {
+    let dir = TempDir::new();
+    let state = dir.path().join("state.journal");
+    let path = state.to_str().expect("a UTF-8 temporary path");
+    let server = Server::start_with(&["--state", path]);
+    let uid = hal_uid(&server, "db", "holder");
+    let (_, request) = v1_create(&server, "q", &json!("q"), 0);
+    drop(server);
+    let server = Server::start_with(&["--state", path]);
+    assert_eq!(server.get(&format!("/locks/db/{uid}")).status, 200);
+    assert_eq!(v1_get(&server, &request)["current_status"], "active");
+    let r = server.request("DELETE", &format!("/locks/db/{uid}"), &[], b"");
+    assert_eq!(r.status, 204, "{r}");
+}
