@@ -280,12 +280,15 @@ fn gatekeeper_tickets_end_and_refresh_only_with_their_own_id() {
 
 // --- What every API leaves to anyone who reaches the server: refused only without the secret -----
 
+/// A method, a target, its headers and its body.
+type OpenRequest<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn requests_open_to_the_network_are_refused_without_the_access_secret() {
     let dir = TempDir::new();
     let server = Server::start_with_secrets(&dir.path().join("secrets"), "s3cret\n");
     let json = [("Content-Type", "application/json")];
-    let open: [(&str, &str, &[(&str, &str)], &str); 9] = [
+    let open: [OpenRequest; 9] = [
         ("POST", "/grab", &[], "id=db"),
         ("POST", "/reserve", &[], ""),
         ("POST", "/locks/db", &json, r#"{"title": "t"}"#),
