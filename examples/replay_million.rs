@@ -39,6 +39,7 @@ fn main() {
                 meta: None,
                 slots: None,
                 mode: Mode::Exclusive,
+                handles: None,
             });
             line(Command { now, op }, &mut bytes);
         }

@@ -21,6 +21,7 @@ fn acquire(client: u128, slots: Option<u32>, mode: Mode) -> Op {
         meta: None,
         slots,
         mode,
+        handles: None,
     })
 }
 

@@ -20,10 +20,16 @@ const BASIC_GOOD: &str = "Basic YW55b25lOnMzY3JldC10d28=";
 /// `anyone:wrong`
 const BASIC_WRONG: &str = "Basic YW55b25lOndyb25n";
 
-/// One GET per API, and what it answers once let in (the request-queue resource does not exist: 404).
+/// One GET per API, and what it answers once let in (the HAL lock and the request-queue resource do
+/// not exist: 404; the HAL listings are administrative).
 const APIS: &[(&str, &str, u16, &str)] = &[
     ("WebMutex", "/status?id=db", 200, "fail"),
-    ("HAL", "/resources", 200, "error"),
+    (
+        "HAL",
+        "/locks/db/0123456789abcdef0123456789abcdef",
+        404,
+        "error",
+    ),
     ("request queue", "/v1/locks/nothing/", 404, "error"),
     ("gatekeeper", "/api/services", 200, "error"),
 ];
@@ -99,19 +105,21 @@ fn administrative_requests_still_need_the_administrator() {
         "--admin-credentials",
         admin.to_str().unwrap(),
     ]);
-    // The access secret is not the administrator's password.
-    let r = server.request(
-        "DELETE",
-        "/resources/db",
-        &[("Authorization", "Bearer s3cret-one")],
-        b"",
-    );
-    assert_eq!(r.status, 401, "{r}");
-    assert_eq!(
-        r.header("www-authenticate"),
-        Some(r#"Basic realm="weblock admin""#),
-        "{r}"
-    );
+    // The access secret is not the administrator's password, for the listings too.
+    for (method, target) in [("DELETE", "/resources/db"), ("GET", "/resources")] {
+        let r = server.request(
+            method,
+            target,
+            &[("Authorization", "Bearer s3cret-one")],
+            b"",
+        );
+        assert_eq!(r.status, 401, "{method} {target}: {r}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some(r#"Basic realm="weblock admin""#),
+            "{r}"
+        );
+    }
     // The administrator's credentials (`admin:adm1n`) let the request in, and are checked as before.
     let r = server.request(
         "DELETE",

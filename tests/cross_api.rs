@@ -51,8 +51,13 @@ fn answer_of(rx: &mpsc::Receiver<Result<Response, String>>, what: &str) -> Respo
 
 /// `/v1/locks/{R}/owner/`: 200, the owner request's number.
 fn v1_owner(server: &Server) -> u64 {
-    let r = server.get(&format!("/v1/locks/{R}/owner/"));
-    assert_eq!(r.status, 200, "GET /v1/locks/{R}/owner/: {r}");
+    v1_owner_of(server, R)
+}
+
+/// `/v1/locks/{name}/owner/`: 200, the owner request's number.
+fn v1_owner_of(server: &Server, name: &str) -> u64 {
+    let r = server.get(&format!("/v1/locks/{name}/owner/"));
+    assert_eq!(r.status, 200, "GET /v1/locks/{name}/owner/: {r}");
     let v = r.json();
     v1_number(
         v["request"]
@@ -63,7 +68,7 @@ fn v1_owner(server: &Server) -> u64 {
 
 #[test]
 fn three_apis_contend_on_one_resource_in_one_fifo_line() {
-    let server = Server::start();
+    let server = admin_server();
     let addr = server.addr();
 
     // 1. A WebMutex holder.
@@ -115,41 +120,43 @@ fn three_apis_contend_on_one_resource_in_one_fifo_line() {
         actives,
         [&json!(true), &json!(false), &json!(false), &json!(false)]
     );
-    let numbers: Vec<u64> = locks
+    let uids: Vec<String> = locks
         .iter()
-        .map(|l| uid_number(l["uid"].as_str().expect("uid")))
+        .map(|l| l["uid"].as_str().expect("uid").to_string())
         .collect();
-    let hal_resources = hal_json(&server.get("/resources"), "GET /resources");
+    uids.iter().for_each(|u| assert_uid_shape(u));
+    let hal_resources = hal_json(&admin_get(&server, "/resources"), "GET /resources");
     assert_eq!(
         hal_resources["_embedded"]["resources"],
         json!([{"_links": {"self": {"href": format!("/resources/{R}")}}, "name": R}]),
         "{hal_resources}"
     );
 
-    // …the request-queue views (the same requests: a HAL uid is the /v1 request number)…
-    assert_eq!(
-        numbers[2],
-        v1_number(&v1_path),
-        "the /v1 request in the HAL listing"
-    );
+    // …the request-queue views (the same requests, in the same order, by their numbers)…
     let r = server.get(&format!("/v1/locks/{R}/"));
     assert_eq!(r.status, 200, "{r}");
     let v = r.json();
-    assert_eq!(
-        v1_number(v["owner"].as_str().expect("an owner")),
-        numbers[0],
-        "{v}"
-    );
-    let requests: Vec<u64> = v["requests"]
+    let numbers: Vec<u64> = v["requests"]
         .as_array()
         .expect("requests")
         .iter()
         .map(|u| v1_number(u.as_str().expect("a URL")))
         .collect();
+    assert_eq!(numbers.len(), 4, "/v1 lists the same requests: {v}");
     assert_eq!(
-        requests, numbers,
-        "/v1 lists the same requests in order: {v}"
+        numbers[2],
+        v1_number(&v1_path),
+        "the /v1 request third in line"
     );
+    assert_eq!(
+        v1_number(v["owner"].as_str().expect("an owner")),
+        numbers[0],
+        "{v}"
+    );
+    // A uid is no number, and no number a uid: neither tells the other.
+    for (uid, number) in uids.iter().zip(&numbers) {
+        assert_ne!(*uid, format!("{number:032x}"), "{v}");
+    }
     assert_eq!(v1_owner(&server), numbers[0]);
     let v1_doc = v1_get(&server, &v1_path);
     assert_eq!(v1_doc["current_status"], "waiting", "{v1_doc}");
@@ -168,7 +175,7 @@ fn three_apis_contend_on_one_resource_in_one_fifo_line() {
     let r = answer_of(&hal_waiter, "the HAL waiter, after the WebMutex release");
     assert_eq!(r.status, 201, "{r}");
     let hal_path = location_path(&r, "weblock.test");
-    assert_eq!(uid_number(&uid_of_path(&hal_path)), numbers[1]);
+    assert_eq!(uid_of_path(&hal_path), uids[1]);
     let s = wait_for_holder(&server, R, "hal-waiter");
     let f2 = fence_of(&s, "/status of the HAL holder");
     assert_eq!(queue_of(&s), [v1_text.as_str(), "wm-waiter"], "{s}");
@@ -234,7 +241,7 @@ fn three_apis_contend_on_one_resource_in_one_fifo_line() {
 
 #[test]
 fn a_hal_lock_whose_lifetime_runs_out_hands_over_to_a_v1_waiter() {
-    let server = Server::start();
+    let server = admin_server();
     let r = hal_post(&server, R, r#"{"title": "short-lived", "lifetime": 1}"#);
     assert_eq!(r.status, 201, "{r}");
     let hal_path = location_path(&r, "weblock.test");
@@ -260,7 +267,7 @@ fn a_hal_lock_whose_lifetime_runs_out_hands_over_to_a_v1_waiter() {
 
 #[test]
 fn every_api_refuses_or_queues_behind_a_holder_from_another() {
-    let server = Server::start();
+    let server = admin_server();
     // HAL holds: WebMutex is 409, HAL wait 0 is 408, /v1 is queued.
     let hal_path = hal_lock_ok(&server, "shared", "hal-holder");
     let r = server.post("/grab", Enc::Form, &[("id", "shared")]);
@@ -283,8 +290,13 @@ fn every_api_refuses_or_queues_behind_a_holder_from_another() {
     let r = server.post("/grab", Enc::Json, &[("id", "shared")]);
     assert_eq!(r.status, 409, "{r}");
     assert_eq!(r.json()["holder"], r#""v1-holder""#, "{r}");
-    // The /v1 holder's request is a HAL lock too, at the URL of its number.
-    let uid = format!("{:032x}", v1_number(&v1_path));
+    // The /v1 holder's request is a HAL lock too, at the URL of its uid (not of its number).
+    let uid = hal_locks(&server, "shared")[0]["uid"]
+        .as_str()
+        .expect("uid")
+        .to_string();
+    let made_up = format!("{:032x}", v1_number(&v1_path));
+    assert_eq!(server.get(&format!("/locks/shared/{made_up}")).status, 404);
     let doc = hal_json(
         &server.get(&format!("/locks/shared/{uid}")),
         "the /v1 holder through HAL",
@@ -342,7 +354,7 @@ fn an_administrator_deleting_the_resource_ends_waiters_of_every_api() {
 fn a_lease_taken_through_one_api_shows_as_the_same_lease_in_the_others() {
     // docs/api.md: durations may be fractional; "locks taken through other APIs show their lease as
     // `lifetime`" (HAL), and a /v1 request shows its `timeout`. A 2.5 s WebMutex lease is 2.5 s there.
-    let server = Server::start();
+    let server = admin_server();
     let grant = server.grab_ok(
         Enc::Json,
         &[("id", "leased"), ("holder", "wm"), ("ttl", "2.5")],
@@ -353,8 +365,13 @@ fn a_lease_taken_through_one_api_shows_as_the_same_lease_in_the_others() {
     let since = hal_time_ms(&locks[0]["active_since"], "active_since");
     let expires = hal_time_ms(&locks[0]["active_expires"], "active_expires");
     assert_eq!(expires - since, 2500, "{locks:?}");
-    let number = uid_number(locks[0]["uid"].as_str().expect("uid"));
-    let v1 = v1_get(&server, &format!("/v1/locks/leased/requests/{number}/"));
+    let v1 = v1_get(
+        &server,
+        &format!(
+            "/v1/locks/leased/requests/{}/",
+            v1_owner_of(&server, "leased")
+        ),
+    );
     assert_eq!(v1["current_status"], "active", "{v1}");
     assert_eq!(
         locks[0]["lifetime"],
@@ -373,7 +390,7 @@ fn a_hal_resource_name_is_a_webmutex_id_too() {
     // docs/api.md: WebMutex ids are 1 to 128 characters "so a HAL resource name and a /v1/locks resource
     // name are WebMutex ids too, and name the same lock". A HAL name that is no WebMutex id must then
     // be refused by the HAL API, or else be one that /status can name.
-    let server = Server::start();
+    let server = admin_server();
     for len in [128, 129, 200] {
         let name = "a".repeat(len);
         let r = hal_post(&server, &name, r#"{"title": "long name"}"#);
@@ -394,17 +411,17 @@ fn a_hal_resource_name_is_a_webmutex_id_too() {
 
 #[test]
 fn a_webmutex_lock_cannot_be_ended_through_a_public_url_only_by_its_token() {
-    let server = Server::start();
+    let server = admin_server();
     let grant = server.post("/grab", Enc::Form, &[("id", "guarded"), ("ttl", "60")]);
     assert_eq!(grant.status, 200, "{grant}");
     let token = grant.json()["token"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    // Its request number is public (the HAL listing shows its uid, /v1 its URL).
+    // Its /v1 URL is public, and its HAL uid is shown to an administrator.
     let locks = hal_locks(&server, "guarded");
     let uid = locks[0]["uid"].as_str().unwrap_or_default().to_string();
-    let number = uid_number(&uid);
+    let number = v1_owner_of(&server, "guarded");
     for (method, path) in [
         ("DELETE", format!("/locks/guarded/{uid}")),
         ("DELETE", format!("/v1/locks/guarded/requests/{number}/")),

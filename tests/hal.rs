@@ -123,7 +123,7 @@ impl Drop for OwnServer {
 
 #[test]
 fn acquire_is_201_with_an_absolute_location_on_the_host_the_client_used() {
-    let server = Server::start();
+    let server = admin_server();
     let r = server.request(
         "POST",
         "/locks/foo",
@@ -189,7 +189,7 @@ fn acquire_is_201_with_an_absolute_location_on_the_host_the_client_used() {
 
 #[test]
 fn acquire_of_a_busy_resource_with_wait_0_is_408_at_once() {
-    let server = Server::start();
+    let server = admin_server();
     let held = hal_lock_ok(&server, "busy", "holder");
     for body in [
         r#"{"title": "impatient", "wait": 0}"#,
@@ -206,7 +206,7 @@ fn acquire_of_a_busy_resource_with_wait_0_is_408_at_once() {
 
 #[test]
 fn acquire_times_out_with_408_after_a_short_wait() {
-    let server = Server::start();
+    let server = admin_server();
     hal_lock_ok(&server, "slow", "holder");
     let rx = spawn_hal(server.addr(), "slow", r#"{"title": "short", "wait": 0.3}"#);
     // While it waits (if the test sees it in time), it is listed as waiting until 0.3 s after it came.
@@ -241,7 +241,7 @@ fn acquire_times_out_with_408_after_a_short_wait() {
 
 #[test]
 fn a_waiter_is_answered_201_the_moment_the_holder_deletes_its_lock() {
-    let server = Server::start();
+    let server = admin_server();
     let held = hal_lock_ok(&server, "handover", "holder");
     // A Host of its own: its Location, made when the lock comes to it, is on that host.
     let rx = spawn_hal_with(
@@ -281,7 +281,7 @@ fn a_waiter_is_answered_201_the_moment_the_holder_deletes_its_lock() {
 
 #[test]
 fn waiters_are_granted_in_fifo_order() {
-    let server = Server::start();
+    let server = admin_server();
     let held = hal_lock_ok(&server, "fifo", "holder");
     let first = spawn_hal(server.addr(), "fifo", r#"{"title": "first", "wait": 30}"#);
     wait_for_hal_count(&server, "fifo", 2);
@@ -332,7 +332,7 @@ fn a_waiter_is_answered_409_when_an_administrator_deletes_the_resource() {
 
 #[test]
 fn a_waiting_request_deleted_at_its_url_is_answered_409() {
-    let server = Server::start();
+    let server = admin_server();
     let held = hal_lock_ok(&server, "cancel", "holder");
     let rx = spawn_hal(
         server.addr(),
@@ -366,7 +366,7 @@ fn a_waiting_request_deleted_at_its_url_is_answered_409() {
 
 #[test]
 fn a_lock_is_gone_when_its_lifetime_runs_out() {
-    let server = Server::start();
+    let server = admin_server();
     let r = hal_post(
         &server,
         "lease",
@@ -399,7 +399,7 @@ fn a_lock_is_gone_when_its_lifetime_runs_out() {
 
 #[test]
 fn the_next_waiter_gets_the_lock_when_the_lifetime_runs_out() {
-    let server = Server::start();
+    let server = admin_server();
     let r = hal_post(&server, "expiry", r#"{"title": "leaser", "lifetime": 1}"#);
     assert_empty(&r, 201, "acquire with lifetime 1");
     let held = location_path(&r, "weblock.test");
@@ -420,7 +420,7 @@ fn the_next_waiter_gets_the_lock_when_the_lifetime_runs_out() {
 
 #[test]
 fn bad_bodies_are_400_with_a_message_and_take_no_lock() {
-    let server = Server::start();
+    let server = admin_server();
     let cases: &[(&str, &str)] = &[
         ("an empty body", ""),
         ("a blank body", "  \r\n"),
@@ -476,7 +476,7 @@ fn resource_names_outside_letters_and_digits_are_400() {
         );
         assert_error(&r, 400, &format!("POST /locks/{name}"));
         assert_error(
-            &server.get(&format!("/resources/{name}")),
+            &admin_get(&server, &format!("/resources/{name}")),
             400,
             &format!("GET /resources/{name}"),
         );
@@ -486,7 +486,7 @@ fn resource_names_outside_letters_and_digits_are_400() {
             &format!("DELETE /resources/{name}"),
         );
     }
-    let r = server.get("/resources");
+    let r = admin_get(&server, "/resources");
     let v = hal_json(&r, "GET /resources");
     assert_eq!(v["_embedded"]["resources"], json!([]), "no lock taken: {v}");
 }
@@ -495,7 +495,7 @@ fn resource_names_outside_letters_and_digits_are_400() {
 fn numeric_strings_for_wait_or_lifetime_are_refused_or_shown_as_numbers() {
     // The document's `wait` and `lifetime` are numbers. A JSON string is "not a number" (400); a
     // server that takes "300" anyway must show the lock's lifetime as the number it used.
-    let server = Server::start();
+    let server = admin_server();
     let json_body = br#"{"title": "strings", "wait": "2", "lifetime": "300"}"#;
     let form_body = b"title=form&wait=2&lifetime=300";
     for (resource, ct, body) in [
@@ -528,7 +528,7 @@ fn numeric_strings_for_wait_or_lifetime_are_refused_or_shown_as_numbers() {
 
 #[test]
 fn a_huge_lifetime_is_refused_or_shown_with_a_valid_expiry() {
-    let server = Server::start();
+    let server = admin_server();
     let r = hal_post(
         &server,
         "huge",
@@ -549,7 +549,7 @@ fn a_huge_lifetime_is_refused_or_shown_with_a_valid_expiry() {
 
 #[test]
 fn get_lock_is_a_hal_document_with_the_documented_fields() {
-    let server = Server::start();
+    let server = admin_server();
     let r = hal_post(
         &server,
         "foo",
@@ -586,7 +586,7 @@ fn get_lock_is_a_hal_document_with_the_documented_fields() {
 
 #[test]
 fn get_of_a_waiting_request_shows_it_inactive_with_its_waiting_times() {
-    let server = Server::start();
+    let server = admin_server();
     hal_lock_ok(&server, "queue", "holder");
     let rx = spawn_hal(
         server.addr(),
@@ -628,7 +628,7 @@ fn get_of_a_waiting_request_shows_it_inactive_with_its_waiting_times() {
 
 #[test]
 fn delete_lock_is_204_then_404_and_frees_the_resource() {
-    let server = Server::start();
+    let server = admin_server();
     let path = hal_lock_ok(&server, "once", "holder");
     assert_empty(
         &server.request("DELETE", &path, &[], b""),
@@ -647,7 +647,7 @@ fn delete_lock_is_204_then_404_and_frees_the_resource() {
 
 #[test]
 fn unknown_lock_urls_are_404() {
-    let server = Server::start();
+    let server = admin_server();
     let path = hal_lock_ok(&server, "real", "holder");
     let uid = uid_of_path(&path);
     let targets = [
@@ -670,7 +670,7 @@ fn unknown_lock_urls_are_404() {
 
 #[test]
 fn wrong_methods_are_405_with_an_allow_header() {
-    let server = Server::start();
+    let server = admin_server();
     let path = hal_lock_ok(&server, "methods", "holder");
     for (method, target) in [
         ("GET", "/locks/methods"),
@@ -692,8 +692,8 @@ fn wrong_methods_are_405_with_an_allow_header() {
 
 #[test]
 fn get_resources_lists_the_resources_with_locks() {
-    let server = Server::start();
-    let r = server.get("/resources");
+    let server = admin_server();
+    let r = admin_get(&server, "/resources");
     assert_eq!(r.status, 200, "{r}");
     let v = hal_json(&r, "GET /resources with no locks");
     assert_eq!(v["_embedded"]["resources"], json!([]), "{v}");
@@ -701,7 +701,7 @@ fn get_resources_lists_the_resources_with_locks() {
 
     let foo = hal_lock_ok(&server, "foo", "a");
     hal_lock_ok(&server, "bar", "b");
-    let v = hal_json(&server.get("/resources"), "GET /resources");
+    let v = hal_json(&admin_get(&server, "/resources"), "GET /resources");
     assert_eq!(v["_links"]["self"]["href"], "/resources", "{v}");
     let list = v["_embedded"]["resources"].as_array().expect("a list");
     let mut names: Vec<&str> = list
@@ -716,7 +716,7 @@ fn get_resources_lists_the_resources_with_locks() {
     assert_eq!(names, ["bar", "foo"], "{v}");
 
     server.request("DELETE", &foo, &[], b"");
-    let v = hal_json(&server.get("/resources"), "GET /resources");
+    let v = hal_json(&admin_get(&server, "/resources"), "GET /resources");
     assert_eq!(
         v["_embedded"]["resources"],
         json!([{"_links": {"self": {"href": "/resources/bar"}}, "name": "bar"}]),
@@ -726,8 +726,8 @@ fn get_resources_lists_the_resources_with_locks() {
 
 #[test]
 fn get_resource_lists_active_and_waiting_locks_and_is_empty_without_locks() {
-    let server = Server::start();
-    let r = server.get("/resources/nothing");
+    let server = admin_server();
+    let r = admin_get(&server, "/resources/nothing");
     assert_eq!(r.status, 200, "a resource with no locks: {r}");
     let v = hal_json(&r, "GET /resources/nothing");
     assert_eq!(v["_embedded"]["locks"], json!([]), "{v}");
@@ -824,7 +824,7 @@ fn the_basic_auth_scheme_name_is_case_insensitive() {
 }
 
 #[test]
-fn admin_requests_are_401_when_no_credentials_are_configured() {
+fn admin_requests_are_403_when_no_credentials_are_configured() {
     let server = OwnServer::start(None);
     let r = request_at(
         server.addr,
@@ -834,18 +834,31 @@ fn admin_requests_are_401_when_no_credentials_are_configured() {
         br#"{"title": "holder"}"#,
     );
     assert_eq!(r.status, 201, "{r}");
+    let lock = location_path(&r, "weblock.test");
     let looks_right = basic(ADMIN_USER_PASSWORD);
     let empty_pair = basic(":");
+    // Nobody is the administrator: no credentials could do, so there is no challenge either (the
+    // original server answers 403 when no admin file is configured).
     for auth in [None, Some(looks_right.as_str()), Some(empty_pair.as_str())] {
         let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
-        for target in ["/resources/open", "/resources"] {
-            let r = request_at(server.addr, "DELETE", target, &headers, b"");
-            assert_challenge(&r, &format!("DELETE {target} with {auth:?}, no admin"));
+        for (method, target) in [
+            ("DELETE", "/resources/open"),
+            ("DELETE", "/resources"),
+            ("GET", "/resources/open"),
+            ("GET", "/resources"),
+        ] {
+            let r = request_at(server.addr, method, target, &headers, b"");
+            let what = format!("{method} {target} with {auth:?}, no admin");
+            assert_error(&r, 403, &what);
+            assert!(r.header("www-authenticate").is_none(), "{what}: {r}");
+            assert!(!r.text().contains(&uid_of_path(&lock)), "{what}: {r}");
         }
     }
-    let r = request_at(server.addr, "GET", "/resources/open", &[], b"");
-    let locks = hal_json(&r, "GET /resources/open")["_embedded"]["locks"].clone();
-    assert_eq!(locks.as_array().map(Vec::len), Some(1), "{locks}");
+    let r = request_at(server.addr, "GET", &lock, &[], b"");
+    assert_eq!(
+        r.status, 200,
+        "the lock is still there, for its holder: {r}"
+    );
 }
 
 #[test]
@@ -919,7 +932,7 @@ fn admin_delete_of_all_resources_is_204_and_everything_is_gone() {
     assert_empty(&answer_of(&rx, "the waiter on alpha"), 409, "the waiter");
     assert_eq!(server.get(&a).status, 404);
     assert_eq!(server.get(&b).status, 404);
-    let v = hal_json(&server.get("/resources"), "GET /resources");
+    let v = hal_json(&admin_get(&server, "/resources"), "GET /resources");
     assert_eq!(v["_embedded"]["resources"], json!([]), "{v}");
     hal_lock_ok(&server, "alpha", "again");
 }
@@ -961,7 +974,7 @@ fn admin_credentials_may_come_from_the_environment() {
         204,
         "DELETE /resources",
     );
-    let r = request_at(server.addr, "GET", "/resources", &[], b"");
+    let r = request_at(server.addr, "GET", "/resources", &auth, b"");
     let v = hal_json(&r, "GET /resources");
     assert_eq!(v["_embedded"]["resources"], json!([]), "{v}");
 }
@@ -1023,7 +1036,7 @@ fn admin_credentials_are_never_taken_from_a_command_line_argument() {
 
 #[test]
 fn a_waiter_that_hangs_up_leaves_the_queue() {
-    let server = Server::start();
+    let server = admin_server();
     let held = hal_lock_ok(&server, "hangup", "holder");
     let mut gone = server.connect();
     gone.set_read_timeout(WAITER_READ_TIMEOUT);

@@ -6,7 +6,7 @@
 //! - a waiter that sent extra bytes before hanging up is still seen to be gone, and never holds the lock;
 //! - a retry that replaced a parked connection is never cancelled by that connection's hang-up;
 //! - pipelined tiny requests, and chunked bodies of tiny chunks, cost linear time and stall nobody;
-//! - a HAL waiter ended through its request-queue URL gets its 409;
+//! - a HAL waiter ended at its lock URL gets its 409 (its request-queue URL may not end it);
 //! - `requester_data` is bounded; `DELETE /resources//` deletes nothing; a lease under a millisecond
 //!   and a chunk size with a sign are refused;
 //! - `weblock grab --wait` whose wait an administrator ended exits 1 (the answer is no), not 4.
@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use hal_helpers::{
-    ANSWER_DEADLINE, admin_delete, hal_lock_ok, hal_locks, poll_until, server_with_admin,
-    spawn_hal, v1_number,
+    ANSWER_DEADLINE, admin_delete, admin_server, hal_lock_ok, hal_locks, poll_until,
+    server_with_admin, spawn_hal, v1_number,
 };
 use serde_json::{Value, json};
 
@@ -667,12 +667,12 @@ fn a_chunked_body_of_many_tiny_chunks_is_answered_promptly() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// 6. A HAL waiter ended through its request-queue URL gets 409
+// 6. A HAL waiter ended at its lock URL gets 409 (its request-queue URL may not end it)
 // ---------------------------------------------------------------------------------------------------
 
 #[test]
-fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
-    let server = Server::start();
+fn a_hal_waiter_deleted_at_its_url_is_answered_409_and_not_through_its_request_queue_url() {
+    let server = admin_server();
     hal_lock_ok(&server, "hq", "holder");
     let rx = spawn_hal(server.addr(), "hq", r#"{"title":"w","wait":5}"#);
 
@@ -697,12 +697,21 @@ fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
             _ => Err(v.to_string()),
         }
     });
+    // The request-queue API lists its URL to anyone: it may not end a HAL lock, whose URL is its key.
     let r = server.request(
         "DELETE",
         &format!("/v1/locks/hq/requests/{waiter}/"),
         &[],
         b"",
     );
+    assert_eq!(r.status, 403, "DELETE of a HAL request through /v1: {r}");
+    assert_eq!(hal_locks(&server, "hq").len(), 2, "nothing was ended");
+    // Its lock URL, which an administrator may read, ends it.
+    let uid = hal_locks(&server, "hq")[1]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = server.request("DELETE", &format!("/locks/hq/{uid}"), &[], b"");
     assert_eq!(r.status, 204, "DELETE of the waiting request: {r}");
 
     let started = Instant::now();
@@ -710,7 +719,7 @@ fn a_hal_waiter_deleted_through_its_request_queue_url_is_answered_409() {
         .unwrap_or_else(|e| panic!("the HAL waiter got no answer: {e}"));
     assert_eq!(
         r.status, 409,
-        "a HAL waiter whose request was deleted (here through its request-queue URL) gets 409: {r}"
+        "a HAL waiter whose request was deleted gets 409: {r}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(3),

@@ -10,7 +10,7 @@ mod hal_helpers;
 use std::time::Duration;
 
 use common::*;
-use hal_helpers::hal_post;
+use hal_helpers::{admin_get, admin_server, hal_post};
 use serde_json::{Value, json};
 
 /// How long a parked waiter's answer may take to arrive once it is due.
@@ -245,7 +245,7 @@ fn the_listing_shows_slots_free_mode_and_holders() {
 
 #[test]
 fn hal_and_request_queue_take_slots_and_show_every_holder() {
-    let server = Server::start();
+    let server = admin_server();
     for title in ["one", "two"] {
         let r = hal_post(
             &server,
@@ -267,7 +267,7 @@ fn hal_and_request_queue_take_slots_and_show_every_holder() {
         &json!({"title": "bad", "mode": "both"}).to_string(),
     );
     assert_eq!(r.status, 400, "{r}");
-    let listing = server.get("/resources/pool");
+    let listing = admin_get(&server, "/resources/pool");
     let locks = listing.json()["_embedded"]["locks"].clone();
     let active: Vec<&Value> = locks
         .as_array()

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::gates::GateState;
+use super::handles::Handles;
 use super::slots::Mode;
 
 /// Milliseconds since the Unix epoch. The engine never reads a clock: every time comes in a command.
@@ -185,6 +186,12 @@ pub struct Acquire {
     /// Exclusive (the default) or shared. Absent from older journals.
     #[serde(default, skip_serializing_if = "Mode::is_exclusive")]
     pub mode: Mode,
+    /// The public handles a new request gets (its HAL uid, its request-queue number), drawn at random
+    /// by the caller so that nobody can count their way to someone else's; the next free ones if
+    /// taken (see `handles`). Ignored for a retry or re-poll, which keeps its request's. `None` (and
+    /// older journals): made from the request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handles: Option<Handles>,
 }
 
 /// How long an acquire may wait in the queue when the resource is held by someone else.

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::command::{Millis, RequestId};
+use super::handles::HandleIndex;
 use super::locks::invariant_broken;
 use super::view::{RequestState, RequestView};
 
@@ -89,6 +90,9 @@ pub(super) struct History {
     /// The ids of `ended` by resource: a resource's history without a scan of all of it. A name is
     /// here only while it has retained requests.
     by_resource: BTreeMap<String, BTreeSet<RequestId>>,
+    /// The public handles of every live holder and waiter and of every retained ended request: here
+    /// so that a request's handles are freed exactly when the history forgets it.
+    pub(super) handles: HandleIndex,
 }
 
 impl History {
@@ -99,6 +103,7 @@ impl History {
             ended: BTreeMap::new(),
             by_end: VecDeque::new(),
             by_resource: BTreeMap::new(),
+            handles: HandleIndex::default(),
         }
     }
 
@@ -141,6 +146,7 @@ impl History {
         let Some(ended) = self.ended.remove(&request) else {
             return true;
         };
+        self.handles.remove(request);
         if let Some(ids) = self.by_resource.get_mut(&ended.resource) {
             ids.remove(&request);
             if ids.is_empty() {
@@ -220,6 +226,7 @@ impl History {
             );
             last_at = ended.at;
         }
+        self.handles.check();
         let indexed: usize = self.by_resource.values().map(BTreeSet::len).sum();
         assert_eq!(indexed, self.ended.len(), "history resource index size");
         for (&id, ended) in &self.ended {

@@ -55,6 +55,7 @@
 
 mod command;
 mod gates;
+mod handles;
 mod history;
 mod holders;
 mod locks;
@@ -70,6 +71,7 @@ mod tests;
 
 pub use command::{Acquire, CancelBy, Command, Millis, Op, RequestId, Wait};
 pub use gates::{GateState, GateView, ServiceView, TICKET_TTL_MS, TicketView};
+pub use handles::{Handles, NUMBER_LIMIT};
 pub use history::{ENDED_MAX, ENDED_RETENTION_MS, End};
 pub use locks::Engine;
 pub use outcome::{Event, GateRefusal, GateReply, Grant, Outcome, Refusal, Reply};

@@ -17,14 +17,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use super::command::{Millis, RequestId};
+use super::handles::Handles;
 use super::history::End;
 use super::slots::Mode;
 
 /// The format of `Snapshot`: `restore` refuses any other, but reads `OLDEST_SNAPSHOT_VERSION` on. Bumped
 /// whenever the format changes in a way an older `restore` would misread. Version 2: a resource has
 /// `slots` and a list of `holders` (version 1: one `holder`, read as a list of one), each holder and
-/// waiter a `mode` (absent: exclusive).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// waiter a `mode` (absent: exclusive). Version 3: each holder, waiter and ended request has its
+/// `handles` (absent: made from its request id, as they were before they were random).
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// The oldest format `restore` still reads.
 pub(super) const OLDEST_SNAPSHOT_VERSION: u32 = 1;
@@ -86,6 +88,9 @@ pub struct HolderSnapshot {
     pub meta: Option<String>,
     #[serde(default)]
     pub mode: Mode,
+    /// Its HAL uid and request-queue number. Absent (before version 3): made from `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handles: Option<Handles>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +108,9 @@ pub struct WaiterSnapshot {
     pub meta: Option<String>,
     #[serde(default)]
     pub mode: Mode,
+    /// Its HAL uid and request-queue number. Absent (before version 3): made from `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handles: Option<Handles>,
 }
 
 /// A list of holders, or (version 1) one holder alone.
@@ -151,6 +159,9 @@ pub struct EndedSnapshot {
     pub waited: bool,
     pub end: End,
     pub at: Millis,
+    /// Its HAL uid and request-queue number. Absent (before version 3): made from `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handles: Option<Handles>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -344,6 +344,7 @@ mod tests {
                 meta: None,
                 slots: None,
                 mode: Mode::Exclusive,
+                handles: None,
             }),
         }
     }

@@ -148,9 +148,16 @@ pub fn check_access(
     ))
 }
 
-/// `None` when `req` carries the administrator's credentials; otherwise the 401 to answer with (also
-/// when no administrator is configured: then every administrative request is refused).
+/// `None` when `req` carries the administrator's credentials; otherwise the refusal to answer with:
+/// 401 (with a challenge) without them or with wrong ones, 403 when no administrator is configured
+/// (nobody may then make an administrative request; the original HAL server answers so too).
 pub fn check(admin: Option<&Credentials>, req: &Request) -> Option<Response> {
+    let Some(creds) = admin else {
+        return Some(Response::error(
+            403,
+            "administrative requests are disabled: start the server with --admin-credentials FILE",
+        ));
+    };
     let given = req
         .header("authorization")
         .and_then(|h| {
@@ -159,13 +166,10 @@ pub fn check(admin: Option<&Credentials>, req: &Request) -> Option<Response> {
             scheme.eq_ignore_ascii_case("basic").then_some(rest)
         })
         .and_then(|b64| base64_decode(b64.trim()));
-    let reason = match (admin, given) {
-        (Some(creds), Some(given)) if creds.matches(&given) => return None,
-        (None, _) => {
-            "administrative requests are disabled: start the server with --admin-credentials FILE"
-        }
-        (Some(_), None) => "administrative request: HTTP Basic authentication required",
-        (Some(_), Some(_)) => "administrative request: wrong user or password",
+    let reason = match given {
+        Some(given) if creds.matches(&given) => return None,
+        None => "administrative request: HTTP Basic authentication required",
+        Some(_) => "administrative request: wrong user or password",
     };
     Some(
         Response::error(401, reason)

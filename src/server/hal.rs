@@ -4,14 +4,15 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::auth;
+use super::capabilities;
 use super::core::Answer;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use super::slots;
 use crate::engine::{
-    Acquire, CancelBy, Engine, LockView, Mode, Op, Refusal, Reply, RequestId, RequestState,
-    RequestView, Wait,
+    Acquire, CancelBy, Engine, Handles, LockView, Mode, Op, Refusal, Reply, RequestId,
+    RequestState, RequestView, Wait,
 };
 use crate::timefmt;
 
@@ -44,16 +45,20 @@ pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
             if let Some(r) = check_method(ctx.req, &["GET", "DELETE"], Words::Error) {
                 return Handled::Respond(r);
             }
-            let Some(request) = parse_uid(uid) else {
+            // A uid names a lock of this resource, live (active or waiting); anything else is 404,
+            // whether it was never given, has ended, or is another resource's.
+            let found =
+                capabilities::parse_uid(uid).and_then(|uid| live_request(ctx, resource, uid));
+            let Some((request, view, handles)) = found else {
                 return Handled::Respond(Response::error(
                     404,
                     format!("no lock {uid} on {resource}"),
                 ));
             };
             Handled::Respond(if ctx.req.method() == "DELETE" {
-                delete_lock(ctx, resource, request)
+                delete_lock(ctx, resource, request, &view, handles)
             } else {
-                get_lock(ctx, resource, request)
+                hal(200, lock_doc(resource, handles, &view, true))
             })
         }
     }
@@ -80,10 +85,12 @@ pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
     {
         return Handled::Respond(r);
     }
+    // Every request here is administrative, as the document says: the listings show every lock's
+    // URL, which is what its holder ends it with.
+    if let Some(refusal) = auth::check(ctx.shared.admin.as_ref(), ctx.req) {
+        return Handled::Respond(refusal);
+    }
     if ctx.req.method() == "DELETE" {
-        if let Some(refusal) = auth::check(ctx.shared.admin.as_ref(), ctx.req) {
-            return Handled::Respond(refusal);
-        }
         let op = if name.is_empty() {
             Op::DeleteAll
         } else {
@@ -117,6 +124,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     } else {
         Wait::No
     };
+    let handles = capabilities::new_handles();
     let op = Op::Acquire(Acquire {
         resource: name.clone(),
         token: Uuid::new_v4(),
@@ -127,11 +135,15 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
         meta: Some(json!({"wait": seconds((body.wait * 1000.0) as u64)}).to_string()),
         slots: body.slots,
         mode: body.mode,
+        handles: Some(handles),
     });
     let responder = {
         let (host, name) = (host.clone(), name.clone());
-        Box::new(move |answer: &Answer, _: &Engine| match answer {
-            Answer::Granted(grant) => created(&host, &name, grant.request),
+        Box::new(move |answer: &Answer, engine: &Engine| match answer {
+            Answer::Granted(grant) => {
+                let given = engine.handles(grant.request).unwrap_or(handles);
+                created(&host, &name, given)
+            }
             Answer::TimedOut(_) => Response::new(408),
             Answer::Deleted => Response::new(409),
             other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
@@ -139,7 +151,11 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     };
     let reply = ctx.apply_parking(op, responder);
     match reply {
-        Reply::Granted { grant, .. } => Handled::Respond(created(&host, &name, grant.request)),
+        Reply::Granted { grant, .. } => {
+            // The handles asked for, unless taken (then the engine gave the next free ones).
+            let given = ctx.shared.core.read(|e| e.handles(grant.request));
+            Handled::Respond(created(&host, &name, given.unwrap_or(handles)))
+        }
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(_) => Handled::Respond(Response::new(408)),
         Reply::SlotsDiffer { in_force, asked } => Handled::Respond(Response::error(
@@ -153,11 +169,11 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     }
 }
 
-/// `201 Created` with the unique lock URL, absolute, on the host the client used.
-fn created(host: &str, resource: &str, request: RequestId) -> Response {
+/// `201 Created` with the unique lock URL, absolute, on the host the client used: its holder's key.
+fn created(host: &str, resource: &str, handles: Handles) -> Response {
     Response::new(201).with_header(
         "Location",
-        format!("http://{host}{}", lock_path(resource, request)),
+        format!("http://{host}{}", lock_path(resource, handles)),
     )
 }
 
@@ -216,19 +232,15 @@ fn read_body(ctx: &Ctx) -> Result<Body, String> {
     })
 }
 
-fn get_lock(ctx: &Ctx, resource: &str, request: RequestId) -> Response {
-    match live_request(ctx, resource, request) {
-        Some(view) => hal(200, lock_doc(resource, request, &view, true)),
-        None => Response::error(404, format!("no lock {} on {resource}", uid(request))),
-    }
-}
-
 /// Releases an active lock, or deletes a waiting request (its waiting client gets its 409).
-fn delete_lock(ctx: &mut Ctx, resource: &str, request: RequestId) -> Response {
-    let Some(view) = live_request(ctx, resource, request) else {
-        return Response::error(404, format!("no lock {} on {resource}", uid(request)));
-    };
-    if let Some(refusal) = super::router::token_only(&view) {
+fn delete_lock(
+    ctx: &mut Ctx,
+    resource: &str,
+    request: RequestId,
+    view: &RequestView,
+    handles: Handles,
+) -> Response {
+    if let Some(refusal) = capabilities::hal_may_end(view) {
         return refusal;
     }
     let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(request))) {
@@ -245,20 +257,26 @@ fn delete_lock(ctx: &mut Ctx, resource: &str, request: RequestId) -> Response {
     match reply {
         Reply::Released { .. } | Reply::Cancelled => Response::new(204),
         Reply::Refused(Refusal::UnknownRequest | Refusal::NotHeld | Refusal::WrongToken) => {
-            Response::error(404, format!("no lock {} on {resource}", uid(request)))
+            Response::error(
+                404,
+                format!("no lock {} on {resource}", capabilities::uid_text(handles)),
+            )
         }
         other => Response::error(500, format!("unexpected engine reply: {other:?}")),
     }
 }
 
-/// A request of `resource` that is active or waiting.
-fn live_request(ctx: &Ctx, resource: &str, request: RequestId) -> Option<RequestView> {
-    let view = ctx.shared.core.read(|e| e.request(request))?;
+/// The request of `resource` whose uid is `uid`, if it is active or waiting.
+fn live_request(ctx: &Ctx, resource: &str, uid: Uuid) -> Option<(RequestId, RequestView, Handles)> {
+    let (request, view, handles) = ctx.shared.core.read(|e| {
+        let request = e.request_by_uid(uid)?;
+        Some((request, e.request(request)?, e.handles(request)?))
+    })?;
     let live = matches!(
         view.state,
         RequestState::Active(_) | RequestState::Waiting { .. }
     );
-    (live && view.resource == resource).then_some(view)
+    (live && view.resource == resource).then_some((request, view, handles))
 }
 
 fn list_resources(ctx: &Ctx) -> Response {
@@ -279,7 +297,12 @@ fn list_resources(ctx: &Ctx) -> Response {
 }
 
 fn list_locks(ctx: &Ctx, name: &str) -> Response {
-    let requests = ctx.shared.core.read(|e| e.requests_of(name));
+    let requests = ctx.shared.core.read(|e| {
+        e.requests_of(name)
+            .into_iter()
+            .filter_map(|(id, view)| Some((e.handles(id)?, view)))
+            .collect::<Vec<_>>()
+    });
     let locks: Vec<Value> = requests
         .iter()
         .filter(|(_, v)| {
@@ -288,7 +311,7 @@ fn list_locks(ctx: &Ctx, name: &str) -> Response {
                 RequestState::Active(_) | RequestState::Waiting { .. }
             )
         })
-        .map(|(id, v)| lock_doc(name, *id, v, false))
+        .map(|(handles, v)| lock_doc(name, *handles, v, false))
         .collect();
     hal(
         200,
@@ -300,7 +323,7 @@ fn list_locks(ctx: &Ctx, name: &str) -> Response {
 /// stops waiting.
 fn lock_doc(
     resource: &str,
-    request: RequestId,
+    handles: Handles,
     view: &RequestView,
     with_resource_link: bool,
 ) -> Value {
@@ -313,12 +336,12 @@ fn lock_doc(
     let lifetime = view.ttl_ms.map_or(json!(0), seconds);
     let wait = meta.get("wait").cloned().unwrap_or(json!(0));
     let time = |t: Option<u64>| t.map_or(Value::Null, |t| Value::from(timefmt::hal(t)));
-    let mut links = json!({"self": {"href": lock_path(resource, request)}});
+    let mut links = json!({"self": {"href": lock_path(resource, handles)}});
     if with_resource_link {
         links["resource"] = json!({"href": format!("/resources/{resource}")});
     }
     let mut doc = json!({
-        "uid": uid(request),
+        "uid": capabilities::uid_text(handles),
         "title": view.holder,
         "lifetime": lifetime,
         "wait": wait,
@@ -344,22 +367,8 @@ fn lock_doc(
     doc
 }
 
-fn lock_path(resource: &str, request: RequestId) -> String {
-    format!("/locks/{resource}/{}", uid(request))
-}
-
-/// A lock's uid is its request number in 32 hex digits: the same request is `/v1/locks/…/requests/N/`
-/// in the request-queue API. It is not a secret (the HAL listing shows it); the WebMutex token is.
-fn uid(request: RequestId) -> String {
-    format!("{:032x}", request.0)
-}
-
-fn parse_uid(text: &str) -> Option<RequestId> {
-    // Exactly as `uid` writes it: one URL per lock.
-    if text.len() != 32 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    u64::from_str_radix(text, 16).ok().map(RequestId)
+fn lock_path(resource: &str, handles: Handles) -> String {
+    format!("/locks/{resource}/{}", capabilities::uid_text(handles))
 }
 
 /// Resource names of this API: `[a-zA-Z0-9]+`.

@@ -1,6 +1,7 @@
 //! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
 //! `docs/architecture.md` explains the shape and why it owns its connection layer.
 pub mod auth;
+mod capabilities;
 mod changes;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod chunked;

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::capabilities;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
@@ -45,22 +46,24 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
                     {
                         return Handled::Respond(r);
                     }
-                    // One URL per request: plain decimal, no sign, no leading zeros.
-                    let canonical = id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
-                    let Some(id) = canonical
-                        .then(|| id.parse::<u64>().ok())
-                        .flatten()
-                        .map(RequestId)
-                    else {
+                    // One URL per request: its number in plain decimal, no sign, no leading zeros.
+                    let found = capabilities::parse_number(id)
+                        .and_then(|number| find(ctx, name, number).map(|f| (number, f)));
+                    let Some((number, (request, view))) = found else {
                         return Handled::Respond(Response::error(
                             404,
                             format!("no request {id} on {name}"),
                         ));
                     };
+                    let found = Found {
+                        number,
+                        request,
+                        view,
+                    };
                     match ctx.req.method() {
-                        "DELETE" => delete(ctx, name, id),
-                        "PATCH" | "PUT" => heartbeat(ctx, name, id),
-                        _ => get(ctx, name, id),
+                        "DELETE" => delete(ctx, name, &found),
+                        "PATCH" | "PUT" => heartbeat(ctx, name, &found),
+                        _ => Response::json(200, &request_doc(ctx, number, &found.view)),
                     }
                 }
                 _ => super::router::not_found_in(ctx.req, Words::Error),
@@ -109,6 +112,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
             format!("too many live lock requests ({MAX_LIVE_REQUESTS}); try again later"),
         );
     }
+    let handles = capabilities::new_handles();
     let op = Op::Acquire(Acquire {
         resource: name.to_string(),
         token: Uuid::new_v4(),
@@ -119,6 +123,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         meta: Some(json!({"requester_data": requester_data}).to_string()),
         slots,
         mode,
+        handles: Some(handles),
     });
     let reply = ctx.apply(op);
     let (status, request) = match reply {
@@ -129,12 +134,14 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         }
         other => return Response::error(500, format!("unexpected engine reply: {other:?}")),
     };
-    let url = request_url(ctx, name, request);
-    let body = ctx
+    // The number asked for, unless taken (then the engine gave the next free one).
+    let (given, view) = ctx
         .shared
         .core
-        .read(|e| e.request(request))
-        .map_or(Value::Null, |view| request_doc(ctx, request, &view));
+        .read(|e| (e.handles(request), e.request(request)));
+    let number = given.unwrap_or(handles).number;
+    let url = request_url(ctx, name, number);
+    let body = view.map_or(Value::Null, |view| request_doc(ctx, number, &view));
     Response::json(status, &body).with_header("Location", url)
 }
 
@@ -174,25 +181,23 @@ fn holder_text(data: &Value) -> String {
     text
 }
 
-fn get(ctx: &Ctx, name: &str, id: RequestId) -> Response {
-    match find(ctx, name, id) {
-        Some(view) => Response::json(200, &request_doc(ctx, id, &view)),
-        None => Response::error(404, format!("no request {} on {name}", id.0)),
-    }
+/// A request found by its URL.
+struct Found {
+    number: u64,
+    request: RequestId,
+    view: RequestView,
 }
 
 /// PATCH/PUT: the owner's heartbeat, optionally with a new `timeout`.
-fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
-    let Some(view) = find(ctx, name, id) else {
-        return Response::error(404, format!("no request {} on {name}", id.0));
-    };
-    if let Some(refusal) = super::router::token_only(&view) {
+fn heartbeat(ctx: &mut Ctx, name: &str, found: &Found) -> Response {
+    let (number, id, view) = (found.number, found.request, &found.view);
+    if let Some(refusal) = capabilities::queue_may_end(view) {
         return refusal;
     }
     if !matches!(view.state, RequestState::Active(_)) {
         return Response::error(
             412,
-            format!("request {} is not active ({})", id.0, status_word(&view)),
+            format!("request {} is not active ({})", number, status_word(view)),
         );
     }
     let timeout = match Params::parse_json_body(ctx.req.header("content-type"), &ctx.req.body) {
@@ -212,7 +217,7 @@ fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
         );
     }
     let Some(token) = ctx.shared.core.read(|e| e.token_of(id)) else {
-        return Response::error(412, format!("request {} is not active", id.0));
+        return Response::error(412, format!("request {} is not active", number));
     };
     let reply = ctx.apply(Op::Renew {
         resource: name.to_string(),
@@ -221,17 +226,15 @@ fn heartbeat(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
     });
     match reply {
         Reply::Renewed { .. } => Response::new(204),
-        Reply::Refused(_) => Response::error(412, format!("request {} is not active", id.0)),
+        Reply::Refused(_) => Response::error(412, format!("request {} is not active", number)),
         other => Response::error(500, format!("unexpected engine reply: {other:?}")),
     }
 }
 
 /// DELETE: an active request is released, a waiting one abandoned; an ended one is 412.
-fn delete(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
-    let Some(view) = find(ctx, name, id) else {
-        return Response::error(404, format!("no request {} on {name}", id.0));
-    };
-    if let Some(refusal) = super::router::token_only(&view) {
+fn delete(ctx: &mut Ctx, name: &str, found: &Found) -> Response {
+    let (number, id, view) = (found.number, found.request, &found.view);
+    if let Some(refusal) = capabilities::queue_may_end(view) {
         return refusal;
     }
     let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(id))) {
@@ -246,7 +249,7 @@ fn delete(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
         _ => {
             return Response::error(
                 412,
-                format!("request {} is already {}", id.0, status_word(&view)),
+                format!("request {} is already {}", number, status_word(view)),
             );
         }
     };
@@ -254,7 +257,7 @@ fn delete(ctx: &mut Ctx, name: &str, id: RequestId) -> Response {
     match reply {
         Reply::Released { .. } | Reply::Cancelled => Response::new(204),
         Reply::Refused(Refusal::UnknownRequest | Refusal::NotHeld | Refusal::WrongToken) => {
-            Response::error(412, format!("request {} has already ended", id.0))
+            Response::error(412, format!("request {} has already ended", number))
         }
         other => Response::error(500, format!("unexpected engine reply: {other:?}")),
     }
@@ -266,11 +269,16 @@ fn list_locks(ctx: &mut Ctx) -> Response {
     Response::json(200, &json!({"locks": urls}))
 }
 
-/// The lock requests of `name`, live and remembered (not the watchers of other APIs' waits).
-fn requests_of(ctx: &Ctx, name: &str) -> Vec<(RequestId, RequestView)> {
-    let mut requests = ctx.shared.core.read(|e| e.requests_of(name));
-    requests.retain(|(_, v)| !matches!(v.state, RequestState::Watching { .. }));
-    requests
+/// The lock requests of `name`, live and remembered (not the watchers of other APIs' waits), in
+/// the order they were made, each with its number.
+fn requests_of(ctx: &Ctx, name: &str) -> Vec<(u64, RequestView)> {
+    ctx.shared.core.read(|e| {
+        e.requests_of(name)
+            .into_iter()
+            .filter(|(_, v)| !matches!(v.state, RequestState::Watching { .. }))
+            .filter_map(|(id, v)| Some((e.handles(id)?.number, v)))
+            .collect()
+    })
 }
 
 fn resource(ctx: &mut Ctx, name: &str) -> Response {
@@ -278,7 +286,7 @@ fn resource(ctx: &mut Ctx, name: &str) -> Response {
     if requests.is_empty() {
         return Response::error(404, format!("no lock {name}"));
     }
-    // The document knows one owner: the oldest active request (ids are in grant order: FIFO).
+    // The document knows one owner: the oldest active request (in the order made, which is FIFO).
     // `owners` (*extension*) lists every active one, for a resource with several holders.
     let owners: Vec<String> = requests
         .iter()
@@ -333,7 +341,7 @@ fn owner(ctx: &mut Ctx, name: &str) -> Response {
 }
 
 /// A request as the document shows it.
-fn request_doc(ctx: &Ctx, id: RequestId, view: &RequestView) -> Value {
+fn request_doc(ctx: &Ctx, number: u64, view: &RequestView) -> Value {
     let now = timefmt::now_ms();
     let meta: Value = view
         .meta
@@ -370,7 +378,7 @@ fn request_doc(ctx: &Ctx, id: RequestId, view: &RequestView) -> Value {
         "resource": view.resource,
         "statuses": statuses,
         "timeout": timeout,
-        "url": request_url(ctx, &view.resource, id),
+        "url": request_url(ctx, &view.resource, number),
     })
 }
 
@@ -391,22 +399,24 @@ fn status_word(view: &RequestView) -> &'static str {
     }
 }
 
-/// A request of `name`, live or still remembered.
-fn find(ctx: &Ctx, name: &str, id: RequestId) -> Option<RequestView> {
-    let view = ctx.shared.core.read(|e| e.request(id))?;
+/// The request of `name` numbered `number`, live or still remembered.
+fn find(ctx: &Ctx, name: &str, number: u64) -> Option<(RequestId, RequestView)> {
+    let (id, view) = ctx.shared.core.read(|e| {
+        let id = e.request_by_number(number)?;
+        Some((id, e.request(id)?))
+    })?;
     let is_request = !matches!(view.state, RequestState::Watching { .. });
-    (is_request && view.resource == name).then_some(view)
+    (is_request && view.resource == name).then_some((id, view))
 }
 
 fn resource_url(ctx: &Ctx, name: &str) -> String {
     format!("http://{}/v1/locks/{name}/", ctx.req.host())
 }
 
-fn request_url(ctx: &Ctx, name: &str, id: RequestId) -> String {
+fn request_url(ctx: &Ctx, name: &str, number: u64) -> String {
     format!(
-        "http://{}/v1/locks/{name}/requests/{}/",
-        ctx.req.host(),
-        id.0
+        "http://{}/v1/locks/{name}/requests/{number}/",
+        ctx.req.host()
     )
 }
 

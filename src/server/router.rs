@@ -156,15 +156,3 @@ pub fn check_method(req: &Request, allowed: &[&str], words: Words) -> Option<Res
         .with_header("Allow", list),
     )
 }
-
-/// The HAL and request-queue APIs end a request by its URL, which their listings show to anyone. A lock
-/// taken through the WebMutex API is guarded by its secret token instead (it has no dialect metadata),
-/// and only that token — or an administrator deleting the resource — may end it: 403.
-pub fn token_only(view: &crate::engine::RequestView) -> Option<Response> {
-    view.meta.is_none().then(|| {
-        Response::error(
-            403,
-            "this lock was taken through the WebMutex API: only its token (POST /release) or an administrator (DELETE /resources/NAME) can end it",
-        )
-    })
-}

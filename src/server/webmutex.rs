@@ -141,6 +141,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         meta: None,
         slots,
         mode,
+        handles: Some(super::capabilities::new_handles()),
     });
     let waited = wait_seconds(&wait);
     let name = id.clone();

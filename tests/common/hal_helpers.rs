@@ -151,13 +151,12 @@ pub fn uid_of_path(path: &str) -> String {
     path.rsplit('/').next().unwrap_or_default().to_string()
 }
 
-/// A HAL uid (32 hex digits, as this server makes them) as the request number the `/v1` API shows.
-pub fn uid_number(uid: &str) -> u64 {
+/// Asserts that `uid` is 32 lowercase hex digits, as the document shows them.
+pub fn assert_uid_shape(uid: &str) {
     assert!(
-        uid.len() == 32 && uid.bytes().all(|b| b.is_ascii_hexdigit()),
-        "uid {uid:?} should be 32 hex digits"
+        uid.len() == 32 && uid.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "uid {uid:?} should be 32 lowercase hex digits"
     );
-    u64::from_str_radix(uid, 16).unwrap_or_else(|e| panic!("uid {uid:?}: {e}"))
 }
 
 /// Asserts `application/hal+json` and returns the body as JSON.
@@ -170,9 +169,9 @@ pub fn hal_json(r: &Response, what: &str) -> Value {
     r.json()
 }
 
-/// `GET /resources/{resource}` (200, HAL): the `_embedded.locks` list.
+/// `GET /resources/{resource}` as the administrator (200, HAL): the `_embedded.locks` list.
 pub fn hal_locks(server: &Server, resource: &str) -> Vec<Value> {
-    let r = server.get(&format!("/resources/{resource}"));
+    let r = admin_get(server, &format!("/resources/{resource}"));
     assert_eq!(r.status, 200, "GET /resources/{resource}: {r}");
     let v = hal_json(&r, &format!("GET /resources/{resource}"));
     assert_eq!(v["name"], resource, "{v}");
@@ -297,6 +296,22 @@ pub fn server_with_admin() -> (Server, TempDir) {
     let file = file.to_str().expect("a UTF-8 temporary path").to_string();
     let server = Server::start_with(&["--admin-credentials", &file]);
     (server, dir)
+}
+
+/// A server whose administrator is `ADMIN_USER_PASSWORD` (from the environment), so that tests may
+/// list its locks (`GET /resources…` is administrative).
+pub fn admin_server() -> Server {
+    Server::start_env(
+        &[],
+        crate::common::Stderr::Drained,
+        &[("WEBLOCK_ADMIN_CREDENTIALS", ADMIN_USER_PASSWORD)],
+    )
+}
+
+/// `GET target` with the administrator's credentials.
+pub fn admin_get(server: &Server, target: &str) -> Response {
+    let auth = basic(ADMIN_USER_PASSWORD);
+    server.request("GET", target, &[("Authorization", auth.as_str())], b"")
 }
 
 /// An administrative request with the right credentials.

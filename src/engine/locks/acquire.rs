@@ -3,6 +3,7 @@
 
 use super::{Engine, invariant_broken, next_request};
 use crate::engine::command::{Acquire, Millis};
+use crate::engine::handles::Handles;
 use crate::engine::history::End;
 use crate::engine::outcome::{Event, Refusal, Reply};
 use crate::engine::resource::{Resource, Waiter};
@@ -22,6 +23,7 @@ impl Engine {
         // A deadline at or before `now` means "do not wait": the rule that times out a queued waiter.
         let will_wait = deadline.is_none_or(|t| t > now);
         let name = acquire.resource;
+        let handles = acquire.handles;
         let waiter = Waiter {
             token: acquire.token,
             holder: acquire.holder,
@@ -37,7 +39,7 @@ impl Engine {
             // The first request of a resource nobody holds or waits for sets its slots.
             self.resources
                 .insert(name.clone(), Resource::new(acquire.slots));
-            return self.grant_at_once(now, name, waiter);
+            return self.grant_at_once(now, name, waiter, handles);
         };
         if let Some(asked) = acquire.slots
             && !slots::joins(resource.slots, Some(asked), acquire.mode)
@@ -112,12 +114,13 @@ impl Engine {
 
         // FIFO: nobody goes ahead of a waiter, even one that this request could hold beside.
         if resource.queue.is_empty() && resource.admits(waiter.mode) {
-            return self.grant_at_once(now, name, waiter);
+            return self.grant_at_once(now, name, waiter, handles);
         }
         if !will_wait {
             return Reply::Busy(resource.view(&name));
         }
         let request = next_request(&mut self.last_request);
+        self.history.handles.assign(request, handles);
         resource.queue.push(request, waiter);
         let position = resource.queue.len();
         if let Some(t) = deadline {
@@ -128,8 +131,15 @@ impl Engine {
     }
 
     /// Grants `waiter` (a request just made) on `name`, which exists and admits it.
-    fn grant_at_once(&mut self, now: Millis, name: String, mut waiter: Waiter) -> Reply {
+    fn grant_at_once(
+        &mut self,
+        now: Millis,
+        name: String,
+        mut waiter: Waiter,
+        handles: Option<Handles>,
+    ) -> Reply {
         let request = next_request(&mut self.last_request);
+        self.history.handles.assign(request, handles);
         // Granted at once, it never waits: no wait deadline, no grace.
         waiter.deadline = None;
         waiter.grace_ms = None;

@@ -106,6 +106,15 @@ impl Engine {
                 "request {id} is live and ended"
             );
         }
+        // Handles: exactly the live holders and waiters and the retained ended requests have them.
+        let mut named: BTreeSet<RequestId> =
+            self.history.in_end_order().map(|(id, _)| id).collect();
+        for resource in self.resources.values() {
+            named.extend(resource.holders.iter().map(|h| h.request));
+            named.extend(resource.queue.iter().map(|(id, _)| id));
+        }
+        let with_handles: BTreeSet<RequestId> = self.history.handles.requests().collect();
+        assert_eq!(named, with_handles, "handle index");
     }
 
     /// One holder: indexed once, its fence given once, its times in order, its lease indexed.

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::Engine;
 use crate::engine::command::{Millis, RequestId};
 use crate::engine::gates::{ServiceView, TicketView};
+use crate::engine::handles::Handles;
 use crate::engine::view::{LockView, RequestView};
 
 impl Engine {
@@ -111,6 +112,22 @@ impl Engine {
             .chain(self.history.resources())
             .collect();
         names.into_iter().cloned().collect()
+    }
+
+    /// The public handles (HAL uid, request-queue number) of a live holder or waiter, or of a retained
+    /// ended request; `None` for a watcher or a forgotten request.
+    pub fn handles(&self, request: RequestId) -> Option<Handles> {
+        self.history.handles.get(request)
+    }
+
+    /// The live or retained request whose HAL uid is `uid`.
+    pub fn request_by_uid(&self, uid: Uuid) -> Option<RequestId> {
+        self.history.handles.by_uid(uid)
+    }
+
+    /// The live or retained request whose request-queue number is `number`.
+    pub fn request_by_number(&self, number: u64) -> Option<RequestId> {
+        self.history.handles.by_number(number)
     }
 
     /// The token of a live holder or waiter (`None` for a watcher, which has none, or an ended or

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Engine;
 use crate::engine::command::RequestId;
 use crate::engine::gates::Gates;
+use crate::engine::handles::{HandleIndex, Handles};
 use crate::engine::history::Ended;
 use crate::engine::releases::{REMEMBERED_RELEASES, RecentReleases};
 use crate::engine::resource::{Holder, Queue, Resource, Waiter, Watcher};
@@ -37,14 +38,14 @@ impl Engine {
             resources: self
                 .resources
                 .iter()
-                .map(|(name, resource)| snapshot_resource(name, resource))
+                .map(|(name, resource)| snapshot_resource(name, resource, &self.history.handles))
                 .collect(),
             releases,
             last_release_seq,
             ended: self
                 .history
                 .in_end_order()
-                .map(|(request, ended)| snapshot_ended(request, ended))
+                .map(|(request, ended)| snapshot_ended(request, ended, &self.history.handles))
                 .collect(),
             gates: self.gates.snapshot(),
         }
@@ -117,6 +118,8 @@ impl Engine {
                 end: e.end,
                 at: e.at,
             };
+            let handles = e.handles.unwrap_or(Handles::of_request(e.request));
+            engine.history.handles.restore(e.request, handles)?;
             engine.history.restore(e.request, ended, clock)?;
         }
         engine.history.prune(clock);
@@ -140,6 +143,7 @@ impl Engine {
         }
         let mut restored = Resource::new(resource.slots);
         for h in resource.holders {
+            let handles = h.handles.unwrap_or(Handles::of_request(h.request));
             let holder = self.restore_holder(h, &what, ids, fences)?;
             if !restored.admits(holder.mode) {
                 return Err(format!(
@@ -147,6 +151,7 @@ impl Engine {
                 ));
             }
             let request = holder.request;
+            self.history.handles.restore(request, handles)?;
             self.index(request, &name, holder.expires);
             if !restored.holders.insert(request, holder) {
                 return Err(format!("{what}: a token holds twice"));
@@ -181,6 +186,8 @@ impl Engine {
                 meta: w.meta,
                 mode: w.mode,
             };
+            let handles = w.handles.unwrap_or(Handles::of_request(w.request));
+            self.history.handles.restore(w.request, handles)?;
             self.index(w.request, &name, w.deadline);
             order.insert(w.request, waiter);
         }
@@ -294,7 +301,7 @@ impl Engine {
     }
 }
 
-fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
+fn snapshot_resource(name: &str, resource: &Resource, handles: &HandleIndex) -> ResourceSnapshot {
     let holders = resource.holders.iter().map(|h| HolderSnapshot {
         request: h.request,
         token: h.token,
@@ -309,6 +316,7 @@ fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
         unclaimed: h.unclaimed,
         meta: h.meta.clone(),
         mode: h.mode,
+        handles: handles.get(h.request),
     });
     let waiters = resource.queue.iter().map(|(request, w)| WaiterSnapshot {
         request,
@@ -321,6 +329,7 @@ fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
         detached: w.detached,
         meta: w.meta.clone(),
         mode: w.mode,
+        handles: handles.get(request),
     });
     let watchers = resource
         .watchers
@@ -339,7 +348,7 @@ fn snapshot_resource(name: &str, resource: &Resource) -> ResourceSnapshot {
     }
 }
 
-fn snapshot_ended(request: RequestId, e: &Ended) -> EndedSnapshot {
+fn snapshot_ended(request: RequestId, e: &Ended, handles: &HandleIndex) -> EndedSnapshot {
     EndedSnapshot {
         request,
         resource: e.resource.clone(),
@@ -352,5 +361,6 @@ fn snapshot_ended(request: RequestId, e: &Ended) -> EndedSnapshot {
         waited: e.waited,
         end: e.end,
         at: e.at,
+        handles: handles.get(request),
     }
 }

@@ -8,6 +8,7 @@ mod gate_random;
 mod gate_wait;
 mod gates;
 mod grace;
+mod handles;
 mod history;
 mod leases;
 mod properties;
@@ -94,6 +95,7 @@ pub(super) fn poll(
         meta: None,
         slots: None,
         mode: Mode::Exclusive,
+        handles: None,
     })
 }
 

@@ -19,7 +19,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::engine::slots::{admits, limit};
-use crate::engine::{Event, Snapshot};
+use crate::engine::{Event, Handles, Snapshot};
 
 const RESOURCES: [&str; 3] = ["a", "b", "c"];
 
@@ -43,6 +43,8 @@ enum Spec {
         grace: Option<u64>,
         slots: Option<u32>,
         mode: Mode,
+        /// Small, so that they collide with each other and with those made from request ids.
+        handles: Option<(u8, u8)>,
     },
     Release {
         resource: usize,
@@ -121,17 +123,28 @@ fn mode() -> impl Strategy<Value = Mode> {
 
 fn spec() -> impl Strategy<Value = Spec> {
     prop_oneof![
-        6 => (resource(), client(), ttl(), wait(), grace(), slots(), mode()).prop_map(
-            |(resource, client, ttl, wait, grace, slots, mode)| Spec::Acquire {
-                resource,
-                client,
-                ttl,
-                wait,
-                grace,
-                slots,
-                mode,
-            }
-        ),
+        6 => (
+            resource(),
+            client(),
+            ttl(),
+            wait(),
+            grace(),
+            slots(),
+            mode(),
+            proptest::option::of((0..6u8, 0..6u8)),
+        )
+            .prop_map(|(resource, client, ttl, wait, grace, slots, mode, handles)| {
+                Spec::Acquire {
+                    resource,
+                    client,
+                    ttl,
+                    wait,
+                    grace,
+                    slots,
+                    mode,
+                    handles,
+                }
+            }),
         3 => (resource(), client()).prop_map(|(resource, client)| Spec::Release { resource, client }),
         1 => (resource(), client(), ttl())
             .prop_map(|(resource, client, ttl)| Spec::Renew { resource, client, ttl }),
@@ -180,10 +193,15 @@ fn commands(steps: &[(i64, Spec)]) -> Vec<Command> {
                     grace,
                     slots,
                     mode,
+                    handles,
                 } => match poll(name(resource), client, ttl, to_wait(wait, now), grace) {
                     Op::Acquire(acquire) => Op::Acquire(Acquire {
                         slots,
                         mode,
+                        handles: handles.map(|(uid, number)| Handles {
+                            uid: uuid::Uuid::from_u128(uid.into()),
+                            number: number.into(),
+                        }),
                         ..acquire
                     }),
                     other => other,

@@ -226,6 +226,7 @@ fn a_journal_written_before_meta_and_admins_still_parses() {
             meta: None,
             slots: None,
             mode: Mode::Exclusive,
+            handles: None,
         })
     );
     assert_eq!(commands[1].op, cancel(RequestId(1)));

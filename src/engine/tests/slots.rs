@@ -461,7 +461,7 @@ fn several_holders_survive_a_snapshot_and_a_version_1_snapshot_is_read() {
     run(&mut engine, 1, release("db", 2));
     queued(&run(&mut engine, 2, grab("db", 4, None, Wait::Forever)));
     let snapshot = engine.snapshot();
-    assert_eq!(snapshot.version, 2);
+    assert_eq!(snapshot.version, 3);
     let restored = Engine::restore(snapshot).expect("restores");
     restored.check_invariants();
     assert_eq!(restored, engine);

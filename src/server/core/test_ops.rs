@@ -15,5 +15,6 @@ pub fn grab(client: u128, ttl_ms: Option<u64>) -> Op {
         meta: None,
         slots: None,
         mode: Mode::Exclusive,
+        handles: None,
     })
 }
