@@ -53,8 +53,11 @@ pub struct Client {
     /// The index in `bases` of the server in use: the last one that answered.
     current: AtomicUsize,
     agent: ureq::Agent,
-    /// `Bearer SECRET` for servers started with `--auth-file`; never printed.
+    /// `Bearer SECRET` for servers started with `--auth-file`, or the administrator's `Basic …`;
+    /// never printed.
     authorization: Option<String>,
+    /// The authorization is the administrator's (for `break`): a 401 is about those credentials.
+    admin: bool,
 }
 
 /// The secret itself, for servers started with `--auth-file`.
@@ -109,7 +112,23 @@ impl Client {
             current: AtomicUsize::new(0),
             agent: config.into(),
             authorization: secret_from_env()?.map(|s| format!("Bearer {s}")),
+            admin: false,
         })
+    }
+
+    /// The same servers, with the administrator's `user:password` sent as HTTP Basic instead of the
+    /// access secret (a server with `--auth-file` lets the administrator in with those too).
+    pub fn as_admin(&self, user_password: &str) -> Client {
+        Client {
+            bases: self.bases.clone(),
+            current: AtomicUsize::new(self.current.load(Ordering::Relaxed)),
+            agent: self.agent.clone(),
+            authorization: Some(format!(
+                "Basic {}",
+                crate::base64::encode(user_password.as_bytes())
+            )),
+            admin: true,
+        }
     }
 
     /// The servers as given (comma-separated): the key under which tokens are remembered, so that a
@@ -152,10 +171,7 @@ impl Client {
             };
             let last = match self.once(base, method, path, query, body, per_call) {
                 Ok(answer) if answer.status == 401 => {
-                    return Err(CallError::Refused(refused(
-                        &answer,
-                        self.authorization.is_some(),
-                    )));
+                    return Err(CallError::Refused(self.refused(&answer)));
                 }
                 Ok(answer) if answer.status < 500 => return Ok(answer),
                 Ok(answer) => format!("{from}server error {}: {}", answer.status, answer.reason()),
@@ -232,17 +248,26 @@ impl Client {
     }
 }
 
-/// What a 401 means for the user: the line to print (exit code 1: the answer is no).
-fn refused(answer: &Answer, sent: bool) -> String {
-    let hint = if sent {
-        format!("the secret from {AUTH_ENV} or {AUTH_FILE_ENV} is not one of the server's")
-    } else {
-        format!("set {AUTH_ENV}, or {AUTH_FILE_ENV} to a file holding the secret")
-    };
-    format!(
-        "the server refused access (HTTP 401: {}); the answer is no: {hint}",
-        answer.reason()
-    )
+impl Client {
+    /// What a 401 means for the user: the line to print (exit code 6).
+    fn refused(&self, answer: &Answer) -> String {
+        let hint = match (self.admin, self.authorization.is_some()) {
+            (true, _) => format!(
+                "check {} against the server's --admin-credentials",
+                crate::server::auth::CREDENTIALS_ENV
+            ),
+            (false, true) => {
+                format!("the secret from {AUTH_ENV} or {AUTH_FILE_ENV} is not one of the server's")
+            }
+            (false, false) => {
+                format!("set {AUTH_ENV}, or {AUTH_FILE_ENV} to a file holding the secret")
+            }
+        };
+        format!(
+            "the server refused access (HTTP 401: {}): {hint}",
+            answer.reason()
+        )
+    }
 }
 
 /// Base URLs from `A` or `A,B,…`: each `http://HOST:PORT`, without a path (a trailing `/` is dropped).

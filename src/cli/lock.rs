@@ -66,7 +66,7 @@ pub struct Got {
 
 impl Ctx {
     /// A form request (GET: query string); see `send`.
-    fn call(
+    pub fn call(
         &self,
         method: &str,
         path: &str,
@@ -115,7 +115,7 @@ impl Ctx {
         self.client
             .send(method, path, query, body, per_call, deadline)
             .map_err(|e| match e {
-                CallError::Refused(why) => Failure::new(exit::NO, why),
+                CallError::Refused(why) => Failure::new(exit::REFUSED, why),
                 CallError::Unreachable(why) => Failure::new(
                     exit::UNREACHABLE,
                     format!(
@@ -197,7 +197,7 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
             }
             409 if poll.is_zero() => {
                 ctx.print_json(&answer);
-                return Err(Failure::new(exit::NO, busy_line(&want.name, &answer)));
+                return Err(Failure::busy(busy_line(&want.name, &answer)));
             }
             409 if deadline.is_some_and(|d| Instant::now() >= d) => {
                 progress.finish();
@@ -403,7 +403,7 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
 }
 
 /// `held by alice@build3 since 2026-…Z (2 waiting)`.
-fn holder_phrase(answer: &Answer) -> String {
+pub fn holder_phrase(answer: &Answer) -> String {
     let Some(holder) = answer.str("holder") else {
         return "still busy".to_string();
     };
