@@ -134,13 +134,9 @@ impl Ctx {
     }
 }
 
-/// Takes the lock, waiting in the server's queue as `want.waiting` allows. Each poll carries the same
-/// token, so a retried or repeated poll keeps its place and a grant is never taken twice.
-pub fn acquire(ctx: &Ctx, want: &Want) -> Result<Got, Failure> {
-    acquire_with(ctx, want, &uuid::Uuid::new_v4().to_string())
-}
-
-/// `acquire` with a token chosen by the caller (who may need it to withdraw on a signal).
+/// Takes the lock, waiting in the server's queue as `want.waiting` allows, with a token chosen by the
+/// caller (who may need it to withdraw on a signal). Each poll carries that token, so a retried or
+/// repeated poll keeps its place and a grant is never taken twice.
 pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure> {
     let token = token.to_string();
     let started = Instant::now();
@@ -243,17 +239,6 @@ pub fn withdraw(ctx: &Ctx, name: &str, token: &str) {
         Duration::ZERO,
         Instant::now() + Duration::from_secs(2),
     );
-}
-
-pub fn grab(ctx: &Ctx, name: &str, want: Want) -> Result<(), Failure> {
-    let got = acquire(ctx, &want)?;
-    remember(ctx, name, &got);
-    if ctx.json {
-        ctx.print_json(&got.answer);
-    } else {
-        println!("{}", got.token);
-    }
-    Ok(())
 }
 
 /// Keeps the token for a later `weblock release NAME`; a failure to do so is worth a warning, not a

@@ -11,6 +11,7 @@ mod progress;
 mod renewal;
 mod run;
 mod status;
+mod tether;
 mod text;
 mod ticket;
 mod tokens;
@@ -173,16 +174,21 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                 slots: args.hold.slots,
                 shared: args.hold.shared,
             };
-            done(lock::grab(&ctx, &args.name, want))
+            // Through `run`, without a command: a signal while it waits takes it out of the line.
+            run::run(run::LockClaim::new(ctx, want), Vec::new(), run::KILL_AFTER)
         }
         Command::Release(args) => done(lock::release(&ctx, &args.name, args.token)),
         Command::Break(args) => done(admin::break_lock(&ctx, &args.name)),
         Command::Renew(args) => done(lock::renew(&ctx, &args.name, args.token, args.ttl)),
         Command::Status(args) => done(status::status(&ctx, args.name.as_deref())),
         Command::Wait(args) if args.name.contains(':') && !args.lock => {
+            run::stop_on_signals(format!("{} to open", args.name))?;
             done(gate::wait_open(&ctx, &args.name, args.timeout))
         }
-        Command::Wait(args) => done(lock::wait_free(&ctx, &args.name, args.timeout)),
+        Command::Wait(args) => {
+            run::stop_on_signals(format!("{} to be free", args.name))?;
+            done(lock::wait_free(&ctx, &args.name, args.timeout))
+        }
         Command::Gate(GateCommand::Create {
             service,
             group,

@@ -118,6 +118,17 @@ impl Outcome {
         self
     }
 
+    /// Asserts that signal `sig` ended the process (rather than an exit code).
+    pub fn expect_signal(&self, sig: libc::c_int) -> &Self {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            self.status.signal(),
+            Some(sig),
+            "should have died of signal {sig}: {self}"
+        );
+        self
+    }
+
     /// Asserts exit 0 with nothing on stderr.
     pub fn expect_ok(&self) -> &Self {
         self.expect_code(0);
