@@ -42,7 +42,7 @@ pub fn gate(what: &str, name: &str) -> Result<(), Failure> {
         Err(Failure::new(
             exit::USAGE,
             format!(
-                "invalid {what} name {name:?}: use 1 to {MAX_GATE} bytes, without . / : , or control characters"
+                "invalid {what} name {name:?}: use 1 to {MAX_GATE} bytes, without dots, slashes, colons, commas or control characters"
             ),
         ))
     }
