@@ -95,6 +95,13 @@ fn first_secret(text: &str) -> Option<&str> {
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
+/// A call that retries this long says so on stderr (terminal or not), then every `REPORT_EVERY`:
+/// a waiting client must not retry a server that is away in silence for ever. Calls with less time
+/// than `REPORT_BUDGET` to retry (one-shot commands: 5 s) just end with their one error line.
+const REPORT_AFTER: Duration = Duration::from_secs(3);
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+const REPORT_BUDGET: Duration = Duration::from_secs(10);
+
 impl Client {
     /// `servers` is one base URL, e.g. `http://127.0.0.1:7878`, or several separated by commas.
     pub fn new(servers: &str) -> Result<Client, String> {
@@ -146,7 +153,8 @@ impl Client {
     }
 
     /// Any request, answered within `per_call` (which must cover any server-side wait), retried on
-    /// connection errors and 5xx until `deadline`. Every request weblock retries is safe to repeat:
+    /// connection errors and 5xx until `deadline`; no try runs more than `past` beyond `deadline`
+    /// (connect, write and read are all under one per-try timeout), whatever the server does. Every request weblock retries is safe to repeat:
     /// grabs carry the client's own token, release is idempotent, and tickets are presented by id.
     pub fn send(
         &self,
@@ -156,11 +164,16 @@ impl Client {
         body: Body,
         per_call: Duration,
         deadline: Instant,
+        past: Duration,
     ) -> Result<Answer, CallError> {
         let mut backoff = BACKOFF_START;
         // Servers tried since the last pause: every one gets a chance before the client backs off.
         let mut tried = 0;
+        let started = Instant::now();
+        let mut report_at = (deadline.saturating_duration_since(started) > REPORT_BUDGET)
+            .then_some(started + REPORT_AFTER);
         loop {
+            let per_call = per_call.min(deadline.saturating_duration_since(Instant::now()) + past);
             let index = self.current.load(Ordering::Relaxed) % self.bases.len();
             let base = &self.bases[index];
             // Which server said so, when there are several to tell apart.
@@ -182,6 +195,16 @@ impl Client {
             let now = Instant::now();
             if now >= deadline {
                 return Err(CallError::Unreachable(last));
+            }
+            if let Some(at) = report_at.filter(|&at| now >= at) {
+                super::progress::say(&format!(
+                    "weblock: no answer from the weblock server at {} for {}: {last}; still trying",
+                    self.servers(),
+                    crate::duration::format(Duration::from_secs(
+                        now.duration_since(started).as_secs()
+                    ))
+                ));
+                report_at = Some(now.max(at) + REPORT_EVERY);
             }
             if tried < self.bases.len() {
                 continue;

@@ -26,6 +26,8 @@ pub fn poll_cap(progress: &Progress, first: bool) -> Duration {
 }
 /// Extra time a call may take beyond the server-side wait before the client gives up on it.
 const CALL_SLACK: Duration = Duration::from_secs(10);
+/// How far past its deadline a long-poll's try may run (see `Ctx::send`).
+const PAST_DEADLINE: Duration = Duration::from_millis(400);
 
 /// The shortest time a renewal is given to be answered, even at its deadline.
 const RENEW_CALL_MIN: Duration = Duration::from_millis(500);
@@ -92,28 +94,36 @@ impl Ctx {
         server_wait: Duration,
         deadline: Instant,
     ) -> Result<Answer, Failure> {
+        // A long-poll whose server-side wait ends at the deadline is answered just then: its answer
+        // must not be cut off. No more than that, so `--timeout` holds to within half a second.
+        let past = if server_wait.is_zero() {
+            Duration::ZERO
+        } else {
+            PAST_DEADLINE
+        };
         self.send_timed(
             method,
             path,
             query,
             body,
-            server_wait + CALL_SLACK,
+            (server_wait + CALL_SLACK, past),
             deadline,
         )
     }
 
-    /// `send`, each try answered within `per_call`.
+    /// `send`, each try answered within `per_call.0`, and none running more than `per_call.1` past
+    /// `deadline`.
     fn send_timed(
         &self,
         method: &str,
         path: &str,
         query: &[(&str, String)],
         body: Body,
-        per_call: Duration,
+        (per_call, past): (Duration, Duration),
         deadline: Instant,
     ) -> Result<Answer, Failure> {
         self.client
-            .send(method, path, query, body, per_call, deadline)
+            .send(method, path, query, body, per_call, deadline, past)
             .map_err(|e| match e {
                 CallError::Refused(why) => Failure::new(exit::REFUSED, why),
                 CallError::Unreachable(why) => Failure::new(
@@ -341,7 +351,14 @@ pub fn renew_once(
     let per_call = deadline
         .saturating_duration_since(Instant::now())
         .clamp(RENEW_CALL_MIN, CALL_SLACK);
-    ctx.send_timed("POST", "/renew", &[], Body::Form(&form), per_call, deadline)
+    ctx.send_timed(
+        "POST",
+        "/renew",
+        &[],
+        Body::Form(&form),
+        (per_call, RENEW_CALL_MIN),
+        deadline,
+    )
 }
 
 /// Blocks until nobody holds `name` and nobody waits for it.
@@ -358,9 +375,8 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
             ("id", name.to_string()),
             ("wait", format!("{:.3}", poll.as_secs_f64())),
         ];
-        let retry_until = deadline
-            .map(|d| d.max(now + ONE_SHOT_RETRY))
-            .unwrap_or(now + Duration::from_secs(365 * 86_400));
+        // --timeout holds whatever the server does (see `Ctx::send`).
+        let retry_until = deadline.unwrap_or(now + Duration::from_secs(365 * 86_400));
         let answer = ctx.call("GET", "/status", &form, poll, retry_until)?;
         match answer.status {
             200 if !answer.flag("in_use") => {

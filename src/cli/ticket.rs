@@ -135,6 +135,8 @@ impl Claim for GateClaim {
                 body["new_ticket"] = self.ticket_id.clone().into();
             }
             let retry_until = match deadline {
+                // --timeout holds whatever the server does (see `Ctx::send`).
+                Some(d) if self.queue => d,
                 Some(d) => d.max(now + ONE_SHOT_RETRY),
                 None if self.queue => now + Duration::from_secs(365 * 86_400),
                 None => now + ONE_SHOT_RETRY,
