@@ -246,3 +246,118 @@ fn bench_ignores_an_exported_weblock_url_and_starts_its_own_server() {
         "the exported server was not measured: {out}"
     );
 }
+
+#[test]
+fn json_prints_one_object_for_success_and_failure_alike_with_a_true_status() {
+    let server = Server::start();
+    let sb = Sandbox::new("json-always");
+    let (alice, bob) = (sb.user("alice"), sb.user("bob"));
+    let url = server.url("");
+    let run = |state: &Path, args: &[&str]| sb.run(weblock(&url, state, args));
+
+    sb.run(weblock(&url, &alice, &["grab", "db", "--holder", "alice"]))
+        .expect_ok();
+    // Each failure: one object, status "fail", its exit code and the stderr line in it.
+    for (args, code) in [
+        (&["--json", "wait", "db", "--timeout", "100ms"][..], 3),
+        (&["--json", "grab", "db", "--wait", "100ms"], 3),
+        (&["--json", "grab", ""], 2),
+        (&["--json", "-E", "9", "grab", "db"], 9),
+        (&["--json", "release", "never"], 1),
+    ] {
+        let out = run(&bob, args);
+        out.expect_code(code);
+        let v = out.json();
+        assert_eq!(v["status"], "fail", "{out}");
+        assert_eq!(v["exit_code"], code, "{out}");
+        let line = out.one_error_line(&[]);
+        assert_eq!(
+            Some(line.trim_start_matches("weblock: ")),
+            v["error"].as_str(),
+            "{out}"
+        );
+    }
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        silent.local_addr().expect("addr").port()
+    );
+    drop(silent);
+    let out = sb.run(weblock(&dead, &bob, &["--json", "status", "db"]));
+    out.expect_code(4);
+    assert_eq!(out.json()["status"], "fail", "{out}");
+
+    // Success: status "ok".
+    for args in [&["--json", "status", "db"][..], &["--json", "status"]] {
+        let out = run(&bob, args);
+        out.expect_ok();
+        assert_eq!(out.json()["status"], "ok", "{out}");
+    }
+}
+
+#[test]
+fn releasing_twice_succeeds() {
+    let server = Server::start();
+    let sb = Sandbox::new("release-twice");
+    let alice = sb.user("alice");
+    let url = server.url("");
+    sb.run(weblock(&url, &alice, &["grab", "db"])).expect_ok();
+    sb.run(weblock(&url, &alice, &["release", "db"]))
+        .expect_ok();
+    sb.run(weblock(&url, &alice, &["release", "db"]))
+        .expect_ok();
+    assert_eq!(server.status("db")["in_use"], false);
+    // A lock this user never held is still a no.
+    sb.run(weblock(&url, &alice, &["release", "other"]))
+        .expect_error(1, &["no token"]);
+}
+
+#[test]
+fn the_holder_is_the_uids_name_without_user_and_weblock_holder_names_it() {
+    let server = Server::start();
+    let sb = Sandbox::new("holder");
+    let alice = sb.user("alice");
+    let url = server.url("");
+    let me = Command::new("id").arg("-un").output().expect("id -un");
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+
+    let mut cmd = weblock(&url, &alice, &["grab", "db"]);
+    cmd.env_remove("USER").env_remove("LOGNAME");
+    sb.run(cmd).expect_ok();
+    let holder = server.status("db")["holder"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(holder.starts_with(&format!("{me}@")), "{holder}");
+    sb.run(weblock(&url, &alice, &["release", "db"]))
+        .expect_ok();
+
+    let mut cmd = weblock(&url, &alice, &["grab", "db"]);
+    cmd.env("WEBLOCK_HOLDER", "ci job 7");
+    sb.run(cmd).expect_ok();
+    assert_eq!(server.status("db")["holder"], "ci job 7");
+}
+
+#[test]
+fn a_negative_duration_is_refused_as_such() {
+    let sb = Sandbox::new("negative");
+    let alice = sb.user("alice");
+    let silent = Silent::new();
+    for args in [
+        &["grab", "db", "--ttl", "-1s"][..],
+        &["wait-grab", "db", "--timeout", "-5m", "--", "true"],
+        &["wait", "db", "--timeout", "-1"],
+    ] {
+        let out = sb.run(weblock(&silent.url(), &alice, args));
+        out.expect_code(2);
+        assert!(
+            out.stderr.contains("invalid duration") && out.stderr.contains("negative"),
+            "{out}"
+        );
+        assert!(
+            !out.stderr.contains("-- -"),
+            "no tip to pass it after --: {out}"
+        );
+    }
+    assert!(!silent.was_contacted());
+}

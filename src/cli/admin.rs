@@ -56,7 +56,7 @@ pub fn break_lock(ctx: &Ctx, name: &str) -> Result<(), Failure> {
                     object.insert("broken".into(), true.into());
                     object.insert("reason".into(), line.into());
                 }
-                println!("{body}");
+                super::json_out::keep(&body);
             } else {
                 println!("{line}");
             }

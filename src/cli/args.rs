@@ -214,8 +214,9 @@ pub struct HoldArgs {
     /// Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)
     #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ttl: Option<std::time::Duration>,
-    /// Who holds it, shown in status (default: user@host and the process id)
-    #[arg(long, value_name = "TEXT")]
+    /// Who holds it, shown in status (default: user@host and the process id; the user is $USER,
+    /// $LOGNAME, or the uid's name)
+    #[arg(long, env = "WEBLOCK_HOLDER", value_name = "TEXT")]
     pub holder: Option<String>,
     /// Up to N holders at once (a counting semaphore). The first request of a free lock sets N;
     /// asking for another N while it is in use is refused (exit 1)

@@ -139,7 +139,7 @@ impl Ctx {
     /// Prints the server's JSON, with `--json`.
     pub fn print_json(&self, answer: &Answer) {
         if self.json {
-            println!("{}", answer.body);
+            super::json_out::keep(&answer.body);
         }
     }
 }
@@ -259,6 +259,7 @@ pub fn remember(ctx: &Ctx, name: &str, got: &Got) {
         name: name.to_string(),
         token: got.token.clone(),
         fence: got.fence,
+        released: false,
     };
     if let Err(e) = Tokens::open().and_then(|t| t.remember(held)) {
         warn!("weblock: warning: cannot remember the token ({e}); release with --token");
@@ -288,11 +289,15 @@ pub fn release(ctx: &Ctx, name: &str, token: Option<String>) -> Result<(), Failu
     let token = token_for(ctx, name, token)?;
     let answer = release_call(ctx, name, &token)?;
     ctx.print_json(&answer);
-    if matches!(answer.status, 200 | 409)
-        && let Ok(t) = Tokens::open()
-    {
-        // Released, or refused: either way this token holds nothing any more.
-        let _ = t.forget(&ctx.client.servers(), name, &token);
+    if let Ok(t) = Tokens::open() {
+        let server = ctx.client.servers();
+        match answer.status {
+            // Released: kept, marked, so that releasing again sends it again and succeeds.
+            200 => drop(t.mark_released(&server, name, &token)),
+            // Refused: this token holds nothing any more.
+            409 => drop(t.forget(&server, name, &token)),
+            _ => {}
+        }
     }
     judge_release(&answer)
 }
@@ -440,12 +445,47 @@ pub fn unexpected(answer: &Answer) -> Failure {
     )
 }
 
-/// `user@host pid N`: who holds a lock, for status pages.
+/// `user@host pid N`: who holds a lock, for status pages. The user is `$USER`, `$LOGNAME`, or the
+/// name of the process's uid (cron and systemd units often set neither).
 pub fn default_holder() -> String {
     let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "someone".to_string());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .or_else(user_of_uid)
+        // SAFETY: getuid cannot fail.
+        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }));
     format!("{user}@{} pid {}", hostname(), std::process::id())
+}
+
+/// The name of this process's real uid in the user database, if it has one.
+fn user_of_uid() -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: passwd is plain data that getpwuid_r fills; the buffer and its length go together;
+        // `result` is null or points at `pw`, whose strings live in `buf`.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwuid_r(
+                libc::getuid(),
+                &mut pw,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pw.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: pw_name is a NUL-terminated string in `buf`, alive here.
+        let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+        return Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty());
+    }
 }
 
 fn hostname() -> String {

@@ -5,6 +5,7 @@ pub mod args;
 mod client;
 pub mod docs_gen;
 mod gate;
+mod json_out;
 mod lock;
 mod names;
 mod progress;
@@ -102,14 +103,18 @@ pub fn main() -> ExitCode {
             }
         }
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            // A closed stderr is no reason to panic; the exit code still says what happened.
-            let _ = writeln!(std::io::stderr(), "weblock: {}", failure.message);
-            ExitCode::from(failure.exit_code(cli.conflict_exit_code))
-        }
+    let code = match &result {
+        Ok(code) => *code,
+        Err(failure) => failure.exit_code(cli.conflict_exit_code),
+    };
+    if cli.json {
+        json_out::finish(&result, code);
     }
+    if let Err(failure) = result {
+        // A closed stderr is no reason to panic; the exit code still says what happened.
+        let _ = writeln!(std::io::stderr(), "weblock: {}", failure.message);
+    }
+    ExitCode::from(code)
 }
 
 /// Like every Unix filter, a client command whose output is cut off (`weblock status | head -1`)
@@ -168,7 +173,11 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         Command::Grab(args) => {
             let want = Want {
                 name: args.name.clone(),
-                holder: args.hold.holder.unwrap_or_else(lock::default_holder),
+                holder: args
+                    .hold
+                    .holder
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(lock::default_holder),
                 ttl: args.hold.ttl,
                 waiting: args.wait.map_or(Waiting::No, Waiting::For),
                 slots: args.hold.slots,
@@ -224,7 +233,11 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
             };
             let want = Want {
                 name: args.name,
-                holder: args.hold.holder.unwrap_or_else(lock::default_holder),
+                holder: args
+                    .hold
+                    .holder
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(lock::default_holder),
                 ttl,
                 waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
                 slots: args.hold.slots,

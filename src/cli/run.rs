@@ -111,6 +111,7 @@ pub fn run<C: Claim>(
         tether::arrange(&mut cmd);
         match cmd.spawn() {
             Ok(child) => {
+                super::json_out::command_ran();
                 *st = Stage::Running(child.id());
                 child
             }

@@ -94,6 +94,7 @@ pub fn user_env<'a>(cmd: &'a mut Command, url: &str, state: &Path) -> &'a mut Co
         .env_remove("WEBLOCK_NAME")
         .env_remove("WEBLOCK_TOKEN")
         .env_remove("WEBLOCK_FENCE")
+        .env_remove("WEBLOCK_HOLDER")
 }
 
 /// How a command ended, and what it printed.
