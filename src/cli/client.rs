@@ -163,8 +163,7 @@ impl Client {
         query: &[(&str, String)],
         body: Body,
         per_call: Duration,
-        deadline: Instant,
-        past: Duration,
+        (deadline, past): (Instant, Duration),
     ) -> Result<Answer, CallError> {
         let mut backoff = BACKOFF_START;
         // Servers tried since the last pause: every one gets a chance before the client backs off.

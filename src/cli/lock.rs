@@ -123,7 +123,7 @@ impl Ctx {
         deadline: Instant,
     ) -> Result<Answer, Failure> {
         self.client
-            .send(method, path, query, body, per_call, deadline, past)
+            .send(method, path, query, body, per_call, (deadline, past))
             .map_err(|e| match e {
                 CallError::Refused(why) => Failure::new(exit::REFUSED, why),
                 CallError::Unreachable(why) => Failure::new(

@@ -136,7 +136,7 @@ fn check_names(command: &Command) -> Result<(), Failure> {
         Command::Renew(a) => names::lock(&a.name),
         Command::Status(a) => a.name.as_deref().map_or(Ok(()), names::lock),
         Command::Wait(a) if a.name.contains(':') && !a.lock => {
-            gate::parse_gates(&[a.name.clone()]).map(drop)
+            gate::parse_gates(std::slice::from_ref(&a.name)).map(drop)
         }
         Command::Wait(a) => names::lock(&a.name),
         Command::WaitGrab(a) => names::lock(&a.name),
