@@ -117,7 +117,7 @@ impl Client {
         Ok(Client {
             bases,
             current: AtomicUsize::new(0),
-            agent: config.into(),
+            agent: super::transport::agent(config),
             authorization: secret_from_env()?.map(|s| format!("Bearer {s}")),
             admin: false,
         })

@@ -16,6 +16,7 @@ mod tether;
 mod text;
 mod ticket;
 mod tokens;
+mod transport;
 
 use std::io::Write;
 use std::process::ExitCode;
