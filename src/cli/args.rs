@@ -36,52 +36,7 @@ macro_rules! tokens_env {
 }
 
 /// The top-level `--help` and the `weblock(1)` page: an overview, and what every client command shares.
-const OVERVIEW: &str = "\
-weblock is one binary that is both an HTTP lock service (weblock serve) and its command-line client. \
-Build boxes and CI jobs on many machines use it to take turns: a mutex around a shared database, a \
-queue of jobs waiting for one device, gates a team closes while it tests. A lock has one holder (or N, \
-with --slots N; or any number of readers, with --shared) and a FIFO queue of waiters; every grant \
-carries a fence number that only grows.
-
-wait-grab NAME -- CMD waits in line, runs CMD holding the lock, keeps its lease renewed, releases it when \
-CMD ends and exits with CMD's code, as flock(1) does with a file. Names are checked before anything is \
-sent: an empty or invalid name is a usage error, never an anonymous lock. CMD never outlives weblock: \
-on Linux the kernel kills it (PR_SET_PDEATHSIG, SIGKILL) if weblock dies, on FreeBSD likewise \
-(PROC_PDEATHSIG_CTL), and elsewhere (macOS) a guardian process weblock forks kills it when weblock's \
-end of a pipe closes. Only CMD itself is killed, not what it started in the background.
-
-Signals:
-  SIGINT   from the terminal (Ctrl-C) it reaches CMD directly; sent by a process to weblock alone, it is passed on
-  SIGTERM  passed on to CMD (so are SIGHUP and SIGQUIT)
-  death    when one of those ends CMD, weblock gives the lock back and dies of the same signal, so a shell script or make stops as it would without weblock
-  waiting  a signal while waiting in line leaves the line, clears the waiting line, says which signal stopped it, and ends weblock by that signal
-
-Exit codes:
-  0  done
-  1  the answer is no: busy, not held, denied (busy: -E N instead)
-  2  usage or bad input, including an empty or invalid name (nothing is sent)
-  3  timed out waiting (-E N instead)
-  4  server unreachable or server error (one-shot commands give up after 5 s; --timeout holds to within half a second)
-  5  wait-grab -- CMD: the lock was lost while CMD ran, and CMD was stopped
-  6  a secret is missing or refused (HTTP 401): WEBLOCK_AUTH, or WEBLOCK_ADMIN_CREDENTIALS for break
-  N  wait-grab/gate enter -- CMD: CMD's exit code (128+N if signal N killed it; 127 not found, 126 cannot run)
-
-Environment:
-  WEBLOCK_URL                the server, or several comma-separated (failover in order): default http://127.0.0.1:7878
-  WEBLOCK_AUTH               the secret for a server started with --auth-file
-  WEBLOCK_AUTH_FILE          a file whose first line is that secret
-  WEBLOCK_HOLDER             who holds, shown in status (default: user@host pid N)
-  WEBLOCK_ADMIN_CREDENTIALS  user:password of the administrator (weblock break; serve without --admin-credentials)
-  XDG_STATE_HOME             tokens are remembered in $XDG_STATE_HOME/weblock/tokens.json (default ~/.local/state)
-
-Examples:
-  weblock serve --listen 0.0.0.0:7878 --state /var/lib/weblock/state --auth-file /etc/weblock/secrets
-  export WEBLOCK_URL=http://build-box:7878
-  weblock wait-grab db -- ./migrate             # wait in line, run it holding db
-  weblock wait-grab gpu --timeout 1h -E 75 -- python train.py
-  token=$(weblock grab db --ttl 5m) && ./work; weblock release db
-  weblock status
-  WEBLOCK_ADMIN_CREDENTIALS=admin:secret weblock break db";
+const OVERVIEW: &str = include_str!("overview.txt");
 
 #[derive(Debug, Parser)]
 #[command(

@@ -5,6 +5,7 @@ pub mod args;
 mod client;
 pub mod docs_gen;
 mod gate;
+mod holder;
 mod json_out;
 mod lock;
 mod names;
@@ -178,7 +179,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                     .hold
                     .holder
                     .filter(|h| !h.is_empty())
-                    .unwrap_or_else(lock::default_holder),
+                    .unwrap_or_else(holder::default_holder),
                 ttl: args.hold.ttl,
                 waiting: args.wait.map_or(Waiting::No, Waiting::For),
                 slots: args.hold.slots,
@@ -238,7 +239,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
                     .hold
                     .holder
                     .filter(|h| !h.is_empty())
-                    .unwrap_or_else(lock::default_holder),
+                    .unwrap_or_else(holder::default_holder),
                 ttl,
                 waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
                 slots: args.hold.slots,
