@@ -31,6 +31,10 @@ pub const RUN_TTL: Duration = Duration::from_secs(10);
 /// How long a command has, after SIGTERM, to end by itself once its lock is lost (`--kill-after`).
 pub const KILL_AFTER: Duration = Duration::from_secs(10);
 
+/// How long weblock looks for a command's end before it starts the renewer (at most a quarter of the
+/// renewal interval): a command that ends this soon never needed one.
+const QUICK_LOOK: Duration = Duration::from_millis(50);
+
 /// Something to wait in line for.
 pub trait Claim: Send + Sync + 'static {
     type Held: Held;
@@ -130,22 +134,33 @@ pub fn run<C: Claim>(
             }
         }
     };
+    let tether = tether::watch(child.id());
+    // A short command (`-- true`) needs no renewer thread: look a moment for its end first. What
+    // needs no renewing (gates) needs no thread either.
+    let quick = held
+        .renew_every()
+        .is_none_or(|every| tether::ends_within(child.id(), (every / 4).min(QUICK_LOOK)));
     // The renewer holds `stopped` until the command ends (then `stop` says when, and is dropped).
     let (stop, stopped) = mpsc::channel::<Deadline>();
-    let renewer = {
+    let renewer = if quick {
+        Err(held)
+    } else {
         let stage = stage.clone();
-        std::thread::spawn(move || {
+        Ok(std::thread::spawn(move || {
             let signal = |sig| signal_command(&stage, sig);
             let lost = renewal::keep_renewed(&mut held, &stopped, &signal, kill_after);
             (held, lost)
-        })
+        }))
     };
-    let tether = tether::watch(child.id());
     let (code, killed_by) = wait_child(&mut child, &stage);
     tether.ended();
     let _ = stop.send(Deadline::after(Duration::ZERO));
     drop(stop);
-    match renewer.join() {
+    let renewed = match renewer {
+        Err(held) => Ok((held, None)),
+        Ok(renewer) => renewer.join(),
+    };
+    match renewed {
         Ok((_, Some(lost))) => Err(Failure::new(
             exit::LOST,
             format!(

@@ -98,6 +98,50 @@ pub fn watch(child: u32) -> Tether {
     }
 }
 
+/// Whether the command ends within `d`, looked for without reaping it (so its pid stays its own):
+/// Linux's pidfd becomes readable when the process ends. Elsewhere, or on a kernel without pidfds
+/// (before 5.3), it says no at once.
+pub fn ends_within(child: u32, d: std::time::Duration) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: a plain syscall; the descriptor it returns is closed below.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child as libc::pid_t, 0) };
+        let Ok(fd) = libc::c_int::try_from(fd) else {
+            return false;
+        };
+        if fd < 0 {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + d;
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ended = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: one valid pollfd.
+            match unsafe { libc::poll(&mut pfd, 1, ms) } {
+                0 => break false,
+                n if n > 0 => break true,
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+                _ => break false,
+            }
+        };
+        // SAFETY: our own descriptor.
+        unsafe {
+            libc::close(fd);
+        }
+        ended
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (child, d);
+        false
+    }
+}
+
 impl Tether {
     /// The command ended (it was reaped): nothing is to be killed any more.
     pub fn ended(self) {
@@ -231,6 +275,24 @@ mod tests {
             Some(libc::SIGKILL),
             "the command was killed"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_end_of_a_command_is_seen_without_reaping_it() {
+        let mut quick = Command::new("true").spawn().expect("spawn true");
+        assert!(super::ends_within(quick.id(), Duration::from_secs(5)));
+        assert!(
+            quick.wait().is_ok_and(|s| s.success()),
+            "still ours to reap"
+        );
+        let mut slow = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        assert!(!super::ends_within(slow.id(), Duration::from_millis(20)));
+        let _ = slow.kill();
+        let _ = slow.wait();
     }
 
     #[test]
