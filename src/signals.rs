@@ -78,8 +78,17 @@ fn from_kernel(info: &libc::siginfo_t) -> bool {
 /// in this thread, and raised. So a shell, `make` or a supervisor sees weblock die of the signal that
 /// ended its command (bash then stops a script at Ctrl-C, rather than going on to its next line).
 pub fn die_by(sig: libc::c_int) -> ! {
-    // SAFETY: plain calls on this process's own signal state; the set is initialised before use.
+    // SAFETY: plain calls on this process's own signal state and limits; the set is initialised
+    // before use.
     unsafe {
+        if sig == libc::SIGQUIT {
+            // SIGQUIT's default action dumps core: weblock's own core would help nobody.
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+        }
         libc::signal(sig, libc::SIG_DFL);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
