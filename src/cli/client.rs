@@ -154,8 +154,9 @@ impl Client {
 
     /// Any request, answered within `per_call` (which must cover any server-side wait), retried on
     /// connection errors and 5xx until `deadline`; no try runs more than `past` beyond `deadline`
-    /// (connect, write and read are all under one per-try timeout), whatever the server does. Every request weblock retries is safe to repeat:
-    /// grabs carry the client's own token, release is idempotent, and tickets are presented by id.
+    /// (connect, write and read are all under one per-try timeout), whatever the server does. Every
+    /// request weblock retries is safe to repeat: grabs carry the client's own token, release is
+    /// idempotent, and tickets are presented by id.
     pub fn send(
         &self,
         method: &str,
