@@ -31,41 +31,27 @@ pub fn break_lock(ctx: &Ctx, name: &str) -> Result<(), Failure> {
         json: ctx.json,
         progress: false,
     };
-    // Who holds it now, for the confirmation line (a status is no secret: the plain client asks).
     let form = [("id", name.to_string())];
-    let deadline = Instant::now() + ONE_SHOT_RETRY;
-    let before = ctx.call("GET", "/status", &form, Duration::ZERO, deadline)?;
-    if before.status != 200 {
-        return Err(unexpected(&before));
-    }
-    if !before.flag("in_use") {
-        ctx.print_json(&before);
-        return Err(Failure::new(
-            exit::NO,
-            format!("{name} is free: nothing to break"),
-        ));
-    }
     let deadline = Instant::now() + ONE_SHOT_RETRY;
     let answer = admin.call("POST", "/break", &form, Duration::ZERO, deadline)?;
     match answer.status {
         200 => {
-            let line = format!("broke {name}: it was {}", holder_phrase(&before));
+            // The server's answer says what the lock was just before it ended it.
+            let line = format!("broke {name}: it was {}", holder_phrase(&answer));
             if ctx.json {
-                let mut body = before.body.clone();
-                if let Some(object) = body.as_object_mut() {
-                    object.insert("broken".into(), true.into());
-                    object.insert("reason".into(), line.into());
-                }
-                super::json_out::keep(&body);
+                super::json_out::keep(&answer.body);
             } else {
                 println!("{line}");
             }
             Ok(())
         }
-        409 => Err(Failure::new(
-            exit::NO,
-            format!("{name} was freed meanwhile: nothing to break"),
-        )),
+        409 => {
+            ctx.print_json(&answer);
+            Err(Failure::new(
+                exit::NO,
+                format!("{name} is free: nothing to break"),
+            ))
+        }
         400 => Err(Failure::new(exit::USAGE, answer.reason())),
         _ => Err(unexpected(&answer)),
     }

@@ -206,12 +206,18 @@ fn break_lock(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         return Ok(Handled::Respond(refusal));
     }
     let id = id_param(params)?.ok_or("id is required: the mutex to break")?;
+    // What it was, for the answer: who was ended, since when, how many waited.
+    let before = ctx.shared.core.read(|e| e.lock(&id));
     let (reply, deliveries) = ctx.shared.core.apply(Op::DeleteResource {
         resource: id.clone(),
     });
     ctx.deliveries.extend(deliveries);
     Ok(Handled::Respond(match reply {
-        Reply::Deleted { count } => ok(json!({"id": id, "ended": count})),
+        Reply::Deleted { count } => {
+            let mut fields = lock_fields(&id, before.as_ref(), timefmt::now_ms());
+            fields.insert("ended".into(), count.into());
+            ok(Value::Object(fields))
+        }
         Reply::Refused(_) => Response::fail(409, format!("mutex {id} is not held")),
         other => unexpected(other),
     }))
