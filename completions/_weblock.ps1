@@ -22,9 +22,11 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
     $completions = @(switch ($command) {
         'weblock' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('grab', 'grab', [CompletionResultType]::ParameterValue, 'Take a lock now (or within --wait), print its token, and keep holding it after exit')
@@ -34,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it')
             [CompletionResult]::new('gate', 'gate', [CompletionResultType]::ParameterValue, 'Gates: services with named gates that are open or closed, taken together with tickets')
             [CompletionResult]::new('wait-grab', 'wait-grab', [CompletionResultType]::ParameterValue, 'Wait in line for a lock; then print its token, or run a command while holding it')
+            [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'End a stuck lock: every holder and waiter of NAME, with the administrator''s credentials')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lock service')
             [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Measure a server: throughput, hand-over latency, memory of parked waiters')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
@@ -43,11 +46,13 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;grab' {
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Wait in line up to this long if it is held (e.g. 30s, 5m)')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)')
-            [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id)')
+            [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id; the user is $USER, $LOGNAME, or the uid''s name)')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--shared', '--shared', [CompletionResultType]::ParameterName, 'Hold it shared, beside other shared holders (readers); never beside an exclusive one')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -55,7 +60,9 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;release' {
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -64,14 +71,18 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'New lease length (default: the one in force)')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;status' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -79,15 +90,19 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;wait' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (default: wait for ever)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--lock', '--lock', [CompletionResultType]::ParameterName, 'NAME is a lock even though it has a colon')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a service with gates (they start open)')
@@ -104,14 +119,18 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The team or group it belongs to')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A gate (environment); repeat for each')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;show' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -119,7 +138,9 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;gate;open' {
             [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -127,14 +148,18 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;gate;close' {
             [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;delete' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -142,15 +167,19 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;gate;enter' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With --queue, give up after this long (default: wait for ever)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--queue', '--queue', [CompletionResultType]::ParameterName, 'Wait in line while a gate is closed, instead of giving up')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'weblock;gate;leave' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -193,12 +222,23 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;wait-grab' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (default: wait for ever)')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)')
-            [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id)')
+            [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id; the user is $USER, $LOGNAME, or the uid''s name)')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--shared', '--shared', [CompletionResultType]::ParameterName, 'Hold it shared, beside other shared holders (readers); never beside an exclusive one')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'weblock;break' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -216,7 +256,9 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'An idle keep-alive connection is closed after this')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -228,6 +270,8 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--handovers', '--handovers', [CompletionResultType]::ParameterName, 'Hand-overs to time')
             [CompletionResult]::new('--parked', '--parked', [CompletionResultType]::ParameterName, 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--no-durable', '--no-durable', [CompletionResultType]::ParameterName, 'Skip the runs against a durable server (--state in a temporary directory)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the figures as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -236,7 +280,9 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;completions' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines')
+            [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -249,6 +295,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it')
             [CompletionResult]::new('gate', 'gate', [CompletionResultType]::ParameterValue, 'Gates: services with named gates that are open or closed, taken together with tickets')
             [CompletionResult]::new('wait-grab', 'wait-grab', [CompletionResultType]::ParameterValue, 'Wait in line for a lock; then print its token, or run a command while holding it')
+            [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'End a stuck lock: every holder and waiter of NAME, with the administrator''s credentials')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the lock service')
             [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Measure a server: throughput, hand-over latency, memory of parked waiters')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script on stdout')
@@ -302,6 +349,9 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             break
         }
         'weblock;help;wait-grab' {
+            break
+        }
+        'weblock;help;break' {
             break
         }
         'weblock;help;serve' {

@@ -19,6 +19,9 @@ _weblock() {
             weblock,bench)
                 cmd="weblock__subcmd__bench"
                 ;;
+            weblock,break)
+                cmd="weblock__subcmd__break"
+                ;;
             weblock,completions)
                 cmd="weblock__subcmd__completions"
                 ;;
@@ -100,6 +103,9 @@ _weblock() {
             weblock__subcmd__help,bench)
                 cmd="weblock__subcmd__help__subcmd__bench"
                 ;;
+            weblock__subcmd__help,break)
+                cmd="weblock__subcmd__help__subcmd__break"
+                ;;
             weblock__subcmd__help,completions)
                 cmd="weblock__subcmd__help__subcmd__completions"
                 ;;
@@ -158,13 +164,21 @@ _weblock() {
 
     case "${cmd}" in
         weblock)
-            opts="-h -V --server --json --help --version grab release renew status wait gate wait-grab serve bench completions help"
+            opts="-E -h -V --server --json --conflict-exit-code --help --version grab release renew status wait gate wait-grab break serve bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -176,7 +190,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__bench)
-            opts="-h --duration --clients --waiters --handovers --parked --no-durable --json --server --help"
+            opts="-E -h --duration --clients --waiters --handovers --parked --no-durable --json --server --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -206,6 +220,40 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weblock__subcmd__break)
+            opts="-E -h --server --json --conflict-exit-code --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -214,13 +262,21 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__completions)
-            opts="-h --server --json --help bash elvish fish powershell zsh"
+            opts="-E -h --server --json --conflict-exit-code --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -232,13 +288,21 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate)
-            opts="-h --server --json --help create show open close delete enter leave help"
+            opts="-E -h --server --json --conflict-exit-code --help create show open close delete enter leave help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -250,7 +314,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__close)
-            opts="-h --message --server --json --help"
+            opts="-E -h --message --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,6 +328,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -272,7 +344,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__create)
-            opts="-h --group --env --server --json --help"
+            opts="-E -h --group --env --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -290,6 +362,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -298,13 +378,21 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__delete)
-            opts="-h --server --json --help"
+            opts="-E -h --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -316,7 +404,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__enter)
-            opts="-h --queue --timeout --server --json --help"
+            opts="-E -h --queue --timeout --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,6 +415,14 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -464,13 +560,21 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__leave)
-            opts="-h --server --json --help"
+            opts="-E -h --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -482,7 +586,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__open)
-            opts="-h --message --server --json --help"
+            opts="-E -h --message --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,6 +600,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -504,13 +616,21 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__show)
-            opts="-h --server --json --help"
+            opts="-E -h --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -522,7 +642,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__grab)
-            opts="-h --wait --ttl --holder --slots --shared --server --json --help"
+            opts="-E -h --wait --ttl --holder --slots --shared --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -548,6 +668,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -556,7 +684,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__help)
-            opts="grab release renew status wait gate wait-grab serve bench completions help"
+            opts="grab release renew status wait gate wait-grab break serve bench completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -570,6 +698,20 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__help__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        weblock__subcmd__help__subcmd__break)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -822,7 +964,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__release)
-            opts="-h --token --server --json --help"
+            opts="-E -h --token --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -836,6 +978,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -844,7 +994,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__renew)
-            opts="-h --ttl --token --server --json --help"
+            opts="-E -h --ttl --token --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -862,6 +1012,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -870,7 +1028,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__serve)
-            opts="-h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --log-format --server --json --help"
+            opts="-E -h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --log-format --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -924,6 +1082,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -932,13 +1098,21 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__status)
-            opts="-h --server --json --help"
+            opts="-E -h --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -950,7 +1124,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__wait)
-            opts="-h --timeout --lock --server --json --help"
+            opts="-E -h --timeout --lock --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -964,6 +1138,14 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -972,7 +1154,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__wait__subcmd__grab)
-            opts="-h --timeout --ttl --holder --slots --shared --kill-after --server --json --help"
+            opts="-E -h --timeout --ttl --holder --slots --shared --kill-after --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -999,6 +1181,14 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --conflict-exit-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

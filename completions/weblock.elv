@@ -19,9 +19,11 @@ set edit:completion:arg-completer[weblock] = {|@words|
     var completions = [
         &'weblock'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
             cand grab 'Take a lock now (or within --wait), print its token, and keep holding it after exit'
@@ -31,6 +33,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand wait 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
             cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
             cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'
+            cand break 'End a stuck lock: every holder and waiter of NAME, with the administrator''s credentials'
             cand serve 'Run the lock service'
             cand bench 'Measure a server: throughput, hand-over latency, memory of parked waiters'
             cand completions 'Print a shell completion script on stdout'
@@ -39,18 +42,22 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;grab'= {
             cand --wait 'Wait in line up to this long if it is held (e.g. 30s, 5m)'
             cand --ttl 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)'
-            cand --holder 'Who holds it, shown in status (default: user@host and the process id)'
+            cand --holder 'Who holds it, shown in status (default: user@host and the process id; the user is $USER, $LOGNAME, or the uid''s name)'
             cand --slots 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --shared 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;release'= {
             cand --token 'The token from grab (default: the one remembered for NAME)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -58,27 +65,35 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --ttl 'New lease length (default: the one in force)'
             cand --token 'The token from grab (default: the one remembered for NAME)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;status'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;wait'= {
             cand --timeout 'Give up after this long (default: wait for ever)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --lock 'NAME is a lock even though it has a colon'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand create 'Create a service with gates (they start open)'
@@ -94,47 +109,61 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --group 'The team or group it belongs to'
             cand --env 'A gate (environment); repeat for each'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;show'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;open'= {
             cand --message 'A message shown with the gate ("" clears it)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;close'= {
             cand --message 'A message shown with the gate ("" clears it)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;delete'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;enter'= {
             cand --timeout 'With --queue, give up after this long (default: wait for ever)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --queue 'Wait in line while a gate is closed, instead of giving up'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'weblock;gate;leave'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -167,12 +196,22 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;wait-grab'= {
             cand --timeout 'Give up after this long (default: wait for ever)'
             cand --ttl 'Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)'
-            cand --holder 'Who holds it, shown in status (default: user@host and the process id)'
+            cand --holder 'Who holds it, shown in status (default: user@host and the process id; the user is $USER, $LOGNAME, or the uid''s name)'
             cand --slots 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)'
             cand --kill-after 'If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --shared 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'weblock;break'= {
+            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -189,7 +228,9 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --idle-timeout 'An idle keep-alive connection is closed after this'
             cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -200,6 +241,8 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --handovers 'Hand-overs to time'
             cand --parked 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --no-durable 'Skip the runs against a durable server (--state in a temporary directory)'
             cand --json 'Print the figures as JSON'
             cand -h 'Print help'
@@ -207,7 +250,9 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;completions'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand --json 'Print JSON (the server''s answer; for `status`, {"locks": [...], "gates": [...]}) instead of the human lines'
+            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
+            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -219,6 +264,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand wait 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
             cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
             cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'
+            cand break 'End a stuck lock: every holder and waiter of NAME, with the administrator''s credentials'
             cand serve 'Run the lock service'
             cand bench 'Measure a server: throughput, hand-over latency, memory of parked waiters'
             cand completions 'Print a shell completion script on stdout'
@@ -258,6 +304,8 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;help;gate;leave'= {
         }
         &'weblock;help;wait-grab'= {
+        }
+        &'weblock;help;break'= {
         }
         &'weblock;help;serve'= {
         }

@@ -37,6 +37,67 @@ impl Signals {
             }
         }
     }
+
+    /// `wait`, and whether the kernel sent it (a terminal's Ctrl-C, Ctrl-\ or hang-up, which go to the
+    /// whole foreground process group) rather than a process (`kill`). Where the system cannot tell
+    /// (macOS has no `sigwaitinfo`), it says a process sent it.
+    pub fn wait_origin(&self) -> (libc::c_int, bool) {
+        #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+        loop {
+            // SAFETY: `set` was initialised in `block`; `info` is a valid out-pointer, read only
+            // after a successful call.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let sig = unsafe { libc::sigwaitinfo(&self.set, &mut info) };
+            if sig > 0 {
+                return (sig, from_kernel(&info));
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+        (self.wait(), false)
+    }
+}
+
+/// Whether the signal came from the kernel (a terminal) rather than from `kill` or `sigqueue`.
+#[cfg(target_os = "linux")]
+fn from_kernel(info: &libc::siginfo_t) -> bool {
+    info.si_code == libc::SI_KERNEL
+}
+
+/// Whether the signal came from the kernel (a terminal) rather than from `kill` or `sigqueue`: FreeBSD
+/// has no SI_KERNEL, and marks what a process sent with SI_USER, SI_QUEUE or SI_LWP.
+#[cfg(target_os = "freebsd")]
+fn from_kernel(info: &libc::siginfo_t) -> bool {
+    // <sys/signal.h>; the libc crate does not name them for FreeBSD.
+    const SI_USER: libc::c_int = 0x10001;
+    const SI_QUEUE: libc::c_int = 0x10002;
+    const SI_LWP: libc::c_int = 0x10007;
+    !matches!(info.si_code, SI_USER | SI_QUEUE | SI_LWP)
+}
+
+/// Ends this process by `sig`, as if it had never been caught: its default action restored, unblocked
+/// in this thread, and raised. So a shell, `make` or a supervisor sees weblock die of the signal that
+/// ended its command (bash then stops a script at Ctrl-C, rather than going on to its next line).
+pub fn die_by(sig: libc::c_int) -> ! {
+    // SAFETY: plain calls on this process's own signal state and limits; the set is initialised
+    // before use.
+    unsafe {
+        if sig == libc::SIGQUIT {
+            // SIGQUIT's default action dumps core: weblock's own core would help nobody.
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+        }
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    // Not reached for SIGINT, SIGTERM, SIGHUP or SIGQUIT, whose default action ends the process.
+    std::process::exit(128 + sig)
 }
 
 impl Signals {

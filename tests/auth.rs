@@ -178,7 +178,7 @@ fn the_cli_sends_the_secret_from_weblock_auth_or_weblock_auth_file() {
 }
 
 #[test]
-fn the_cli_without_the_secret_or_with_a_wrong_one_says_the_answer_is_no() {
+fn the_cli_without_the_secret_or_with_a_wrong_one_exits_6_saying_what_to_set() {
     let sandbox = Sandbox::new("auth-cli-no");
     let server = auth_server(&sandbox);
 
@@ -186,14 +186,14 @@ fn the_cli_without_the_secret_or_with_a_wrong_one_says_the_answer_is_no() {
     grab.args(["grab", "db"]);
     let line = sandbox
         .run(grab)
-        .expect_error(1, &["401", "the answer is no", "WEBLOCK_AUTH"]);
+        .expect_error(6, &["401", "refused access", "WEBLOCK_AUTH"]);
     assert!(!line.contains("s3cret"), "{line}");
 
     let mut status = cli(&server, &sandbox);
     status.args(["status", "db"]).env("WEBLOCK_AUTH", "guess");
     let line = sandbox
         .run(status)
-        .expect_error(1, &["401", "the answer is no", "not one of the server's"]);
+        .expect_error(6, &["401", "refused access", "not one of the server's"]);
     assert!(
         !line.contains("guess"),
         "the secret is never printed: {line}"

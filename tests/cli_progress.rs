@@ -215,3 +215,41 @@ fn with_stderr_on_a_pipe_a_waiting_client_prints_only_its_normal_output() {
     assert_eq!(err, "", "nothing on a piped stderr");
     uuid::Uuid::parse_str(out.trim()).unwrap_or_else(|e| panic!("{out:?}: not a token ({e})"));
 }
+
+#[test]
+fn on_a_terminal_a_wait_stopped_by_ctrl_c_clears_its_line_and_says_what_stopped_it() {
+    for (args, what) in [
+        (&["grab", "db", "--wait", "1h"][..], "db"),
+        (&["wait", "db"], "db to be free"),
+    ] {
+        let (server, _sb, _alice, bob) = db_held_by_alice("progress-sigint");
+        let mut pty = Pty::open();
+        let mut cmd = weblock_at(&server.url(""), &bob);
+        cmd.args(args)
+            .stdout(Stdio::null())
+            .stderr(pty.take_terminal());
+        let mut waiter = Guard::spawn(cmd);
+        wait_until(Duration::from_secs(10), "the waiting line", || {
+            pty.text()
+                .contains(&format!("\rwaiting for {what}: held by alice"))
+        });
+        // SAFETY: a plain syscall on our own unreaped child.
+        unsafe {
+            libc::kill(waiter.0.id() as i32, libc::SIGINT);
+        }
+        assert_eq!(waiter.finish(), None, "it died of the signal");
+        use std::os::unix::process::ExitStatusExt;
+        let status = waiter.0.try_wait().ok().flatten();
+        assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGINT));
+        let expected = format!("\r\x1b[Kweblock: SIGINT: stopped waiting for {what}");
+        wait_until(Duration::from_secs(5), "the last line", || {
+            pty.text().contains(&expected)
+        });
+        let text = pty.text();
+        let last = text.rsplit("\r\x1b[K").next().unwrap_or_default();
+        assert!(
+            last.trim_end() == expected.trim_start_matches("\r\x1b[K"),
+            "the line was cleared, and nothing drawn after the message: {text:?}"
+        );
+    }
+}

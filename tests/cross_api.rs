@@ -448,3 +448,49 @@ fn an_empty_resource_name_in_an_admin_delete_deletes_nothing() {
     assert_eq!(r.status, 400, "{r}");
     assert_eq!(hal_locks(&server, "kept").len(), 1, "nothing was deleted");
 }
+
+/// `POST /break` (the WebMutex side of `DELETE /resources/{id}`, for any id): the administrator only,
+/// every holder and waiter ended, and the answer says whom it ended.
+#[test]
+fn break_ends_a_dashed_mutex_for_the_administrator_only_and_names_its_holder() {
+    let (server, _dir) = server_with_admin();
+    let addr = server.addr();
+    let id = "db-1.main";
+    server.grab_ok(Enc::Json, &[("id", id), ("holder", "wm-holder")]);
+    let waiter = spawn_grab(
+        addr,
+        Enc::Form,
+        &[("id", id), ("holder", "wm-waiter"), ("wait", "30")],
+        WAITER_READ_TIMEOUT,
+    );
+    server.wait_for_waiting(id, 1);
+
+    let break_with = |auth: Option<&str>, body: &str| {
+        let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        let auth = auth.map(basic);
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        server.request("POST", "/break", &headers, body.as_bytes())
+    };
+    let r = break_with(None, "id=db-1.main");
+    assert_eq!(r.status, 401, "{r}");
+    let r = break_with(Some("admin:wrong"), "id=db-1.main");
+    assert_eq!(r.status, 401, "{r}");
+    assert_eq!(server.status(id)["holder"], "wm-holder", "still held");
+    let r = break_with(Some(ADMIN_USER_PASSWORD), "id=");
+    assert_eq!(r.status, 400, "an empty id is not every mutex: {r}");
+
+    let r = break_with(Some(ADMIN_USER_PASSWORD), "id=db-1.main");
+    assert_eq!(r.status, 200, "{r}");
+    let v = r.json();
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(v["holder"], "wm-holder", "whom it ended: {v}");
+    assert_eq!(v["ended"], 2, "the holder and the waiter: {v}");
+    let r = answer_of(&waiter, "the WebMutex waiter");
+    assert_eq!(r.status, 409, "{r}");
+    assert_eq!(server.status(id)["in_use"], false);
+
+    let r = break_with(Some(ADMIN_USER_PASSWORD), "id=db-1.main");
+    assert_eq!(r.status, 409, "nothing to break: {r}");
+}

@@ -11,8 +11,11 @@ macro_rules! client_help {
         concat!(
             $text,
             "\n\nExit codes:\n  0  done\n  \
-1  the answer is no (busy, not held, denied; or access refused, HTTP 401)\n  \
-2  usage or bad input\n  3  timed out waiting\n  4  server unreachable or server error",
+1  the answer is no (busy, not held, denied)\n  \
+2  usage or bad input (an empty or invalid name, before anything is sent)\n  3  timed out waiting\n  \
+4  server unreachable or server error (one-shot commands give up after 5 s)\n  \
+6  a secret is missing or refused (HTTP 401; WEBLOCK_AUTH, or WEBLOCK_ADMIN_CREDENTIALS for break)\n  \
+N  busy or timed out, with -E N",
             $exits,
             "\n\nEnvironment:\n  \
 WEBLOCK_URL        the server, or several comma-separated (the first that answers is used; \
@@ -32,20 +35,35 @@ macro_rules! tokens_env {
     };
 }
 
+/// The top-level `--help` and the `weblock(1)` page: an overview, and what every client command shares.
+const OVERVIEW: &str = include_str!("overview.txt");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "weblock",
     version,
-    about = "An HTTP lock service and its blocking client: take turns on anything from shell scripts and CI jobs"
+    about = "An HTTP lock service and its blocking client: take turns on anything from shell scripts and CI jobs",
+    after_long_help = OVERVIEW
 )]
 pub struct Cli {
     /// The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]
     #[arg(long, global = true, env = "WEBLOCK_URL", value_name = "URL")]
     pub server: Option<String>,
-    /// Print JSON (the server's answer; for `status`, {"locks": [...], "gates": [...]}) instead of the
-    /// human lines
+    /// Print one JSON object instead of the human lines, for success and failure alike: the server's
+    /// answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else
+    /// "fail" with "exit_code" and "error" (the line on stderr)
     #[arg(long, global = true)]
     pub json: bool,
+    /// Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed
+    /// out, as flock's -E
+    #[arg(
+        short = 'E',
+        long,
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u8)
+    )]
+    pub conflict_exit_code: Option<u8>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -95,8 +113,11 @@ weblock gate enter shop:live --queue -- ./deploy"
 weblock wait-grab gpu --slots 3 -- ./train.sh         # at most 3 at once\n  \
 weblock wait-grab db --shared -- ./read-report.sh     # readers together, writers alone\n\n\
 With a command, weblock keeps the lease renewed while it runs, releases the lock when it exits, and \
-exits with its code (128+N if a signal N killed it). The terminal's Ctrl-C reaches the command as it \
-would without weblock; SIGTERM and SIGHUP are passed on to it. The command gets WEBLOCK_NAME, \
+exits with its code (128+N if a signal N killed it; if that was SIGINT, SIGTERM, SIGHUP or SIGQUIT, \
+weblock dies of the same signal, so a script stops at Ctrl-C). The terminal's Ctrl-C reaches the \
+command as it would without weblock; SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to weblock alone are \
+passed on to it. The command never outlives weblock: killed with SIGKILL, weblock takes it along \
+(Linux: PR_SET_PDEATHSIG; FreeBSD: PROC_PDEATHSIG_CTL; macOS: a guardian process). The command gets WEBLOCK_NAME, \
 WEBLOCK_TOKEN and WEBLOCK_FENCE in its environment. If the lock is lost while it runs (a renewal \
 refused, an administrator deleted it, or its lease ran out unrenewed), the command gets SIGTERM, then \
 SIGKILL after --kill-after, and weblock exits 5. While it waits on a terminal, a line on stderr shows \
@@ -106,6 +127,18 @@ N  with a command: its exit code (128+N if signal N ended it; 127 not found, 126
         env: tokens_env!()
     ))]
     WaitGrab(WaitGrabArgs),
+    /// End a stuck lock: every holder and waiter of NAME, with the administrator's credentials
+    #[command(after_help = client_help!(
+        "Example:\n  WEBLOCK_ADMIN_CREDENTIALS=admin:secret weblock break db\n\n\
+Ends whoever holds NAME, and everyone waiting for it (their waits end with \"deleted by an \
+administrator\"), as the HAL API's DELETE /resources/NAME does (the server's POST /break); says \
+whom it ended. Needs the \
+administrator's user:password (the server's --admin-credentials) in WEBLOCK_ADMIN_CREDENTIALS, sent \
+as HTTP Basic; without it, nothing is sent (exit 6). A lock nobody holds or waits for: exit 1.",
+        exits: "",
+        env: "\n  WEBLOCK_ADMIN_CREDENTIALS  the administrator's user:password"
+    ))]
+    Break(BreakArgs),
     /// Run the lock service
     #[command(after_help = "Example:\n  weblock serve --listen 0.0.0.0:7878\n\n\
 The first line on stdout is `listening on http://ADDR` with the real port, so `--listen 127.0.0.1:0` \
@@ -117,9 +150,11 @@ Environment:\n  WEBLOCK_ADMIN_CREDENTIALS  user:password of the administrator, w
     /// Measure a server: throughput, hand-over latency, memory of parked waiters
     #[command(
         after_help = "Example:\n  weblock bench --clients 1,16 --duration 3s\n\n\
-Without --server (or WEBLOCK_URL) it starts its own in-memory server (a child process, so its memory is measured alone).\n\n\
+It starts its own servers (child processes, so their memory is measured alone: in memory, then \
+durable in a temporary directory) unless --server is given on its own command line; WEBLOCK_URL is \
+ignored, so a shell that exports it never benchmarks a shared server by accident.\n\n\
 Exit codes:\n  0  measured\n  2  usage or bad input\n  4  the server could not be started, reached or measured\n\n\
-Environment:\n  WEBLOCK_URL  a server to measure instead of one of its own"
+Environment:\n  none (WEBLOCK_URL is not read)"
     )]
     Bench(BenchArgs),
     /// Print a shell completion script on stdout
@@ -175,7 +210,7 @@ pub struct GrabArgs {
     /// The lock
     pub name: String,
     /// Wait in line up to this long if it is held (e.g. 30s, 5m)
-    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub wait: Option<std::time::Duration>,
     #[command(flatten)]
     pub hold: HoldArgs,
@@ -185,10 +220,11 @@ pub struct GrabArgs {
 #[derive(Debug, Args)]
 pub struct HoldArgs {
     /// Lease: the lock is freed if not renewed within this (e.g. 30s, 5m)
-    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ttl: Option<std::time::Duration>,
-    /// Who holds it, shown in status (default: user@host and the process id)
-    #[arg(long, value_name = "TEXT")]
+    /// Who holds it, shown in status (default: user@host and the process id; the user is $USER,
+    /// $LOGNAME, or the uid's name)
+    #[arg(long, env = "WEBLOCK_HOLDER", value_name = "TEXT")]
     pub holder: Option<String>,
     /// Up to N holders at once (a counting semaphore). The first request of a free lock sets N;
     /// asking for another N while it is in use is refused (exit 1)
@@ -197,6 +233,12 @@ pub struct HoldArgs {
     /// Hold it shared, beside other shared holders (readers); never beside an exclusive one
     #[arg(long)]
     pub shared: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BreakArgs {
+    /// The lock to end
+    pub name: String,
 }
 
 #[derive(Debug, Args)]
@@ -211,7 +253,7 @@ pub struct ReleaseArgs {
 pub struct RenewArgs {
     pub name: String,
     /// New lease length (default: the one in force)
-    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ttl: Option<std::time::Duration>,
     /// The token from grab (default: the one remembered for NAME)
     #[arg(long, value_name = "T")]
@@ -228,7 +270,7 @@ pub struct WaitArgs {
     /// A lock, or a gate as SERVICE:ENV
     pub name: String,
     /// Give up after this long (default: wait for ever)
-    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub timeout: Option<std::time::Duration>,
     /// NAME is a lock even though it has a colon
     #[arg(long)]
@@ -298,7 +340,7 @@ pub struct GateEnterArgs {
     #[arg(long)]
     pub queue: bool,
     /// With --queue, give up after this long (default: wait for ever)
-    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub timeout: Option<std::time::Duration>,
     /// The command to run while holding the gates
     #[arg(last = true, value_name = "CMD")]
@@ -309,12 +351,12 @@ pub struct GateEnterArgs {
 pub struct WaitGrabArgs {
     pub name: String,
     /// Give up after this long (default: wait for ever)
-    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub hold: HoldArgs,
     /// If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this
-    #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub kill_after: std::time::Duration,
     /// The command to run while holding the lock
     #[arg(last = true, value_name = "CMD")]
@@ -342,7 +384,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub max_connections: usize,
     /// Time a client has to send a whole request, from its first byte (then 408)
-    #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub request_timeout: std::time::Duration,
     /// File whose first line is the administrator's user:password (HTTP Basic), for administrative
     /// requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed
@@ -354,10 +396,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<std::path::PathBuf>,
     /// How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)
-    #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ticket_ttl: std::time::Duration,
     /// An idle keep-alive connection is closed after this
-    #[arg(long, default_value = "60s", value_parser = crate::duration::parse, value_name = "DUR")]
+    #[arg(long, default_value = "60s", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub idle_timeout: std::time::Duration,
     /// One line on stderr per state change (grant, release, expiry, gate opened…): for people
     /// (human), for log collectors (json: one object a line), or none (off)

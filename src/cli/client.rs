@@ -56,8 +56,11 @@ pub struct Client {
     /// The index in `bases` of the server in use: the last one that answered.
     current: AtomicUsize,
     agent: ureq::Agent,
-    /// `Bearer SECRET` for servers started with `--auth-file`; never printed.
+    /// `Bearer SECRET` for servers started with `--auth-file`, or the administrator's `Basic …`;
+    /// never printed.
     authorization: Option<String>,
+    /// The authorization is the administrator's (for `break`): a 401 is about those credentials.
+    admin: bool,
 }
 
 /// The secret itself, for servers started with `--auth-file`.
@@ -95,6 +98,13 @@ fn first_secret(text: &str) -> Option<&str> {
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
+/// A call that retries this long says so on stderr (terminal or not), then every `REPORT_EVERY`:
+/// a waiting client must not retry a server that is away in silence for ever. Calls with less time
+/// than `REPORT_BUDGET` to retry (one-shot commands: 5 s) just end with their one error line.
+const REPORT_AFTER: Duration = Duration::from_secs(3);
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+const REPORT_BUDGET: Duration = Duration::from_secs(10);
+
 impl Client {
     /// `servers` is one base URL, e.g. `http://127.0.0.1:7878`, or several separated by commas.
     pub fn new(servers: &str) -> Result<Client, String> {
@@ -110,9 +120,25 @@ impl Client {
         Ok(Client {
             bases,
             current: AtomicUsize::new(0),
-            agent: config.into(),
+            agent: super::transport::agent(config),
             authorization: secret_from_env()?.map(|s| format!("Bearer {s}")),
+            admin: false,
         })
+    }
+
+    /// The same servers, with the administrator's `user:password` sent as HTTP Basic instead of the
+    /// access secret (a server with `--auth-file` lets the administrator in with those too).
+    pub fn as_admin(&self, user_password: &str) -> Client {
+        Client {
+            bases: self.bases.clone(),
+            current: AtomicUsize::new(self.current.load(Ordering::Relaxed)),
+            agent: self.agent.clone(),
+            authorization: Some(format!(
+                "Basic {}",
+                crate::base64::encode(user_password.as_bytes())
+            )),
+            admin: true,
+        }
     }
 
     /// The servers as given (comma-separated): the key under which tokens are remembered, so that a
@@ -130,8 +156,10 @@ impl Client {
     }
 
     /// Any request, answered within `per_call` (which must cover any server-side wait), retried on
-    /// connection errors and 5xx until `deadline`. Every request weblock retries is safe to repeat:
-    /// grabs carry the client's own token, release is idempotent, and tickets are presented by id.
+    /// connection errors and 5xx until `deadline`; no try runs more than `past` beyond `deadline`
+    /// (connect, write and read are all under one per-try timeout), whatever the server does. Every
+    /// request weblock retries is safe to repeat: grabs carry the client's own token, release is
+    /// idempotent, and tickets are presented by id.
     pub fn send(
         &self,
         method: &str,
@@ -139,12 +167,16 @@ impl Client {
         query: &[(&str, String)],
         body: Body,
         per_call: Duration,
-        deadline: Instant,
+        (deadline, past): (Instant, Duration),
     ) -> Result<Answer, CallError> {
         let mut backoff = BACKOFF_START;
         // Servers tried since the last pause: every one gets a chance before the client backs off.
         let mut tried = 0;
+        let started = Instant::now();
+        let mut report_at = (deadline.saturating_duration_since(started) > REPORT_BUDGET)
+            .then_some(started + REPORT_AFTER);
         loop {
+            let per_call = per_call.min(deadline.saturating_duration_since(Instant::now()) + past);
             let index = self.current.load(Ordering::Relaxed) % self.bases.len();
             let base = &self.bases[index];
             // Which server said so, when there are several to tell apart.
@@ -155,10 +187,7 @@ impl Client {
             };
             let last = match self.once(base, method, path, query, body, per_call) {
                 Ok(answer) if answer.status == 401 => {
-                    return Err(CallError::Refused(refused(
-                        &answer,
-                        self.authorization.is_some(),
-                    )));
+                    return Err(CallError::Refused(self.refused(&answer)));
                 }
                 Ok(answer) if answer.status < 500 => return Ok(answer),
                 Ok(answer) => format!("{from}server error {}: {}", answer.status, answer.reason()),
@@ -169,6 +198,16 @@ impl Client {
             let now = Instant::now();
             if now >= deadline {
                 return Err(CallError::Unreachable(last));
+            }
+            if let Some(at) = report_at.filter(|&at| now >= at) {
+                super::progress::say(&format!(
+                    "weblock: no answer from the weblock server at {} for {}: {last}; still trying",
+                    self.servers(),
+                    crate::duration::format(Duration::from_secs(
+                        now.duration_since(started).as_secs()
+                    ))
+                ));
+                report_at = Some(now.max(at) + REPORT_EVERY);
             }
             if tried < self.bases.len() {
                 continue;
@@ -235,17 +274,26 @@ impl Client {
     }
 }
 
-/// What a 401 means for the user: the line to print (exit code 1: the answer is no).
-fn refused(answer: &Answer, sent: bool) -> String {
-    let hint = if sent {
-        format!("the secret from {AUTH_ENV} or {AUTH_FILE_ENV} is not one of the server's")
-    } else {
-        format!("set {AUTH_ENV}, or {AUTH_FILE_ENV} to a file holding the secret")
-    };
-    format!(
-        "the server refused access (HTTP 401: {}); the answer is no: {hint}",
-        answer.reason()
-    )
+impl Client {
+    /// What a 401 means for the user: the line to print (exit code 6).
+    fn refused(&self, answer: &Answer) -> String {
+        let hint = match (self.admin, self.authorization.is_some()) {
+            (true, _) => format!(
+                "check {} against the server's --admin-credentials",
+                crate::server::auth::CREDENTIALS_ENV
+            ),
+            (false, true) => {
+                format!("the secret from {AUTH_ENV} or {AUTH_FILE_ENV} is not one of the server's")
+            }
+            (false, false) => {
+                format!("set {AUTH_ENV}, or {AUTH_FILE_ENV} to a file holding the secret")
+            }
+        };
+        format!(
+            "the server refused access (HTTP 401: {}): {hint}",
+            answer.reason()
+        )
+    }
 }
 
 /// Base URLs from `A` or `A,B,…`: each `http://HOST:PORT`, without a path (a trailing `/` is dropped).

@@ -28,6 +28,10 @@ pub fn parse_gates(specs: &[String]) -> Result<BTreeMap<String, Vec<String>>, Fa
                 format!("invalid gate {spec:?}: use SERVICE:ENV or SERVICE:ENV1,ENV2"),
             ));
         }
+        super::names::gate("service", service)?;
+        for env in &envs {
+            super::names::gate("gate", env)?;
+        }
         let list = gates.entry(service.to_string()).or_default();
         for env in envs {
             if !list.iter().any(|e| e == env) {

@@ -26,6 +26,8 @@ pub fn poll_cap(progress: &Progress, first: bool) -> Duration {
 }
 /// Extra time a call may take beyond the server-side wait before the client gives up on it.
 const CALL_SLACK: Duration = Duration::from_secs(10);
+/// How far past its deadline a long-poll's try may run (see `Ctx::send`).
+const PAST_DEADLINE: Duration = Duration::from_millis(400);
 
 /// The shortest time a renewal is given to be answered, even at its deadline.
 const RENEW_CALL_MIN: Duration = Duration::from_millis(500);
@@ -67,7 +69,7 @@ pub struct Got {
 
 impl Ctx {
     /// A form request (GET: query string); see `send`.
-    fn call(
+    pub fn call(
         &self,
         method: &str,
         path: &str,
@@ -93,30 +95,38 @@ impl Ctx {
         server_wait: Duration,
         deadline: Instant,
     ) -> Result<Answer, Failure> {
+        // A long-poll whose server-side wait ends at the deadline is answered just then: its answer
+        // must not be cut off. No more than that, so `--timeout` holds to within half a second.
+        let past = if server_wait.is_zero() {
+            Duration::ZERO
+        } else {
+            PAST_DEADLINE
+        };
         self.send_timed(
             method,
             path,
             query,
             body,
-            server_wait + CALL_SLACK,
+            (server_wait + CALL_SLACK, past),
             deadline,
         )
     }
 
-    /// `send`, each try answered within `per_call`.
+    /// `send`, each try answered within `per_call.0`, and none running more than `per_call.1` past
+    /// `deadline`.
     fn send_timed(
         &self,
         method: &str,
         path: &str,
         query: &[(&str, String)],
         body: Body,
-        per_call: Duration,
+        (per_call, past): (Duration, Duration),
         deadline: Instant,
     ) -> Result<Answer, Failure> {
         self.client
-            .send(method, path, query, body, per_call, deadline)
+            .send(method, path, query, body, per_call, (deadline, past))
             .map_err(|e| match e {
-                CallError::Refused(why) => Failure::new(exit::NO, why),
+                CallError::Refused(why) => Failure::new(exit::REFUSED, why),
                 CallError::Unreachable(why) => Failure::new(
                     exit::UNREACHABLE,
                     format!(
@@ -130,18 +140,14 @@ impl Ctx {
     /// Prints the server's JSON, with `--json`.
     pub fn print_json(&self, answer: &Answer) {
         if self.json {
-            println!("{}", answer.body);
+            super::json_out::keep(&answer.body);
         }
     }
 }
 
-/// Takes the lock, waiting in the server's queue as `want.waiting` allows. Each poll carries the same
-/// token, so a retried or repeated poll keeps its place and a grant is never taken twice.
-pub fn acquire(ctx: &Ctx, want: &Want) -> Result<Got, Failure> {
-    acquire_with(ctx, want, &uuid::Uuid::new_v4().to_string())
-}
-
-/// `acquire` with a token chosen by the caller (who may need it to withdraw on a signal).
+/// Takes the lock, waiting in the server's queue as `want.waiting` allows, with a token chosen by the
+/// caller (who may need it to withdraw on a signal). Each poll carries that token, so a retried or
+/// repeated poll keeps its place and a grant is never taken twice.
 pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure> {
     let token = token.to_string();
     let started = Instant::now();
@@ -198,7 +204,7 @@ pub fn acquire_with(ctx: &Ctx, want: &Want, token: &str) -> Result<Got, Failure>
             }
             409 if poll.is_zero() => {
                 ctx.print_json(&answer);
-                return Err(Failure::new(exit::NO, busy_line(&want.name, &answer)));
+                return Err(Failure::busy(busy_line(&want.name, &answer)));
             }
             409 if deadline.is_some_and(|d| Instant::now() >= d) => {
                 progress.finish();
@@ -246,17 +252,6 @@ pub fn withdraw(ctx: &Ctx, name: &str, token: &str) {
     );
 }
 
-pub fn grab(ctx: &Ctx, name: &str, want: Want) -> Result<(), Failure> {
-    let got = acquire(ctx, &want)?;
-    remember(ctx, name, &got);
-    if ctx.json {
-        ctx.print_json(&got.answer);
-    } else {
-        println!("{}", got.token);
-    }
-    Ok(())
-}
-
 /// Keeps the token for a later `weblock release NAME`; a failure to do so is worth a warning, not a
 /// failure of the grab (the token is printed).
 pub fn remember(ctx: &Ctx, name: &str, got: &Got) {
@@ -265,6 +260,7 @@ pub fn remember(ctx: &Ctx, name: &str, got: &Got) {
         name: name.to_string(),
         token: got.token.clone(),
         fence: got.fence,
+        released: false,
     };
     if let Err(e) = Tokens::open().and_then(|t| t.remember(held)) {
         warn!("weblock: warning: cannot remember the token ({e}); release with --token");
@@ -294,11 +290,15 @@ pub fn release(ctx: &Ctx, name: &str, token: Option<String>) -> Result<(), Failu
     let token = token_for(ctx, name, token)?;
     let answer = release_call(ctx, name, &token)?;
     ctx.print_json(&answer);
-    if matches!(answer.status, 200 | 409)
-        && let Ok(t) = Tokens::open()
-    {
-        // Released, or refused: either way this token holds nothing any more.
-        let _ = t.forget(&ctx.client.servers(), name, &token);
+    if let Ok(t) = Tokens::open() {
+        let server = ctx.client.servers();
+        match answer.status {
+            // Released: kept, marked, so that releasing again sends it again and succeeds.
+            200 => drop(t.mark_released(&server, name, &token)),
+            // Refused: this token holds nothing any more.
+            409 => drop(t.forget(&server, name, &token)),
+            _ => {}
+        }
     }
     judge_release(&answer)
 }
@@ -357,7 +357,14 @@ pub fn renew_once(
     let per_call = deadline
         .saturating_duration_since(Instant::now())
         .clamp(RENEW_CALL_MIN, CALL_SLACK);
-    ctx.send_timed("POST", "/renew", &[], Body::Form(&form), per_call, deadline)
+    ctx.send_timed(
+        "POST",
+        "/renew",
+        &[],
+        Body::Form(&form),
+        (per_call, RENEW_CALL_MIN),
+        deadline,
+    )
 }
 
 /// Blocks until nobody holds `name` and nobody waits for it.
@@ -374,9 +381,8 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
             ("id", name.to_string()),
             ("wait", format!("{:.3}", poll.as_secs_f64())),
         ];
-        let retry_until = deadline
-            .map(|d| d.max(now + ONE_SHOT_RETRY))
-            .unwrap_or(now + Duration::from_secs(365 * 86_400));
+        // --timeout holds whatever the server does (see `Ctx::send`).
+        let retry_until = deadline.unwrap_or(now + Duration::from_secs(365 * 86_400));
         let answer = ctx.call("GET", "/status", &form, poll, retry_until)?;
         match answer.status {
             200 if !answer.flag("in_use") => {
@@ -404,7 +410,7 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
 }
 
 /// `held by alice@build3 since 2026-…Z (2 waiting)`.
-fn holder_phrase(answer: &Answer) -> String {
+pub fn holder_phrase(answer: &Answer) -> String {
     let Some(holder) = answer.str("holder") else {
         return "still busy".to_string();
     };
@@ -438,23 +444,4 @@ pub fn unexpected(answer: &Answer) -> Failure {
         exit::UNREACHABLE,
         format!("unexpected answer from the server: {}", answer.reason()),
     )
-}
-
-/// `user@host pid N`: who holds a lock, for status pages.
-pub fn default_holder() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "someone".to_string());
-    format!("{user}@{} pid {}", hostname(), std::process::id())
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer and its length are passed together; the result is checked.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

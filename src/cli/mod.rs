@@ -1,23 +1,29 @@
 //! The command line: its definition (shared with the completion and man-page generators) and dispatch.
 //! Client commands talk HTTP to a server; they know its API, nothing of its insides.
+mod admin;
 pub mod args;
 mod client;
 pub mod docs_gen;
 mod gate;
+mod holder;
+mod json_out;
 mod lock;
+mod names;
 mod progress;
 mod renewal;
 mod run;
 mod status;
+mod tether;
 mod text;
 mod ticket;
 mod tokens;
+mod transport;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use args::{BenchArgs, Cli, Command, CompletionsArgs, GateCommand, ServeArgs};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use lock::{Ctx, Waiting, Want};
 
 use crate::server::{self, Config, Limits};
@@ -37,6 +43,9 @@ pub mod exit {
     /// `wait-grab NAME -- CMD`: the lock was lost while CMD ran (a renewal refused, an administrator
     /// deleted it, or its lease ran out unrenewed); CMD was stopped.
     pub const LOST: u8 = 5;
+    /// A secret is missing or refused (HTTP 401): `WEBLOCK_AUTH` for access, or the administrator's
+    /// credentials for `break`.
+    pub const REFUSED: u8 = 6;
 }
 
 /// A command that did not do what was asked: one line for stderr, and the exit code.
@@ -44,6 +53,9 @@ pub mod exit {
 pub struct Failure {
     pub code: u8,
     pub message: String,
+    /// Busy (what was asked for is held, or a gate closed): `-E N` makes it exit N, as it does a
+    /// timeout.
+    pub busy: bool,
 }
 
 impl Failure {
@@ -51,15 +63,40 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            busy: false,
+        }
+    }
+
+    /// The answer is no because it is busy (exit 1, or `-E N`).
+    pub fn busy(message: impl Into<String>) -> Failure {
+        Failure {
+            busy: true,
+            ..Failure::new(exit::NO, message)
+        }
+    }
+
+    /// The exit code, with `--conflict-exit-code` applied to a busy or timed-out end.
+    pub fn exit_code(&self, conflict: Option<u8>) -> u8 {
+        match conflict {
+            Some(code) if self.busy || self.code == exit::TIMED_OUT => code,
+            _ => self.code,
         }
     }
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // `bench` measures a shared server only when told so on its own command line: an exported
+    // WEBLOCK_URL is for the client commands.
+    let server_given = |m: &clap::ArgMatches| {
+        m.value_source("server") == Some(clap::parser::ValueSource::CommandLine)
+    };
+    let bench_server_given =
+        server_given(&matches) || matches.subcommand().is_some_and(|(_, m)| server_given(m));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Serve(args) => return serve(args),
-        Command::Bench(args) => return bench(args, cli.server),
+        Command::Bench(args) => return bench(args, cli.server.filter(|_| bench_server_given)),
         command => {
             quiet_on_closed_pipe();
             match command {
@@ -68,14 +105,18 @@ pub fn main() -> ExitCode {
             }
         }
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            // A closed stderr is no reason to panic; the exit code still says what happened.
-            let _ = writeln!(std::io::stderr(), "weblock: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
+    let code = match &result {
+        Ok(code) => *code,
+        Err(failure) => failure.exit_code(cli.conflict_exit_code),
+    };
+    if cli.json {
+        json_out::finish(&result, code);
     }
+    if let Err(failure) = result {
+        // A closed stderr is no reason to panic; the exit code still says what happened.
+        let _ = writeln!(std::io::stderr(), "weblock: {}", failure.message);
+    }
+    ExitCode::from(code)
 }
 
 /// Like every Unix filter, a client command whose output is cut off (`weblock status | head -1`)
@@ -89,7 +130,39 @@ fn quiet_on_closed_pipe() {
     }
 }
 
+/// Refuses names the server would refuse, or take for "no name" (see `names`), before anything is sent.
+fn check_names(command: &Command) -> Result<(), Failure> {
+    match command {
+        Command::Grab(a) => names::lock(&a.name),
+        Command::Release(a) => names::lock(&a.name),
+        Command::Renew(a) => names::lock(&a.name),
+        Command::Status(a) => a.name.as_deref().map_or(Ok(()), names::lock),
+        Command::Wait(a) if a.name.contains(':') && !a.lock => {
+            gate::parse_gates(std::slice::from_ref(&a.name)).map(drop)
+        }
+        Command::Wait(a) => names::lock(&a.name),
+        Command::WaitGrab(a) => names::lock(&a.name),
+        Command::Break(a) => names::lock(&a.name),
+        Command::Gate(GateCommand::Create { service, envs, .. }) => {
+            names::gate("service", service)?;
+            envs.iter().try_for_each(|e| names::gate("gate", e))
+        }
+        Command::Gate(GateCommand::Show { service }) => service
+            .as_deref()
+            .map_or(Ok(()), |s| names::gate("service", s)),
+        Command::Gate(GateCommand::Open(a) | GateCommand::Close(a)) => {
+            names::gate("service", &a.service)?;
+            names::gate("gate", &a.env)
+        }
+        Command::Gate(GateCommand::Delete { service }) => names::gate("service", service),
+        Command::Gate(GateCommand::Leave { ticket }) => names::ticket(ticket),
+        Command::Gate(GateCommand::Enter(a)) => gate::parse_gates(&a.gates).map(drop),
+        Command::Serve(_) | Command::Bench(_) | Command::Completions(_) => Ok(()),
+    }
+}
+
 fn client_command(command: Command, server: Option<String>, json: bool) -> Result<u8, Failure> {
+    check_names(&command)?;
     let server = server.unwrap_or_else(|| DEFAULT_SERVER.to_string());
     let client = client::Client::new(&server).map_err(|e| Failure::new(exit::USAGE, e))?;
     let ctx = Ctx {
@@ -102,21 +175,31 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         Command::Grab(args) => {
             let want = Want {
                 name: args.name.clone(),
-                holder: args.hold.holder.unwrap_or_else(lock::default_holder),
+                holder: args
+                    .hold
+                    .holder
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(holder::default_holder),
                 ttl: args.hold.ttl,
                 waiting: args.wait.map_or(Waiting::No, Waiting::For),
                 slots: args.hold.slots,
                 shared: args.hold.shared,
             };
-            done(lock::grab(&ctx, &args.name, want))
+            // Through `run`, without a command: a signal while it waits takes it out of the line.
+            run::run(run::LockClaim::new(ctx, want), Vec::new(), run::KILL_AFTER)
         }
         Command::Release(args) => done(lock::release(&ctx, &args.name, args.token)),
+        Command::Break(args) => done(admin::break_lock(&ctx, &args.name)),
         Command::Renew(args) => done(lock::renew(&ctx, &args.name, args.token, args.ttl)),
         Command::Status(args) => done(status::status(&ctx, args.name.as_deref())),
         Command::Wait(args) if args.name.contains(':') && !args.lock => {
+            run::stop_on_signals(format!("{} to open", args.name))?;
             done(gate::wait_open(&ctx, &args.name, args.timeout))
         }
-        Command::Wait(args) => done(lock::wait_free(&ctx, &args.name, args.timeout)),
+        Command::Wait(args) => {
+            run::stop_on_signals(format!("{} to be free", args.name))?;
+            done(lock::wait_free(&ctx, &args.name, args.timeout))
+        }
         Command::Gate(GateCommand::Create {
             service,
             group,
@@ -152,7 +235,11 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
             };
             let want = Want {
                 name: args.name,
-                holder: args.hold.holder.unwrap_or_else(lock::default_holder),
+                holder: args
+                    .hold
+                    .holder
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(holder::default_holder),
                 ttl,
                 waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
                 slots: args.hold.slots,

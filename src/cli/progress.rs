@@ -168,6 +168,18 @@ impl Drop for Progress {
     }
 }
 
+/// Prints a whole line on stderr (a server that does not answer, say) without mixing it into the
+/// waiting line: the line is cleared first and drawn again, below it, at the next redraw.
+pub fn say(line: &str) {
+    let mut shown = shown();
+    let mut err = std::io::stderr().lock();
+    if *shown {
+        let _ = err.write_all(b"\r\x1b[K");
+        *shown = false;
+    }
+    let _ = writeln!(err, "{line}");
+}
+
 fn erase() {
     let mut shown = shown();
     if *shown {

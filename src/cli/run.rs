@@ -3,9 +3,13 @@
 //! code. Without CMD: say what was taken and keep it.
 //!
 //! Signals, as `just` runs recipes: the terminal's Ctrl-C goes to the whole foreground process group, so
-//! CMD gets its SIGINT directly and weblock only waits for it to finish; SIGTERM, SIGHUP and SIGQUIT,
-//! which are sent to weblock alone, are passed on to CMD. What is held is given back after CMD ends. A
-//! signal that comes while weblock still waits in line takes it out of the line and ends it (128+N).
+//! CMD gets its SIGINT directly and weblock only waits for it to finish; SIGINT, SIGTERM, SIGHUP and
+//! SIGQUIT sent to weblock by a process (`kill`) are passed on to CMD. What is held is given back after
+//! CMD ends; if one of those signals ended CMD, weblock then dies of it too (so `weblock … -- ./migrate;
+//! ./deploy` stops at Ctrl-C, as it would without weblock). A signal that comes while weblock still
+//! waits in line takes it out of the line, says so, and ends weblock by that signal.
+//!
+//! CMD never outlives weblock (see `tether`).
 //!
 //! A lock found lost while CMD runs (see `renewal`) stops CMD, and weblock exits with `exit::LOST`.
 use std::ffi::OsString;
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::lock::{self, Ctx, Got, Want};
 use super::renewal::{self, Deadline, Lapse};
-use super::{Failure, exit};
+use super::{Failure, exit, tether};
 use crate::signals::{self, Signals};
 
 /// The lease of a lock held while a command runs, unless --ttl says otherwise: short, so that a
@@ -26,6 +30,10 @@ pub const RUN_TTL: Duration = Duration::from_secs(10);
 
 /// How long a command has, after SIGTERM, to end by itself once its lock is lost (`--kill-after`).
 pub const KILL_AFTER: Duration = Duration::from_secs(10);
+
+/// How long weblock looks for a command's end before it starts the renewer (at most a quarter of the
+/// renewal interval): a command that ends this soon never needed one.
+const QUICK_LOOK: Duration = Duration::from_millis(50);
 
 /// Something to wait in line for.
 pub trait Claim: Send + Sync + 'static {
@@ -68,13 +76,8 @@ pub fn run<C: Claim>(
     command: Vec<OsString>,
     kill_after: Duration,
 ) -> Result<u8, Failure> {
-    let signals = Signals::block(&[
-        signals::SIGINT,
-        signals::SIGTERM,
-        signals::SIGHUP,
-        signals::SIGQUIT,
-    ])
-    .map_err(|e| Failure::new(exit::USAGE, format!("cannot set up signals: {e}")))?;
+    let signals = Signals::block(&STOP_SIGNALS)
+        .map_err(|e| Failure::new(exit::USAGE, format!("cannot set up signals: {e}")))?;
     let signals = Arc::new(signals);
     let claim = Arc::new(claim);
     let stage = Arc::new(Mutex::new(Stage::Waiting));
@@ -108,8 +111,11 @@ pub fn run<C: Claim>(
         let mut cmd = Command::new(&command[0]);
         cmd.args(&command[1..]).envs(held.env());
         signals.unblock_in_child(&mut cmd);
+        // This is the main thread (see `tether`): the command dies with weblock.
+        tether::arrange(&mut cmd);
         match cmd.spawn() {
             Ok(child) => {
+                super::json_out::command_ran();
                 *st = Stage::Running(child.id());
                 child
             }
@@ -128,20 +134,33 @@ pub fn run<C: Claim>(
             }
         }
     };
+    let tether = tether::watch(child.id());
+    // A short command (`-- true`) needs no renewer thread: look a moment for its end first. What
+    // needs no renewing (gates) needs no thread either.
+    let quick = held
+        .renew_every()
+        .is_none_or(|every| tether::ends_within(child.id(), (every / 4).min(QUICK_LOOK)));
     // The renewer holds `stopped` until the command ends (then `stop` says when, and is dropped).
     let (stop, stopped) = mpsc::channel::<Deadline>();
-    let renewer = {
+    let renewer = if quick {
+        Err(held)
+    } else {
         let stage = stage.clone();
-        std::thread::spawn(move || {
+        Ok(std::thread::spawn(move || {
             let signal = |sig| signal_command(&stage, sig);
             let lost = renewal::keep_renewed(&mut held, &stopped, &signal, kill_after);
             (held, lost)
-        })
+        }))
     };
-    let code = wait_child(&mut child, &stage);
+    let (code, killed_by) = wait_child(&mut child, &stage);
+    tether.ended();
     let _ = stop.send(Deadline::after(Duration::ZERO));
     drop(stop);
-    match renewer.join() {
+    let renewed = match renewer {
+        Err(held) => Ok((held, None)),
+        Ok(renewer) => renewer.join(),
+    };
+    match renewed {
         Ok((_, Some(lost))) => Err(Failure::new(
             exit::LOST,
             format!(
@@ -153,10 +172,48 @@ pub fn run<C: Claim>(
         )),
         Ok((held, None)) => {
             held.release();
+            die_with(killed_by);
             Ok(code)
         }
-        Err(_) => Ok(code),
+        Err(_) => {
+            die_with(killed_by);
+            Ok(code)
+        }
     }
+}
+
+/// A command ended by SIGINT, SIGTERM, SIGHUP or SIGQUIT: weblock, its lock given back, dies of the
+/// same signal, so that a shell or `make` running it stops as it would have without weblock (bash
+/// goes on to a script's next line when its child merely exits 130).
+fn die_with(killed_by: Option<libc::c_int>) {
+    if let Some(sig) = killed_by.filter(|s| STOP_SIGNALS.contains(s)) {
+        signals::die_by(sig);
+    }
+}
+
+/// The signals weblock takes itself, and dies of when they end the command.
+const STOP_SIGNALS: [libc::c_int; 4] = [
+    signals::SIGINT,
+    signals::SIGTERM,
+    signals::SIGHUP,
+    signals::SIGQUIT,
+];
+
+/// For the commands that only wait (`wait`): a stop signal clears the waiting line, says what it
+/// stopped, and ends weblock by that signal. Call before starting any thread.
+pub fn stop_on_signals(what: String) -> Result<(), Failure> {
+    let signals = Signals::block(&STOP_SIGNALS)
+        .map_err(|e| Failure::new(exit::USAGE, format!("cannot set up signals: {e}")))?;
+    std::thread::spawn(move || {
+        let sig = signals.wait();
+        super::progress::clear_for_good();
+        warn!(
+            "weblock: {}: stopped waiting for {what}",
+            signals::name(sig)
+        );
+        signals::die_by(sig);
+    });
+    Ok(())
 }
 
 /// Sends `sig` to the command while it runs; false once it has ended.
@@ -175,8 +232,9 @@ fn signal_command(stage: &Mutex<Stage>, sig: libc::c_int) -> bool {
 }
 
 /// Waits for the child to end and returns its exit code, or 128+N when signal N ended it (as shells
-/// report it). The stage becomes `Done` before the child is reaped, so nobody signals a reused pid.
-fn wait_child(child: &mut Child, stage: &Mutex<Stage>) -> u8 {
+/// report it), and that signal. The stage becomes `Done` before the child is reaped, so nobody
+/// signals a reused pid.
+fn wait_child(child: &mut Child, stage: &Mutex<Stage>) -> (u8, Option<libc::c_int>) {
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     loop {
         // SAFETY: waitid on our own child with a valid out-pointer; WNOWAIT leaves it unreaped.
@@ -195,11 +253,11 @@ fn wait_child(child: &mut Child, stage: &Mutex<Stage>) -> u8 {
     *lock_stage(stage) = Stage::Done;
     match child.wait() {
         Ok(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => code as u8,
-            (None, Some(sig)) => (128 + sig) as u8,
-            (None, None) => 1,
+            (Some(code), _) => (code as u8, None),
+            (None, Some(sig)) => ((128 + sig) as u8, Some(sig)),
+            (None, None) => (1, None),
         },
-        Err(_) => 1,
+        Err(_) => (1, None),
     }
 }
 
@@ -209,7 +267,7 @@ fn lock_stage(stage: &Mutex<Stage>) -> MutexGuard<'_, Stage> {
 
 fn on_signals(signals: &Signals, claim: &impl Claim, stage: &Mutex<Stage>) {
     loop {
-        let sig = signals.wait();
+        let (sig, from_terminal) = signals.wait_origin();
         let mut st = lock_stage(stage);
         match *st {
             Stage::Waiting => {
@@ -222,9 +280,11 @@ fn on_signals(signals: &Signals, claim: &impl Claim, stage: &Mutex<Stage>) {
                     signals::name(sig),
                     claim.what()
                 );
-                std::process::exit(128 + sig);
+                signals::die_by(sig);
             }
-            Stage::Running(pid) if sig != signals::SIGINT => {
+            // A terminal's Ctrl-C, Ctrl-\ or hang-up went to the whole foreground group, the
+            // command included; what a process sent to weblock alone is passed on.
+            Stage::Running(pid) if !from_terminal => {
                 // SAFETY: a plain syscall. The pid is the child's: it is reaped only after the stage
                 // became `Done` under this lock (see `wait_child`).
                 unsafe {

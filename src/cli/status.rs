@@ -20,7 +20,7 @@ pub fn status(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
     let locks = get(ctx, "/status", &query)?;
     if name.is_some() {
         if ctx.json {
-            println!("{locks}");
+            super::json_out::keep(&locks);
         } else {
             println!("{}", summary_line(&locks));
         }
@@ -30,7 +30,7 @@ pub fn status(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
     let locks = array(&locks, "locks");
     let gates = gate_records(array(&services, "services"));
     if ctx.json {
-        println!("{}", json!({"locks": locks, "gates": gates}));
+        super::json_out::keep(&json!({"locks": locks, "gates": gates}));
         return Ok(());
     }
     for line in overview(locks, &gates) {

@@ -135,6 +135,8 @@ impl Claim for GateClaim {
                 body["new_ticket"] = self.ticket_id.clone().into();
             }
             let retry_until = match deadline {
+                // --timeout holds whatever the server does (see `Ctx::send`).
+                Some(d) if self.queue => d,
                 Some(d) => d.max(now + ONE_SHOT_RETRY),
                 None if self.queue => now + Duration::from_secs(365 * 86_400),
                 None => now + ONE_SHOT_RETRY,
@@ -178,15 +180,19 @@ impl Claim for GateClaim {
                 }
                 (200, Some("denied")) => {
                     self.ctx.print_json(&answer);
-                    let why = if self.known() {
+                    let gone = self.known();
+                    let why = if gone {
                         "the ticket is gone (expired, or its service deleted)".to_string()
                     } else {
                         self.closed_gates()
                     };
-                    return Err(Failure::new(
-                        exit::NO,
-                        format!("denied {}: {why}", self.what()),
-                    ));
+                    let line = format!("denied {}: {why}", self.what());
+                    // A closed gate is busy (`-E N`); a ticket that vanished is a plain no.
+                    return Err(if gone {
+                        Failure::new(exit::NO, line)
+                    } else {
+                        Failure::busy(line)
+                    });
                 }
                 (400 | 404, _) => {
                     self.ctx.print_json(&answer);

@@ -16,7 +16,14 @@ pub struct Held {
     pub name: String,
     pub token: String,
     pub fence: u64,
+    /// Released already: kept so that a second `weblock release NAME` sends the same token again and
+    /// succeeds, as the server's release is idempotent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
 }
+
+/// Released tokens kept at most (the newest), for a repeated release.
+const RELEASED_KEPT: usize = 64;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct TokenFile {
@@ -69,6 +76,30 @@ impl Tokens {
                 .cloned();
         })?;
         Ok(found)
+    }
+
+    /// Marks the token released (see `Held::released`); the oldest released ones beyond
+    /// `RELEASED_KEPT` are forgotten.
+    pub fn mark_released(&self, server: &str, name: &str, token: &str) -> Result<(), String> {
+        self.change(|file| {
+            let Some(i) = file
+                .held
+                .iter()
+                .position(|h| h.server == server && h.name == name && h.token == token)
+            else {
+                return;
+            };
+            let mut held = file.held.remove(i);
+            held.released = true;
+            file.held.push(held);
+            let released = file.held.iter().filter(|h| h.released).count();
+            let mut extra = released.saturating_sub(RELEASED_KEPT);
+            file.held.retain(|h| {
+                let drop = h.released && extra > 0;
+                extra -= usize::from(drop);
+                !drop
+            });
+        })
     }
 
     pub fn forget(&self, server: &str, name: &str, token: &str) -> Result<(), String> {
@@ -151,6 +182,7 @@ mod tests {
             name: name.into(),
             token: token.into(),
             fence: 1,
+            released: false,
         }
     }
 
@@ -158,6 +190,24 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("weblock-tokens-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn a_released_token_is_kept_for_a_repeated_release_and_only_the_newest_are() {
+        let dir = tempdir("released");
+        let t = Tokens::at(&dir);
+        t.remember(held("a", "1")).unwrap();
+        t.mark_released("http://s", "a", "1").unwrap();
+        let found = t.find("http://s", "a").unwrap().unwrap();
+        assert!(found.released && found.token == "1");
+        for i in 0..RELEASED_KEPT + 5 {
+            let name = format!("n{i}");
+            t.remember(held(&name, "2")).unwrap();
+            t.mark_released("http://s", &name, "2").unwrap();
+        }
+        assert_eq!(t.find("http://s", "a").unwrap(), None, "the oldest went");
+        assert!(t.find("http://s", "n68").unwrap().is_some());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum Endpoint {
     Renew,
     Status,
     Reserve,
+    /// *Extension*: an administrator ends every holder and waiter of a mutex (`weblock break`).
+    Break,
 }
 
 impl Endpoint {
@@ -40,6 +42,7 @@ impl Endpoint {
             "renew" => Endpoint::Renew,
             "status" => Endpoint::Status,
             "reserve" => Endpoint::Reserve,
+            "break" => Endpoint::Break,
             _ => return None,
         })
     }
@@ -86,6 +89,7 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
         Endpoint::Renew => renew(ctx, &params),
         Endpoint::Status => status(ctx, &params),
         Endpoint::Reserve => reserve(&params),
+        Endpoint::Break => break_lock(ctx, &params),
     };
     result.unwrap_or_else(|reason| Handled::Respond(Response::fail(400, reason)))
 }
@@ -190,6 +194,30 @@ fn release(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Reply::Released { .. } => ok(json!({"id": id})),
         Reply::Withdrawn { .. } => ok(json!({"id": id, "withdrawn": true})),
         Reply::Refused(refusal) => refused(&id, refusal),
+        other => unexpected(other),
+    }))
+}
+
+/// `/break` (*extension*): with the administrator's HTTP Basic credentials, ends every holder and
+/// waiter of `id`, as the HAL API's `DELETE /resources/{id}` does, for any WebMutex id.
+fn break_lock(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
+    if let Some(refusal) = super::auth::check(ctx.shared.admin.as_ref(), ctx.req) {
+        return Ok(Handled::Respond(refusal));
+    }
+    let id = id_param(params)?.ok_or("id is required: the mutex to break")?;
+    // What it was, for the answer: who was ended, since when, how many waited.
+    let before = ctx.shared.core.read(|e| e.lock(&id));
+    let (reply, deliveries) = ctx.shared.core.apply(Op::DeleteResource {
+        resource: id.clone(),
+    });
+    ctx.deliveries.extend(deliveries);
+    Ok(Handled::Respond(match reply {
+        Reply::Deleted { count } => {
+            let mut fields = lock_fields(&id, before.as_ref(), timefmt::now_ms());
+            fields.insert("ended".into(), count.into());
+            ok(Value::Object(fields))
+        }
+        Reply::Refused(_) => Response::fail(409, format!("mutex {id} is not held")),
         other => unexpected(other),
     }))
 }

@@ -94,6 +94,7 @@ pub fn user_env<'a>(cmd: &'a mut Command, url: &str, state: &Path) -> &'a mut Co
         .env_remove("WEBLOCK_NAME")
         .env_remove("WEBLOCK_TOKEN")
         .env_remove("WEBLOCK_FENCE")
+        .env_remove("WEBLOCK_HOLDER")
 }
 
 /// How a command ended, and what it printed.
@@ -115,6 +116,17 @@ impl Outcome {
     /// Asserts the exit code.
     pub fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(self.status.code(), Some(code), "wrong exit code: {self}");
+        self
+    }
+
+    /// Asserts that signal `sig` ended the process (rather than an exit code).
+    pub fn expect_signal(&self, sig: libc::c_int) -> &Self {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            self.status.signal(),
+            Some(sig),
+            "should have died of signal {sig}: {self}"
+        );
         self
     }
 
