@@ -215,7 +215,8 @@ fn break_is_refused_by_a_server_without_an_administrator() {
     sb.run(weblock(&url, &alice, &["grab", "db"])).expect_ok();
     let mut cmd = weblock(&url, &alice, &["break", "db"]);
     cmd.env("WEBLOCK_ADMIN_CREDENTIALS", "admin:s3cret");
-    sb.run(cmd).expect_error(6, &["401", "--admin-credentials"]);
+    sb.run(cmd)
+        .expect_error(6, &["disabled", "--admin-credentials"]);
     assert_eq!(server.status("db")["in_use"], true);
 }
 

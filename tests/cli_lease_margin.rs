@@ -133,9 +133,9 @@ fn a_grant_with_too_little_lease_left_is_renewed_first_and_a_stale_one_is_waited
 fn a_fresh_grant_starts_the_command_at_once() {
     let sb = Sandbox::new("lease-fresh");
     let (url, seen) = scripted_server();
-    // Spend the script's stale grant on a plain grab first (no command: nothing is renewed).
+    // Spend the script's stale grant on a plain grab first (no lease: nothing to renew).
     let mut grab = weblock_at(&url, &sb.user("bob"));
-    grab.args(["grab", "L", "--ttl", "3s"]);
+    grab.args(["grab", "L"]);
     sb.run(grab).expect_code(0);
     let mut cmd = weblock_at(&url, &sb.user("alice"));
     cmd.args(["wait-grab", "L", "--ttl", "3s", "--", "true"]);

@@ -53,6 +53,8 @@ pub fn break_lock(ctx: &Ctx, name: &str) -> Result<(), Failure> {
             ))
         }
         400 => Err(Failure::new(exit::USAGE, answer.reason())),
+        // A server with no administrator configured refuses every administrative request.
+        403 => Err(Failure::new(exit::REFUSED, answer.reason())),
         _ => Err(unexpected(&answer)),
     }
 }
