@@ -701,6 +701,10 @@ fn an_unreachable_server_exits_4_naming_it() {
 // ---------------------------------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn wait_returns_once_the_lock_is_released_without_taking_it() {
     let server = Server::start();
     let sb = Sandbox::new("wait");

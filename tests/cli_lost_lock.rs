@@ -59,6 +59,10 @@ fn command_of(weblock: &Proc) -> i32 {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn a_wait_grab_frozen_past_its_lease_stops_its_command_when_thawed() {
     let server = Server::start();
     let sb = Sandbox::new("lost-frozen");
@@ -93,6 +97,10 @@ fn a_wait_grab_frozen_past_its_lease_stops_its_command_when_thawed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn a_lock_deleted_by_an_administrator_stops_a_command_that_ignores_sigterm_with_sigkill() {
     let sb = Sandbox::new("lost-deleted");
     let creds = sb.path("admin");
@@ -128,6 +136,10 @@ fn a_lock_deleted_by_an_administrator_stops_a_command_that_ignores_sigterm_with_
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn renewals_refused_with_401_lose_the_lock_at_the_lease_end_and_stop_the_command() {
     let sb = Sandbox::new("lost-401");
     let (ours, theirs) = (sb.path("ours"), sb.path("theirs"));
@@ -161,6 +173,10 @@ fn renewals_refused_with_401_lose_the_lock_at_the_lease_end_and_stop_the_command
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn a_command_that_ends_while_a_renewal_goes_unanswered_within_the_lease_keeps_its_exit_code() {
     let server = Server::start();
     let sb = Sandbox::new("lost-ended-first");
@@ -178,6 +194,10 @@ fn a_command_that_ends_while_a_renewal_goes_unanswered_within_the_lease_keeps_it
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn a_server_that_stops_answering_renewals_stops_the_command_when_the_lease_runs_out() {
     let server = Server::start();
     let sb = Sandbox::new("lost-unanswered");

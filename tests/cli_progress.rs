@@ -64,9 +64,10 @@ impl Pty {
             libc::openpty(
                 &mut master,
                 &mut slave,
+                // Null pointers coerce to each OS's types (`*const` on Linux, `*mut` on macOS).
                 std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());

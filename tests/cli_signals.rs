@@ -49,6 +49,10 @@ fn gone(pid: i32) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn ctrl_c_stops_the_shell_script_that_runs_weblock() {
     let server = Server::start();
     let sb = Sandbox::new("sig-script");
@@ -78,6 +82,10 @@ fn ctrl_c_stops_the_shell_script_that_runs_weblock() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn sigint_sent_to_weblock_alone_reaches_the_command() {
     let server = Server::start();
     let sb = Sandbox::new("sig-int-alone");
@@ -98,6 +106,10 @@ fn sigint_sent_to_weblock_alone_reaches_the_command() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn a_command_that_catches_sigint_and_exits_leaves_weblock_exiting_with_its_code() {
     let server = Server::start();
     let sb = Sandbox::new("sig-caught");
@@ -122,6 +134,10 @@ fn a_command_that_catches_sigint_and_exits_leaves_weblock_exiting_with_its_code(
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn grab_wait_and_wait_stopped_by_a_signal_say_so_leave_the_line_and_die_of_it() {
     let server = Server::start();
     let sb = Sandbox::new("sig-waits");
@@ -172,6 +188,10 @@ fn grab_wait_and_wait_stopped_by_a_signal_say_so_leave_the_line_and_die_of_it() 
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn the_command_never_outlives_a_weblock_killed_with_sigkill() {
     let server = Server::start();
     let sb = Sandbox::new("sig-kill9");

@@ -10,6 +10,10 @@
 //! the listen backlog and are served, one by one, as descriptors free up, and that a SIGKILL and a
 //! restart on the same state file lose nothing of what was answered. Its stderr is closed meanwhile,
 //! so its complaints about accept errors can only be dropped.
+//!
+//! Linux only: it lowers another process's limit with `prlimit(2)` and counts its descriptors in
+//! `/proc`, which macOS and FreeBSD do not offer in that form; there this file holds no test.
+#![cfg(target_os = "linux")]
 
 #[path = "common/cli.rs"]
 mod cli_helpers;

@@ -202,6 +202,10 @@ fn thread_names(server: &Server) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn log_format_off_writes_nothing() {
     let logging = Server::start();
     // A thread names itself once it runs: poll.

@@ -1872,6 +1872,10 @@ fn cli_enter_queue_stopped_by_sigterm_leaves_the_line() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "inspects processes through /proc (Linux only)"
+)]
 fn cli_wait_for_a_gate_and_for_a_lock() {
     let server = Server::start();
     let sb = Sandbox::new("gate-wait");

@@ -226,6 +226,7 @@ pub mod guardian {
         }
 
         /// Closes the write end without a word, as weblock's death would (for tests).
+        #[cfg(test)]
         pub fn abandon(self) -> libc::pid_t {
             // SAFETY: our own pipe's write end.
             unsafe {

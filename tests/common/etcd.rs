@@ -6,6 +6,7 @@
 //! `PR_SET_PDEATHSIG` (which fires when the *thread* that forked the child ends): it dies with the
 //! test process, however that ends. Test-owned ones (`Etcd::start`) are also killed on drop.
 use std::net::TcpStream;
+#[cfg(target_os = "linux")]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -145,6 +146,9 @@ impl Etcd {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        // Killed with the test process: Linux's parent-death signal. Elsewhere the test process
+        // kills it when it ends normally (`Drop`), and a test process killed outright leaves it.
+        #[cfg(target_os = "linux")]
         // SAFETY: prctl in the child between fork and exec; async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
@@ -215,7 +219,12 @@ fn remove_stale_dirs() {
         else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
+        // A process that no longer exists (signal 0 only checks) left it behind.
+        let gone = pid
+            .parse::<libc::pid_t>()
+            // SAFETY: signal 0 sends nothing; it only asks whether the pid exists.
+            .is_ok_and(|pid| unsafe { libc::kill(pid, 0) } != 0);
+        if gone {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

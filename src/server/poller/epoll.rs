@@ -1,0 +1,86 @@
+//! The epoll backend (Linux): `EPOLLONESHOT` per connection, `EPOLLRDHUP` for hang-ups.
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use super::{Interest, Ready};
+
+pub struct Poller {
+    epfd: RawFd,
+}
+
+impl Poller {
+    pub fn new() -> io::Result<Poller> {
+        // SAFETY: plain syscall; the result is checked.
+        let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if epfd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Poller { epfd })
+    }
+
+    pub fn add(&self, fd: &impl AsRawFd, key: u64, interest: Interest) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), key, interest)
+    }
+
+    /// Re-arms a connection after its one-shot event was handled.
+    pub fn rearm(&self, fd: &impl AsRawFd, key: u64, interest: Interest) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), key, interest)
+    }
+
+    pub fn remove(&self, fd: &impl AsRawFd) {
+        // SAFETY: plain syscall; a failure (already gone) needs no handling.
+        unsafe {
+            libc::epoll_ctl(
+                self.epfd,
+                libc::EPOLL_CTL_DEL,
+                fd.as_raw_fd(),
+                std::ptr::null_mut(),
+            );
+        }
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, key: u64, interest: Interest) -> io::Result<()> {
+        let flags = match interest {
+            Interest::Read => libc::EPOLLIN | libc::EPOLLRDHUP,
+            Interest::Write => libc::EPOLLOUT,
+            Interest::HangUp => libc::EPOLLRDHUP,
+        } | libc::EPOLLONESHOT;
+        let mut event = libc::epoll_event {
+            events: flags as u32,
+            u64: key,
+        };
+        // SAFETY: `event` outlives the call; the result is checked.
+        let rc = unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut event) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Waits for one ready connection. `None` on timeout or interruption.
+    pub fn wait(&self, timeout: Duration) -> Option<Ready> {
+        let mut event = libc::epoll_event { events: 0, u64: 0 };
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: room for exactly one event is passed; the result is checked.
+        let n = unsafe { libc::epoll_wait(self.epfd, &mut event, 1, millis) };
+        if n == 1 {
+            let gone = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+            Some(Ready {
+                key: event.u64,
+                hung_up: event.events & gone != 0,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours and closed once.
+        unsafe {
+            libc::close(self.epfd);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The poller's contract, on whichever backend this OS has: one-shot arming, hang-ups reported even
+//! with unread bytes, and a hang-up-only interest that unread bytes do not wake.
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use super::{Interest, Poller};
+
+/// Long enough for loopback to deliver; the waits end as soon as the event comes.
+const SOON: Duration = Duration::from_secs(2);
+/// For "nothing happens": a short look.
+const BRIEFLY: Duration = Duration::from_millis(50);
+
+fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let client = TcpStream::connect(listener.local_addr().expect("an address")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    server.set_nonblocking(true).expect("non-blocking");
+    (client, server)
+}
+
+#[test]
+fn a_read_interest_fires_once_per_arming() {
+    let poller = Poller::new().expect("a poller");
+    let (mut client, server) = pair();
+    poller.add(&server, 7, Interest::Read).expect("added");
+    assert!(poller.wait(BRIEFLY).is_none(), "nothing sent yet");
+    client.write_all(b"GET").expect("sent");
+    let ready = poller.wait(SOON).expect("readable");
+    assert_eq!(ready.key, 7);
+    assert!(!ready.hung_up);
+    // One-shot: disarmed until re-armed, however much more arrives.
+    client.write_all(b" /").expect("sent");
+    assert!(poller.wait(BRIEFLY).is_none(), "disarmed after its event");
+    poller.rearm(&server, 7, Interest::Read).expect("re-armed");
+    assert_eq!(poller.wait(SOON).map(|r| r.key), Some(7));
+    poller.remove(&server);
+}
+
+#[test]
+fn a_hang_up_is_reported_even_with_unread_bytes() {
+    let poller = Poller::new().expect("a poller");
+    let (mut client, server) = pair();
+    client.write_all(b"bytes, then gone").expect("sent");
+    drop(client);
+    poller.add(&server, 3, Interest::Read).expect("added");
+    let ready = poller.wait(SOON).expect("an event");
+    assert!(
+        ready.hung_up,
+        "the end of the stream is said with the bytes"
+    );
+}
+
+#[test]
+fn a_hang_up_interest_ignores_unread_bytes_and_wakes_at_the_end() {
+    let poller = Poller::new().expect("a poller");
+    let (mut client, server) = pair();
+    client.write_all(b"sent after the request").expect("sent");
+    poller.add(&server, 5, Interest::HangUp).expect("added");
+    assert!(
+        poller.wait(BRIEFLY).is_none(),
+        "unread bytes do not wake it"
+    );
+    drop(client);
+    let ready = poller.wait(SOON).expect("the hang-up");
+    assert_eq!(ready.key, 5);
+    assert!(ready.hung_up);
+}
+
+#[test]
+fn a_write_interest_fires_when_there_is_room_and_replaces_the_read_interest() {
+    let poller = Poller::new().expect("a poller");
+    let (mut client, server) = pair();
+    poller.add(&server, 9, Interest::Read).expect("added");
+    poller.rearm(&server, 9, Interest::Write).expect("re-armed");
+    let ready = poller.wait(SOON).expect("writable");
+    assert_eq!(ready.key, 9);
+    // The read interest went with the re-arming: bytes arriving now wake nobody.
+    client.write_all(b"more").expect("sent");
+    assert!(
+        poller.wait(BRIEFLY).is_none(),
+        "armed for one thing at a time"
+    );
+}
