@@ -286,7 +286,6 @@ pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Deliv
                     if let Err(reason) = verdict {
                         response = Response::refusal(router::words_of(shape.api), 503, reason);
                     }
-                    shared.core.barrier();
                 }
                 if respond(shared, slot, st, &response, shape) != Written::Continue {
                     return deliveries;

@@ -52,14 +52,17 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
         return;
     }
     let mut queue: VecDeque<Delivery> = deliveries.into();
+    // What made these answers due must be on disk before anyone hears of it: synced once for what
+    // came in, and again only after this loop applied more (a give-back, what a served request did).
+    let mut unsynced = true;
     while let Some(delivery) = queue.pop_front() {
-        // What made this answer due must be on disk before anyone hears of it (at once when it is).
-        shared.core.barrier();
+        if std::mem::take(&mut unsynced) {
+            shared.core.barrier();
+        }
         // Rendered now, and a grant only if it is still its client's now (`core::confirm`): a pause
         // anywhere before this line cannot hand out a lease that ran out meanwhile.
         let (ready, more) = shared.core.confirm(delivery);
         queue.extend(more);
-        shared.core.barrier();
         let slot = ready.slot.clone();
         let mut st = slot.lock();
         let mut undo = ready.undo;
@@ -70,6 +73,7 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
                 Response::refusal(router::words_of(api), 503, reason)
             });
             let (written, more) = conn::answer_parked(shared, &slot, &mut st, &response);
+            unsynced |= !more.is_empty();
             queue.extend(more);
             if written == Written::Pending && !refused {
                 // Delivered only when the rest is written (`conn::on_ready`), or given back.
@@ -87,7 +91,11 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
         match undo {
             Some((claim, _)) if written_whole && !refused => shared.core.delivered(claim),
             // Not received, or refused as no longer its client's: what is still held goes back.
-            Some((claim, op)) => queue.extend(shared.core.undo(claim, op)),
+            Some((claim, op)) => {
+                let more = shared.core.undo(claim, op);
+                unsynced |= !more.is_empty();
+                queue.extend(more);
+            }
             None => {}
         }
     }

@@ -83,7 +83,27 @@ impl Core {
             unconfirmed = Some(why);
         }
         let mut inner = self.inner();
-        self.confirm_at(&mut inner, delivery, now, unconfirmed)
+        let mark = self.journal_mark();
+        let confirmed = self.confirm_at(&mut inner, delivery, now, unconfirmed);
+        self.sync_if_appended(inner, mark);
+        confirmed
+    }
+
+    /// How far the journal has been appended (0 without one); read under the engine lock, where
+    /// every append happens.
+    fn journal_mark(&self) -> u64 {
+        self.journal.as_ref().map_or(0, |j| j.appended())
+    }
+
+    /// Lets go of the engine and, if this step appended to the journal since `mark` (an expiry, a
+    /// give-back), waits for it to be synced: the answers it made due must not be heard of before.
+    /// The common step appends nothing and waits for nobody else's sync.
+    fn sync_if_appended(&self, inner: std::sync::MutexGuard<'_, Inner>, mark: u64) {
+        let appended = self.journal_mark() != mark;
+        drop(inner);
+        if appended {
+            self.barrier();
+        }
     }
 
     /// Whether a parked grant may come from a log this server has fallen behind.
@@ -182,7 +202,10 @@ impl Core {
             return (Err(verdict), Vec::new());
         }
         let mut inner = self.inner();
-        self.confirm_direct_at(&mut inner, grant, now)
+        let mark = self.journal_mark();
+        let confirmed = self.confirm_direct_at(&mut inner, grant, now);
+        self.sync_if_appended(inner, mark);
+        confirmed
     }
 
     /// `confirm_direct` without `--store`, at `now`, for an answer already known to be late.
