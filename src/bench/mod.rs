@@ -50,6 +50,9 @@ pub struct Throughput {
     /// With `--state`: the journal's fdatasyncs per second during the run (from the servers'
     /// `weblock_journal_syncs_total`), so what group commit shares is seen.
     pub syncs_per_sec: Option<f64>,
+    /// The server's CPU time (user + system) per pair, in microseconds: steadier than pairs/s on a
+    /// shared machine. Only for a server this benchmark started, where `/proc` tells (Linux).
+    pub server_cpu_us_per_pair: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,7 +103,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     let addr = addrs[0];
     let pid = spawned.as_ref().map(|s| s.child.id());
     let idle_rss = pid.and_then(rss_kib);
-    let (uncontended, handover) = throughput_and_handover(&addrs, opts)?;
+    let (uncontended, handover) = throughput_and_handover(&addrs, opts, pid)?;
     let servers: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
     let mut report = Report {
         server: servers.join(","),
@@ -120,7 +123,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         let state = dir.join("state");
         let result =
             spawn_server(&["--state", &state.to_string_lossy()]).and_then(|(addr, server)| {
-                let runs = throughput_and_handover(&[addr], opts);
+                let runs = throughput_and_handover(&[addr], opts, Some(server.child.id()));
                 drop(server);
                 runs
             });
@@ -138,10 +141,11 @@ pub fn run(opts: &Options) -> Result<Report, String> {
 fn throughput_and_handover(
     addrs: &[SocketAddr],
     opts: &Options,
+    pid: Option<u32>,
 ) -> Result<(Vec<Throughput>, Option<Handover>), String> {
     let mut runs = Vec::new();
     for &n in &opts.clients {
-        runs.push(uncontended(addrs, n, opts.duration)?);
+        runs.push(uncontended(addrs, n, opts.duration, pid)?);
     }
     let handover = match opts.waiters {
         0 => None,
@@ -209,6 +213,22 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The CPU time process `pid` has used so far (user + system), from `/proc/PID/stat` (Linux).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ...`: comm may hold spaces; utime and stime are the 12th and 13th fields
+    // after it, in clock ticks.
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: plain libc call with no arguments to check.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_sec = u64::try_from(per_sec).ok().filter(|&t| t > 0)?;
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / per_sec as f64,
+    ))
+}
+
 fn token_of(answer: &client::Answer) -> Result<String, String> {
     match answer.field("token") {
         Some(serde_json::Value::String(t)) if answer.status == 200 => Ok(t),
@@ -221,9 +241,15 @@ fn token_of(answer: &client::Answer) -> Result<String, String> {
 }
 
 /// Grab+release pairs per second from `n` keep-alive clients, each on its own lock.
-fn uncontended(addrs: &[SocketAddr], n: usize, duration: Duration) -> Result<Throughput, String> {
+fn uncontended(
+    addrs: &[SocketAddr],
+    n: usize,
+    duration: Duration,
+    pid: Option<u32>,
+) -> Result<Throughput, String> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let syncs_before = journal_syncs(addrs);
+    let cpu_before = pid.and_then(cpu_time);
     let start = Instant::now();
     let deadline = start + duration;
     let threads: Vec<_> = (0..n)
@@ -258,10 +284,17 @@ fn uncontended(addrs: &[SocketAddr], n: usize, duration: Duration) -> Result<Thr
     let syncs = journal_syncs(addrs)
         .zip(syncs_before)
         .map(|(after, before)| after - before);
+    let cpu = pid
+        .and_then(cpu_time)
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     Ok(Throughput {
         clients: n,
         pairs_per_sec: total as f64 / elapsed,
         syncs_per_sec: syncs.map(|s| s as f64 / elapsed),
+        server_cpu_us_per_pair: cpu
+            .filter(|_| total > 0)
+            .map(|c| c.as_secs_f64() * 1e6 / total as f64),
     })
 }
 
@@ -472,8 +505,12 @@ fn print_runs(mode: &str, uncontended: &[Throughput], handover: Option<&Handover
             .syncs_per_sec
             .map(|s| format!("   {s:>7.0} fsyncs/s"))
             .unwrap_or_default();
+        let cpu = t
+            .server_cpu_us_per_pair
+            .map(|c| format!("   server CPU {c:>5.1} µs/pair"))
+            .unwrap_or_default();
         println!(
-            "  {mode}uncontended grab+release, {:>3} client(s)   {:>10.0} pairs/s{syncs}",
+            "  {mode}uncontended grab+release, {:>3} client(s)   {:>10.0} pairs/s{cpu}{syncs}",
             t.clients, t.pairs_per_sec
         );
     }
