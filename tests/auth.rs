@@ -2,9 +2,8 @@
 //! secrets (Bearer, or HTTP Basic with the secret as the password), on every API; the CLI sends it from
 //! `WEBLOCK_AUTH` or `WEBLOCK_AUTH_FILE`; and `serve` warns when it listens beyond loopback without it.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

@@ -4,9 +4,8 @@
 //! the administrative requests ask for the administrator; and what an API leaves open to anyone
 //! reaching the server is refused only by `--auth-file`'s secret.
 
-mod common;
-#[path = "common/hal_helpers.rs"]
-mod hal_helpers;
+use crate::common;
+use crate::hal_helpers;
 
 use common::*;
 use hal_helpers::*;

@@ -6,9 +6,8 @@
 //! the end, and `WEBLOCK_URL` set to the test's server. Conditions are polled with deadlines; every child
 //! is killed and reaped on drop.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

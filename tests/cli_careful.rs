@@ -2,9 +2,8 @@
 //! exit code per outcome (and `-E N` for busy and timed out), `weblock break` for an administrator,
 //! and `bench` that never measures a shared server by accident. Real binary, real server.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -2,9 +2,7 @@
 //! server does (here: a listener that accepts and never answers), one-shot commands give up within
 //! 5 s, and a wait that retries for ever says so on stderr, terminal or not. Real binary.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -3,8 +3,7 @@
 //! ("held by another token": the grant went stale on its way) sends it back to waiting, and CMD runs
 //! only on the next grant. The server here is a script, so that the stale grant comes every time.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
+use crate::cli_helpers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

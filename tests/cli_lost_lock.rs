@@ -3,9 +3,8 @@
 //! stderr, and exits 5 — whether the server refused a renewal, an administrator deleted the lock, or
 //! no renewal was answered (here: 401s) before the lease ran out.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::fs;
 use std::time::Duration;

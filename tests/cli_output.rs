@@ -1,9 +1,8 @@
 //! The client's output cut off by its reader (`weblock status | head -1`): like any Unix filter it ends
 //! by SIGPIPE, quietly, not with a panic and a backtrace on stderr.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;

@@ -2,9 +2,8 @@
 //! stderr rewritten in place — whom it waits for, how long they have held it, its place in line — and
 //! cleared when the wait ends; with stderr on a pipe, nothing but the normal output.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::fs::File;
 use std::io::Read;

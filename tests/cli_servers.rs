@@ -3,9 +3,8 @@
 //! independent in-memory servers, so these tests check that the client moves and ends clearly, not
 //! that state is shared (that is the etcd store's business).
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use cli_helpers::*;
 use common::Server;

@@ -3,9 +3,8 @@
 //! reaches the command, a wait stopped by a signal says so, and the command never outlives a weblock
 //! killed with SIGKILL. Real binary, real server.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

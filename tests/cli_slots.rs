@@ -2,9 +2,8 @@
 //! three, each logging its critical section; `grab --shared` beside another reader; a refusal of
 //! another number of slots (exit 1, one line); bad values (exit 2).
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::time::Duration;
 

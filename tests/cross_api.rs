@@ -4,9 +4,8 @@
 //! (`/locks/…`, `/resources/…`; shared/seeds/002_6afb4c021ad7da23.txt) and request-queue
 //! (`/v1/locks/…`; shared/seeds/003_c3078c3ce007411c.txt).
 
-mod common;
-#[path = "common/hal_helpers.rs"]
-mod hal_helpers;
+use crate::common;
+use crate::hal_helpers;
 
 use std::sync::mpsc::{self, TryRecvError};
 use std::time::{Duration, Instant};

@@ -7,11 +7,9 @@
 //! Without Chromium or chromedriver installed the browser tests say they were skipped, in one line;
 //! with `WEBLOCK_REQUIRE_BROWSER=1` (as CI sets) that is a failure instead.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
-#[path = "common/webdriver.rs"]
-mod webdriver;
+use crate::cli_helpers;
+use crate::common;
+use crate::webdriver;
 
 use std::io::Write;
 use std::time::Duration;

@@ -15,9 +15,8 @@
 //! `/proc`, which macOS and FreeBSD do not offer in that form; there this file holds no test.
 #![cfg(target_os = "linux")]
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -10,9 +10,8 @@
 //! be found where the clients look, stdout and stderr drained by threads into line buffers, SIGKILL
 //! and reaping on drop. Conditions are polled with deadlines; every socket has a read timeout.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};

@@ -5,9 +5,8 @@
 //!
 //! Needs Debian's `etcd-server` (`/usr/bin/etcd`); without it each test prints one "skipped" line,
 //! or fails when `WEBLOCK_REQUIRE_ETCD=1` (as CI sets it).
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! `--log-format json`, none with `off`; never a token; and a stderr that is closed, or that nobody
 //! reads, never stops or slows the server.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,9 +7,8 @@
 //! Conditions are polled with deadlines; every socket has a read timeout; every child process is killed
 //! and reaped on drop.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

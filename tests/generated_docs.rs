@@ -3,7 +3,7 @@
 //! the committed files are not, byte for byte, what the definition generates now. Then regenerate them:
 //!
 //! ```sh
-//! WEBLOCK_REGENERATE=1 cargo test --test generated_docs
+//! WEBLOCK_REGENERATE=1 cargo test --test main -- generated_docs::
 //! ```
 //!
 //! and commit `completions/` and `man/`. Both directories hold generated files only.
@@ -18,7 +18,7 @@ use weblock::cli::docs_gen::{self, COMPLETIONS_DIR, MAN_DIR, SHELLS};
 
 /// Set to 1, the freshness test rewrites the committed files instead of comparing them.
 const REGENERATE: &str = "WEBLOCK_REGENERATE";
-const HOW_TO_REGENERATE: &str = "Regenerate them with\n\n    WEBLOCK_REGENERATE=1 cargo test --test generated_docs\n\n\
+const HOW_TO_REGENERATE: &str = "Regenerate them with\n\n    WEBLOCK_REGENERATE=1 cargo test --test main -- generated_docs::\n\n\
 and commit completions/ and man/.";
 
 fn repo() -> &'static Path {

@@ -3,9 +3,8 @@
 //! status code the document lists, the shapes of its HAL documents, and its administrative requests
 //! behind HTTP Basic authentication.
 
-mod common;
-#[path = "common/hal_helpers.rs"]
-mod hal_helpers;
+use crate::common;
+use crate::hal_helpers;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;

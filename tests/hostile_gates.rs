@@ -2,7 +2,7 @@
 //! proportion to its size, never its square, so one client cannot hold a worker (and, a few at once,
 //! every worker) for a minute.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

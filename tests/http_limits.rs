@@ -2,7 +2,7 @@
 //! HTTP/1.1 and 1.0, keep-alive, pipelining, chunked request bodies, `Expect: 100-continue`, HEAD, and
 //! each limit answered with its status and a JSON reason while the server carries on.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -1,9 +1,8 @@
 //! `GET /metrics`: the Prometheus text format, parsed as a scraper would, and counters that move with
 //! what clients do through every API.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -5,9 +5,8 @@
 //! lease, again and again; no two sections may overlap, fences grow in the order sections begin, and
 //! every worker ends 0.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
+use crate::cli_helpers;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -11,11 +11,9 @@
 //!   and a chunk size with a sign are refused;
 //! - `weblock grab --wait` whose wait an administrator ended exits 1 (the answer is no), not 4.
 
-#[path = "common/cli.rs"]
-mod cli_helpers;
-mod common;
-#[path = "common/hal_helpers.rs"]
-mod hal_helpers;
+use crate::cli_helpers;
+use crate::common;
+use crate::hal_helpers;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -11,7 +11,7 @@
 //! Every wait is a bounded poll; the only sleeps are the scenario itself (a lease running out, or
 //! heartbeats spaced over more than the lease).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::thread;

@@ -3,9 +3,8 @@
 //! holders coexisting while an exclusive waiter holds back later shared ones, and the HAL and
 //! request-queue APIs on a resource with several holders.
 
-mod common;
-#[path = "common/hal_helpers.rs"]
-mod hal_helpers;
+use crate::common;
+use crate::hal_helpers;
 
 use std::time::Duration;
 

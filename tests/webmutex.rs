@@ -3,7 +3,7 @@
 //! (shared/seeds/000_b94221a01472a8af.txt). Most tests run over all three body encodings: JSON,
 //! urlencoded (`curl -d`) and multipart (`curl -F`).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::PathBuf;

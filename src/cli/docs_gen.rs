@@ -2,7 +2,7 @@
 //!
 //! `weblock completions SHELL` prints a completion script; the repository commits every script under
 //! `completions/` and every man page under `man/`, and `tests/generated_docs.rs` fails when those files
-//! differ from what this module generates now (`WEBLOCK_REGENERATE=1 cargo test --test generated_docs`
+//! differ from what this module generates now (`WEBLOCK_REGENERATE=1 cargo test --test main -- generated_docs::`
 //! rewrites them). Output is deterministic: no dates, no paths, nothing from the environment.
 //!
 //! Man pages are clap_mangen's, except for the `after_help` text: clap_mangen prints it as it is under

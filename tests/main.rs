@@ -1,0 +1,40 @@
+//! Every black-box test, in one crate: one link instead of one per file, and one `common`. Each file
+//! here is a module; run one with `cargo test --test main -- NAME::` (e.g. `webmutex::`).
+
+#[path = "common/cli.rs"]
+mod cli_helpers;
+mod common;
+#[path = "common/hal_helpers.rs"]
+mod hal_helpers;
+#[path = "common/webdriver.rs"]
+mod webdriver;
+
+mod auth;
+mod capabilities;
+mod cli;
+mod cli_careful;
+mod cli_deadlines;
+mod cli_lease_margin;
+mod cli_lost_lock;
+mod cli_output;
+mod cli_progress;
+mod cli_servers;
+mod cli_signals;
+mod cli_slots;
+mod cross_api;
+mod dashboard;
+mod descriptors;
+mod durable;
+mod etcd;
+mod events_log;
+mod gatekeeper;
+mod generated_docs;
+mod hal;
+mod hostile_gates;
+mod http_limits;
+mod metrics;
+mod pause;
+mod regressions;
+mod request_queue;
+mod slots;
+mod webmutex;
