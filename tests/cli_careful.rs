@@ -361,3 +361,36 @@ fn a_negative_duration_is_refused_as_such() {
     }
     assert!(!silent.was_contacted());
 }
+
+#[test]
+fn busy_and_timed_out_lines_say_for_how_long_and_count_only_the_others_waiting() {
+    let server = Server::start();
+    let sb = Sandbox::new("time-style");
+    let url = server.url("");
+    let mut grab = weblock(&url, &sb.user("alice"), &["grab", "db"]);
+    grab.env("WEBLOCK_HOLDER", "alice");
+    sb.run(grab).expect_ok();
+    let bob = sb.user("bob");
+    // Held for a while, said as status says it: for how long, never a timestamp.
+    let line = sb
+        .run(weblock(&url, &bob, &["grab", "db"]))
+        .expect_error(1, &["db is held by alice for "]);
+    assert!(!line.contains("since"), "{line}");
+    // Bob alone in line times out: nobody else waits, though the server counted him while he did.
+    let line = sb
+        .run(weblock(&url, &bob, &["grab", "db", "--wait", "300ms"]))
+        .expect_error(3, &["timed out", "held by alice for "]);
+    assert!(!line.contains(" waiting)"), "only bob waited: {line}");
+    // With carol waiting too, bob's timeout counts her alone.
+    let carol = sb.spawn(weblock(
+        &url,
+        &sb.user("carol"),
+        &["grab", "db", "--wait", "30s"],
+    ));
+    server.wait_for_waiting("db", 1);
+    let line = sb
+        .run(weblock(&url, &bob, &["grab", "db", "--wait", "300ms"]))
+        .expect_error(3, &["timed out"]);
+    assert!(line.contains("(1 other waiting)"), "{line}");
+    drop(carol);
+}

@@ -243,6 +243,7 @@ pub struct BreakArgs {
 
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
+    /// The lock to give up
     pub name: String,
     /// The token from grab (default: the one remembered for NAME)
     #[arg(long, value_name = "T")]
@@ -251,6 +252,7 @@ pub struct ReleaseArgs {
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
+    /// The lock whose lease to renew
     pub name: String,
     /// New lease length (default: the one in force)
     #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
@@ -262,6 +264,7 @@ pub struct RenewArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// The lock to look at (without it: every lock and gate)
     pub name: Option<String>,
 }
 
@@ -349,6 +352,7 @@ pub struct GateEnterArgs {
 
 #[derive(Debug, Args)]
 pub struct WaitGrabArgs {
+    /// The lock to wait in line for (letters, digits and . _ - :)
     pub name: String,
     /// Give up after this long (default: wait for ever)
     #[arg(long, value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]

@@ -409,7 +409,7 @@ pub fn wait_free(ctx: &Ctx, name: &str, timeout: Option<Duration>) -> Result<(),
     }
 }
 
-/// `held by alice@build3 since 2026-…Z (2 waiting)`.
+/// `held by alice@build3 for 3m12s (2 others waiting)`.
 pub fn holder_phrase(answer: &Answer) -> String {
     let Some(holder) = answer.str("holder") else {
         return "still busy".to_string();
@@ -423,11 +423,28 @@ pub fn holder_phrase(answer: &Answer) -> String {
     if others > 0 {
         phrase.push_str(&format!(" and {others} more"));
     }
-    if let Some(since) = answer.str("since") {
-        phrase.push_str(&format!(" since {since}"));
+    // One time style in every message, as `status` says it: for how long, not since when (a UTC
+    // timestamp means arithmetic to a reader).
+    let held_for = answer
+        .f64("held_for")
+        .filter(|s| s.is_finite() && (0.0..1e12).contains(s));
+    match (held_for, answer.str("since")) {
+        (Some(secs), _) => phrase.push_str(&format!(
+            " for {}",
+            duration::format(Duration::from_secs_f64(secs))
+        )),
+        (None, Some(since)) => phrase.push_str(&format!(" since {since}")),
+        (None, None) => {}
     }
-    if let Some(n) = answer.u64("waiting").filter(|&n| n > 0) {
-        phrase.push_str(&format!(" ({n} waiting)"));
+    // The count is of the line as the server sees it, which holds this client while it is queued.
+    let mut others = answer.u64("waiting").unwrap_or(0);
+    if answer.flag("queued") || answer.u64("position").is_some() {
+        others = others.saturating_sub(1);
+    }
+    match others {
+        0 => {}
+        1 => phrase.push_str(" (1 other waiting)"),
+        n => phrase.push_str(&format!(" ({n} others waiting)")),
     }
     phrase
 }
