@@ -21,6 +21,14 @@ const FROZEN: Duration = Duration::from_millis(2_600);
 /// Sections the workers must complete between two pauses (the server is working again).
 const BETWEEN: usize = 3;
 
+/// How many pauses: `default`, or `WEBLOCK_PAUSES` from the environment (for longer runs by hand).
+fn pauses(default: usize) -> usize {
+    std::env::var("WEBLOCK_PAUSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Workers that loop `wait-grab L --ttl 2s -- section` until the file `stop` exists, each section
 /// logging `enter FENCE` and `leave FENCE`. Worker `i` talks to `urls[i % urls.len()]`.
 fn looping_workers(sb: &Sandbox, urls: &[String], log: &Path) -> Vec<Proc> {
@@ -94,7 +102,7 @@ fn a_durable_server_paused_past_the_leases_never_hands_out_a_stale_grant() {
     let server = Server::start_with(&["--state", state.to_str().expect("a UTF-8 path")]);
     let log = sb.path("log");
     let workers = looping_workers(&sb, &[server.url("")], &log);
-    pause_and_check(&sb, server.pid() as i32, 8, &log, workers);
+    pause_and_check(&sb, server.pid() as i32, pauses(8), &log, workers);
 }
 
 #[test]
@@ -103,7 +111,7 @@ fn an_in_memory_server_paused_past_the_leases_never_hands_out_a_stale_grant() {
     let server = Server::start();
     let log = sb.path("log");
     let workers = looping_workers(&sb, &[server.url("")], &log);
-    pause_and_check(&sb, server.pid() as i32, 4, &log, workers);
+    pause_and_check(&sb, server.pid() as i32, pauses(4), &log, workers);
 }
 
 /// Three servers on one etcd; one of them is frozen past its liveness lease (5 s) while the others
@@ -127,7 +135,7 @@ fn a_replicated_server_paused_past_its_liveness_lease_delivers_no_stale_grant() 
     let frozen = servers[0].pid() as i32;
     let mut left = workers;
     // Past the liveness lease: the others judge it dead meanwhile.
-    for _ in 0..2 {
+    for _ in 0..pauses(2) {
         let before = sections_so_far(&log);
         wait_until(
             Duration::from_secs(60),
