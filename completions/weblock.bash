@@ -164,7 +164,7 @@ _weblock() {
 
     case "${cmd}" in
         weblock)
-            opts="-E -h -V --server --json --conflict-exit-code --help --version grab release renew status wait gate wait-grab break serve bench completions help"
+            opts="-E -h -V --server --json --conflict-exit-code --help --version grab release renew status wait gate wait-grab break bench serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,7 +684,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__help)
-            opts="grab release renew status wait gate wait-grab break serve bench completions help"
+            opts="grab release renew status wait gate wait-grab break bench serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

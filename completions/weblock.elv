@@ -34,8 +34,8 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
             cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'
             cand break 'End a stuck lock: every holder and waiter of NAME, with the administrator''s credentials'
-            cand serve 'Run the lock service'
             cand bench 'Measure a server: throughput, hand-over latency, memory of parked waiters'
+            cand serve 'Run the lock service'
             cand completions 'Print a shell completion script on stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -215,25 +215,6 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
-        &'weblock;serve'= {
-            cand --state 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was'
-            cand --store 'Share the state with other weblock servers in etcd: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (several members: failover between them; PREFIX defaults to weblock). Clients may use any of the servers: one holder per lock, one FIFO queue, fences that never repeat'
-            cand --listen 'Address to listen on (port 0 picks a free port)'
-            cand --threads 'Worker threads answering requests (waiting and idle clients hold none)'
-            cand --max-connections 'Open connections at most; the oldest idle one is closed to admit a new one'
-            cand --request-timeout 'Time a client has to send a whole request, from its first byte (then 408)'
-            cand --admin-credentials 'File whose first line is the administrator''s user:password (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed'
-            cand --auth-file 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)'
-            cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
-            cand --idle-timeout 'An idle keep-alive connection is closed after this'
-            cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
-            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
-            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
-            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
         &'weblock;bench'= {
             cand --duration 'How long each throughput run lasts'
             cand --clients 'Client counts for the uncontended throughput runs'
@@ -248,11 +229,30 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'weblock;serve'= {
+            cand --state 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was'
+            cand --store 'Share the state with other weblock servers in etcd: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (several members: failover between them; PREFIX defaults to weblock). Clients may use any of the servers: one holder per lock, one FIFO queue, fences that never repeat'
+            cand --listen 'Address to listen on (port 0 picks a free port)'
+            cand --threads 'Worker threads answering requests (waiting and idle clients hold none)'
+            cand --max-connections 'Open connections at most; the oldest idle one is closed to admit a new one'
+            cand --request-timeout 'Time a client has to send a whole request, from its first byte (then 408)'
+            cand --admin-credentials 'File whose first line is the administrator''s user:password (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed'
+            cand --auth-file 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)'
+            cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
+            cand --idle-timeout 'An idle keep-alive connection is closed after this'
+            cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
+            cand --server 'server'
+            cand -E 'E'
+            cand --conflict-exit-code 'conflict-exit-code'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'weblock;completions'= {
-            cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
-            cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
-            cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
-            cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
+            cand --server 'server'
+            cand -E 'E'
+            cand --conflict-exit-code 'conflict-exit-code'
+            cand --json 'json'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -265,8 +265,8 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand gate 'Gates: services with named gates that are open or closed, taken together with tickets'
             cand wait-grab 'Wait in line for a lock; then print its token, or run a command while holding it'
             cand break 'End a stuck lock: every holder and waiter of NAME, with the administrator''s credentials'
-            cand serve 'Run the lock service'
             cand bench 'Measure a server: throughput, hand-over latency, memory of parked waiters'
+            cand serve 'Run the lock service'
             cand completions 'Print a shell completion script on stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -307,9 +307,9 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;help;break'= {
         }
-        &'weblock;help;serve'= {
-        }
         &'weblock;help;bench'= {
+        }
+        &'weblock;help;serve'= {
         }
         &'weblock;help;completions'= {
         }

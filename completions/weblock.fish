@@ -37,8 +37,8 @@ complete -c weblock -n "__fish_weblock_needs_command" -f -a "wait" -d 'Wait unti
 complete -c weblock -n "__fish_weblock_needs_command" -f -a "gate" -d 'Gates: services with named gates that are open or closed, taken together with tickets'
 complete -c weblock -n "__fish_weblock_needs_command" -f -a "wait-grab" -d 'Wait in line for a lock; then print its token, or run a command while holding it'
 complete -c weblock -n "__fish_weblock_needs_command" -f -a "break" -d 'End a stuck lock: every holder and waiter of NAME, with the administrator\'s credentials'
-complete -c weblock -n "__fish_weblock_needs_command" -f -a "serve" -d 'Run the lock service'
 complete -c weblock -n "__fish_weblock_needs_command" -f -a "bench" -d 'Measure a server: throughput, hand-over latency, memory of parked waiters'
+complete -c weblock -n "__fish_weblock_needs_command" -f -a "serve" -d 'Run the lock service'
 complete -c weblock -n "__fish_weblock_needs_command" -f -a "completions" -d 'Print a shell completion script on stdout'
 complete -c weblock -n "__fish_weblock_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l wait -d 'Wait in line up to this long if it is held (e.g. 30s, 5m)' -r
@@ -139,6 +139,16 @@ complete -c weblock -n "__fish_weblock_using_subcommand break" -l server -d 'The
 complete -c weblock -n "__fish_weblock_using_subcommand break" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand break" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand break" -s h -l help -d 'Print help'
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l duration -d 'How long each throughput run lasts' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l clients -d 'Client counts for the uncontended throughput runs' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l waiters -d 'Clients taking turns on one lock, for the hand-over latency (0 skips it)' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l handovers -d 'Hand-overs to time' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l parked -d 'Waiters to park on one lock: the server\'s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l no-durable -d 'Skip the runs against a durable server (--state in a temporary directory)'
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l json -d 'Print the figures as JSON'
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l state -d 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l store -d 'Share the state with other weblock servers in etcd: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (several members: failover between them; PREFIX defaults to weblock). Clients may use any of the servers: one holder per lock, one FIFO queue, fences that never repeat' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
@@ -152,36 +162,26 @@ complete -c weblock -n "__fish_weblock_using_subcommand serve" -l idle-timeout -
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l log-format -d 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)' -r -f -a "human\t''
 json\t''
 off\t''"
-complete -c weblock -n "__fish_weblock_using_subcommand serve" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
-complete -c weblock -n "__fish_weblock_using_subcommand serve" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
-complete -c weblock -n "__fish_weblock_using_subcommand serve" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l server -r
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -s E -l conflict-exit-code -r
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l json
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l duration -d 'How long each throughput run lasts' -r
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l clients -d 'Client counts for the uncontended throughput runs' -r
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l waiters -d 'Clients taking turns on one lock, for the hand-over latency (0 skips it)' -r
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l handovers -d 'Hand-overs to time' -r
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l parked -d 'Waiters to park on one lock: the server\'s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)' -r
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l no-durable -d 'Skip the runs against a durable server (--state in a temporary directory)'
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -l json -d 'Print the figures as JSON'
-complete -c weblock -n "__fish_weblock_using_subcommand bench" -s h -l help -d 'Print help'
-complete -c weblock -n "__fish_weblock_using_subcommand completions" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
-complete -c weblock -n "__fish_weblock_using_subcommand completions" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
-complete -c weblock -n "__fish_weblock_using_subcommand completions" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
+complete -c weblock -n "__fish_weblock_using_subcommand completions" -l server -r
+complete -c weblock -n "__fish_weblock_using_subcommand completions" -s E -l conflict-exit-code -r
+complete -c weblock -n "__fish_weblock_using_subcommand completions" -l json
 complete -c weblock -n "__fish_weblock_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "grab" -d 'Take a lock now (or within --wait), print its token, and keep holding it after exit'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "release" -d 'Give a lock up (its token is remembered from `weblock grab`)'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "renew" -d 'Renew the lease of a lock held with --ttl'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "status" -d 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock and gate'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "wait" -d 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "gate" -d 'Gates: services with named gates that are open or closed, taken together with tickets'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "wait-grab" -d 'Wait in line for a lock; then print its token, or run a command while holding it'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "break" -d 'End a stuck lock: every holder and waiter of NAME, with the administrator\'s credentials'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "serve" -d 'Run the lock service'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "bench" -d 'Measure a server: throughput, hand-over latency, memory of parked waiters'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "completions" -d 'Print a shell completion script on stdout'
-complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break serve bench completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "grab" -d 'Take a lock now (or within --wait), print its token, and keep holding it after exit'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "release" -d 'Give a lock up (its token is remembered from `weblock grab`)'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "renew" -d 'Renew the lease of a lock held with --ttl'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "status" -d 'Show who holds a lock, since when, its lease and its queue; without NAME, every lock and gate'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "wait" -d 'Wait until a lock is free (or a gate SERVICE:ENV is open), without taking it'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "gate" -d 'Gates: services with named gates that are open or closed, taken together with tickets'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "wait-grab" -d 'Wait in line for a lock; then print its token, or run a command while holding it'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "break" -d 'End a stuck lock: every holder and waiter of NAME, with the administrator\'s credentials'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "bench" -d 'Measure a server: throughput, hand-over latency, memory of parked waiters'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "serve" -d 'Run the lock service'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "completions" -d 'Print a shell completion script on stdout'
+complete -c weblock -n "__fish_weblock_using_subcommand help; and not __fish_seen_subcommand_from grab release renew status wait gate wait-grab break bench serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c weblock -n "__fish_weblock_using_subcommand help; and __fish_seen_subcommand_from gate" -f -a "create" -d 'Create a service with gates (they start open)'
 complete -c weblock -n "__fish_weblock_using_subcommand help; and __fish_seen_subcommand_from gate" -f -a "show" -d 'Show a service\'s gates, or every service'
 complete -c weblock -n "__fish_weblock_using_subcommand help; and __fish_seen_subcommand_from gate" -f -a "open" -d 'Open a gate'

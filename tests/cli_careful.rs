@@ -394,3 +394,31 @@ fn busy_and_timed_out_lines_say_for_how_long_and_count_only_the_others_waiting()
     assert!(line.contains("(1 other waiting)"), "{line}");
     drop(carol);
 }
+
+#[test]
+fn serve_and_completions_do_not_offer_the_clients_options_in_their_help() {
+    for command in ["serve", "completions"] {
+        let out = std::process::Command::new(BIN)
+            .args([command, "--help"])
+            .output()
+            .expect("weblock runs");
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        for option in ["--server", "--json", "--conflict-exit-code"] {
+            assert!(
+                !help.contains(option),
+                "{command} --help offers {option}:\n{help}"
+            );
+        }
+    }
+    // A client command still does.
+    let out = std::process::Command::new(BIN)
+        .args(["status", "--help"])
+        .output()
+        .expect("weblock runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--server") && help.contains("--json"),
+        "{help}"
+    );
+}

@@ -35,6 +35,35 @@ macro_rules! tokens_env {
     };
 }
 
+/// The whole command line: `Cli`'s, with the client's options (`--server`, `--json`, `-E`, global so
+/// that they go anywhere on a client command's line) left out of the help of the commands that are
+/// no client: `serve` and `completions`.
+pub fn command() -> clap::Command {
+    use clap::{Arg, ArgAction, CommandFactory};
+    // A subcommand that has an argument of a global's name does not get the global: these stand in
+    // for them, accepted (so a line that names them still works) and hidden.
+    let stand_ins = [
+        Arg::new("server")
+            .long("server")
+            .value_name("URL")
+            .hide(true),
+        Arg::new("json")
+            .long("json")
+            .action(ArgAction::SetTrue)
+            .hide(true),
+        Arg::new("conflict_exit_code")
+            .short('E')
+            .long("conflict-exit-code")
+            .value_parser(clap::value_parser!(u8))
+            .hide(true),
+    ];
+    let mut cmd = Cli::command();
+    for name in ["serve", "completions"] {
+        cmd = cmd.mut_subcommand(name, |sub| sub.args(stand_ins.clone()));
+    }
+    cmd
+}
+
 /// The top-level `--help` and the `weblock(1)` page: an overview, and what every client command shares.
 const OVERVIEW: &str = include_str!("overview.txt");
 

@@ -12,12 +12,9 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
 use clap_mangen::Man;
 use clap_mangen::roff::{Roff, bold, roman};
-
-use super::args::Cli;
 
 /// The binary's name, as completions and man pages call it.
 pub const BIN: &str = "weblock";
@@ -36,7 +33,7 @@ pub const SHELLS: [Shell; 5] = [
 
 /// The whole command line, as clap builds it from `args.rs`.
 pub fn command() -> clap::Command {
-    Cli::command()
+    super::args::command()
 }
 
 /// The completion script for `shell`, as `weblock completions SHELL` prints it.

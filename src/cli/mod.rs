@@ -23,7 +23,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use args::{BenchArgs, Cli, Command, CompletionsArgs, GateCommand, ServeArgs};
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use lock::{Ctx, Waiting, Want};
 
 use crate::server::{self, Config, Limits};
@@ -85,7 +85,7 @@ impl Failure {
 }
 
 pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = args::command().get_matches();
     // `bench` measures a shared server only when told so on its own command line: an exported
     // WEBLOCK_URL is for the client commands.
     let server_given = |m: &clap::ArgMatches| {
