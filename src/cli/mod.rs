@@ -3,6 +3,7 @@
 mod admin;
 pub mod args;
 mod client;
+mod complete;
 pub mod docs_gen;
 mod gate;
 mod holder;
@@ -85,6 +86,12 @@ impl Failure {
 }
 
 pub fn main() -> ExitCode {
+    // The completion scripts' helper, kept out of clap so that no help or script lists it.
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().is_some_and(|a| a == "__complete") {
+        let rest: Vec<String> = argv.map(|a| a.to_string_lossy().into_owned()).collect();
+        return complete::main(&rest);
+    }
     let matches = args::command().get_matches();
     // `bench` measures a shared server only when told so on its own command line: an exported
     // WEBLOCK_URL is for the client commands.
