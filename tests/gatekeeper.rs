@@ -517,12 +517,12 @@ fn get_services_lists_every_service() {
 }
 
 #[test]
-fn delete_service_answers_200_then_404_and_ends_its_tickets() {
+fn delete_service_answers_200_then_404_and_drops_only_its_part_of_each_ticket() {
     let server = Server::start();
     create(&server, "shop", "team12", &["live", "testing"]);
     create(&server, "pipeline", "ops", &["meta"]);
 
-    // A granted ticket over both services, and one queued behind it.
+    // A granted ticket over both services, one queued behind it, and one of shop alone.
     let both = json!({"shop": ["live"], "pipeline": ["meta"]});
     let holder = take(&server, &both);
     let queued = enqueue(&server, &both);
@@ -538,19 +538,21 @@ fn delete_service_answers_200_then_404_and_ends_its_tickets() {
     let r = call(&server, "DELETE", "/api/services/nosuch", None);
     expect_error(&r, 404, "not found", "DELETE of an unknown service");
 
-    // Every ticket naming one of its gates ended: the other service's gate is free again.
+    // The pipeline still holds its other gate: nobody else gets in.
+    assert_held(&server, "pipeline", "meta", &holder);
+    let r = tas(&server, &json!({"pipeline": ["meta"]}), None, false);
+    expect(&r, 200, "denied", "a newcomer while the survivor holds");
+    let again = tas(&server, &json!({"pipeline": ["meta"]}), Some(&holder), false);
+    assert_eq!(expect_ticket(&again, "ok", "the survivor presented"), holder);
+    // The ticket of shop alone is gone.
+    let r = delete_ticket(&server, &only_shop);
+    expect_error(&r, 404, "does not exist", "DELETE of an ended ticket");
+    // The holder leaves: the queued one (now waiting for pipeline:meta only) is next.
+    delete_ticket_ok(&server, &holder);
+    assert_eq!(refresh(&server, &json!({"pipeline": ["meta"]}), &queued), "ok");
+    assert_held(&server, "pipeline", "meta", &queued);
+    delete_ticket_ok(&server, &queued);
     assert_free(&server, "pipeline", "meta");
-    for t in [&holder, &queued, &only_shop] {
-        let r = tas(&server, &json!({"pipeline": ["meta"]}), Some(t), true);
-        expect(
-            &r,
-            200,
-            "denied",
-            "a refresh of a ticket of a deleted service",
-        );
-        let r = delete_ticket(&server, t);
-        expect_error(&r, 404, "does not exist", "DELETE of an ended ticket");
-    }
     // And the name can be used again.
     create(&server, "shop", "team13", &["live"]);
     assert_free(&server, "shop", "live");

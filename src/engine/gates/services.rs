@@ -27,30 +27,40 @@ impl Gates {
         GateReply::Created
     }
 
-    /// Removes a service. Every ticket naming one of its gates ends, granted or queued, in arrival
-    /// order (`Event::TicketEnded` for those whose client is parked): a ticket cannot go on holding
-    /// or waiting for a gate that is gone, and taking only its other gates would be a grant its
-    /// client never asked for. Then its gates' watchers hear `Event::GateWatchEnded`, and the queues
-    /// of the other gates those tickets named move on.
+    /// Removes a service. A ticket naming some of its gates loses only those: it keeps holding (or
+    /// waiting for) every gate of other services it names, since its pipeline still believes it
+    /// holds them, and opening them behind its back would let a second pipeline in. A ticket that
+    /// named only this service's gates ends (`Event::TicketEnded` if its client is parked). Tickets
+    /// are visited in arrival order. Then its gates' watchers hear `Event::GateWatchEnded`, and the
+    /// queues of the surviving tickets' gates move on (a polled ticket that only waited for a
+    /// deleted gate may be granted now).
     pub(in crate::engine) fn delete_service(
         &mut self,
         service: &str,
         events: &mut Vec<Event>,
     ) -> GateReply {
-        let Some(gates) = self.services.get(service).map(|s| &s.gates) else {
+        let Some(removed) = self.services.remove(service) else {
             return GateReply::Refused(GateRefusal::UnknownService);
         };
-        let ending: BTreeMap<u64, uuid::Uuid> = gates
+        let touched: BTreeMap<u64, uuid::Uuid> = removed
+            .gates
             .values()
             .flat_map(|gate| gate.queue.iter().map(|(&arrival, &id)| (arrival, id)))
             .collect();
         let mut affected = BTreeSet::new();
-        for id in ending.into_values() {
-            affected.extend(self.end_ticket(id, events).unwrap_or_default());
+        for id in touched.into_values() {
+            let Some(ticket) = self.tickets.get_mut(&id) else {
+                crate::engine::locks::invariant_broken("a queue names a ticket that is not live");
+                continue;
+            };
+            ticket.gates.retain(|(s, _)| s != service);
+            if ticket.gates.is_empty() {
+                // Nothing of it is left in any queue: it ends.
+                self.end_ticket(id, events);
+            } else {
+                affected.extend(ticket.gates.iter().cloned());
+            }
         }
-        let Some(removed) = self.services.remove(service) else {
-            return GateReply::Refused(GateRefusal::UnknownService);
-        };
         let mut watchers: Vec<_> = removed
             .gates
             .into_values()
@@ -62,7 +72,6 @@ impl Gates {
             self.move_due(super::Due::Watcher(request), deadline, None);
             events.push(Event::GateWatchEnded { request });
         }
-        // The deleted service's own gates are gone from the map: `advance` skips them.
         self.advance(&affected, events);
         GateReply::Deleted
     }
