@@ -359,8 +359,11 @@ fn lock_doc(
             doc["active"] = json!(false);
             doc["active_since"] = Value::Null;
             doc["active_expires"] = Value::Null;
-            doc["waiting_since"] = time(Some(waiter.since));
-            doc["waiting_expires"] = time(waiter.deadline);
+            // The original server's names (rdlm-py reads them), and the names weblock first used.
+            doc["wait_since"] = time(Some(waiter.since));
+            doc["wait_expires"] = time(waiter.deadline);
+            doc["waiting_since"] = doc["wait_since"].clone();
+            doc["waiting_expires"] = doc["wait_expires"].clone();
         }
         _ => {}
     }
