@@ -542,14 +542,25 @@ fn delete_service_answers_200_then_404_and_drops_only_its_part_of_each_ticket() 
     assert_held(&server, "pipeline", "meta", &holder);
     let r = tas(&server, &json!({"pipeline": ["meta"]}), None, false);
     expect(&r, 200, "denied", "a newcomer while the survivor holds");
-    let again = tas(&server, &json!({"pipeline": ["meta"]}), Some(&holder), false);
-    assert_eq!(expect_ticket(&again, "ok", "the survivor presented"), holder);
+    let again = tas(
+        &server,
+        &json!({"pipeline": ["meta"]}),
+        Some(&holder),
+        false,
+    );
+    assert_eq!(
+        expect_ticket(&again, "ok", "the survivor presented"),
+        holder
+    );
     // The ticket of shop alone is gone.
     let r = delete_ticket(&server, &only_shop);
     expect_error(&r, 404, "does not exist", "DELETE of an ended ticket");
     // The holder leaves: the queued one (now waiting for pipeline:meta only) is next.
     delete_ticket_ok(&server, &holder);
-    assert_eq!(refresh(&server, &json!({"pipeline": ["meta"]}), &queued), "ok");
+    assert_eq!(
+        refresh(&server, &json!({"pipeline": ["meta"]}), &queued),
+        "ok"
+    );
     assert_held(&server, "pipeline", "meta", &queued);
     delete_ticket_ok(&server, &queued);
     assert_free(&server, "pipeline", "meta");

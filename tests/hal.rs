@@ -837,7 +837,10 @@ fn the_basic_auth_scheme_name_is_case_insensitive() {
 #[test]
 fn every_line_of_the_administrators_file_is_an_administrator() {
     let dir = TempDir::new();
-    let file = dir.write("admins", "# the build team\nalice:first-pa55\n\nbob:second-pa55\n");
+    let file = dir.write(
+        "admins",
+        "# the build team\nalice:first-pa55\n\nbob:second-pa55\n",
+    );
     let file = file.to_str().expect("a UTF-8 temporary path").to_string();
     let server = Server::start_with(&["--admin-credentials", &file]);
     for pair in ["alice:first-pa55", "bob:second-pa55"] {
@@ -853,7 +856,12 @@ fn every_line_of_the_administrators_file_is_an_administrator() {
     }
     for wrong in ["alice:second-pa55", "bob:first-pa55", "# the build team"] {
         let auth = basic(wrong);
-        let r = server.request("GET", "/resources", &[("Authorization", auth.as_str())], b"");
+        let r = server.request(
+            "GET",
+            "/resources",
+            &[("Authorization", auth.as_str())],
+            b"",
+        );
         assert_challenge(&r, &format!("GET /resources as {wrong}"));
     }
 }

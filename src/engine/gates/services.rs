@@ -1,17 +1,20 @@
-//! Services and their gates, by hand: `CreateService`, `DeleteService`, `SetGate`.
+//! Services and their gates, by hand: `CreateService`, `DeleteService`, `UpdateService`, `SetGate`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Gate, GateName, GateState, Gates, Service};
-use crate::engine::command::Millis;
+use crate::engine::command::{GateChange, Millis};
 use crate::engine::outcome::{Event, GateRefusal, GateReply};
 
 impl Gates {
     /// A new service, every gate open. A name given twice is one gate; an empty list is a service
     /// without gates. Validating names (no dots, not empty) is the dialect's job: the engine takes
     /// any string, so that nothing a client sends can make it panic.
+    ///
+    /// Each gate's `state_timestamp` is the creation's time, as in the original service.
     pub(in crate::engine) fn create_service(
         &mut self,
+        now: Millis,
         service: String,
         group: String,
         environments: Vec<String>,
@@ -21,7 +24,13 @@ impl Gates {
         }
         let gates = environments
             .into_iter()
-            .map(|environment| (environment, Gate::default()))
+            .map(|environment| {
+                let gate = Gate {
+                    state_timestamp: Some(now),
+                    ..Gate::default()
+                };
+                (environment, gate)
+            })
             .collect();
         self.services.insert(service, Service { group, gates });
         GateReply::Created
@@ -74,6 +83,35 @@ impl Gates {
         }
         self.advance(&affected, events);
         GateReply::Deleted
+    }
+
+    /// Sets a service's group and changes several of its gates at once: every gate named must
+    /// exist, else nothing changes. Each gate changes as `set_gate` would.
+    pub(in crate::engine) fn update_service(
+        &mut self,
+        now: Millis,
+        service: String,
+        group: Option<String>,
+        gates: Vec<GateChange>,
+        events: &mut Vec<Event>,
+    ) -> GateReply {
+        let Some(found) = self.services.get_mut(&service) else {
+            return GateReply::Refused(GateRefusal::UnknownService);
+        };
+        if gates
+            .iter()
+            .any(|c| !found.gates.contains_key(&c.environment))
+        {
+            return GateReply::Refused(GateRefusal::UnknownGate);
+        }
+        if let Some(group) = group {
+            found.group = group;
+        }
+        for change in gates {
+            let name = (service.clone(), change.environment);
+            self.set_gate(now, name, change.state, change.message, events);
+        }
+        GateReply::Set
     }
 
     /// Opens or closes a gate by hand, and/or sets its message. Only a real change stamps its

@@ -76,7 +76,16 @@ pub(super) fn random_gate_commands(seed: u64, count: usize) -> Vec<Command> {
             19 => admin_cancel(RequestId(rng.below(150) + 1)),
             20 => grab(rng.pick(&["a", "b"]), ticket, Some(rng.below(5_000)), wait),
             21 => release(rng.pick(&["a", "b"]), ticket),
-            22 if rng.below(4) == 0 => Op::Restart {
+            22 if rng.below(3) == 0 => Op::UpdateService {
+                service: service.to_owned(),
+                group: Some("updated".into()),
+                gates: vec![crate::engine::GateChange {
+                    environment: env.to_owned(),
+                    state: Some(rng.pick(&[GateState::Open, GateState::Closed])),
+                    message: None,
+                }],
+            },
+            22 if rng.below(3) == 0 => Op::Restart {
                 grace_ms: rng.pick(&[0, 1_000, 60_000]),
             },
             _ => Op::Tick,

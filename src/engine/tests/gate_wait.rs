@@ -369,7 +369,11 @@ fn deleting_a_service_drops_only_its_part_of_each_ticket() {
 #[test]
 fn a_polled_ticket_waiting_only_for_a_deleted_gate_is_granted_the_rest() {
     let mut engine = two_services();
-    ok(&run(&mut engine, 0, take(&[("s", "a")], 1, false, Wait::No)));
+    ok(&run(
+        &mut engine,
+        0,
+        take(&[("s", "a")], 1, false, Wait::No),
+    ));
     let (_, r2) = waiting(&run(
         &mut engine,
         1,
@@ -399,7 +403,10 @@ fn a_polled_ticket_waiting_only_for_a_deleted_gate_is_granted_the_rest() {
             service: "t".into(),
         },
     );
-    assert!(gone.events.is_empty(), "2 was granted: nobody is parked on it");
+    assert!(
+        gone.events.is_empty(),
+        "2 was granted: nobody is parked on it"
+    );
     assert_eq!(engine.ticket_count(), 0);
     assert_eq!(engine.next_deadline(), None);
 }
