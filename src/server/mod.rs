@@ -11,6 +11,7 @@ mod core;
 mod dashboard;
 pub mod events_log;
 mod gatekeeper;
+mod gatekeeper_docs;
 mod hal;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod http;

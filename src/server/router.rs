@@ -107,6 +107,9 @@ fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
         "v1" => request_queue::handle(ctx, rest),
         "api" => gatekeeper::handle(ctx, rest),
         "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(ctx.shared, ctx.req)),
+        "" if rest.is_empty() => Handled::Respond(
+            check_method(ctx.req, &["GET"], Words::Fail).unwrap_or_else(dashboard::root),
+        ),
         _ => Handled::Respond(not_found(ctx.req)),
     }
 }
