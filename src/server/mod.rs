@@ -15,6 +15,7 @@ mod gatekeeper_docs;
 mod hal;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod http;
+mod http_checks;
 pub mod limits;
 mod metrics;
 pub mod params;
