@@ -1,12 +1,11 @@
 //! The gatekeeper API (`/api/services…`, `/api/tickets…`), translated onto the engine's gates. Its
 //! words: `{"status": "ok" | "denied" | "queue"}`, and `{"status": "error", "reason": …}`.
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::core::Answer;
 use super::gatekeeper_docs::{
-    already_exists, denied, environment_not_found, gate_answer, gate_not_found, invalid,
-    json_not_valid, ok_with_service, service_doc, state_not_valid, ticket_answer, ticket_not_found,
+    already_exists, environment_not_found, gate_answer, gate_not_found, invalid, json_not_valid,
+    ok_with_service, service_doc, state_not_valid,
 };
 use super::http::{Response, Words};
 use super::params::{self, Params};
@@ -42,7 +41,7 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
     }
     let method = ctx.req.method();
     match (parts.as_slice(), method) {
-        (["services"], "PUT") => test_and_set(ctx),
+        (["services"], "PUT") => tickets::test_and_set(ctx),
         (["services"], _) => Handled::Respond(list(ctx)),
         (["services", service], "POST") => Handled::Respond(create(ctx, service)),
         (["services", service], "DELETE") => Handled::Respond(delete_service(ctx, service)),
@@ -50,7 +49,7 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
         (["services", service], _) => Handled::Respond(show(ctx, service)),
         (["services", service, env], "PUT") => Handled::Respond(set_gate(ctx, service, env)),
         (["services", service, env], _) => watch_gate(ctx, service, env),
-        (["tickets", id], _) => Handled::Respond(delete_ticket(ctx, id)),
+        (["tickets", id], _) => Handled::Respond(tickets::delete_ticket(ctx, id)),
         _ => Handled::Respond(not_found_in(ctx.req, Words::Error)),
     }
 }
@@ -279,111 +278,6 @@ fn set_gate(ctx: &mut Ctx, service: &str, env: &str) -> Response {
     }
 }
 
-/// `PUT /api/services`: the atomic test-and-set over every named gate, with queueing and waiting.
-fn test_and_set(ctx: &mut Ctx) -> Handled {
-    let params = match body(ctx) {
-        Ok(p) => p,
-        Err(r) => return Handled::Respond(r),
-    };
-    let query = match Params::parse(ctx.req.head.query.as_deref(), None, b"") {
-        Ok(q) => q,
-        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
-    };
-    let Some(Value::Object(services)) = params.get("services") else {
-        return Handled::Respond(invalid("services must map service names to lists of gates"));
-    };
-    // Every service named must exist, even one named with no gates: else 404 `Gate not found`.
-    if ctx
-        .shared
-        .core
-        .read(|e| services.keys().any(|s| e.service(s).is_none()))
-    {
-        return Handled::Respond(gate_not_found());
-    }
-    let mut gates = Vec::new();
-    for (service, envs) in services {
-        let Value::Array(envs) = envs else {
-            return Handled::Respond(invalid("services must map service names to lists of gates"));
-        };
-        for env in envs {
-            let Value::String(env) = env else {
-                return Handled::Respond(invalid("gate names must be strings"));
-            };
-            gates.push((service.clone(), env.clone()));
-        }
-    }
-    let ticket = match params.get("ticket") {
-        None | Some(Value::Null) => None,
-        // An id that is not a UUID cannot name a ticket: it does not exist, like any other unknown one.
-        Some(Value::String(t)) => match Uuid::parse_str(t) {
-            Ok(id) => Some(id),
-            Err(_) => return Handled::Respond(ticket_not_found()),
-        },
-        Some(_) => return Handled::Respond(invalid("ticket must be a ticket id string")),
-    };
-    let queue = match query.flag("queue") {
-        Ok(q) => q.unwrap_or(false),
-        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
-    };
-    let wait = match params
-        .seconds("wait")
-        .and_then(|w| Ok(w.or(query.seconds("wait")?)))
-    {
-        Ok(Some(w)) if w.as_secs_f64() > MAX_WAIT_SECS => {
-            return Handled::Respond(Response::error(400, "wait must be at most 86400 seconds"));
-        }
-        Ok(w) => w.filter(|w| queue && !w.is_zero()),
-        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
-    };
-    let wait = match wait {
-        Some(w) => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
-        None => Wait::No,
-    };
-    // *Extension*: the id a new ticket gets, proposed by the client, so that a retry of a call whose
-    // answer was lost finds its ticket instead of making a second one.
-    let new_ticket = match params.get("new_ticket") {
-        None | Some(Value::Null) => Uuid::new_v4(),
-        Some(Value::String(t)) => match Uuid::parse_str(t) {
-            Ok(id) => id,
-            Err(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
-        },
-        Some(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
-    };
-    let host = ctx.req.host();
-    let op = Op::TestAndSet {
-        gates,
-        ticket,
-        new_ticket,
-        queue,
-        wait,
-        ticket_ttl_ms: ctx.shared.ticket_ttl.map(|t| t.as_millis() as u64),
-    };
-    let responder = {
-        let host = host.clone();
-        Box::new(move |answer: &Answer, engine: &Engine| match answer {
-            Answer::TicketGranted { ticket } | Answer::TicketPollEnded { ticket } => {
-                match engine.ticket(*ticket) {
-                    Some(t) if t.granted => ticket_answer("ok", &t, &host),
-                    Some(t) => ticket_answer("queue", &t, &host),
-                    None => denied(),
-                }
-            }
-            Answer::TicketEnded => denied(),
-            other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
-        })
-    };
-    let reply = ctx.apply_parking(op, responder);
-    Handled::Respond(match reply {
-        Reply::Gate(GateReply::Ok(t)) => ticket_answer("ok", &t, &host),
-        Reply::Gate(GateReply::Queued(t)) => ticket_answer("queue", &t, &host),
-        Reply::Gate(GateReply::Waiting { request, .. }) => return Handled::Parked(request),
-        Reply::Gate(GateReply::Denied) => denied(),
-        Reply::Gate(GateReply::Refused(GateRefusal::UnknownService)) => gate_not_found(),
-        Reply::Gate(GateReply::Refused(GateRefusal::UnknownTicket)) => ticket_not_found(),
-        other => unexpected(other),
-    })
-}
-
 /// `GET /api/services/{service}/{environment}` (*extension*): one gate; with `wait`, answered when
 /// it is open or the wait runs out.
 fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
@@ -424,20 +318,11 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
     }
 }
 
-fn delete_ticket(ctx: &mut Ctx, id: &str) -> Response {
-    let Ok(ticket) = Uuid::parse_str(id) else {
-        return ticket_not_found();
-    };
-    match apply(ctx, Op::DeleteTicket { ticket }) {
-        Reply::Gate(GateReply::Deleted) => ok(),
-        Reply::Gate(GateReply::Refused(_)) => ticket_not_found(),
-        other => unexpected(other),
-    }
-}
-
 fn apply(ctx: &mut Ctx, op: Op) -> Reply {
     ctx.apply(op)
 }
+
+mod tickets;
 
 fn unexpected(reply: Reply) -> Response {
     Response::error(500, format!("unexpected engine reply: {reply:?}"))
