@@ -146,6 +146,34 @@ fn errors_carry_the_documents_exact_phrases() {
 }
 
 #[test]
+fn a_gate_named_alone_not_in_a_list_is_taken_as_the_original_does() {
+    let server = Server::start();
+    let create = json!({"group": "team12", "environments": ["live"]});
+    assert_eq!(
+        call(&server, "POST", "/api/services/shop", &create).status,
+        200
+    );
+    let r = call(
+        &server,
+        "PUT",
+        "/api/services",
+        &json!({"services": {"shop": "live"}}),
+    );
+    assert_eq!(r.status, 200, "{r}");
+    let v = r.json();
+    assert_eq!(v["status"], "ok", "{v}");
+    let gate = &get(&server, "/api/services/shop")["environments"]["live"];
+    assert_eq!(gate["held_by"], v["ticket"]["id"], "{gate}");
+    let r = call(&server, "PUT", "/api/services/shop/live", &json!({}));
+    assert_phrase(
+        &r,
+        400,
+        "state must be open or closed",
+        "neither state nor message",
+    );
+}
+
+#[test]
 fn a_ticket_that_no_longer_exists_is_404_when_presented() {
     let server = Server::start();
     let create = json!({"group": "team12", "environments": ["live"]});

@@ -262,7 +262,8 @@ fn set_gate(ctx: &mut Ctx, service: &str, env: &str) -> Response {
         Err(r) => return r,
     };
     if state.is_none() && message.is_none() {
-        return Response::error(400, "state must be open or closed (or give a message)");
+        // Neither: the document's phrase (the original answered 200 and changed nothing).
+        return state_not_valid();
     }
     let op = Op::SetGate {
         service: service.to_string(),

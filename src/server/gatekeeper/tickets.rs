@@ -35,8 +35,15 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     }
     let mut gates = Vec::new();
     for (service, envs) in services {
-        let Value::Array(envs) = envs else {
-            return Handled::Respond(invalid("services must map service names to lists of gates"));
+        // One gate may be named by itself, not in a list, as the original allows.
+        let envs = match envs {
+            Value::Array(envs) => envs.as_slice(),
+            Value::String(_) => std::slice::from_ref(envs),
+            _ => {
+                return Handled::Respond(invalid(
+                    "services must map service names to lists of gates",
+                ));
+            }
         };
         for env in envs {
             let Value::String(env) = env else {
