@@ -890,7 +890,10 @@ fn test_and_set_denied_or_refused_takes_nothing() {
         ("invalid JSON", r#"{"services": {"shop": ["testing"]"#),
         ("no services", r#"{"ticket": null}"#),
         ("services a list", r#"{"services": ["shop"]}"#),
-        ("gates neither a list nor a name", r#"{"services": {"shop": 7}}"#),
+        (
+            "gates neither a list nor a name",
+            r#"{"services": {"shop": 7}}"#,
+        ),
         ("a gate not a string", r#"{"services": {"shop": [1]}}"#),
         (
             "a ticket not a string",

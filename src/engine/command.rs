@@ -92,8 +92,14 @@ pub enum Op {
         environments: Vec<String>,
     },
     /// Removes a service; every ticket naming its gates loses them, and one left with none ends
-    /// (see `gates`).
-    DeleteService { service: String },
+    /// (see `gates`). `keep_other_gates` false is how journals written before that rule read (their
+    /// commands lack the field): every ticket naming its gates ended whole, and replay must give the
+    /// state those servers had; servers now always send true.
+    DeleteService {
+        service: String,
+        #[serde(default)]
+        keep_other_gates: bool,
+    },
     /// Changes a service at once (the original's `PUT /api/services/{s}`): its `group` if given, and
     /// each named gate as `SetGate` would. Every gate named must exist, else nothing changes
     /// (`GateRefusal::UnknownGate`). `GateReply::Set`.

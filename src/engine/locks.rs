@@ -141,9 +141,13 @@ impl Engine {
                 self.gates
                     .update_service(now, service, group, gates, &mut events),
             ),
-            Op::DeleteService { service } => {
-                Reply::Gate(self.gates.delete_service(&service, &mut events))
-            }
+            Op::DeleteService {
+                service,
+                keep_other_gates,
+            } => Reply::Gate(
+                self.gates
+                    .delete_service(&service, keep_other_gates, &mut events),
+            ),
             Op::SetGate {
                 service,
                 environment,

@@ -143,6 +143,7 @@ fn delete_service(ctx: &mut Ctx, service: &str) -> Response {
         ctx,
         Op::DeleteService {
             service: service.to_string(),
+            keep_other_gates: true,
         },
     ) {
         Reply::Gate(GateReply::Deleted) => ok(),

@@ -43,9 +43,13 @@ impl Gates {
     /// are visited in arrival order. Then its gates' watchers hear `Event::GateWatchEnded`, and the
     /// queues of the surviving tickets' gates move on (a polled ticket that only waited for a
     /// deleted gate may be granted now).
+    ///
+    /// Without `keep_other_gates` (commands journaled before this rule), every ticket naming one of
+    /// its gates ends whole, as it did then, so that replay gives the state those servers had.
     pub(in crate::engine) fn delete_service(
         &mut self,
         service: &str,
+        keep_other_gates: bool,
         events: &mut Vec<Event>,
     ) -> GateReply {
         let Some(removed) = self.services.remove(service) else {
@@ -63,11 +67,11 @@ impl Gates {
                 continue;
             };
             ticket.gates.retain(|(s, _)| s != service);
-            if ticket.gates.is_empty() {
-                // Nothing of it is left in any queue: it ends.
+            let survives = keep_other_gates && !ticket.gates.is_empty();
+            affected.extend(ticket.gates.iter().cloned());
+            if !survives {
+                // Nothing of it is left in any queue (or, by the old rule, it ends whole).
                 self.end_ticket(id, events);
-            } else {
-                affected.extend(ticket.gates.iter().cloned());
             }
         }
         let mut watchers: Vec<_> = removed

@@ -70,6 +70,8 @@ pub(super) fn random_gate_commands(seed: u64, count: usize) -> Vec<Command> {
             15..=16 => watch_gate(service, env, wait),
             17 if rng.below(6) == 0 => Op::DeleteService {
                 service: service.to_owned(),
+                // Both rules: today's, and the one older journals replay with.
+                keep_other_gates: rng.below(2) == 0,
             },
             17 => create(service, &["a", "b", "c", "x", "y"]),
             18 => cancel(RequestId(rng.below(150) + 1)),
@@ -117,6 +119,7 @@ fn random_gate_sequences_keep_every_invariant_and_replay_exactly() {
         for service in ["s", "t", "u"] {
             let op = Op::DeleteService {
                 service: service.into(),
+                keep_other_gates: true,
             };
             commands.push(Command { now: end, op });
         }

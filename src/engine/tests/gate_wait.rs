@@ -334,6 +334,7 @@ fn deleting_a_service_drops_only_its_part_of_each_ticket() {
         10,
         Op::DeleteService {
             service: "s".into(),
+            keep_other_gates: true,
         },
     );
     assert_eq!(outcome.reply, Reply::Gate(GateReply::Deleted));
@@ -384,6 +385,7 @@ fn a_polled_ticket_waiting_only_for_a_deleted_gate_is_granted_the_rest() {
         5,
         Op::DeleteService {
             service: "s".into(),
+            keep_other_gates: true,
         },
     );
     assert_eq!(
@@ -401,6 +403,7 @@ fn a_polled_ticket_waiting_only_for_a_deleted_gate_is_granted_the_rest() {
         6,
         Op::DeleteService {
             service: "t".into(),
+            keep_other_gates: true,
         },
     );
     assert!(
@@ -409,4 +412,40 @@ fn a_polled_ticket_waiting_only_for_a_deleted_gate_is_granted_the_rest() {
     );
     assert_eq!(engine.ticket_count(), 0);
     assert_eq!(engine.next_deadline(), None);
+}
+
+#[test]
+fn a_journal_from_before_the_rule_replays_deleting_whole_tickets() {
+    // A DeleteService journaled without `keep_other_gates` (older servers) reads as false.
+    let old: Op = serde_json::from_str(r#"{"delete_service": {"service": "s"}}"#)
+        .expect("an old DeleteService parses");
+    assert_eq!(
+        old,
+        Op::DeleteService {
+            service: "s".into(),
+            keep_other_gates: false,
+        }
+    );
+    let mut engine = two_services();
+    ok(&run(
+        &mut engine,
+        0,
+        take(&[("s", "a"), ("t", "x")], 1, false, Wait::No),
+    ));
+    let (_, r2) = waiting(&run(
+        &mut engine,
+        1,
+        take(&[("t", "x")], 2, true, Wait::Forever),
+    ));
+    let outcome = run(&mut engine, 2, old);
+    // As those servers did: ticket 1 ended whole, so t/x went to 2.
+    assert_eq!(
+        outcome.events,
+        [Event::TicketGranted {
+            ticket: token(2),
+            request: r2
+        }]
+    );
+    assert_eq!(engine.ticket(token(1)), None);
+    assert_eq!(gate(&engine, "t", "x").held_by, Some(token(2)));
 }

@@ -157,6 +157,7 @@ fn a_service_is_created_open_refused_twice_and_deleted() {
 
     let delete = Op::DeleteService {
         service: "svc".into(),
+        keep_other_gates: true,
     };
     assert_eq!(
         *gate_reply(&run(&mut engine, 7, delete.clone())),

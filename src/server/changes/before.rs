@@ -81,7 +81,7 @@ impl Before {
                 }
             }
             Op::DeleteTicket { ticket } => Before::DeleteTicket(*ticket),
-            Op::CreateService { service, .. } | Op::DeleteService { service } => {
+            Op::CreateService { service, .. } | Op::DeleteService { service, .. } => {
                 Before::Service(service.clone())
             }
             _ => Before::Nothing,
