@@ -236,7 +236,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --threads 'Worker threads answering requests (waiting and idle clients hold none)'
             cand --max-connections 'Open connections at most; the oldest idle one is closed to admit a new one'
             cand --request-timeout 'Time a client has to send a whole request, from its first byte (then 408)'
-            cand --admin-credentials 'File whose first line is the administrator''s user:password (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed'
+            cand --admin-credentials 'File of administrators, one user:password a line (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold them instead. Without either, none are allowed'
             cand --auth-file 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)'
             cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
             cand --idle-timeout 'An idle keep-alive connection is closed after this'

@@ -155,7 +155,7 @@ complete -c weblock -n "__fish_weblock_using_subcommand serve" -l listen -d 'Add
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l threads -d 'Worker threads answering requests (waiting and idle clients hold none)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l max-connections -d 'Open connections at most; the oldest idle one is closed to admit a new one' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l request-timeout -d 'Time a client has to send a whole request, from its first byte (then 408)' -r
-complete -c weblock -n "__fish_weblock_using_subcommand serve" -l admin-credentials -d 'File whose first line is the administrator\'s user:password (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed' -r -F
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l admin-credentials -d 'File of administrators, one user:password a line (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold them instead. Without either, none are allowed' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l auth-file -d 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l ticket-ttl -d 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l idle-timeout -d 'An idle keep-alive connection is closed after this' -r

@@ -37,6 +37,22 @@ pub fn hal(ms: u64) -> String {
     )
 }
 
+/// HTTP's `Date` format (IMF-fixdate, RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(ms: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let t = Civil::from_ms(ms);
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS[((ms / MS_PER_DAY) % 7) as usize];
+    let month = MONTHS[(t.month as usize).saturating_sub(1) % 12];
+    format!(
+        "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+        t.day, t.year, t.hour, t.minute, t.second
+    )
+}
+
 /// The gatekeeper API's format, in UTC: `2015-10-27 12:05:38+0000`.
 pub fn gatekeeper(ms: u64) -> String {
     let t = Civil::from_ms(ms);
@@ -138,6 +154,20 @@ mod tests {
         assert_eq!(hal(0), "1970-01-01T00:00:00.000000");
         assert_eq!(gatekeeper(0), "1970-01-01 00:00:00+0000");
         assert_eq!(request_queue(0), "1970-01-01 12:00:00 AM");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn http_dates_name_the_weekday() {
+        // RFC 9110's own example.
+        assert_eq!(
+            http_date(ms(1994, 11, 6, 8, 49, 37, 0)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            http_date(ms(2026, 12, 2, 15, 28, 38, 999)),
+            "Wed, 02 Dec 2026 15:28:38 GMT"
+        );
     }
 
     #[test]

@@ -266,7 +266,8 @@ fn gatekeeper_tickets_end_and_refresh_only_with_their_own_id() {
     assert_eq!(r.status, 404, "{r}");
     let presented = json!({"services": {"shop": ["live"]}, "ticket": made_up});
     let r = put_json(&server, "/api/services?queue=true", &presented);
-    assert_eq!(r.json()["status"], "denied", "{r}");
+    assert_eq!(r.status, 404, "{r}");
+    assert_eq!(r.json()["reason"], "Ticket does not exist", "{r}");
     let live = server.get("/api/services/shop/live").json();
     assert_eq!(
         live["held_by"],

@@ -52,15 +52,35 @@ fn a_browser_gets_the_page_and_a_script_gets_what_it_always_did() {
         Some(&*page.len().to_string())
     );
 
-    // Not a browser (curl's */*, or no Accept at all): as before, 404 in WebMutex's words.
+    // Not a browser (curl's */*, or no Accept at all): a short JSON naming the service, its
+    // version and where the docs are.
     for accept in [None, Some("*/*"), Some("application/json")] {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
         let r = server.request("GET", "/", &headers, b"");
-        assert_eq!(r.status, 404, "Accept {accept:?}: {r}");
-        r.assert_fail_json();
+        assert_eq!(r.status, 200, "Accept {accept:?}: {r}");
+        let v = r.json();
+        assert_eq!(v["service"], "weblock", "{v}");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{v}");
+        assert!(
+            v["docs"]
+                .as_str()
+                .is_some_and(|d| d.contains("docs/api.md")),
+            "{v}"
+        );
     }
     let r = server.request("POST", "/", &[HTML], b"");
-    assert_eq!(r.status, 404, "{r}");
+    assert_eq!(r.status, 405, "{r}");
+    r.assert_fail_json();
+    // The original gatekeeper's page paths serve the page too, to anyone.
+    for path in ["/gates", "/gates/", "/index"] {
+        for accept in [None, Some("*/*"), Some("text/html")] {
+            let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+            let r = server.request("GET", path, &headers, b"");
+            assert_eq!(r.status, 200, "GET {path}, Accept {accept:?}: {r}");
+            assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+            assert!(r.text().starts_with("<!DOCTYPE html>"), "{path}");
+        }
+    }
 }
 
 #[test]

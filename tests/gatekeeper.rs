@@ -103,12 +103,26 @@ fn gate(server: &Server, svc: &str, env: &str) -> Value {
     g
 }
 
+/// A gate's queue as ticket ids. Each entry is a ticket object, as the original lists them:
+/// `{"id", "expiration_date", "updated", "link"}`.
 fn queue_of(g: &Value) -> Vec<String> {
     g["queue"]
         .as_array()
         .unwrap_or_else(|| panic!("queue is not a list: {g}"))
         .iter()
-        .map(|t| t.as_str().expect("ticket ids are strings").to_string())
+        .map(|t| {
+            let id = t["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a queue entry is a ticket object: {g}"));
+            assert_eq!(
+                t["link"],
+                format!("http://{HOST}/api/tickets/{id}"),
+                "a queued ticket's link: {g}"
+            );
+            assert!(t["expiration_date"].is_number(), "{g}");
+            assert!(t["updated"].is_string(), "{g}");
+            id.to_string()
+        })
         .collect()
 }
 
@@ -217,9 +231,18 @@ fn enqueue(server: &Server, services: &Value) -> String {
     )
 }
 
-/// A refresh of `ticket` with `queue=true`; its status word.
+/// A refresh of `ticket` with `queue=true`; its status word, or `gone` for the original's 404
+/// `Ticket does not exist` (expired, deleted, or never was).
 fn refresh(server: &Server, services: &Value, ticket: &str) -> String {
     let r = tas(server, services, Some(ticket), true);
+    if r.status == 404 {
+        let reason = expect_error(&r, 404, "Ticket does not exist", "refresh of a gone ticket");
+        assert_eq!(
+            reason, "Ticket does not exist",
+            "the document's exact phrase"
+        );
+        return "gone".into();
+    }
     assert_eq!(r.status, 200, "refresh of {ticket}: {r}");
     let v = r.json();
     let status = v["status"].as_str().unwrap_or_default().to_string();
@@ -516,12 +539,12 @@ fn get_services_lists_every_service() {
 }
 
 #[test]
-fn delete_service_answers_200_then_404_and_ends_its_tickets() {
+fn delete_service_answers_200_then_404_and_drops_only_its_part_of_each_ticket() {
     let server = Server::start();
     create(&server, "shop", "team12", &["live", "testing"]);
     create(&server, "pipeline", "ops", &["meta"]);
 
-    // A granted ticket over both services, and one queued behind it.
+    // A granted ticket over both services, one queued behind it, and one of shop alone.
     let both = json!({"shop": ["live"], "pipeline": ["meta"]});
     let holder = take(&server, &both);
     let queued = enqueue(&server, &both);
@@ -537,19 +560,32 @@ fn delete_service_answers_200_then_404_and_ends_its_tickets() {
     let r = call(&server, "DELETE", "/api/services/nosuch", None);
     expect_error(&r, 404, "not found", "DELETE of an unknown service");
 
-    // Every ticket naming one of its gates ended: the other service's gate is free again.
+    // The pipeline still holds its other gate: nobody else gets in.
+    assert_held(&server, "pipeline", "meta", &holder);
+    let r = tas(&server, &json!({"pipeline": ["meta"]}), None, false);
+    expect(&r, 200, "denied", "a newcomer while the survivor holds");
+    let again = tas(
+        &server,
+        &json!({"pipeline": ["meta"]}),
+        Some(&holder),
+        false,
+    );
+    assert_eq!(
+        expect_ticket(&again, "ok", "the survivor presented"),
+        holder
+    );
+    // The ticket of shop alone is gone.
+    let r = delete_ticket(&server, &only_shop);
+    expect_error(&r, 404, "does not exist", "DELETE of an ended ticket");
+    // The holder leaves: the queued one (now waiting for pipeline:meta only) is next.
+    delete_ticket_ok(&server, &holder);
+    assert_eq!(
+        refresh(&server, &json!({"pipeline": ["meta"]}), &queued),
+        "ok"
+    );
+    assert_held(&server, "pipeline", "meta", &queued);
+    delete_ticket_ok(&server, &queued);
     assert_free(&server, "pipeline", "meta");
-    for t in [&holder, &queued, &only_shop] {
-        let r = tas(&server, &json!({"pipeline": ["meta"]}), Some(t), true);
-        expect(
-            &r,
-            200,
-            "denied",
-            "a refresh of a ticket of a deleted service",
-        );
-        let r = delete_ticket(&server, t);
-        expect_error(&r, 404, "does not exist", "DELETE of an ended ticket");
-    }
     // And the name can be used again.
     create(&server, "shop", "team13", &["live"]);
     assert_free(&server, "shop", "live");
@@ -628,9 +664,14 @@ fn put_gate_sets_state_and_message_with_timestamps() {
     let r = raw(&server, "PUT", "/api/services/shop/live", "{\"state\": ");
     expect_error(&r, 400, "Json was not valid", "invalid JSON");
     let r = set_gate(&server, "shop", "nogate", &json!({"state": "open"}));
-    expect_error(&r, 404, "Gate not found", "an unknown gate");
+    let reason = expect_error(&r, 404, "Environment not found", "an unknown gate");
+    assert_eq!(
+        reason, "Environment not found",
+        "the original's exact phrase"
+    );
     let r = set_gate(&server, "nosuch", "live", &json!({"state": "open"}));
-    expect_error(&r, 404, "Gate not found", "an unknown service");
+    let reason = expect_error(&r, 404, "Gate not found", "an unknown service");
+    assert_eq!(reason, "Gate not found", "the document's exact phrase");
     assert_gate(&server, "shop", "live", "closed", &[]);
 
     // A form is accepted when its content type says so.
@@ -667,7 +708,11 @@ fn get_gate_answers_with_that_gate_and_waits_for_it_to_open() {
     assert_eq!(g["state"], "closed", "{g}");
     assert_eq!(g["message"], "testing", "{g}");
     let r = call(&server, "GET", "/api/services/shop/nogate", None);
-    expect_error(&r, 404, "Gate not found", "an unknown gate");
+    let reason = expect_error(&r, 404, "Environment not found", "an unknown gate");
+    assert_eq!(
+        reason, "Environment not found",
+        "the original's exact phrase"
+    );
     let r = call(&server, "GET", "/api/services/nosuch/live", None);
     expect_error(&r, 404, "Gate not found", "an unknown service");
 
@@ -778,7 +823,12 @@ fn test_and_set_grants_a_ticket_that_holds_every_gate() {
     let r = delete_ticket(&server, &t);
     expect_error(&r, 404, "Ticket does not exist", "DELETE again");
     let r = tas(&server, &json!({"pipeline": ["meta"]}), Some(&t), true);
-    expect(&r, 200, "denied", "a deleted ticket presented");
+    expect_error(
+        &r,
+        404,
+        "Ticket does not exist",
+        "a deleted ticket presented",
+    );
     let r = delete_ticket(&server, "not-a-uuid");
     expect_error(&r, 404, "Ticket does not exist", "DELETE of a malformed id");
     let r = delete_ticket(&server, &common::new_uuid());
@@ -839,7 +889,10 @@ fn test_and_set_denied_or_refused_takes_nothing() {
         ("invalid JSON", r#"{"services": {"shop": ["testing"]"#),
         ("no services", r#"{"ticket": null}"#),
         ("services a list", r#"{"services": ["shop"]}"#),
-        ("gates not a list", r#"{"services": {"shop": "testing"}}"#),
+        (
+            "gates neither a list nor a name",
+            r#"{"services": {"shop": 7}}"#,
+        ),
         ("a gate not a string", r#"{"services": {"shop": [1]}}"#),
         (
             "a ticket not a string",
@@ -907,10 +960,10 @@ fn a_queued_ticket_waits_its_turn_and_is_ok_when_it_comes() {
     let t3 = enqueue(&server, &live);
     delete_ticket_ok(&server, &t3);
     assert_gate(&server, "shop", "live", "closed", &[&t2]);
-    assert_eq!(refresh(&server, &live, &t3), "denied");
+    assert_eq!(refresh(&server, &live, &t3), "gone");
     // A ticket id that is not a UUID is no ticket.
     let r = tas(&server, &live, Some("not-a-ticket"), true);
-    expect(&r, 200, "denied", "a malformed ticket id");
+    expect_error(&r, 404, "Ticket does not exist", "a malformed ticket id");
     assert_gate(&server, "shop", "live", "closed", &[&t2]);
 }
 
@@ -1068,7 +1121,7 @@ fn a_queued_ticket_not_refreshed_expires_and_leaves_every_queue() {
     });
     assert_gate(&server, "shop", "x", "closed", &[&holder, &kept]);
     assert_gate(&server, "shop", "y", "open", &[&kept]);
-    assert_eq!(refresh(&server, &xy, &stale), "denied", "an expired ticket");
+    assert_eq!(refresh(&server, &xy, &stale), "gone", "an expired ticket");
 
     // Refreshed every ~100 ms for well over its 1 s life, the kept one stays in line.
     while gone_at.elapsed() < Duration::from_millis(1300) {
@@ -1109,7 +1162,7 @@ fn an_expired_ticket_ahead_lets_a_waiting_client_through_at_once() {
     let r = waiter.read_response();
     assert_eq!(expect_ticket(&r, "ok", "the waiter"), waiting);
     assert_held(&server, "shop", "live", &waiting);
-    assert_eq!(refresh(&server, &live, &stale), "denied");
+    assert_eq!(refresh(&server, &live, &stale), "gone");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1261,7 +1314,7 @@ fn a_hung_up_waiters_ticket_expires_like_a_queued_one() {
     assert_held(&server, "shop", "live", &holder);
     delete_ticket_ok(&server, &holder);
     assert_free(&server, "shop", "live");
-    assert_eq!(refresh(&server, &live, &gone), "denied");
+    assert_eq!(refresh(&server, &live, &gone), "gone");
     take(&server, &live);
 }
 
@@ -1485,7 +1538,6 @@ fn wrong_methods_are_405_and_unknown_paths_404() {
     for (method, target) in [
         ("DELETE", "/api/services"),
         ("POST", "/api/services"),
-        ("PUT", "/api/services/shop"),
         ("POST", "/api/services/shop/live"),
         ("GET", "/api/tickets/x"),
     ] {

@@ -619,7 +619,18 @@ fn get_of_a_waiting_request_shows_it_inactive_with_its_waiting_times() {
         doc["_links"]["resource"]["href"], "/resources/queue",
         "{doc}"
     );
-    for key in ["waiting_since", "waiting_expires", "active", "title", "uid"] {
+    // The original server's names for the same two times (rdlm-py reads these).
+    assert_eq!(doc["wait_since"], doc["waiting_since"], "{doc}");
+    assert_eq!(doc["wait_expires"], doc["waiting_expires"], "{doc}");
+    for key in [
+        "wait_since",
+        "wait_expires",
+        "waiting_since",
+        "waiting_expires",
+        "active",
+        "title",
+        "uid",
+    ] {
         assert_eq!(listed[key], doc[key], "the listing agrees on {key}");
     }
     assert!(is_empty_now(&rx), "still waiting");
@@ -819,6 +830,38 @@ fn the_basic_auth_scheme_name_is_case_insensitive() {
             b"",
         );
         assert_empty(&r, 204, &format!("Authorization: {scheme} …"));
+    }
+}
+
+#[test]
+fn every_line_of_the_administrators_file_is_an_administrator() {
+    let dir = TempDir::new();
+    let file = dir.write(
+        "admins",
+        "# the build team\nalice:first-pa55\n\nbob:second-pa55\n",
+    );
+    let file = file.to_str().expect("a UTF-8 temporary path").to_string();
+    let server = Server::start_with(&["--admin-credentials", &file]);
+    for pair in ["alice:first-pa55", "bob:second-pa55"] {
+        hal_lock_ok(&server, "shared", "holder");
+        let auth = basic(pair);
+        let r = server.request(
+            "DELETE",
+            "/resources/shared",
+            &[("Authorization", auth.as_str())],
+            b"",
+        );
+        assert_empty(&r, 204, &format!("DELETE as {pair}"));
+    }
+    for wrong in ["alice:second-pa55", "bob:first-pa55", "# the build team"] {
+        let auth = basic(wrong);
+        let r = server.request(
+            "GET",
+            "/resources",
+            &[("Authorization", auth.as_str())],
+            b"",
+        );
+        assert_challenge(&r, &format!("GET /resources as {wrong}"));
     }
 }
 

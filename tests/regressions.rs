@@ -176,7 +176,7 @@ fn a_retry_that_collected_a_grant_keeps_it_when_the_first_connection_dies() {
         let flood = Flood::start(
             addr,
             release,
-            b"GET /status?id=zz HTTP/1.1\r\n\r\n",
+            b"GET /status?id=zz HTTP/1.1\r\nHost: h\r\n\r\n",
             300 * 1024,
         );
         thread::sleep(Duration::from_millis(p_hangs_up_after));
@@ -341,7 +341,7 @@ fn pipelined_tiny_requests_do_not_stall_other_clients() {
         let mut count = 0usize;
         while bytes.len() < SIZE {
             bytes.extend_from_slice(
-                format!("GET /status?id=p{n}x{count} HTTP/1.1\r\n\r\n").as_bytes(),
+                format!("GET /status?id=p{n}x{count} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes(),
             );
             count += 1;
         }

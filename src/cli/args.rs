@@ -419,8 +419,8 @@ pub struct ServeArgs {
     /// Time a client has to send a whole request, from its first byte (then 408)
     #[arg(long, default_value = "10s", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub request_timeout: std::time::Duration,
-    /// File whose first line is the administrator's user:password (HTTP Basic), for administrative
-    /// requests; WEBLOCK_ADMIN_CREDENTIALS may hold it instead. Without either, none are allowed
+    /// File of administrators, one user:password a line (HTTP Basic), for administrative requests;
+    /// WEBLOCK_ADMIN_CREDENTIALS may hold them instead. Without either, none are allowed
     #[arg(long, value_name = "FILE")]
     pub admin_credentials: Option<std::path::PathBuf>,
     /// File of secrets, one a line (blank and # lines ignored): every request must then carry one, as

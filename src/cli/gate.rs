@@ -53,12 +53,17 @@ pub(super) fn one_shot(ctx: &Ctx, method: &str, path: &str, body: Body) -> Resul
     )
 }
 
-/// 200 is done; 400 and 404 are the caller's mistake (exit 2); anything else unexpected.
-fn judge(ctx: &Ctx, answer: &Answer) -> Result<(), Failure> {
+/// 200 is done; 400 and 404 are the caller's mistake (exit 2), said with `what` it was about (the
+/// server's reasons are the gatekeeper document's bare phrases, `Gate not found`); anything else
+/// unexpected.
+fn judge(ctx: &Ctx, answer: &Answer, what: &str) -> Result<(), Failure> {
     ctx.print_json(answer);
     match answer.status {
         200 => Ok(()),
-        400 | 404 => Err(Failure::new(exit::USAGE, answer.reason())),
+        400 | 404 => Err(Failure::new(
+            exit::USAGE,
+            format!("{what}: {}", answer.reason()),
+        )),
         _ => Err(unexpected(answer)),
     }
 }
@@ -66,12 +71,12 @@ fn judge(ctx: &Ctx, answer: &Answer) -> Result<(), Failure> {
 pub fn create(ctx: &Ctx, service: &str, group: &str, envs: &[String]) -> Result<(), Failure> {
     let body = json!({"group": group, "environments": envs});
     let answer = one_shot(ctx, "POST", &service_path(service), Body::Json(&body))?;
-    judge(ctx, &answer)
+    judge(ctx, &answer, service)
 }
 
 pub fn delete(ctx: &Ctx, service: &str) -> Result<(), Failure> {
     let answer = one_shot(ctx, "DELETE", &service_path(service), Body::None)?;
-    judge(ctx, &answer)
+    judge(ctx, &answer, service)
 }
 
 pub fn set(
@@ -87,7 +92,7 @@ pub fn set(
     }
     let path = format!("{}/{}", service_path(service), encode(env));
     let answer = one_shot(ctx, "PUT", &path, Body::Json(&body))?;
-    judge(ctx, &answer)
+    judge(ctx, &answer, &format!("{service}:{env}"))
 }
 
 /// `DELETE /api/tickets/{id}`, retried for a few seconds if the server is unreachable.
@@ -113,7 +118,7 @@ pub fn show(ctx: &Ctx, service: Option<&str>) -> Result<(), Failure> {
     let path = service.map_or("/api/services".to_string(), service_path);
     let answer = one_shot(ctx, "GET", &path, Body::None)?;
     if answer.status != 200 {
-        return judge(ctx, &answer);
+        return judge(ctx, &answer, service.unwrap_or("services"));
     }
     if ctx.json {
         ctx.print_json(&answer);
@@ -146,7 +151,7 @@ fn print_service(doc: &Value) {
             .and_then(Value::as_array)
             .filter(|q| !q.is_empty())
         {
-            let ids: Vec<&str> = queue.iter().filter_map(Value::as_str).collect();
+            let ids: Vec<&str> = queue.iter().filter_map(ticket_id).collect();
             line.push_str(&format!("  tickets: {}", ids.join(", ")));
         }
         println!("{}", line.trim_end());
@@ -209,7 +214,7 @@ pub fn wait_open(ctx: &Ctx, spec: &str, timeout: Option<Duration>) -> Result<(),
         }
         progress.finish();
         if answer.status != 200 {
-            return judge(ctx, &answer);
+            return judge(ctx, &answer, spec);
         }
         if answer.str("state") == Some("open") {
             ctx.print_json(&answer);
@@ -226,6 +231,13 @@ pub fn wait_open(ctx: &Ctx, spec: &str, timeout: Option<Duration>) -> Result<(),
             ),
         ));
     }
+}
+
+/// A ticket's id in a gate's `queue`: a ticket object (`{"id", …}`), or an id (older servers).
+pub(super) fn ticket_id(entry: &Value) -> Option<&str> {
+    entry
+        .as_str()
+        .or_else(|| entry.get("id").and_then(Value::as_str))
 }
 
 pub(super) fn service_path(service: &str) -> String {

@@ -190,7 +190,11 @@ fn gate_records(services: &[Value]) -> Vec<Value> {
                 "gate": gate,
                 "state": text(doc, "state"),
                 "message": text(doc, "message"),
-                "tickets": doc.get("queue").cloned().unwrap_or_else(|| json!([])),
+                "tickets": doc
+                    .get("queue")
+                    .and_then(Value::as_array)
+                    .map(|q| q.iter().filter_map(super::gate::ticket_id).collect::<Vec<_>>())
+                    .unwrap_or_default(),
             }));
         }
     }

@@ -75,7 +75,10 @@ impl GateClaim {
             for env in envs {
                 let gate = &answer.body["environments"][env];
                 let queue = gate.get("queue").and_then(Value::as_array);
-                if let Some(i) = queue.and_then(|q| q.iter().position(|t| *t == *self.ticket_id)) {
+                if let Some(i) = queue.and_then(|q| {
+                    q.iter()
+                        .position(|t| super::gate::ticket_id(t) == Some(self.ticket_id.as_str()))
+                }) {
                     place = place.max(Some(i as u64 + 1));
                 }
                 match gate.get("state").and_then(Value::as_str) {
@@ -193,6 +196,17 @@ impl Claim for GateClaim {
                     } else {
                         Failure::busy(line)
                     });
+                }
+                // Our ticket is gone (expired, or deleted): the original's 404.
+                (404, _) if self.known() && answer.reason().contains("Ticket does not exist") => {
+                    self.ctx.print_json(&answer);
+                    return Err(Failure::new(
+                        exit::NO,
+                        format!(
+                            "denied {}: the ticket is gone (expired, or deleted)",
+                            self.what()
+                        ),
+                    ));
                 }
                 (400 | 404, _) => {
                     self.ctx.print_json(&answer);

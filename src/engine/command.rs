@@ -32,6 +32,16 @@ pub struct Command {
     pub op: Op,
 }
 
+/// One gate's change in `Op::UpdateService`: as `Op::SetGate`'s fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateChange {
+    pub environment: String,
+    #[serde(default)]
+    pub state: Option<GateState>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
@@ -81,8 +91,25 @@ pub enum Op {
         group: String,
         environments: Vec<String>,
     },
-    /// Removes a service and ends every ticket that names any of its gates (see `gates`).
-    DeleteService { service: String },
+    /// Removes a service; every ticket naming its gates loses them, and one left with none ends
+    /// (see `gates`). `keep_other_gates` false is how journals written before that rule read (their
+    /// commands lack the field): every ticket naming its gates ended whole, and replay must give the
+    /// state those servers had; servers now always send true.
+    DeleteService {
+        service: String,
+        #[serde(default)]
+        keep_other_gates: bool,
+    },
+    /// Changes a service at once (the original's `PUT /api/services/{s}`): its `group` if given, and
+    /// each named gate as `SetGate` would. Every gate named must exist, else nothing changes
+    /// (`GateRefusal::UnknownGate`). `GateReply::Set`.
+    UpdateService {
+        service: String,
+        #[serde(default)]
+        group: Option<String>,
+        #[serde(default)]
+        gates: Vec<GateChange>,
+    },
     /// Opens or closes one gate by hand and/or sets its message (`Some("")` clears it); `None` leaves
     /// that part alone. Closing does not take a gate from a ticket holding it.
     SetGate {

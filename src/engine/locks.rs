@@ -132,10 +132,22 @@ impl Engine {
                 service,
                 group,
                 environments,
-            } => Reply::Gate(self.gates.create_service(service, group, environments)),
-            Op::DeleteService { service } => {
-                Reply::Gate(self.gates.delete_service(&service, &mut events))
-            }
+            } => Reply::Gate(self.gates.create_service(now, service, group, environments)),
+            Op::UpdateService {
+                service,
+                group,
+                gates,
+            } => Reply::Gate(
+                self.gates
+                    .update_service(now, service, group, gates, &mut events),
+            ),
+            Op::DeleteService {
+                service,
+                keep_other_gates,
+            } => Reply::Gate(
+                self.gates
+                    .delete_service(&service, keep_other_gates, &mut events),
+            ),
             Op::SetGate {
                 service,
                 environment,

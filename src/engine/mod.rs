@@ -69,7 +69,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use command::{Acquire, CancelBy, Command, Millis, Op, RequestId, Wait};
+pub use command::{Acquire, CancelBy, Command, GateChange, Millis, Op, RequestId, Wait};
 pub use gates::{GateState, GateView, ServiceView, TICKET_TTL_MS, TicketView};
 pub use handles::{Handles, NUMBER_LIMIT};
 pub use history::{ENDED_MAX, ENDED_RETENTION_MS, End};

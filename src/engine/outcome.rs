@@ -84,11 +84,11 @@ pub enum GateReply {
     Created,
     /// To `DeleteService` and `DeleteTicket`.
     Deleted,
-    /// To `SetGate` (also when nothing changed).
+    /// To `SetGate` and `UpdateService` (also when nothing changed).
     Set,
     /// To `TestAndSet`: the ticket holds every gate it names (`expires` is `None`).
     Ok(TicketView),
-    /// To `TestAndSet`: not now, and no ticket was created. Also to a ticket that is gone, and to a
+    /// To `TestAndSet`: not now, and no ticket was created. Also to a
     /// queued ticket presented without `queue` while it is not its turn (it stays queued).
     Denied,
     /// To `TestAndSet` with `queue`: the ticket waits; its client calls again with it before it expires.
@@ -119,7 +119,7 @@ pub enum GateRefusal {
     UnknownService,
     /// The service exists but has no such gate (`SetGate`, `WatchGate`; `TestAndSet` answers `Denied`).
     UnknownGate,
-    /// `DeleteTicket` of a ticket that is not live (never was, or ended).
+    /// `DeleteTicket`, or `TestAndSet` presenting, a ticket that is not live (never was, or ended).
     UnknownTicket,
 }
 

@@ -8,28 +8,45 @@ use super::http::{Request, Response, Words};
 /// Where `serve` reads administrator credentials when no file is named.
 pub const CREDENTIALS_ENV: &str = "WEBLOCK_ADMIN_CREDENTIALS";
 
-/// An administrator's `user:password`.
+/// The administrators' `user:password` pairs: every line of the file counts, as in the original
+/// RDLM server's administrator file.
 #[derive(Clone)]
 pub struct Credentials {
-    user_password: Vec<u8>,
+    user_passwords: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credentials(…)")
+        write!(f, "Credentials({} …)", self.user_passwords.len())
     }
 }
 
 impl Credentials {
-    /// `user:password`, as in the file's first line or the environment variable.
+    /// `user:password` lines, as in the file or the environment variable; blank lines and `#`
+    /// comments are skipped; at least one pair, and every other line a pair.
     pub fn parse(text: &str) -> Result<Credentials, String> {
-        let line = text.lines().next().unwrap_or("").trim();
-        match line.split_once(':') {
-            Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(Credentials {
-                user_password: line.as_bytes().to_vec(),
-            }),
-            _ => Err("administrator credentials must be one line user:password".into()),
+        let mut user_passwords = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match line.split_once(':') {
+                Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                    user_passwords.push(line.as_bytes().to_vec());
+                }
+                _ => {
+                    return Err(format!(
+                        "line {}: administrator credentials are user:password, one pair a line",
+                        n + 1
+                    ));
+                }
+            }
         }
+        if user_passwords.is_empty() {
+            return Err("administrator credentials must be user:password (one pair a line)".into());
+        }
+        Ok(Credentials { user_passwords })
     }
 
     pub fn from_file(path: &Path) -> Result<Credentials, String> {
@@ -48,8 +65,11 @@ impl Credentials {
         }
     }
 
+    /// Whether `given` is one of the pairs; every pair is compared, each in constant time.
     fn matches(&self, given: &[u8]) -> bool {
-        constant_time_eq(&self.user_password, given)
+        self.user_passwords
+            .iter()
+            .fold(false, |found, p| constant_time_eq(p, given) | found)
     }
 }
 
@@ -205,6 +225,17 @@ mod tests {
         assert!(!c.matches(b"admin:secreT"));
         assert!(!c.matches(b"admin:secret2"));
         assert!(!c.matches(b""));
+    }
+
+    #[test]
+    fn every_line_of_the_administrators_file_counts() {
+        let c = Credentials::parse("# admins\nalice:one\n\n  bob:two  \n").unwrap();
+        assert!(c.matches(b"alice:one"));
+        assert!(c.matches(b"bob:two"));
+        assert!(!c.matches(b"alice:two"));
+        assert!(!c.matches(b"# admins"));
+        assert!(Credentials::parse("alice:one\nbroken\n").is_err());
+        assert!(Credentials::parse("\n# none\n").is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::Shared;
 use super::chunked::Chunked;
 use super::core::{Claim, Delivery};
 use super::http::{self, Framing, Head, HeadParse, Rejection, Request, Response};
+use super::http_checks;
 use super::metrics::Api;
 use super::poller::Interest;
 use super::router::{self, Handled};
@@ -45,6 +46,10 @@ pub enum Phase {
     Parked(RequestId),
     /// An answer is partly written; the rest waits for room in the send buffer.
     Writing,
+    /// A closing answer is written and our side shut (FIN sent); what the client still sends is
+    /// read and thrown away (up to `Limits::linger_bytes`, for `Limits::linger_timeout`) until it
+    /// closes too, so that it reads the answer instead of a reset.
+    Lingering,
     Closed,
 }
 
@@ -79,6 +84,8 @@ pub struct ConnState {
     close_after_write: bool,
     /// The client closed its side; answer what was read, then close.
     peer_closed: bool,
+    /// While `Lingering`: how many more bytes are thrown away before closing anyway.
+    linger_left: usize,
 }
 
 impl ConnState {
@@ -97,6 +104,7 @@ impl ConnState {
             out: Vec::new(),
             close_after_write: false,
             peer_closed: false,
+            linger_left: 0,
         }
     }
 }
@@ -197,6 +205,50 @@ pub fn on_ready(shared: &Shared, slot: &Arc<Slot>) -> Vec<Delivery> {
                 return Vec::new();
             }
             serve(shared, slot, &mut st)
+        }
+        Phase::Lingering => {
+            discard(shared, slot, &mut st);
+            Vec::new()
+        }
+    }
+}
+
+/// After a closing answer: our side is shut (the client reads the answer, then the end), and the
+/// socket stays open, read and thrown away, until the client closes too, the bound is read, or
+/// `linger_timeout` runs out (the sweeper) — never a reset while the client still sends. No thread
+/// waits here: the connection is re-armed for reading like any other.
+fn linger(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+    if st.peer_closed || slot.stream.shutdown(Shutdown::Write).is_err() {
+        close(shared, slot, st);
+        return;
+    }
+    st.phase = Phase::Lingering;
+    st.since = Instant::now();
+    st.buf = Vec::new();
+    st.start = 0;
+    st.scanned = 0;
+    st.head = None;
+    st.chunked = None;
+    st.linger_left = shared.limits.linger_bytes;
+    discard(shared, slot, st);
+}
+
+/// Reads and drops what a lingering client sends; closes at its end, at an error, or past the bound.
+fn discard(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match (&slot.stream).read(&mut chunk) {
+            Ok(n) if n > 0 && n < st.linger_left => st.linger_left -= n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                rearm(shared, slot, st, Interest::Read);
+                return;
+            }
+            // The client closed (0), failed, or sent more than is read for it.
+            _ => {
+                close(shared, slot, st);
+                return;
+            }
         }
     }
 }
@@ -377,7 +429,7 @@ fn flush(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Written {
     }
     st.out = Vec::new();
     if st.close_after_write {
-        close(shared, slot, st);
+        linger(shared, slot, st);
         return Written::Finished;
     }
     st.phase = if st.buf.len() == st.start {
@@ -403,7 +455,21 @@ fn next_request(
         if pending == 0 {
             return Ok(None);
         }
-        if !http::has_head_end(&st.buf[base..], st.scanned, limits.max_head_bytes + 4) {
+        let head = &st.buf[base..];
+        if !http::has_head_end(head, st.scanned, limits.max_head_bytes + 4) {
+            // Every byte so far is the head's. A bare CR never ends a line: 400 now, not a wait for
+            // a line end that never comes. (Once the head has ended, httparse refuses one.)
+            let window = &head[..pending.min(limits.max_head_bytes + 4)];
+            if http_checks::has_bare_cr(window, st.scanned) {
+                return Err(Rejection::new(
+                    400,
+                    "bare CR in the request head: lines end with CRLF",
+                ));
+            }
+            // The request line alone is over its bound (method and version take the 16 more).
+            if http_checks::line_too_long(head, limits.max_target_bytes + 16) {
+                return Err(http_checks::target_too_long(limits.max_target_bytes));
+            }
             st.scanned = pending;
             if pending > limits.max_head_bytes {
                 return Err(Rejection::new(

@@ -156,8 +156,9 @@ fn evict_oldest_idle(shared: &Shared) -> bool {
     false
 }
 
+/// Idle with nothing unread, or lingering after its last answer: closing it loses nothing.
 fn is_idle(slot: &Slot, st: &ConnState) -> bool {
-    st.phase == Phase::Idle && !slot.has_unread_bytes()
+    (st.phase == Phase::Idle && !slot.has_unread_bytes()) || st.phase == Phase::Lingering
 }
 
 /// Cuts off connections over their time (and returns the answers that giving back their undelivered
@@ -177,6 +178,7 @@ pub fn sweep(shared: &Shared) -> Vec<super::core::Delivery> {
             Phase::Idle => limits.idle_timeout,
             Phase::Reading => limits.request_timeout,
             Phase::Writing => limits.write_timeout,
+            Phase::Lingering => limits.linger_timeout,
             Phase::Busy | Phase::Parked(_) | Phase::Closed => continue,
         };
         if now.duration_since(st.since) > allowed

@@ -2,19 +2,48 @@
 //! external asset) that polls the JSON APIs the server already has — WebMutex `GET /status` for locks,
 //! the gatekeeper's `GET /api/services` for gates and tickets — about once a second.
 //!
-//! Only a request that asks for HTML (`Accept: text/html`, as browsers send) gets it: `GET /` from a
-//! script answers what it always did (404).
+//! Only a request that asks for HTML (`Accept: text/html`, as browsers send) gets it at `/`; `GET /`
+//! from a script gets a short JSON about the service (`root`). `/gates` and `/index` (the original
+//! gatekeeper's page paths) are the page for anyone.
 use super::http::{Request, Response};
 
 const PAGE: &str = include_str!("dashboard.html");
 
-/// Whether `req` is a browser asking for the dashboard.
+/// Whether `req` asks for the dashboard: a browser's `GET /` (it asks for HTML), or the original
+/// gatekeeper's page paths `/gates` and `/index`, which are pages whatever the client accepts.
 pub fn wanted(req: &Request) -> bool {
-    matches!(req.method(), "GET" | "HEAD")
-        && req.path() == "/"
-        && req
+    if !matches!(req.method(), "GET" | "HEAD") {
+        return false;
+    }
+    match req.path() {
+        "/gates" | "/gates/" | "/index" => true,
+        "/" => req
             .header("accept")
-            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html"))
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/html")),
+        _ => false,
+    }
+}
+
+/// `GET /` from a script: a short JSON naming the service, its version, and where its APIs and
+/// their documentation are.
+pub fn root() -> Response {
+    Response::json(
+        200,
+        &serde_json::json!({
+            "status": "ok",
+            "service": "weblock",
+            "version": env!("CARGO_PKG_VERSION"),
+            "docs": "docs/api.md in weblock's source (the HTTP APIs); `weblock --help` and man weblock (the command line)",
+            "apis": {
+                "webmutex": "/grab, /release, /renew, /status, /reserve",
+                "hal": "/locks/{resource}, /resources",
+                "request_queue": "/v1/locks/",
+                "gatekeeper": "/api/services, /api/tickets/{id}",
+            },
+            "dashboard": "/ with Accept: text/html, or /gates",
+            "metrics": "/metrics",
+        }),
+    )
 }
 
 pub fn page() -> Response {

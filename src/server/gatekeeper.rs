@@ -1,15 +1,16 @@
 //! The gatekeeper API (`/api/services…`, `/api/tickets…`), translated onto the engine's gates. Its
 //! words: `{"status": "ok" | "denied" | "queue"}`, and `{"status": "error", "reason": …}`.
-use serde_json::{Map, Value, json};
-use uuid::Uuid;
+use serde_json::{Value, json};
 
 use super::core::Answer;
+use super::gatekeeper_docs::{
+    already_exists, environment_not_found, gate_answer, gate_not_found, invalid, json_not_valid,
+    ok_with_service, service_doc, state_not_valid,
+};
 use super::http::{Response, Words};
 use super::params::{self, Params};
 use super::router::{Ctx, Handled, check_method, not_found_in};
-use crate::engine::{
-    Engine, GateRefusal, GateReply, GateState, GateView, Op, Reply, ServiceView, TicketView, Wait,
-};
+use crate::engine::{Engine, GateChange, GateRefusal, GateReply, GateState, Op, Reply, Wait};
 use crate::timefmt;
 
 const MAX_NAME: usize = 128;
@@ -30,7 +31,7 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let allowed: &[&str] = match parts.as_slice() {
         ["services"] => &["GET", "PUT"],
-        ["services", _] => &["GET", "POST", "DELETE"],
+        ["services", _] => &["GET", "POST", "PUT", "DELETE"],
         ["services", _, _] => &["GET", "PUT"],
         ["tickets", _] => &["DELETE"],
         _ => return Handled::Respond(not_found_in(ctx.req, Words::Error)),
@@ -40,14 +41,15 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
     }
     let method = ctx.req.method();
     match (parts.as_slice(), method) {
-        (["services"], "PUT") => test_and_set(ctx),
+        (["services"], "PUT") => tickets::test_and_set(ctx),
         (["services"], _) => Handled::Respond(list(ctx)),
         (["services", service], "POST") => Handled::Respond(create(ctx, service)),
         (["services", service], "DELETE") => Handled::Respond(delete_service(ctx, service)),
+        (["services", service], "PUT") => Handled::Respond(update_service(ctx, service)),
         (["services", service], _) => Handled::Respond(show(ctx, service)),
         (["services", service, env], "PUT") => Handled::Respond(set_gate(ctx, service, env)),
         (["services", service, env], _) => watch_gate(ctx, service, env),
-        (["tickets", id], _) => Handled::Respond(delete_ticket(ctx, id)),
+        (["tickets", id], _) => Handled::Respond(tickets::delete_ticket(ctx, id)),
         _ => Handled::Respond(not_found_in(ctx.req, Words::Error)),
     }
 }
@@ -58,15 +60,8 @@ fn body(ctx: &Ctx) -> Result<Params, Response> {
             Err(invalid("the body must be a JSON object"))
         }
         Ok(p) => Ok(p),
-        Err(e) => Err(Response::error(400, format!("Json was not valid: {e}"))),
+        Err(_) => Err(json_not_valid()),
     }
-}
-
-fn invalid(detail: impl std::fmt::Display) -> Response {
-    Response::error(
-        400,
-        format!("Your json contains invalid information: {detail}"),
-    )
 }
 
 fn ok() -> Response {
@@ -137,11 +132,8 @@ fn create(ctx: &mut Ctx, service: &str) -> Response {
         environments,
     };
     match apply(ctx, op) {
-        Reply::Gate(GateReply::Created) => ok(),
-        Reply::Gate(GateReply::Refused(GateRefusal::ServiceExists)) => Response::error(
-            400,
-            format!("Gate with this name already exist: service {service:?} exists"),
-        ),
+        Reply::Gate(GateReply::Created) => with_service(ctx, service),
+        Reply::Gate(GateReply::Refused(GateRefusal::ServiceExists)) => already_exists(),
         other => unexpected(other),
     }
 }
@@ -151,30 +143,114 @@ fn delete_service(ctx: &mut Ctx, service: &str) -> Response {
         ctx,
         Op::DeleteService {
             service: service.to_string(),
+            keep_other_gates: true,
         },
     ) {
         Reply::Gate(GateReply::Deleted) => ok(),
-        Reply::Gate(GateReply::Refused(_)) => service_not_found(service),
+        Reply::Gate(GateReply::Refused(_)) => gate_not_found(),
         other => unexpected(other),
     }
 }
 
+/// `{"status": "ok"}` with the service document beside it, as it is now.
+fn with_service(ctx: &Ctx, service: &str) -> Response {
+    let host = ctx.req.host();
+    ctx.shared.core.read(|e| ok_with_service(e, service, &host))
+}
+
 fn show(ctx: &Ctx, service: &str) -> Response {
-    match ctx.shared.core.read(|e| e.service(service)) {
-        Some(view) => Response::json(200, &service_doc(&view)),
-        None => service_not_found(service),
-    }
+    let host = ctx.req.host();
+    ctx.shared.core.read(|e| match e.service(service) {
+        Some(view) => Response::json(200, &service_doc(&view, e, &host)),
+        None => gate_not_found(),
+    })
 }
 
 fn list(ctx: &Ctx) -> Response {
-    let services: Vec<Value> = ctx
-        .shared
-        .core
-        .read(|e| e.services())
-        .iter()
-        .map(service_doc)
-        .collect();
+    let host = ctx.req.host();
+    let services: Vec<Value> = ctx.shared.core.read(|e| {
+        e.services()
+            .iter()
+            .map(|view| service_doc(view, e, &host))
+            .collect()
+    });
     Response::json(200, &json!({"services": services}))
+}
+
+/// A gate's `state` and `message` as a body gives them: `None` for absent (or null).
+type GateFields = (Option<GateState>, Option<String>);
+
+fn gate_fields<'a>(get: impl Fn(&str) -> Option<&'a Value>) -> Result<GateFields, Response> {
+    let state = match get("state") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s == "open" => Some(GateState::Open),
+        Some(Value::String(s)) if s == "closed" || s == "close" => Some(GateState::Closed),
+        Some(_) => return Err(state_not_valid()),
+    };
+    let message = match get("message") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m)) if m.len() <= MAX_MESSAGE => Some(m.clone()),
+        Some(_) => {
+            return Err(invalid(format!(
+                "message must be a string of at most {MAX_MESSAGE} bytes"
+            )));
+        }
+    };
+    Ok((state, message))
+}
+
+/// `PUT /api/services/{service}` (the original's update of a service): `group`, and
+/// `environments: {gate: {"state", "message"}}`, all at once or nothing. `name` may be given only as
+/// the service's own: weblock does not rename services (tickets and pipelines name them).
+fn update_service(ctx: &mut Ctx, service: &str) -> Response {
+    let params = match body(ctx) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let group = match params.get("group") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(g)) if g.len() <= MAX_NAME && !g.chars().any(char::is_control) => {
+            Some(g.clone())
+        }
+        Some(_) => return invalid("group must be a string of at most 128 bytes"),
+    };
+    match params.get("name") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(n)) if n == service => {}
+        Some(_) => return invalid("a service cannot be renamed"),
+    }
+    let mut gates = Vec::new();
+    match params.get("environments") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(envs)) => {
+            for (env, fields) in envs {
+                let Value::Object(fields) = fields else {
+                    return invalid("environments must map gate names to {state, message}");
+                };
+                let (state, message) = match gate_fields(|k| fields.get(k)) {
+                    Ok(f) => f,
+                    Err(r) => return r,
+                };
+                gates.push(GateChange {
+                    environment: env.clone(),
+                    state,
+                    message,
+                });
+            }
+        }
+        Some(_) => return invalid("environments must map gate names to {state, message}"),
+    }
+    let op = Op::UpdateService {
+        service: service.to_string(),
+        group,
+        gates,
+    };
+    match apply(ctx, op) {
+        Reply::Gate(GateReply::Set) => with_service(ctx, service),
+        Reply::Gate(GateReply::Refused(GateRefusal::UnknownGate)) => environment_not_found(),
+        Reply::Gate(GateReply::Refused(_)) => gate_not_found(),
+        other => unexpected(other),
+    }
 }
 
 fn set_gate(ctx: &mut Ctx, service: &str, env: &str) -> Response {
@@ -182,23 +258,13 @@ fn set_gate(ctx: &mut Ctx, service: &str, env: &str) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let state = match params.get("state") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s == "open" => Some(GateState::Open),
-        Some(Value::String(s)) if s == "closed" || s == "close" => Some(GateState::Closed),
-        Some(_) => return Response::error(400, "state must be open or closed"),
-    };
-    let message = match params.get("message") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(m)) if m.len() <= MAX_MESSAGE => Some(m.clone()),
-        Some(_) => {
-            return invalid(format!(
-                "message must be a string of at most {MAX_MESSAGE} bytes"
-            ));
-        }
+    let (state, message) = match gate_fields(|k| params.get(k)) {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     if state.is_none() && message.is_none() {
-        return Response::error(400, "state must be open or closed (or give a message)");
+        // Neither: the document's phrase (the original answered 200 and changed nothing).
+        return state_not_valid();
     }
     let op = Op::SetGate {
         service: service.to_string(),
@@ -207,116 +273,11 @@ fn set_gate(ctx: &mut Ctx, service: &str, env: &str) -> Response {
         message,
     };
     match apply(ctx, op) {
-        Reply::Gate(GateReply::Set) => ok(),
-        Reply::Gate(GateReply::Refused(_)) => gate_not_found(service, env),
+        Reply::Gate(GateReply::Set) => with_service(ctx, service),
+        Reply::Gate(GateReply::Refused(GateRefusal::UnknownGate)) => environment_not_found(),
+        Reply::Gate(GateReply::Refused(_)) => gate_not_found(),
         other => unexpected(other),
     }
-}
-
-/// `PUT /api/services`: the atomic test-and-set over every named gate, with queueing and waiting.
-fn test_and_set(ctx: &mut Ctx) -> Handled {
-    let params = match body(ctx) {
-        Ok(p) => p,
-        Err(r) => return Handled::Respond(r),
-    };
-    let query = match Params::parse(ctx.req.head.query.as_deref(), None, b"") {
-        Ok(q) => q,
-        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
-    };
-    let Some(Value::Object(services)) = params.get("services") else {
-        return Handled::Respond(invalid("services must map service names to lists of gates"));
-    };
-    // Every service named must exist, even one named with no gates: 404 names the first that does not.
-    if let Some(unknown) = ctx
-        .shared
-        .core
-        .read(|e| services.keys().find(|s| e.service(s).is_none()).cloned())
-    {
-        return Handled::Respond(service_not_found(&unknown));
-    }
-    let mut gates = Vec::new();
-    for (service, envs) in services {
-        let Value::Array(envs) = envs else {
-            return Handled::Respond(invalid("services must map service names to lists of gates"));
-        };
-        for env in envs {
-            let Value::String(env) = env else {
-                return Handled::Respond(invalid("gate names must be strings"));
-            };
-            gates.push((service.clone(), env.clone()));
-        }
-    }
-    let ticket = match params.get("ticket") {
-        None | Some(Value::Null) => None,
-        // An id that is not a UUID cannot name a ticket: it is gone, like any other unknown one.
-        Some(Value::String(t)) => match Uuid::parse_str(t) {
-            Ok(id) => Some(id),
-            Err(_) => return Handled::Respond(denied()),
-        },
-        Some(_) => return Handled::Respond(invalid("ticket must be a ticket id string")),
-    };
-    let queue = match query.flag("queue") {
-        Ok(q) => q.unwrap_or(false),
-        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
-    };
-    let wait = match params
-        .seconds("wait")
-        .and_then(|w| Ok(w.or(query.seconds("wait")?)))
-    {
-        Ok(Some(w)) if w.as_secs_f64() > MAX_WAIT_SECS => {
-            return Handled::Respond(Response::error(400, "wait must be at most 86400 seconds"));
-        }
-        Ok(w) => w.filter(|w| queue && !w.is_zero()),
-        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
-    };
-    let wait = match wait {
-        Some(w) => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
-        None => Wait::No,
-    };
-    // *Extension*: the id a new ticket gets, proposed by the client, so that a retry of a call whose
-    // answer was lost finds its ticket instead of making a second one.
-    let new_ticket = match params.get("new_ticket") {
-        None | Some(Value::Null) => Uuid::new_v4(),
-        Some(Value::String(t)) => match Uuid::parse_str(t) {
-            Ok(id) => id,
-            Err(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
-        },
-        Some(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
-    };
-    let host = ctx.req.host();
-    let op = Op::TestAndSet {
-        gates,
-        ticket,
-        new_ticket,
-        queue,
-        wait,
-        ticket_ttl_ms: ctx.shared.ticket_ttl.map(|t| t.as_millis() as u64),
-    };
-    let responder = {
-        let host = host.clone();
-        Box::new(move |answer: &Answer, engine: &Engine| match answer {
-            Answer::TicketGranted { ticket } | Answer::TicketPollEnded { ticket } => {
-                match engine.ticket(*ticket) {
-                    Some(t) if t.granted => ticket_answer("ok", &t, &host),
-                    Some(t) => ticket_answer("queue", &t, &host),
-                    None => denied(),
-                }
-            }
-            Answer::TicketEnded => denied(),
-            other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
-        })
-    };
-    let reply = ctx.apply_parking(op, responder);
-    Handled::Respond(match reply {
-        Reply::Gate(GateReply::Ok(t)) => ticket_answer("ok", &t, &host),
-        Reply::Gate(GateReply::Queued(t)) => ticket_answer("queue", &t, &host),
-        Reply::Gate(GateReply::Waiting { request, .. }) => return Handled::Parked(request),
-        Reply::Gate(GateReply::Denied) => denied(),
-        Reply::Gate(GateReply::Refused(GateRefusal::UnknownService)) => {
-            Response::error(404, "Gate not found: a named service does not exist")
-        }
-        other => unexpected(other),
-    })
 }
 
 /// `GET /api/services/{service}/{environment}` (*extension*): one gate; with `wait`, answered when
@@ -333,41 +294,29 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
         Ok(w) => w.filter(|w| !w.is_zero()),
         Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
     };
+    let host = ctx.req.host();
     let Some(wait) = wait else {
-        return Handled::Respond(gate_answer(
-            ctx.shared.core.read(|e| e.service(service)).as_ref(),
-            service,
-            env,
-        ));
+        return Handled::Respond(
+            ctx.shared
+                .core
+                .read(|e| gate_answer(e, service, env, &host)),
+        );
     };
     let op = Op::WatchGate {
         service: service.to_string(),
         environment: env.to_string(),
         wait: Wait::Until(timefmt::now_ms() + wait.as_millis() as u64),
     };
-    let (s, g) = (service.to_string(), env.to_string());
-    let responder = Box::new(move |_: &Answer, engine: &Engine| {
-        gate_answer(engine.service(&s).as_ref(), &s, &g)
-    });
+    let (s, g, h) = (service.to_string(), env.to_string(), host.clone());
+    let responder = Box::new(move |_: &Answer, engine: &Engine| gate_answer(engine, &s, &g, &h));
     let reply = ctx.apply_parking(op, responder);
     match reply {
         Reply::Gate(GateReply::Watching { request }) => Handled::Parked(request),
-        _ => Handled::Respond(gate_answer(
-            ctx.shared.core.read(|e| e.service(service)).as_ref(),
-            service,
-            env,
-        )),
-    }
-}
-
-fn delete_ticket(ctx: &mut Ctx, id: &str) -> Response {
-    let Ok(ticket) = Uuid::parse_str(id) else {
-        return Response::error(404, "Ticket does not exist");
-    };
-    match apply(ctx, Op::DeleteTicket { ticket }) {
-        Reply::Gate(GateReply::Deleted) => ok(),
-        Reply::Gate(GateReply::Refused(_)) => Response::error(404, "Ticket does not exist"),
-        other => unexpected(other),
+        _ => Handled::Respond(
+            ctx.shared
+                .core
+                .read(|e| gate_answer(e, service, env, &host)),
+        ),
     }
 }
 
@@ -375,78 +324,7 @@ fn apply(ctx: &mut Ctx, op: Op) -> Reply {
     ctx.apply(op)
 }
 
-fn service_doc(view: &ServiceView) -> Value {
-    let environments: Map<String, Value> = view
-        .environments
-        .iter()
-        .map(|(name, gate)| (name.clone(), gate_doc(gate)))
-        .collect();
-    json!({"name": view.name, "group": view.group, "environments": environments})
-}
-
-/// A gate as the document shows it: `closed` when closed by hand or held by a ticket.
-fn gate_doc(gate: &GateView) -> Value {
-    let time = |t: Option<u64>| t.map_or(String::new(), timefmt::gatekeeper);
-    let state = match gate.state {
-        GateState::Open => "open",
-        GateState::Closed => "closed",
-    };
-    let queue: Vec<String> = gate.queue.iter().map(Uuid::to_string).collect();
-    json!({
-        "state": state,
-        "state_timestamp": time(gate.state_timestamp),
-        "message": gate.message,
-        "message_timestamp": time(gate.message_timestamp),
-        "queue": queue,
-        // Extensions (for the dashboard): which ticket holds it, and whether it is closed by hand.
-        "held_by": gate.held_by.map(|t| t.to_string()),
-        "closed_by_hand": gate.closed_by_hand,
-    })
-}
-
-fn gate_answer(view: Option<&ServiceView>, service: &str, env: &str) -> Response {
-    match view.and_then(|v| v.environments.get(env)) {
-        Some(gate) => {
-            let mut doc = gate_doc(gate);
-            doc["name"] = env.into();
-            doc["service"] = service.into();
-            Response::json(200, &doc)
-        }
-        None => gate_not_found(service, env),
-    }
-}
-
-fn ticket_answer(status: &str, ticket: &TicketView, host: &str) -> Response {
-    // Epoch seconds, as the document shows them; 0 once granted (it holds until deleted).
-    let expiration = match (ticket.granted, ticket.expires) {
-        (false, Some(ms)) => json!(ms as f64 / 1000.0),
-        _ => json!(0),
-    };
-    Response::json(
-        200,
-        &json!({"status": status, "ticket": {
-            "id": ticket.id.to_string(),
-            "expiration_date": expiration,
-            "updated": timefmt::gatekeeper(ticket.updated),
-            "link": format!("http://{host}/api/tickets/{}", ticket.id),
-        }}),
-    )
-}
-
-fn denied() -> Response {
-    Response::json(200, &json!({"status": "denied"}))
-}
-
-fn service_not_found(service: &str) -> Response {
-    Response::error(404, format!("Gate not found: no service {service:?}"))
-}
-
-fn gate_not_found(service: &str, env: &str) -> Response {
-    Response::error(
-        404,
-        format!("Gate not found: no gate {env:?} in service {service:?}"),
-    )
-}
+mod tickets;
 
 fn unexpected(reply: Reply) -> Response {
     Response::error(500, format!("unexpected engine reply: {reply:?}"))

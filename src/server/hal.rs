@@ -8,7 +8,7 @@ use super::capabilities;
 use super::core::Answer;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
-use super::router::{Ctx, Handled, check_method};
+use super::router::{Ctx, Handled, check_method, decode_segment};
 use super::slots;
 use crate::engine::{
     Acquire, CancelBy, Engine, Handles, LockView, Mode, Op, Refusal, Reply, RequestId,
@@ -31,6 +31,15 @@ pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
         Some((r, u)) => (r, Some(u)),
         None => (rest, None),
     };
+    let decoded = decode_segment(resource, Words::Error).and_then(|r| {
+        let uid = uid.map(|u| decode_segment(u, Words::Error)).transpose()?;
+        Ok((r, uid))
+    });
+    let (resource, uid) = match decoded {
+        Ok(d) => d,
+        Err(r) => return Handled::Respond(r),
+    };
+    let (resource, uid) = (resource.as_str(), uid.as_deref());
     if let Err(r) = check_name(resource) {
         return Handled::Respond(r);
     }
@@ -67,6 +76,14 @@ pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
 /// `/resources` and `/resources/{resource}`; `rest` follows `/resources/` (empty, or the name).
 pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
     let name = rest.strip_suffix('/').unwrap_or(rest);
+    if name.contains('/') {
+        return Handled::Respond(super::router::not_found_in(ctx.req, Words::Error));
+    }
+    let name = match decode_segment(name, Words::Error) {
+        Ok(n) => n,
+        Err(r) => return Handled::Respond(r),
+    };
+    let name = name.as_str();
     if let Some(r) = check_method(ctx.req, &["GET", "DELETE"], Words::Error) {
         return Handled::Respond(r);
     }
@@ -359,8 +376,11 @@ fn lock_doc(
             doc["active"] = json!(false);
             doc["active_since"] = Value::Null;
             doc["active_expires"] = Value::Null;
-            doc["waiting_since"] = time(Some(waiter.since));
-            doc["waiting_expires"] = time(waiter.deadline);
+            // The original server's names (rdlm-py reads them), and the names weblock first used.
+            doc["wait_since"] = time(Some(waiter.since));
+            doc["wait_expires"] = time(waiter.deadline);
+            doc["waiting_since"] = doc["wait_since"].clone();
+            doc["waiting_expires"] = doc["wait_expires"].clone();
         }
         _ => {}
     }

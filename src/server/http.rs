@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 
+use super::http_checks as checks;
 use super::limits::Limits;
 
 /// A request line and headers, parsed by `httparse` and copied out of the read buffer.
@@ -95,21 +96,29 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
     else {
         return Err(Rejection::new(400, "malformed request line"));
     };
+    if target.len() > limits.max_target_bytes {
+        return Err(checks::target_too_long(limits.max_target_bytes));
+    }
     let mut headers = Vec::with_capacity(req.headers.len());
     for h in req.headers.iter() {
-        let Ok(value) = std::str::from_utf8(h.value) else {
-            return Err(Rejection::new(
-                400,
-                format!("header {} is not valid UTF-8", h.name),
-            ));
-        };
+        let value = checks::header_value(h.name, h.value)?;
         headers.push((h.name.to_string(), value.trim().to_string()));
+    }
+    checks::check_host(&headers, minor_version)?;
+    let (target, authority) = checks::origin_form(target);
+    if let Some(authority) = authority {
+        // The target's authority stands for Host (RFC 9112 §3.2.2).
+        for (name, value) in headers.iter_mut() {
+            if name.eq_ignore_ascii_case("host") {
+                value.clone_from(&authority);
+            }
+        }
     }
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (target.to_string(), None),
+        None => (target.clone(), None),
     };
-    let framing = framing(&headers, limits)?;
+    let framing = framing(&headers, minor_version, limits)?;
     let connection = header_in(&headers, "connection").unwrap_or("");
     let has_token = |t: &str| {
         connection
@@ -149,7 +158,11 @@ fn head_too_large(limits: &Limits) -> Rejection {
 }
 
 /// Decides the body framing, and refuses what cannot be read safely before reading any of it.
-fn framing(headers: &[(String, String)], limits: &Limits) -> Result<Framing, Rejection> {
+fn framing(
+    headers: &[(String, String)],
+    minor_version: u8,
+    limits: &Limits,
+) -> Result<Framing, Rejection> {
     let mut length: Option<u64> = None;
     let mut chunked = false;
     for (name, value) in headers {
@@ -177,6 +190,11 @@ fn framing(headers: &[(String, String)], limits: &Limits) -> Result<Framing, Rej
         }
     }
     match (chunked, length) {
+        // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): its body could not be framed.
+        (true, _) if minor_version == 0 => Err(Rejection::new(
+            400,
+            "Transfer-Encoding: chunked in an HTTP/1.0 request",
+        )),
         (true, Some(_)) => Err(Rejection::new(
             400,
             "both Transfer-Encoding and Content-Length given",
@@ -321,10 +339,11 @@ impl Response {
         let mut out = Vec::with_capacity(128 + self.body.len());
         let _ = write!(
             out,
-            "HTTP/1.{} {} {}\r\nServer: weblock\r\nContent-Length: {}\r\n",
+            "HTTP/1.{} {} {}\r\nServer: weblock\r\nDate: {}\r\nContent-Length: {}\r\n",
             minor_version.min(1),
             self.status,
             reason_phrase(self.status),
+            crate::timefmt::http_date(crate::timefmt::now_ms()),
             self.body.len()
         );
         for (name, value) in &self.headers {
@@ -360,6 +379,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         411 => "Length Required",
         412 => "Precondition Failed",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
@@ -381,9 +401,13 @@ mod tests {
 
     #[test]
     fn keep_alive_follows_version_and_connection_header() {
-        assert!(parse("GET / HTTP/1.1\r\n\r\n").unwrap().keep_alive);
         assert!(
-            !parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap()
+                .keep_alive
+        );
+        assert!(
+            !parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
                 .unwrap()
                 .keep_alive
         );
@@ -397,17 +421,20 @@ mod tests {
 
     #[test]
     fn framing_is_decided_before_the_body() {
-        let huge = "POST / HTTP/1.1\r\nContent-Length: 1000000000000\r\n\r\n";
+        let huge = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000000000\r\n\r\n";
         assert_eq!(parse(huge).unwrap_err().status, 413);
-        let overflow = "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+        let overflow =
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n";
         assert_eq!(parse(overflow).unwrap_err().status, 413);
-        let both = "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let both =
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(parse(both).unwrap_err().status, 400);
-        let gzip = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
+        let gzip = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n";
         assert_eq!(parse(gzip).unwrap_err().status, 501);
-        let conflict = "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
+        let conflict =
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n";
         assert_eq!(parse(conflict).unwrap_err().status, 400);
-        let chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let chunked = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(parse(chunked).unwrap().framing, Framing::Chunked);
     }
 
@@ -425,8 +452,41 @@ mod tests {
         let many: String = (0..limits.max_headers + 1)
             .map(|i| format!("X-{i}: y\r\n"))
             .collect();
-        let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        let raw = format!("GET / HTTP/1.1\r\nHost: h\r\n{many}\r\n");
         assert_eq!(parse(&raw).unwrap_err().status, 431);
+    }
+
+    #[test]
+    fn heads_follow_rfc_9112() {
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\n\r\n").unwrap_err().status,
+            400,
+            "no Host"
+        );
+        let two = "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+        assert_eq!(parse(two).unwrap_err().status, 400);
+        assert!(
+            parse("GET / HTTP/1.0\r\n\r\n").is_ok(),
+            "HTTP/1.0 needs none"
+        );
+        let chunked10 = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse(chunked10).unwrap_err().status, 400);
+        let absolute =
+            parse("GET http://example.com:80/status?id=a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(
+            (absolute.path.as_str(), absolute.query.as_deref()),
+            ("/status", Some("id=a"))
+        );
+        assert_eq!(header_in(&absolute.headers, "host"), Some("example.com:80"));
+        let long = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(9000));
+        assert_eq!(parse(&long).unwrap_err().status, 414);
+        let latin1 = b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: J\xfcrgen\r\n\r\n";
+        match parse_head(latin1, &Limits::default()) {
+            Ok(HeadParse::Done(head, _)) => {
+                assert_eq!(header_in(&head.headers, "user-agent"), Some("Jürgen"))
+            }
+            _ => panic!("obs-text in a header weblock does not read is accepted"),
+        }
     }
 
     #[test]

@@ -11,9 +11,11 @@ mod core;
 mod dashboard;
 pub mod events_log;
 mod gatekeeper;
+mod gatekeeper_docs;
 mod hal;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod http;
+mod http_checks;
 pub mod limits;
 mod metrics;
 pub mod params;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::capabilities;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
-use super::router::{Ctx, Handled, check_method};
+use super::router::{Ctx, Handled, check_method, decode_segment};
 use super::slots;
 use crate::engine::{
     Acquire, CancelBy, End, Op, Refusal, Reply, RequestId, RequestState, RequestView, Wait,
@@ -26,7 +26,14 @@ const HOLDER_TEXT_BYTES: usize = 256;
 
 /// Everything under `/v1/`; `rest` follows it.
 pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
-    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let mut decoded = Vec::new();
+    for raw in rest.split('/').filter(|s| !s.is_empty()) {
+        match decode_segment(raw, Words::Error) {
+            Ok(s) => decoded.push(s),
+            Err(r) => return Handled::Respond(r),
+        }
+    }
+    let parts: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let response = match parts.as_slice() {
         ["locks"] => only(ctx, &["GET"], list_locks),
         ["locks", name, tail @ ..] => {

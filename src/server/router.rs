@@ -107,8 +107,21 @@ fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
         "v1" => request_queue::handle(ctx, rest),
         "api" => gatekeeper::handle(ctx, rest),
         "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(ctx.shared, ctx.req)),
+        "" if rest.is_empty() => Handled::Respond(
+            check_method(ctx.req, &["GET"], Words::Fail).unwrap_or_else(dashboard::root),
+        ),
         _ => Handled::Respond(not_found(ctx.req)),
     }
+}
+
+/// One segment of a path (an id, a name, a number) percent-decoded, the same way for every API
+/// (`shop%3Alive` is `shop:live`; `+` stays a plus); a bad escape or bytes that are not UTF-8 are a
+/// 400 in the API's `words`.
+pub fn decode_segment(raw: &str, words: Words) -> Result<String, Response> {
+    if !raw.contains('%') {
+        return Ok(raw.to_string());
+    }
+    super::params::path_segment(raw).map_err(|e| Response::refusal(words, 400, e.to_string()))
 }
 
 /// The words an API's errors are in.

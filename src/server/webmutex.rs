@@ -72,7 +72,8 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
             return Err(format!("no such endpoint: {}", ctx.req.path()));
         }
         if !path_id.is_empty() {
-            params.set("id", Value::String(path_id.to_string()));
+            let id = super::params::path_segment(path_id).map_err(|e| e.to_string())?;
+            params.set("id", Value::String(id));
         }
         Ok(params)
     })();

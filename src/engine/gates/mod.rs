@@ -100,7 +100,8 @@ struct Ticket {
     /// How long it lives after its last call (or its poll's end) while queued.
     ttl_ms: u64,
     arrival: u64,
-    /// Never empty, and every one exists: deleting a service ends the tickets naming its gates.
+    /// Never empty, and every one exists: deleting a service takes its gates out of every ticket
+    /// (and ends a ticket left with none).
     gates: BTreeSet<GateName>,
     granted: bool,
     /// When it leaves its queues if nobody calls: `None` once granted, or while polled without a

@@ -1,17 +1,20 @@
-//! Services and their gates, by hand: `CreateService`, `DeleteService`, `SetGate`.
+//! Services and their gates, by hand: `CreateService`, `DeleteService`, `UpdateService`, `SetGate`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Gate, GateName, GateState, Gates, Service};
-use crate::engine::command::Millis;
+use crate::engine::command::{GateChange, Millis};
 use crate::engine::outcome::{Event, GateRefusal, GateReply};
 
 impl Gates {
     /// A new service, every gate open. A name given twice is one gate; an empty list is a service
     /// without gates. Validating names (no dots, not empty) is the dialect's job: the engine takes
     /// any string, so that nothing a client sends can make it panic.
+    ///
+    /// Each gate's `state_timestamp` is the creation's time, as in the original service.
     pub(in crate::engine) fn create_service(
         &mut self,
+        now: Millis,
         service: String,
         group: String,
         environments: Vec<String>,
@@ -21,36 +24,56 @@ impl Gates {
         }
         let gates = environments
             .into_iter()
-            .map(|environment| (environment, Gate::default()))
+            .map(|environment| {
+                let gate = Gate {
+                    state_timestamp: Some(now),
+                    ..Gate::default()
+                };
+                (environment, gate)
+            })
             .collect();
         self.services.insert(service, Service { group, gates });
         GateReply::Created
     }
 
-    /// Removes a service. Every ticket naming one of its gates ends, granted or queued, in arrival
-    /// order (`Event::TicketEnded` for those whose client is parked): a ticket cannot go on holding
-    /// or waiting for a gate that is gone, and taking only its other gates would be a grant its
-    /// client never asked for. Then its gates' watchers hear `Event::GateWatchEnded`, and the queues
-    /// of the other gates those tickets named move on.
+    /// Removes a service. A ticket naming some of its gates loses only those: it keeps holding (or
+    /// waiting for) every gate of other services it names, since its pipeline still believes it
+    /// holds them, and opening them behind its back would let a second pipeline in. A ticket that
+    /// named only this service's gates ends (`Event::TicketEnded` if its client is parked). Tickets
+    /// are visited in arrival order. Then its gates' watchers hear `Event::GateWatchEnded`, and the
+    /// queues of the surviving tickets' gates move on (a polled ticket that only waited for a
+    /// deleted gate may be granted now).
+    ///
+    /// Without `keep_other_gates` (commands journaled before this rule), every ticket naming one of
+    /// its gates ends whole, as it did then, so that replay gives the state those servers had.
     pub(in crate::engine) fn delete_service(
         &mut self,
         service: &str,
+        keep_other_gates: bool,
         events: &mut Vec<Event>,
     ) -> GateReply {
-        let Some(gates) = self.services.get(service).map(|s| &s.gates) else {
+        let Some(removed) = self.services.remove(service) else {
             return GateReply::Refused(GateRefusal::UnknownService);
         };
-        let ending: BTreeMap<u64, uuid::Uuid> = gates
+        let touched: BTreeMap<u64, uuid::Uuid> = removed
+            .gates
             .values()
             .flat_map(|gate| gate.queue.iter().map(|(&arrival, &id)| (arrival, id)))
             .collect();
         let mut affected = BTreeSet::new();
-        for id in ending.into_values() {
-            affected.extend(self.end_ticket(id, events).unwrap_or_default());
+        for id in touched.into_values() {
+            let Some(ticket) = self.tickets.get_mut(&id) else {
+                crate::engine::locks::invariant_broken("a queue names a ticket that is not live");
+                continue;
+            };
+            ticket.gates.retain(|(s, _)| s != service);
+            let survives = keep_other_gates && !ticket.gates.is_empty();
+            affected.extend(ticket.gates.iter().cloned());
+            if !survives {
+                // Nothing of it is left in any queue (or, by the old rule, it ends whole).
+                self.end_ticket(id, events);
+            }
         }
-        let Some(removed) = self.services.remove(service) else {
-            return GateReply::Refused(GateRefusal::UnknownService);
-        };
         let mut watchers: Vec<_> = removed
             .gates
             .into_values()
@@ -62,9 +85,37 @@ impl Gates {
             self.move_due(super::Due::Watcher(request), deadline, None);
             events.push(Event::GateWatchEnded { request });
         }
-        // The deleted service's own gates are gone from the map: `advance` skips them.
         self.advance(&affected, events);
         GateReply::Deleted
+    }
+
+    /// Sets a service's group and changes several of its gates at once: every gate named must
+    /// exist, else nothing changes. Each gate changes as `set_gate` would.
+    pub(in crate::engine) fn update_service(
+        &mut self,
+        now: Millis,
+        service: String,
+        group: Option<String>,
+        gates: Vec<GateChange>,
+        events: &mut Vec<Event>,
+    ) -> GateReply {
+        let Some(found) = self.services.get_mut(&service) else {
+            return GateReply::Refused(GateRefusal::UnknownService);
+        };
+        if gates
+            .iter()
+            .any(|c| !found.gates.contains_key(&c.environment))
+        {
+            return GateReply::Refused(GateRefusal::UnknownGate);
+        }
+        if let Some(group) = group {
+            found.group = group;
+        }
+        for change in gates {
+            let name = (service.clone(), change.environment);
+            self.set_gate(now, name, change.state, change.message, events);
+        }
+        GateReply::Set
     }
 
     /// Opens or closes a gate by hand, and/or sets its message. Only a real change stamps its

@@ -106,7 +106,8 @@ impl Gates {
         }
     }
 
-    /// A ticket presented. Gone (expired, deleted, never was): `Denied`. Granted: `Ok` again, an
+    /// A ticket presented. Gone (expired, deleted, never was): `Refused(UnknownTicket)`, the
+    /// original's 404. Granted: `Ok` again, an
     /// idempotent retry (only `updated` moves: it is the ticket's last call). Queued: its expiry is refreshed and it is granted if it is its turn; else
     /// `Queued` with `queue`, and `Denied` without — it stays queued, so a client that forgot
     /// `queue=true` once does not lose its place (and it expires if it never comes back).
@@ -126,7 +127,7 @@ impl Gates {
         events: &mut Vec<Event>,
     ) -> GateReply {
         if !self.tickets.contains_key(&id) {
-            return GateReply::Denied;
+            return GateReply::Refused(GateRefusal::UnknownTicket);
         }
         if let Some(request) = self.end_poll(id, now) {
             events.push(Event::TicketPollEnded {

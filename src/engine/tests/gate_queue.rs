@@ -2,7 +2,7 @@
 
 use super::gates::*;
 use super::*;
-use crate::engine::{Event, GateReply, GateState, TICKET_TTL_MS};
+use crate::engine::{Event, GateRefusal, GateReply, GateState, TICKET_TTL_MS};
 
 #[test]
 fn tickets_queue_fifo_per_gate_over_overlapping_sets() {
@@ -108,7 +108,10 @@ fn a_queued_ticket_refreshes_until_its_turn_and_is_denied_once_gone() {
         3_003,
         present(&[("s", "a")], 2, true, Wait::No),
     );
-    assert_eq!(*gate_reply(&gone), GateReply::Denied);
+    assert_eq!(
+        *gate_reply(&gone),
+        GateReply::Refused(GateRefusal::UnknownTicket)
+    );
 }
 
 #[test]
@@ -156,7 +159,10 @@ fn a_queued_ticket_expires_unrefreshed_and_lets_the_next_through() {
         expiry + 1,
         present(&[("s", "a")], 2, true, Wait::No),
     );
-    assert_eq!(*gate_reply(&gone), GateReply::Denied);
+    assert_eq!(
+        *gate_reply(&gone),
+        GateReply::Refused(GateRefusal::UnknownTicket)
+    );
 }
 
 #[test]
@@ -171,7 +177,10 @@ fn any_command_expires_what_is_due_first() {
         present(&[("s", "a")], 1, true, Wait::No),
     );
     assert_eq!(late.events, [Event::TicketExpired { ticket: token(1) }]);
-    assert_eq!(*gate_reply(&late), GateReply::Denied);
+    assert_eq!(
+        *gate_reply(&late),
+        GateReply::Refused(GateRefusal::UnknownTicket)
+    );
     assert_eq!(engine.next_deadline(), None);
 }
 

@@ -70,13 +70,24 @@ pub(super) fn random_gate_commands(seed: u64, count: usize) -> Vec<Command> {
             15..=16 => watch_gate(service, env, wait),
             17 if rng.below(6) == 0 => Op::DeleteService {
                 service: service.to_owned(),
+                // Both rules: today's, and the one older journals replay with.
+                keep_other_gates: rng.below(2) == 0,
             },
             17 => create(service, &["a", "b", "c", "x", "y"]),
             18 => cancel(RequestId(rng.below(150) + 1)),
             19 => admin_cancel(RequestId(rng.below(150) + 1)),
             20 => grab(rng.pick(&["a", "b"]), ticket, Some(rng.below(5_000)), wait),
             21 => release(rng.pick(&["a", "b"]), ticket),
-            22 if rng.below(4) == 0 => Op::Restart {
+            22 if rng.below(3) == 0 => Op::UpdateService {
+                service: service.to_owned(),
+                group: Some("updated".into()),
+                gates: vec![crate::engine::GateChange {
+                    environment: env.to_owned(),
+                    state: Some(rng.pick(&[GateState::Open, GateState::Closed])),
+                    message: None,
+                }],
+            },
+            22 if rng.below(3) == 0 => Op::Restart {
                 grace_ms: rng.pick(&[0, 1_000, 60_000]),
             },
             _ => Op::Tick,
@@ -108,6 +119,7 @@ fn random_gate_sequences_keep_every_invariant_and_replay_exactly() {
         for service in ["s", "t", "u"] {
             let op = Op::DeleteService {
                 service: service.into(),
+                keep_other_gates: true,
             };
             commands.push(Command { now: end, op });
         }

@@ -305,7 +305,7 @@ fn a_watcher_hears_when_its_gate_opens() {
 }
 
 #[test]
-fn deleting_a_service_ends_its_tickets_and_watchers() {
+fn deleting_a_service_drops_only_its_part_of_each_ticket() {
     let mut engine = two_services();
     ok(&run(
         &mut engine,
@@ -317,7 +317,7 @@ fn deleting_a_service_ends_its_tickets_and_watchers() {
         1,
         take(&[("s", "a")], 2, true, Wait::Forever),
     ));
-    let (_, r3) = waiting(&run(
+    waiting(&run(
         &mut engine,
         2,
         take(&[("t", "x")], 3, true, Wait::Forever),
@@ -334,9 +334,11 @@ fn deleting_a_service_ends_its_tickets_and_watchers() {
         10,
         Op::DeleteService {
             service: "s".into(),
+            keep_other_gates: true,
         },
     );
     assert_eq!(outcome.reply, Reply::Gate(GateReply::Deleted));
+    // 2 named only s: it ends. 1 still holds t/x, so 3 is not granted.
     assert_eq!(
         outcome.events,
         [
@@ -345,25 +347,105 @@ fn deleting_a_service_ends_its_tickets_and_watchers() {
                 request: r2
             },
             Event::GateWatchEnded { request: w },
-            // 1 and 4 named s: gone; so 3 is first on t/x now, and polled.
-            Event::TicketGranted {
-                ticket: token(3),
-                request: r3
-            },
         ]
     );
-    for gone in [1, 2, 4] {
-        assert_eq!(engine.ticket(token(gone)), None);
-        let denied = run(
-            &mut engine,
-            11,
-            present(&[("t", "x")], gone, true, Wait::No),
-        );
-        assert_eq!(*gate_reply(&denied), GateReply::Denied);
-    }
-    assert_eq!(queue_of(&engine, "t", "x"), [3]);
-    assert_eq!(engine.ticket_count(), 1);
+    assert_eq!(engine.ticket(token(2)), None);
+    let one = engine.ticket(token(1)).expect("1 survives");
+    assert!(one.granted);
+    assert_eq!(one.gates, [("t".to_owned(), "x".to_owned())]);
+    assert_eq!(gate(&engine, "t", "x").held_by, Some(token(1)));
+    assert_eq!(gate(&engine, "t", "x").state, GateState::Closed);
+    assert_eq!(queue_of(&engine, "t", "x"), [1, 3, 4]);
+    let four = engine.ticket(token(4)).expect("4 survives, queued");
+    assert_eq!(four.gates, [("t".to_owned(), "x".to_owned())]);
+    // Presented again, 1 is still granted: its pipeline goes on holding t/x.
+    let again = run(&mut engine, 11, present(&[("t", "x")], 1, false, Wait::No));
+    assert!(ok(&again).granted);
+    assert_eq!(engine.ticket_count(), 3);
     // The name is free again, with fresh gates.
     run(&mut engine, 12, create("s", &["a"]));
     assert_eq!(gate(&engine, "s", "a").state, GateState::Open);
+}
+
+#[test]
+fn a_polled_ticket_waiting_only_for_a_deleted_gate_is_granted_the_rest() {
+    let mut engine = two_services();
+    ok(&run(
+        &mut engine,
+        0,
+        take(&[("s", "a")], 1, false, Wait::No),
+    ));
+    let (_, r2) = waiting(&run(
+        &mut engine,
+        1,
+        take(&[("s", "a"), ("t", "x")], 2, true, Wait::Forever),
+    ));
+    let outcome = run(
+        &mut engine,
+        5,
+        Op::DeleteService {
+            service: "s".into(),
+            keep_other_gates: true,
+        },
+    );
+    assert_eq!(
+        outcome.events,
+        [Event::TicketGranted {
+            ticket: token(2),
+            request: r2
+        }]
+    );
+    assert_eq!(engine.ticket(token(1)), None, "1 named only s");
+    assert_eq!(gate(&engine, "t", "x").held_by, Some(token(2)));
+    // Deleting t as well ends 2: nothing of it is left.
+    let gone = run(
+        &mut engine,
+        6,
+        Op::DeleteService {
+            service: "t".into(),
+            keep_other_gates: true,
+        },
+    );
+    assert!(
+        gone.events.is_empty(),
+        "2 was granted: nobody is parked on it"
+    );
+    assert_eq!(engine.ticket_count(), 0);
+    assert_eq!(engine.next_deadline(), None);
+}
+
+#[test]
+fn a_journal_from_before_the_rule_replays_deleting_whole_tickets() {
+    // A DeleteService journaled without `keep_other_gates` (older servers) reads as false.
+    let old: Op = serde_json::from_str(r#"{"delete_service": {"service": "s"}}"#)
+        .expect("an old DeleteService parses");
+    assert_eq!(
+        old,
+        Op::DeleteService {
+            service: "s".into(),
+            keep_other_gates: false,
+        }
+    );
+    let mut engine = two_services();
+    ok(&run(
+        &mut engine,
+        0,
+        take(&[("s", "a"), ("t", "x")], 1, false, Wait::No),
+    ));
+    let (_, r2) = waiting(&run(
+        &mut engine,
+        1,
+        take(&[("t", "x")], 2, true, Wait::Forever),
+    ));
+    let outcome = run(&mut engine, 2, old);
+    // As those servers did: ticket 1 ended whole, so t/x went to 2.
+    assert_eq!(
+        outcome.events,
+        [Event::TicketGranted {
+            ticket: token(2),
+            request: r2
+        }]
+    );
+    assert_eq!(engine.ticket(token(1)), None);
+    assert_eq!(gate(&engine, "t", "x").held_by, Some(token(2)));
 }

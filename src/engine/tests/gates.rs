@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::engine::{
-    GateRefusal, GateReply, GateState, GateView, Refusal, TICKET_TTL_MS, TicketView,
+    GateChange, GateRefusal, GateReply, GateState, GateView, Refusal, TICKET_TTL_MS, TicketView,
 };
 
 pub(super) fn create(service: &str, environments: &[&str]) -> Op {
@@ -139,7 +139,8 @@ fn a_service_is_created_open_refused_twice_and_deleted() {
             state: GateState::Open,
             closed_by_hand: false,
             held_by: None,
-            state_timestamp: None,
+            // Stamped at its creation, as in the original service.
+            state_timestamp: Some(5),
             message: String::new(),
             message_timestamp: None,
             queue: vec![],
@@ -156,6 +157,7 @@ fn a_service_is_created_open_refused_twice_and_deleted() {
 
     let delete = Op::DeleteService {
         service: "svc".into(),
+        keep_other_gates: true,
     };
     assert_eq!(
         *gate_reply(&run(&mut engine, 7, delete.clone())),
@@ -373,7 +375,10 @@ fn a_granted_ticket_holds_until_deleted() {
         GateReply::Refused(GateRefusal::UnknownTicket)
     );
     let gone = run(&mut engine, 32, present(&[("s", "a")], 1, true, Wait::No));
-    assert_eq!(*gate_reply(&gone), GateReply::Denied);
+    assert_eq!(
+        *gate_reply(&gone),
+        GateReply::Refused(GateRefusal::UnknownTicket)
+    );
 }
 
 #[test]
@@ -395,4 +400,60 @@ fn gates_and_locks_are_separate_namespaces() {
     run(&mut engine, 5, Op::DeleteAll);
     assert_eq!(gate(&engine, "svc", "env").held_by, Some(token(1)));
     assert_eq!(engine.resource_count(), 0);
+}
+
+#[test]
+fn updating_a_service_sets_its_group_and_gates_together_or_nothing() {
+    let mut engine = two_services();
+    let change = |env: &str, state: Option<GateState>, message: Option<&str>| GateChange {
+        environment: env.to_owned(),
+        state,
+        message: message.map(str::to_owned),
+    };
+    let unknown_gate = Op::UpdateService {
+        service: "s".into(),
+        group: Some("team13".into()),
+        gates: vec![
+            change("a", Some(GateState::Closed), None),
+            change("nope", None, None),
+        ],
+    };
+    assert_eq!(
+        *gate_reply(&run(&mut engine, 10, unknown_gate)),
+        GateReply::Refused(GateRefusal::UnknownGate)
+    );
+    let s = engine.service("s").expect("s");
+    assert_eq!(s.group, "team of s", "nothing changed");
+    assert_eq!(s.environments["a"].state, GateState::Open);
+
+    let update = Op::UpdateService {
+        service: "s".into(),
+        group: Some("team13".into()),
+        gates: vec![
+            change("a", Some(GateState::Closed), Some("testing")),
+            change("b", None, Some("note")),
+        ],
+    };
+    assert_eq!(*gate_reply(&run(&mut engine, 20, update)), GateReply::Set);
+    let s = engine.service("s").expect("s");
+    assert_eq!(s.group, "team13");
+    let a = &s.environments["a"];
+    assert_eq!((a.state, a.state_timestamp), (GateState::Closed, Some(20)));
+    assert_eq!(a.message, "testing");
+    let b = &s.environments["b"];
+    assert_eq!((b.state, b.state_timestamp), (GateState::Open, Some(0)));
+    assert_eq!(
+        (b.message.as_str(), b.message_timestamp),
+        ("note", Some(20))
+    );
+
+    let nobody = Op::UpdateService {
+        service: "nosuch".into(),
+        group: None,
+        gates: vec![],
+    };
+    assert_eq!(
+        *gate_reply(&run(&mut engine, 30, nobody)),
+        GateReply::Refused(GateRefusal::UnknownService)
+    );
 }

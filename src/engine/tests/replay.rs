@@ -273,6 +273,7 @@ pub(super) fn gate_script() -> Vec<Command> {
             1_003,
             Op::DeleteService {
                 service: "t".into(),
+                keep_other_gates: true,
             },
         ),
         (1_004, delete_ticket(99)),

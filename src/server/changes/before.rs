@@ -25,6 +25,8 @@ pub enum Before {
         existed: bool,
         granted: bool,
     },
+    /// `Op::UpdateService`: each gate it changes as it was, as for `SetGate`.
+    Gates(Vec<(String, Option<(bool, String)>)>),
     DeleteTicket(Uuid),
     Service(String),
 }
@@ -57,6 +59,18 @@ impl Before {
                     .and_then(|s| s.environments.get(environment).cloned())
                     .map(|g| (g.closed_by_hand, g.message)),
             },
+            Op::UpdateService { service, gates, .. } => Before::Gates(
+                gates
+                    .iter()
+                    .map(|c| {
+                        let was = engine
+                            .service(service)
+                            .and_then(|s| s.environments.get(&c.environment).cloned())
+                            .map(|g| (g.closed_by_hand, g.message));
+                        (format!("{service}:{}", c.environment), was)
+                    })
+                    .collect(),
+            ),
             Op::TestAndSet {
                 ticket, new_ticket, ..
             } => {
@@ -67,7 +81,7 @@ impl Before {
                 }
             }
             Op::DeleteTicket { ticket } => Before::DeleteTicket(*ticket),
-            Op::CreateService { service, .. } | Op::DeleteService { service } => {
+            Op::CreateService { service, .. } | Op::DeleteService { service, .. } => {
                 Before::Service(service.clone())
             }
             _ => Before::Nothing,

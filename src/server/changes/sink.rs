@@ -101,6 +101,11 @@ impl<'a> Sink<'a> {
                 })
             }
             (GateReply::Set, Before::SetGate { gate, was }) => self.gate_set(gate, was.as_ref()),
+            (GateReply::Set, Before::Gates(gates)) => {
+                for (gate, was) in gates {
+                    self.gate_set(gate, was.as_ref());
+                }
+            }
             _ => {}
         }
     }

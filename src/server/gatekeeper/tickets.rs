@@ -1,0 +1,136 @@
+//! The gatekeeper's tickets: the test-and-set over several gates (`PUT /api/services`, with its queue
+//! and its long poll) and `DELETE /api/tickets/{id}`.
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{MAX_WAIT_SECS, apply, body, invalid, ok, unexpected};
+use crate::engine::{Engine, GateRefusal, GateReply, Op, Reply, Wait};
+use crate::server::core::Answer;
+use crate::server::gatekeeper_docs::{denied, gate_not_found, ticket_answer, ticket_not_found};
+use crate::server::http::Response;
+use crate::server::params::Params;
+use crate::server::router::{Ctx, Handled};
+use crate::timefmt;
+
+/// `PUT /api/services`: the atomic test-and-set over every named gate, with queueing and waiting.
+pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
+    let params = match body(ctx) {
+        Ok(p) => p,
+        Err(r) => return Handled::Respond(r),
+    };
+    let query = match Params::parse(ctx.req.head.query.as_deref(), None, b"") {
+        Ok(q) => q,
+        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
+    };
+    let Some(Value::Object(services)) = params.get("services") else {
+        return Handled::Respond(invalid("services must map service names to lists of gates"));
+    };
+    // Every service named must exist, even one named with no gates: else 404 `Gate not found`.
+    if ctx
+        .shared
+        .core
+        .read(|e| services.keys().any(|s| e.service(s).is_none()))
+    {
+        return Handled::Respond(gate_not_found());
+    }
+    let mut gates = Vec::new();
+    for (service, envs) in services {
+        // One gate may be named by itself, not in a list, as the original allows.
+        let envs = match envs {
+            Value::Array(envs) => envs.as_slice(),
+            Value::String(_) => std::slice::from_ref(envs),
+            _ => {
+                return Handled::Respond(invalid(
+                    "services must map service names to lists of gates",
+                ));
+            }
+        };
+        for env in envs {
+            let Value::String(env) = env else {
+                return Handled::Respond(invalid("gate names must be strings"));
+            };
+            gates.push((service.clone(), env.clone()));
+        }
+    }
+    let ticket = match params.get("ticket") {
+        None | Some(Value::Null) => None,
+        // An id that is not a UUID cannot name a ticket: it does not exist, like any other unknown one.
+        Some(Value::String(t)) => match Uuid::parse_str(t) {
+            Ok(id) => Some(id),
+            Err(_) => return Handled::Respond(ticket_not_found()),
+        },
+        Some(_) => return Handled::Respond(invalid("ticket must be a ticket id string")),
+    };
+    let queue = match query.flag("queue") {
+        Ok(q) => q.unwrap_or(false),
+        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
+    };
+    let wait = match params
+        .seconds("wait")
+        .and_then(|w| Ok(w.or(query.seconds("wait")?)))
+    {
+        Ok(Some(w)) if w.as_secs_f64() > MAX_WAIT_SECS => {
+            return Handled::Respond(Response::error(400, "wait must be at most 86400 seconds"));
+        }
+        Ok(w) => w.filter(|w| queue && !w.is_zero()),
+        Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
+    };
+    let wait = match wait {
+        Some(w) => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
+        None => Wait::No,
+    };
+    // *Extension*: the id a new ticket gets, proposed by the client, so that a retry of a call whose
+    // answer was lost finds its ticket instead of making a second one.
+    let new_ticket = match params.get("new_ticket") {
+        None | Some(Value::Null) => Uuid::new_v4(),
+        Some(Value::String(t)) => match Uuid::parse_str(t) {
+            Ok(id) => id,
+            Err(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
+        },
+        Some(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
+    };
+    let host = ctx.req.host();
+    let op = Op::TestAndSet {
+        gates,
+        ticket,
+        new_ticket,
+        queue,
+        wait,
+        ticket_ttl_ms: ctx.shared.ticket_ttl.map(|t| t.as_millis() as u64),
+    };
+    let responder = {
+        let host = host.clone();
+        Box::new(move |answer: &Answer, engine: &Engine| match answer {
+            Answer::TicketGranted { ticket } | Answer::TicketPollEnded { ticket } => {
+                match engine.ticket(*ticket) {
+                    Some(t) if t.granted => ticket_answer("ok", &t, &host),
+                    Some(t) => ticket_answer("queue", &t, &host),
+                    None => denied(),
+                }
+            }
+            Answer::TicketEnded => denied(),
+            other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
+        })
+    };
+    let reply = ctx.apply_parking(op, responder);
+    Handled::Respond(match reply {
+        Reply::Gate(GateReply::Ok(t)) => ticket_answer("ok", &t, &host),
+        Reply::Gate(GateReply::Queued(t)) => ticket_answer("queue", &t, &host),
+        Reply::Gate(GateReply::Waiting { request, .. }) => return Handled::Parked(request),
+        Reply::Gate(GateReply::Denied) => denied(),
+        Reply::Gate(GateReply::Refused(GateRefusal::UnknownService)) => gate_not_found(),
+        Reply::Gate(GateReply::Refused(GateRefusal::UnknownTicket)) => ticket_not_found(),
+        other => unexpected(other),
+    })
+}
+
+pub(super) fn delete_ticket(ctx: &mut Ctx, id: &str) -> Response {
+    let Ok(ticket) = Uuid::parse_str(id) else {
+        return ticket_not_found();
+    };
+    match apply(ctx, Op::DeleteTicket { ticket }) {
+        Reply::Gate(GateReply::Deleted) => ok(),
+        Reply::Gate(GateReply::Refused(_)) => ticket_not_found(),
+        other => unexpected(other),
+    }
+}
