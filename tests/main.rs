@@ -21,6 +21,7 @@ mod cli_progress;
 mod cli_servers;
 mod cli_signals;
 mod cli_slots;
+mod completion;
 mod cross_api;
 mod dashboard;
 mod descriptors;

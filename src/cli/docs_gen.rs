@@ -45,7 +45,48 @@ pub fn completion(shell: Shell) -> Vec<u8> {
 pub fn completion_for(mut cmd: clap::Command, shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, BIN, &mut script);
+    match shell {
+        Shell::Bash => script.extend_from_slice(include_bytes!("completion/extra.bash")),
+        Shell::Fish => script.extend_from_slice(include_bytes!("completion/extra.fish")),
+        Shell::Zsh => return zsh_extras(&String::from_utf8_lossy(&script)).into_bytes(),
+        _ => {}
+    }
     script
+}
+
+/// What clap's zsh script lacks: names from the server where a lock, gate or service is named,
+/// options after NAME (its `*::command` spec took every later word as the command's, so `wait-grab
+/// db --<TAB>` offered nothing), and the command after `--` (handled before `_arguments` sees it).
+fn zsh_extras(script: &str) -> String {
+    let mut out = String::with_capacity(script.len() + 2048);
+    let mut dashdash_done = false;
+    for line in script.lines() {
+        if line.starts_with("'*::command -- ") {
+            continue;
+        }
+        if line.starts_with("if [ \"$funcstack[1]\" = \"_weblock\" ]") {
+            out.push_str(include_str!("completion/extra.zsh"));
+        }
+        let line = if line.starts_with("':name -- A lock, or a gate") {
+            line.replace(":_default'", ":_weblock_locks_and_gates'")
+        } else if line.starts_with("':name -- ") {
+            line.replace(":_default'", ":_weblock_locks'")
+        } else if line.starts_with("':service:") {
+            line.replace(":_default'", ":_weblock_services'")
+        } else if line.starts_with("'*::gates -- ") {
+            line.replacen("'*::gates", "'*:gates", 1)
+                .replace(":_default'", ":_weblock_gates'")
+        } else {
+            line.to_string()
+        };
+        out.push_str(&line);
+        out.push('\n');
+        if !dashdash_done && line.trim() == "typeset -A opt_args" {
+            out.push_str(include_str!("completion/dashdash.zsh"));
+            dashdash_done = true;
+        }
+    }
+    out
 }
 
 /// The file a shell's script is kept in: `weblock.bash`, `_weblock`, `weblock.fish`, `_weblock.ps1`,
