@@ -255,6 +255,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--ticket-ttl', '--ticket-ttl', [CompletionResultType]::ParameterName, 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'An idle keep-alive connection is closed after this')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)')
+            [CompletionResult]::new('--metrics-locks', '--metrics-locks', [CompletionResultType]::ParameterName, 'Locks named in /metrics'' per-lock series (the busiest; the rest are summed as lock="other")')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')

@@ -227,6 +227,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
             cand --idle-timeout 'An idle keep-alive connection is closed after this'
             cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
+            cand --metrics-locks 'Locks named in /metrics'' per-lock series (the busiest; the rest are summed as lock="other")'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'

@@ -152,6 +152,7 @@ complete -c weblock -n "__fish_weblock_using_subcommand serve" -l idle-timeout -
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l log-format -d 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)' -r -f -a "human\t''
 json\t''
 off\t''"
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l metrics-locks -d 'Locks named in /metrics\' per-lock series (the busiest; the rest are summed as lock="other")' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'

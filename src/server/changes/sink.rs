@@ -235,15 +235,20 @@ impl<'a> Sink<'a> {
         self.observer.metrics.count(kind);
     }
 
-    /// Counts the change and, when there is a log, builds its record (only then: the lookups and
-    /// copies a record needs cost nothing when nobody reads them).
+    /// Counts the change and builds its record for the recent changes (and the log, when there is
+    /// one); a grant's wait goes to its lock's statistics.
     fn emit(&mut self, kind: Kind, record: impl FnOnce() -> Record) {
         self.count(kind);
-        if let Some(log) = &self.observer.log {
-            let mut record = record();
-            record.kind = kind;
-            record.at = self.now;
-            log.send(record);
+        let mut record = record();
+        record.kind = kind;
+        record.at = self.now;
+        if kind == Kind::Grant {
+            let waited = record.waited_ms.unwrap_or(0);
+            self.observer.locks.waited(&record.resource, waited);
         }
+        if let Some(log) = &self.observer.log {
+            log.send(record.clone());
+        }
+        self.observer.recent.push(record);
     }
 }
