@@ -284,3 +284,29 @@ fn per_lock_metrics_name_the_busiest_locks_and_sum_the_rest() {
     assert_eq!(total, 200.0, "every grant counted once");
     drop(waiters);
 }
+
+/// The dashboard asks for the administrator's credentials itself: its requests (`X-Requested-With`)
+/// get their 401 without a Basic challenge, which would make a browser put up its own prompt.
+#[test]
+fn a_page_script_gets_no_basic_challenge_from_an_administrative_request() {
+    let dir = std::path::PathBuf::from(state_path("admin")).with_file_name("admin");
+    std::fs::write(&dir, "root:pw\n").expect("write credentials");
+    let server = Server::start_with(&["--admin-credentials", dir.to_str().expect("UTF-8")]);
+    server.grab_ok(Enc::Form, &[("id", "db")]);
+    let (ct, body) = Enc::Form.encode(&[("id", "db")]);
+    let plain = server.request("POST", "/break", &[("Content-Type", &ct)], &body);
+    assert_eq!(plain.status, 401, "{plain}");
+    assert!(plain.header("www-authenticate").is_some(), "{plain}");
+    let page = server.request(
+        "POST",
+        "/break",
+        &[
+            ("Content-Type", &ct),
+            ("X-Requested-With", "weblock-dashboard"),
+        ],
+        &body,
+    );
+    assert_eq!(page.status, 401, "{page}");
+    assert!(page.header("www-authenticate").is_none(), "{page}");
+    assert_eq!(server.status("db")["in_use"], true);
+}

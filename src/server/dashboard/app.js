@@ -13,7 +13,8 @@ var weblock = (function () {
   var skew = 0;
   var lastOk = null, downSince = null, pollTimer = null, polls = 0;
   var state = { locks: [], services: [], tickets: {} };
-  var changes = [], changesNext = 0;
+  // The last change seen (`seq`): the next poll asks for what came after it.
+  var changes = [], lastSeen = 0;
   // Per lock, the last hour seen by this page: [{t, waiting, waited}] a sample a poll (at most one a
   // minute kept, the largest), and grants' waits from the recent changes.
   var history = {};
@@ -330,7 +331,8 @@ var weblock = (function () {
     opts = opts || {};
     var abort = new AbortController();
     var timer = setTimeout(function () { abort.abort(); }, TIMEOUT_MS);
-    var headers = { "Accept": "application/json" };
+    // X-Requested-With: the server then sends no Basic challenge with a 401 (the page asks itself).
+    var headers = { "Accept": "application/json", "X-Requested-With": "weblock-dashboard" };
     if (body !== undefined && body !== null) headers["Content-Type"] = "application/json";
     var secret = sessionStorage.getItem(SECRET_KEY);
     if (opts.admin) headers["Authorization"] = "Basic " + btoa(unescape(encodeURIComponent(opts.admin)));
@@ -379,7 +381,7 @@ var weblock = (function () {
 
   function poll() {
     clearTimeout(pollTimer);
-    var asks = [getJSON("/status"), getJSON("/api/services"), getJSON("/events?since=" + changesNext)];
+    var asks = [getJSON("/status"), getJSON("/api/services"), getJSON("/events?since=" + lastSeen)];
     if (polls++ % 30 === 0) asks.push(getJSON("/"));
     return Promise.all(asks)
       .then(function (answers) {
@@ -391,7 +393,7 @@ var weblock = (function () {
         var ev = answers[2];
         if (ev.missed) changes.push({ ts: "", event: "…", resource: "older changes were forgotten by the server" });
         renderChanges(ev.events || []);
-        changesNext = ev.next || changesNext;
+        if (ev.next > 0) lastSeen = ev.next - 1;
         if (answers[3]) renderServer(answers[3]);
         connected(true);
       })
