@@ -2,6 +2,8 @@
 //! anything, `GET /events` is in order and bounded, `GET /` says what the server is, and the per-lock
 //! metrics name at most `--metrics-locks` locks. The page itself is driven in `tests/dashboard.rs`.
 
+#[path = "common/cli.rs"]
+mod cli_helpers;
 mod common;
 
 use common::{Enc, Server};
@@ -309,4 +311,82 @@ fn a_page_script_gets_no_basic_challenge_from_an_administrative_request() {
     assert_eq!(page.status, 401, "{page}");
     assert!(page.header("www-authenticate").is_none(), "{page}");
     assert_eq!(server.status("db")["in_use"], true);
+}
+
+/// A gate ticket carries who asked for it: the gatekeeper API's `holder` (checked as a lock's is), its
+/// place in each gate's `queue_holders`, and what `weblock gate enter` sends (`user@host pid`, or
+/// `WEBLOCK_HOLDER`), which `weblock status` shows.
+#[test]
+fn a_ticket_says_who_asked_for_it() {
+    let server = Server::start();
+    create_service(&server, "shop");
+    let r = server.request(
+        "PUT",
+        "/api/services",
+        &[JSON],
+        br#"{"services": {"shop": ["live"]}, "holder": "alice@build3 pid 42"}"#,
+    );
+    assert_eq!(r.json()["status"], "ok", "{r}");
+    assert_eq!(r.json()["ticket"]["holder"], "alice@build3 pid 42", "{r}");
+    for bad in [
+        r#""holder": 7"#.to_string(),
+        r#""holder": "two\nlines""#.to_string(),
+        format!(r#""holder": "{}""#, "x".repeat(257)),
+    ] {
+        let body = format!(r#"{{"services": {{"shop": ["testing"]}}, {bad}}}"#);
+        let r = server.request("PUT", "/api/services", &[JSON], body.as_bytes());
+        assert_eq!(r.status, 400, "{bad}: {r}");
+        assert_eq!(r.json()["status"], "error", "{r}");
+    }
+
+    // The CLI waits in line behind alice, and says who it is.
+    let sandbox = cli_helpers::Sandbox::new("ticket-holder");
+    let url = format!("http://{}", server.addr());
+    let mut cmd = cli_helpers::weblock_at(&url, &sandbox.path("state"));
+    cmd.env("WEBLOCK_HOLDER", "bob@ci7 pid 77").args([
+        "gate",
+        "enter",
+        "--queue",
+        "--timeout",
+        "30s",
+        "shop:live",
+        "--",
+        "true",
+    ]);
+    let mut waiter = sandbox.spawn(cmd);
+    let mut holders = Value::Null;
+    cli_helpers::wait_until(
+        std::time::Duration::from_secs(10),
+        "bob in shop:live's queue",
+        || {
+            holders = gate_doc(&server, "shop/live")["queue_holders"].clone();
+            holders == serde_json::json!(["alice@build3 pid 42", "bob@ci7 pid 77"])
+        },
+    );
+    let mut status = cli_helpers::weblock_at(&url, &sandbox.path("state"));
+    status.arg("status");
+    let out = sandbox.run(status);
+    out.expect_ok();
+    assert!(
+        out.stdout.contains("(alice@build3 pid 42)") && out.stdout.contains("(bob@ci7 pid 77)"),
+        "{out}"
+    );
+    // Alice's ticket ends: bob goes through and leaves.
+    let alice = r.json()["ticket"]["id"].as_str().map(str::to_string);
+    let first = gate_doc(&server, "shop/live")["queue"][0]
+        .as_str()
+        .map(str::to_string);
+    assert!(alice.is_none() || alice == first);
+    let first = first.expect("alice's ticket");
+    let r = server.request("DELETE", &format!("/api/tickets/{first}"), &[], b"");
+    assert_eq!(r.status, 200, "{r}");
+    waiter
+        .finish_within(std::time::Duration::from_secs(20))
+        .expect_ok();
+}
+
+fn gate_doc(server: &Server, gate: &str) -> Value {
+    let r = server.get(&format!("/api/services/{gate}"));
+    assert_eq!(r.status, 200, "{r}");
+    r.json()
 }

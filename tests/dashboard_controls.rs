@@ -167,7 +167,12 @@ fn every_control_acts_through_the_api() {
         } else {
             "/api/services"
         };
-        let r = server.request("PUT", path, &[JSON], br#"{"services": {"shop": ["live"]}}"#);
+        let body: &[u8] = if queue {
+            br#"{"services": {"shop": ["live"]}, "holder": "carol@ci7 pid 9"}"#
+        } else {
+            br#"{"services": {"shop": ["live"]}}"#
+        };
+        let r = server.request("PUT", path, &[JSON], body);
         r.json()["ticket"]["id"]
             .as_str()
             .unwrap_or_else(|| panic!("a ticket: {r}"))
@@ -175,8 +180,14 @@ fn every_control_acts_through_the_api() {
     };
     let first = take(false);
     let second = take(true);
-    browser.wait_for_text("#tickets", SHOWN_WITHIN, "both tickets", |t| {
-        t.contains(&first) && t.contains(&second)
+    browser.wait_for_text(
+        "#tickets",
+        SHOWN_WITHIN,
+        "both tickets, and who asked",
+        |t| t.contains(&first) && t.contains(&second) && t.contains("carol@ci7 pid 9"),
+    );
+    browser.wait_for_text("#gates", SHOWN_WITHIN, "carol in the gate's queue", |t| {
+        t.contains("carol@ci7 pid 9")
     });
     act(
         &browser,
@@ -231,7 +242,7 @@ fn every_control_acts_through_the_api() {
         &browser,
         "[data-action=delete-service][data-service=shop]",
         &[],
-        &["live, testing", &second],
+        &["live, testing", &second, "carol@ci7 pid 9"],
     );
     assert_eq!(server.get("/api/services/shop").status, 404);
     browser.wait_for_text(

@@ -283,6 +283,11 @@ fn test_and_set(ctx: &mut Ctx) -> Handled {
         },
         Some(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
     };
+    // *Extension*: who asks (`user@host pid`), kept with a ticket this call creates.
+    let holder = match super::slots::holder_text(params.get("holder")) {
+        Ok(h) => h,
+        Err(e) => return Handled::Respond(invalid(&e)),
+    };
     let host = ctx.req.host();
     let op = Op::TestAndSet {
         gates,
@@ -291,6 +296,7 @@ fn test_and_set(ctx: &mut Ctx) -> Handled {
         queue,
         wait,
         ticket_ttl_ms: ctx.shared.ticket_ttl.map(|t| t.as_millis() as u64),
+        holder,
     };
     let responder = {
         let host = host.clone();
@@ -401,6 +407,7 @@ fn gate_doc(gate: &GateView) -> Value {
         // Extensions (for the dashboard): which ticket holds it, and whether it is closed by hand.
         "held_by": gate.held_by.map(|t| t.to_string()),
         "closed_by_hand": gate.closed_by_hand,
+        "queue_holders": gate.queue_holders,
     })
 }
 
@@ -429,6 +436,7 @@ fn ticket_answer(status: &str, ticket: &TicketView, host: &str) -> Response {
             "expiration_date": expiration,
             "updated": timefmt::gatekeeper(ticket.updated),
             "link": format!("http://{host}/api/tickets/{}", ticket.id),
+            "holder": ticket.holder,
         }}),
     )
 }

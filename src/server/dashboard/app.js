@@ -216,7 +216,12 @@ var weblock = (function () {
     gates.replaceChildren(); tickets.replaceChildren();
     var closed = 0, byTicket = {};
     function ticket(id) {
-      return byTicket[id] || (byTicket[id] = { holds: [], waits: [] });
+      return byTicket[id] || (byTicket[id] = { holds: [], waits: [], holder: "" });
+    }
+    // A ticket as a person reads it: who asked for it (`holder`), else the start of its id.
+    function who(id, holders, pos) {
+      var h = holders[pos];
+      return h ? h : "ticket " + id.slice(0, 8);
     }
     if (services.length === 0) {
       gates.appendChild(el("div", "empty", "No service has gates."));
@@ -226,9 +231,10 @@ var weblock = (function () {
         Object.keys(svc.environments).sort().forEach(function (env, i) {
           var g = svc.environments[env], full = svc.name + ":" + env;
           var queue = g.queue || [];
-          var holder = g.held_by || null;
+          var holder = g.held_by || null, holders = g.queue_holders || [];
           if (g.state === "closed") closed++;
           queue.forEach(function (id, pos) {
+            if (holders[pos]) ticket(id).holder = holders[pos];
             if (id === holder) ticket(id).holds.push(full);
             else ticket(id).waits.push(full + " (#" + (holder ? pos : pos + 1) + ")");
           });
@@ -236,7 +242,7 @@ var weblock = (function () {
           if (i === 0 && svc.group) svcCell.appendChild(el("div", "dim", svc.group));
           if (i === 0) svcCell.appendChild(button("delete-service", "Delete…", { service: svc.name }, "small danger"));
           var state;
-          if (holder && !g.closed_by_hand) state = el("span", "badge held", "held by ticket " + holder.slice(0, 8));
+          if (holder && !g.closed_by_hand) state = el("span", "badge held", "held by " + who(holder, holders, queue.indexOf(holder)));
           else if (g.state === "closed") state = el("span", "badge closed", "closed");
           else state = el("span", "badge open", "open");
           var message = el("div");
@@ -250,13 +256,20 @@ var weblock = (function () {
             }
           }
           var age = gateAge(g.state_timestamp);
-          var waiting = queue.filter(function (id) { return id !== holder; }).length;
+          var waiting = [];
+          queue.forEach(function (id, pos) { if (id !== holder) waiting.push(who(id, holders, pos)); });
+          var line = null;
+          if (waiting.length) {
+            line = el("ol", "queue");
+            waiting.slice(0, QUEUE_SHOWN).forEach(function (w) { line.appendChild(el("li", null, w)); });
+            if (waiting.length > QUEUE_SHOWN) line.appendChild(el("li", "dim more", "… and " + (waiting.length - QUEUE_SHOWN) + " more"));
+          }
           var act = g.closed_by_hand
             ? button("open-gate", "Open…", { service: svc.name, gate: env })
             : button("close-gate", "Close…", { service: svc.name, gate: env }, "small danger");
           row(t, [svcCell, el("td", "name", env), state, message,
                   age === null ? text("—", "dim") : counter(age, false),
-                  waiting ? waiting + " waiting" : text("—", "dim"), act]);
+                  line || text("—", "dim"), act]);
         });
       });
       gates.appendChild(t);
@@ -266,10 +279,10 @@ var weblock = (function () {
     var ids = Object.keys(byTicket).sort();
     $("n-tickets").textContent = ids.length;
     if (ids.length === 0) { tickets.appendChild(el("div", "empty", "No ticket is live.")); return; }
-    var tt = table(["Ticket", "Holds", "Waits for", ""]);
+    var tt = table(["Ticket", "Holder", "Holds", "Waits for", ""]);
     ids.forEach(function (id) {
       var tk = byTicket[id];
-      row(tt, [el("td", "name", id), tk.holds.join(", ") || text("—", "dim"),
+      row(tt, [el("td", "name", id), tk.holder || text("—", "dim"), tk.holds.join(", ") || text("—", "dim"),
                tk.waits.join(", ") || text("—", "dim"), button("end-ticket", "End…", { ticket: id }, "small danger")]);
     });
     tickets.appendChild(tt);

@@ -106,6 +106,9 @@
       var tickets = Object.keys(W.state.tickets).filter(function (id) {
         var t = W.state.tickets[id];
         return t.holds.concat(t.waits).some(function (g) { return g.indexOf(d.service + ":") === 0; });
+      }).map(function (id) {
+        var h = W.state.tickets[id].holder;
+        return id + (h ? " (" + h + ")" : "");
       });
       return {
         title: "Delete service " + d.service,
@@ -142,7 +145,7 @@
       var t = W.state.tickets[d.ticket] || { holds: [], waits: [] };
       return {
         title: "End ticket " + d.ticket,
-        text: "Ticket " + d.ticket + " ends: it lets go of " + list(t.holds, "no gate") +
+        text: "Ticket " + d.ticket + (t.holder ? " (" + t.holder + ")" : "") + " ends: it lets go of " + list(t.holds, "no gate") +
           " and leaves the line for " + list(t.waits, "no gate") + ".",
         confirm: "End the ticket",
         run: function () { return W.api("DELETE", "/api/tickets/" + enc(d.ticket)); },
