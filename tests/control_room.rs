@@ -390,3 +390,57 @@ fn gate_doc(server: &Server, gate: &str) -> Value {
     assert_eq!(r.status, 200, "{r}");
     r.json()
 }
+
+/// `GET /history`: per lock, a minute at a time, the longest line and the grants with their waits.
+#[test]
+fn the_last_hour_of_a_lock_is_kept_by_the_minute() {
+    let server = Server::start_with(&["--log-format", "off"]);
+    let grant = server.grab_ok(Enc::Form, &[("id", "db"), ("holder", "alice")]);
+    let token = grant["token"].as_str().expect("a token").to_string();
+    // Two waiters, in a known order.
+    let waiters: Vec<_> = (1..=2)
+        .map(|n| {
+            let waiter = common::spawn_grab(
+                server.addr(),
+                Enc::Form,
+                &[("id", "db"), ("wait", "30")],
+                std::time::Duration::from_secs(40),
+            );
+            server.wait_for_waiting("db", n);
+            waiter
+        })
+        .collect();
+    server.release_ok(Enc::Form, "db", &token);
+    // The next in line is granted only once the one before has released.
+    let mut granted = 0;
+    for waiter in &waiters {
+        let answer = common::recv_within(waiter, std::time::Duration::from_secs(10), "a grant")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(answer.status, 200, "{answer}");
+        granted += 1;
+        let token = answer.json()["token"].as_str().expect("token").to_string();
+        server.release_ok(Enc::Form, "db", &token);
+    }
+    assert_eq!(granted, 2);
+    let h = server.get("/history");
+    assert_eq!(h.status, 200, "{h}");
+    let minutes = h.json()["locks"]["db"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!minutes.is_empty() && minutes.len() <= 2, "{h}");
+    let waiting: u64 = minutes
+        .iter()
+        .filter_map(|m| m["waiting"].as_u64())
+        .max()
+        .unwrap_or(0);
+    let grants: u64 = minutes.iter().filter_map(|m| m["grants"].as_u64()).sum();
+    assert_eq!((waiting, grants), (2, 3), "{h}");
+    assert!(
+        minutes
+            .iter()
+            .all(|m| m["minute"].is_string() && m["waited_max"].is_number())
+    );
+    let r = server.request("DELETE", "/history", &[], b"");
+    assert_eq!(r.status, 405, "{r}");
+}

@@ -419,6 +419,15 @@ fn at_400_px_the_page_is_cards_without_sideways_scrolling() {
         "a cell a line, its label first: {layout}"
     );
     assert_eq!(layout["label"], "\"Lock\"", "each line labelled: {layout}");
+    // The lock's last hour, drawn inline from GET /history.
+    let plot = browser.execute(
+        "var t = document.querySelector('#locks svg.plot title'); return t ? t.textContent : null;",
+        json!([]),
+    );
+    assert!(
+        plot.as_str().is_some_and(|t| t.contains("1 grants")),
+        "a plot of db's last hour: {plot}"
+    );
     // The controls are there, and usable.
     browser.click("[data-action=close-gate][data-service=shop][data-gate=testing]");
     browser.find("#dialog [data-action=confirm]", SHOWN_WITHIN);

@@ -42,6 +42,8 @@ pub struct LockStats {
     /// How many locks are named; 0 names none (everything is `other`).
     named: usize,
     table: Mutex<Table>,
+    /// The last hour of the most recently active locks, for `GET /history`.
+    pub history: super::lock_history::History,
 }
 
 #[derive(Default)]
@@ -55,6 +57,7 @@ impl LockStats {
         LockStats {
             named,
             table: Mutex::default(),
+            history: Default::default(),
         }
     }
 

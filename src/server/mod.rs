@@ -16,6 +16,7 @@ mod hal;
 pub(crate) mod http;
 mod identity;
 pub mod limits;
+mod lock_history;
 mod lock_stats;
 mod metrics;
 mod origin;

@@ -6,7 +6,9 @@ use super::conn::Slot;
 use super::core::{self, Delivery, DirectGrant, Responder};
 use super::http::{Request, Response, Words};
 use super::metrics::Api;
-use super::{dashboard, gatekeeper, hal, identity, metrics, recent, request_queue, webmutex};
+use super::{
+    dashboard, gatekeeper, hal, identity, lock_history, metrics, recent, request_queue, webmutex,
+};
 use crate::engine::{Op, Reply, RequestId};
 
 /// What a dialect did with a request.
@@ -111,6 +113,10 @@ fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
         "events" if rest.is_empty() => {
             Handled::Respond(recent::answer(&ctx.shared.recent, ctx.req))
         }
+        "history" if rest.is_empty() => Handled::Respond(lock_history::answer(
+            &ctx.shared.lock_stats.history,
+            ctx.req,
+        )),
         "" => Handled::Respond(identity::answer(&ctx.shared.identity, ctx.req)),
         _ => Handled::Respond(not_found(ctx.req)),
     }

@@ -32,6 +32,11 @@ impl<'a> Sink<'a> {
                 _,
             ) => self.grant(grant, false),
             (Reply::Busy(_), _) => self.count(Kind::LockDenied),
+            (Reply::Queued { position, .. }, Before::Acquire(resource)) => self
+                .observer
+                .locks
+                .history
+                .waiting(resource, *position, self.now),
             (
                 Reply::Released {
                     fence,
@@ -245,6 +250,8 @@ impl<'a> Sink<'a> {
         if kind == Kind::Grant {
             let waited = record.waited_ms.unwrap_or(0);
             self.observer.locks.waited(&record.resource, waited);
+            let history = &self.observer.locks.history;
+            history.granted(&record.resource, waited, self.now);
         }
         if let Some(log) = &self.observer.log {
             log.send(record.clone());

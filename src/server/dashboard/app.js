@@ -15,8 +15,7 @@ var weblock = (function () {
   var state = { locks: [], services: [], tickets: {} };
   // The last change seen (`seq`): the next poll asks for what came after it.
   var changes = [], lastSeen = 0;
-  // Per lock, the last hour seen by this page: [{t, waiting, waited}] a sample a poll (at most one a
-  // minute kept, the largest), and grants' waits from the recent changes.
+  // Per lock, the server's last hour (`GET /history`): [{minute, waiting, grants, waited_max, …}].
   var history = {};
 
   function $(id) { return document.getElementById(id); }
@@ -115,54 +114,48 @@ var weblock = (function () {
     return [];
   }
 
-  // The last hour of one lock: bars for how many waited (per minute, the most seen), a line for how
-  // long its grants waited in line (the longest that minute). Inline SVG, nothing loaded.
+  // The last hour of one lock: bars for how many waited (per minute, the longest line), a line for
+  // how long its grants waited in line (the longest that minute). Inline SVG, nothing loaded.
   function plot(name) {
     var h = history[name];
-    if (!h || h.length < 2) return null;
+    if (!h || !h.length) return null;
     var W = 180, H = 34, now = serverNow(), NS = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(NS, "svg");
     svg.setAttribute("class", "plot");
     svg.setAttribute("width", W); svg.setAttribute("height", H);
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
-    var maxWaiting = 1, maxWaited = 0.001;
-    h.forEach(function (p) { maxWaiting = Math.max(maxWaiting, p.waiting); maxWaited = Math.max(maxWaited, p.waited); });
-    var x = function (t) { return W - (now - t) / 3600000 * W; };
+    var maxWaiting = 1, maxWaited = 0.001, grants = 0;
+    h.forEach(function (p) {
+      maxWaiting = Math.max(maxWaiting, p.waiting);
+      maxWaited = Math.max(maxWaited, p.waited_max);
+      grants += p.grants;
+    });
+    var x = function (p) { return Math.max(0, W - 3 - (now - Date.parse(p.minute)) / 3600000 * W); };
     var points = [];
     h.forEach(function (p) {
       var r = document.createElementNS(NS, "rect");
       var bh = p.waiting / maxWaiting * (H - 2);
       r.setAttribute("class", "waiters");
-      r.setAttribute("x", x(p.t).toFixed(1)); r.setAttribute("width", "3");
+      r.setAttribute("x", x(p).toFixed(1)); r.setAttribute("width", "3");
       r.setAttribute("y", (H - bh).toFixed(1)); r.setAttribute("height", bh.toFixed(1));
       svg.appendChild(r);
-      points.push(x(p.t).toFixed(1) + "," + (H - 1 - p.waited / maxWaited * (H - 2)).toFixed(1));
+      if (p.grants) points.push((x(p) + 1.5).toFixed(1) + "," + (H - 1 - p.waited_max / maxWaited * (H - 2)).toFixed(1));
     });
     var line = document.createElementNS(NS, "polyline");
     line.setAttribute("class", "wait");
     line.setAttribute("points", points.join(" "));
     svg.appendChild(line);
     var title = document.createElementNS(NS, "title");
-    title.textContent = "last hour seen: up to " + maxWaiting + " waiting; longest wait in line " + dur(maxWaited);
+    title.textContent = "last hour: up to " + maxWaiting + " waiting; " + grants + " grants; longest wait in line " + dur(maxWaited);
     svg.appendChild(title);
     return svg;
-  }
-  // One sample a poll, folded into minutes; older than an hour forgotten.
-  function remember(name, waiting, waited) {
-    var now = serverNow(), h = history[name] || (history[name] = []);
-    var last = h[h.length - 1];
-    if (last && now - last.t < 60000) {
-      last.waiting = Math.max(last.waiting, waiting);
-      last.waited = Math.max(last.waited, waited);
-    } else h.push({ t: now, waiting: waiting, waited: waited });
-    while (h.length && now - h[0].t > 3600000) h.shift();
   }
 
   function renderLocks(locks) {
     var body = $("locks-body");
     body.replaceChildren();
     var waiting = 0;
-    locks.forEach(function (l) { waiting += (l.queue || []).length; remember(l.id, (l.queue || []).length, 0); });
+    locks.forEach(function (l) { waiting += (l.queue || []).length; });
     $("n-locks").textContent = locks.filter(function (l) { return holdersOf(l).length > 0; }).length;
     $("n-waiting").textContent = waiting;
     if (locks.length === 0) { body.appendChild(el("div", "empty", "No lock is held.")); return; }
@@ -291,10 +284,7 @@ var weblock = (function () {
   var BAD = { expiry: 1, timeout: 1, "delete": 1, gate_closed: 1, ticket_expired: 1, ticket_deleted: 1, service_deleted: 1 };
   var GOOD = { grant: 1, gate_opened: 1, ticket_granted: 1, service_created: 1 };
   function renderChanges(fresh) {
-    fresh.forEach(function (e) {
-      changes.push(e);
-      if (e.event === "grant" && typeof e.waited === "number") remember(e.resource, 0, e.waited);
-    });
+    fresh.forEach(function (e) { changes.push(e); });
     if (changes.length > CHANGES_KEPT) changes.splice(0, changes.length - CHANGES_KEPT);
     if (!fresh.length && $("changes-body").childNodes.length) return;
     var body = $("changes-body");
@@ -395,11 +385,14 @@ var weblock = (function () {
   function poll() {
     clearTimeout(pollTimer);
     var asks = [getJSON("/status"), getJSON("/api/services"), getJSON("/events?since=" + lastSeen)];
-    if (polls++ % 30 === 0) asks.push(getJSON("/"));
+    // What the server is, and the last hour per lock: not every second.
+    var slow = polls++ % 10 === 0;
+    if (slow) { asks.push(getJSON("/")); asks.push(getJSON("/history")); }
     return Promise.all(asks)
       .then(function (answers) {
         var locks = answers[0].locks || [], services = answers[1].services || [];
         state.locks = locks; state.services = services;
+        if (answers[4]) history = answers[4].locks || {};
         learnSkew(locks);
         renderLocks(locks);
         renderGates(services);
