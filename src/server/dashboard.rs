@@ -4,8 +4,8 @@
 //! the recent changes — about once a second, and acts through them (`dashboard/controls.js`: gates
 //! opened and closed, services made and deleted, locks broken, tickets ended).
 //!
-//! The page is assembled once from `dashboard/`: `page.html` with `style.css`, `app.js` (polling and
-//! drawing) and `controls.js` (the actions) put in its place.
+//! The page is assembled once from `dashboard/`: `page.html` with `style.css`, `plot.js` (a lock's
+//! last hour), `app.js` (polling and drawing) and `controls.js` (the actions) put in its place.
 //!
 //! Only a request that asks for HTML (`Accept: text/html`, as browsers send) gets it: `GET /` from a
 //! script gets what this server is, as JSON (`identity`). The page holds no state and no secret, so it
@@ -18,6 +18,7 @@ static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         .replace(
             "/*SCRIPT*/",
             concat!(
+                include_str!("dashboard/plot.js"),
                 include_str!("dashboard/app.js"),
                 include_str!("dashboard/controls.js")
             ),

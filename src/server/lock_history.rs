@@ -52,7 +52,10 @@ impl History {
 
     fn with_minute(&self, lock: &str, now: Millis, f: impl FnOnce(&mut Minute)) {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        if !locks.contains_key(lock) && locks.len() >= LOCKS {
+        if let Some((active, minutes)) = locks.get_mut(lock) {
+            return in_minute(active, minutes, now, f);
+        }
+        if locks.len() >= LOCKS {
             let stalest = locks
                 .iter()
                 .min_by_key(|(_, (active, _))| *active)
@@ -62,20 +65,7 @@ impl History {
             }
         }
         let (active, minutes) = locks.entry(lock.to_string()).or_default();
-        *active = now;
-        let start = now - now % MINUTE_MS;
-        if minutes.back().is_none_or(|m| m.start != start) {
-            if minutes.len() == MINUTES {
-                minutes.pop_front();
-            }
-            minutes.push_back(Minute {
-                start,
-                ..Minute::default()
-            });
-        }
-        if let Some(minute) = minutes.back_mut() {
-            f(minute);
-        }
+        in_minute(active, minutes, now, f);
     }
 
     /// `{"locks": {"db": [{"minute", "waiting", "grants", "waited_max", "waited_avg"}, …]}}`: the
@@ -104,6 +94,29 @@ impl History {
             }
         }
         json!({"status": "ok", "locks": out})
+    }
+}
+
+/// Applies `f` to the minute of `now`, starting it (and forgetting the oldest) if need be.
+fn in_minute(
+    active: &mut Millis,
+    minutes: &mut VecDeque<Minute>,
+    now: Millis,
+    f: impl FnOnce(&mut Minute),
+) {
+    *active = now;
+    let start = now - now % MINUTE_MS;
+    if minutes.back().is_none_or(|m| m.start != start) {
+        if minutes.len() == MINUTES {
+            minutes.pop_front();
+        }
+        minutes.push_back(Minute {
+            start,
+            ..Minute::default()
+        });
+    }
+    if let Some(minute) = minutes.back_mut() {
+        f(minute);
     }
 }
 

@@ -76,7 +76,11 @@ impl LockStats {
         if self.named == 0 {
             return record(&mut table.other, bucket, ms);
         }
-        if !table.by_lock.contains_key(lock) && table.by_lock.len() >= self.capacity() {
+        // A lock already counted costs no allocation (this runs for every grant).
+        if let Some(waits) = table.by_lock.get_mut(lock) {
+            return record(waits, bucket, ms);
+        }
+        if table.by_lock.len() >= self.capacity() {
             let least = table
                 .by_lock
                 .iter()

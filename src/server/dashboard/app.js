@@ -1,4 +1,3 @@
-"use strict";
 // The dashboard's polling and drawing. `weblock` is what controls.js uses: the API client (with the
 // secret of --auth-file), the state last drawn, and a way to poll at once after an action.
 var weblock = (function () {
@@ -114,42 +113,7 @@ var weblock = (function () {
     return [];
   }
 
-  // The last hour of one lock: bars for how many waited (per minute, the longest line), a line for
-  // how long its grants waited in line (the longest that minute). Inline SVG, nothing loaded.
-  function plot(name) {
-    var h = history[name];
-    if (!h || !h.length) return null;
-    var W = 180, H = 34, now = serverNow(), NS = "http://www.w3.org/2000/svg";
-    var svg = document.createElementNS(NS, "svg");
-    svg.setAttribute("class", "plot");
-    svg.setAttribute("width", W); svg.setAttribute("height", H);
-    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
-    var maxWaiting = 1, maxWaited = 0.001, grants = 0;
-    h.forEach(function (p) {
-      maxWaiting = Math.max(maxWaiting, p.waiting);
-      maxWaited = Math.max(maxWaited, p.waited_max);
-      grants += p.grants;
-    });
-    var x = function (p) { return Math.max(0, W - 3 - (now - Date.parse(p.minute)) / 3600000 * W); };
-    var points = [];
-    h.forEach(function (p) {
-      var r = document.createElementNS(NS, "rect");
-      var bh = p.waiting / maxWaiting * (H - 2);
-      r.setAttribute("class", "waiters");
-      r.setAttribute("x", x(p).toFixed(1)); r.setAttribute("width", "3");
-      r.setAttribute("y", (H - bh).toFixed(1)); r.setAttribute("height", bh.toFixed(1));
-      svg.appendChild(r);
-      if (p.grants) points.push((x(p) + 1.5).toFixed(1) + "," + (H - 1 - p.waited_max / maxWaited * (H - 2)).toFixed(1));
-    });
-    var line = document.createElementNS(NS, "polyline");
-    line.setAttribute("class", "wait");
-    line.setAttribute("points", points.join(" "));
-    svg.appendChild(line);
-    var title = document.createElementNS(NS, "title");
-    title.textContent = "last hour: up to " + maxWaiting + " waiting; " + grants + " grants; longest wait in line " + dur(maxWaited);
-    svg.appendChild(title);
-    return svg;
-  }
+  function plot(name) { return weblockPlot(history[name], serverNow(), dur); }
 
   function renderLocks(locks) {
     var body = $("locks-body");
