@@ -1,7 +1,9 @@
-//! The dashboard: `GET /` for a browser. Its HTTP shape (who gets the page, its 401 under `--auth-file`)
-//! is checked with the raw client; the page itself is driven in headless Chromium through chromedriver:
-//! a lock, a waiter, a closed gate and a ticket appear on it and go again without a reload, with and
-//! without `--auth-file`, and it says so when the server is gone. Screenshots are left in
+//! The dashboard: `GET /` for a browser. Its HTTP shape (who gets the page; under `--auth-file` the
+//! page is served and the API behind it asks for the secret) is checked with the raw client; the page
+//! itself is driven in headless Chromium through chromedriver: a lock, a waiter, a closed gate and a
+//! ticket appear on it and go again without a reload, with and without `--auth-file` (the page asks
+//! for the secret itself), and it says so when the server is gone. Its controls are in
+//! `tests/dashboard_controls.rs`. Screenshots are left in
 //! `target/dashboard.png` (everything on it) and `target/dashboard-unreachable.png`.
 //!
 //! Without Chromium or chromedriver installed the browser tests say they were skipped, in one line;
