@@ -270,6 +270,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--ticket-ttl', '--ticket-ttl', [CompletionResultType]::ParameterName, 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'An idle keep-alive connection is closed after this')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)')
+            [CompletionResult]::new('--metrics-locks', '--metrics-locks', [CompletionResultType]::ParameterName, 'Locks named in /metrics'' per-lock series (the busiest; the rest are summed as lock="other")')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'server')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'conflict-exit-code')

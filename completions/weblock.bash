@@ -1028,7 +1028,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__serve)
-            opts="-E -h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --log-format --server --json --conflict-exit-code --help"
+            opts="-E -h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --log-format --metrics-locks --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1076,6 +1076,10 @@ _weblock() {
                     ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "human json off" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-locks)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --server)

@@ -241,6 +241,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
             cand --idle-timeout 'An idle keep-alive connection is closed after this'
             cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
+            cand --metrics-locks 'Locks named in /metrics'' per-lock series (the busiest; the rest are summed as lock="other")'
             cand --server 'server'
             cand -E 'E'
             cand --conflict-exit-code 'conflict-exit-code'

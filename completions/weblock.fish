@@ -162,6 +162,7 @@ complete -c weblock -n "__fish_weblock_using_subcommand serve" -l idle-timeout -
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l log-format -d 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)' -r -f -a "human\t''
 json\t''
 off\t''"
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l metrics-locks -d 'Locks named in /metrics\' per-lock series (the busiest; the rest are summed as lock="other")' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l server -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -s E -l conflict-exit-code -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l json

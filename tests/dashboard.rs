@@ -1,7 +1,9 @@
-//! The dashboard: `GET /` for a browser. Its HTTP shape (who gets the page, its 401 under `--auth-file`)
-//! is checked with the raw client; the page itself is driven in headless Chromium through chromedriver:
-//! a lock, a waiter, a closed gate and a ticket appear on it and go again without a reload, with and
-//! without `--auth-file`, and it says so when the server is gone. Screenshots are left in
+//! The dashboard: `GET /` for a browser. Its HTTP shape (who gets the page; under `--auth-file` the
+//! page is served and the API behind it asks for the secret) is checked with the raw client; the page
+//! itself is driven in headless Chromium through chromedriver: a lock, a waiter, a closed gate and a
+//! ticket appear on it and go again without a reload, with and without `--auth-file` (the page asks
+//! for the secret itself), and it says so when the server is gone. Its controls are in
+//! `tests/dashboard_controls.rs`. Screenshots are left in
 //! `target/dashboard.png` (everything on it) and `target/dashboard-unreachable.png`.
 //!
 //! Without Chromium or chromedriver installed the browser tests say they were skipped, in one line;
@@ -84,33 +86,27 @@ fn a_browser_gets_the_page_and_a_script_gets_what_it_always_did() {
 }
 
 #[test]
-fn under_auth_file_the_page_asks_the_browser_for_basic_credentials() {
+fn under_auth_file_the_page_is_served_and_the_api_asks_for_the_secret() {
     let sandbox = Sandbox::new("dashboard-401");
     let server = auth_server(&sandbox);
+    // The page holds nothing: anyone may load it; it asks for the secret itself.
     let r = server.request("GET", "/", &[HTML], b"");
-    assert_eq!(r.status, 401, "{r}");
-    // One challenge, Basic: what a browser can answer with its login prompt.
-    let challenges: Vec<&str> = r
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    assert_eq!(challenges.len(), 1, "{r}");
-    assert!(challenges[0].starts_with("Basic realm=\"weblock\""), "{r}");
-    r.assert_fail_json();
-
-    // anyone:s3cret-dash
-    let basic = "Basic YW55b25lOnMzY3JldC1kYXNo";
-    let r = server.request("GET", "/", &[HTML, ("Authorization", basic)], b"");
     assert_eq!(r.status, 200, "{r}");
-    let r = server.request(
-        "GET",
-        "/",
-        &[HTML, ("Authorization", "Basic YW55b25lOndyb25n")],
-        b"",
+    assert!(
+        r.text().contains("data-field=\"secret\""),
+        "the page has a secret prompt"
     );
-    assert_eq!(r.status, 401, "a wrong secret: {r}");
+    // What it reads is the API's, behind the secret as ever.
+    for path in ["/status", "/api/services", "/events"] {
+        let r = server.request("GET", path, &[], b"");
+        assert_eq!(r.status, 401, "{path}: {r}");
+        let bearer = format!("Bearer {SECRET}");
+        let r = server.request("GET", path, &[("Authorization", &bearer)], b"");
+        assert_eq!(r.status, 200, "{path}: {r}");
+    }
+    // So is what the server is, for a script.
+    let r = server.request("GET", "/", &[], b"");
+    assert_eq!(r.status, 401, "{r}");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -320,19 +316,34 @@ fn the_page_follows_locks_gates_and_tickets_without_a_reload() {
 }
 
 #[test]
-fn under_auth_file_the_page_logs_in_once_and_polls_with_those_credentials() {
+fn under_auth_file_the_page_asks_for_the_secret_once_and_polls_with_it() {
     let sandbox = Sandbox::new("dashboard-auth");
     let server = auth_server(&sandbox);
     let Some(browser) = browser(&sandbox) else {
         return;
     };
-    // Credentials in the address are what the browser's login prompt would give it.
-    let url = format!("http://anyone:{SECRET}@{}/", server.addr());
-    browser.goto(&url);
+    browser.goto(&server.url("/"));
+    browser.wait_for_text("#conn", SHOWN_WITHIN, "the page to ask for a secret", |t| {
+        t == "secret needed"
+    });
+    mark_page(&browser);
+    // A wrong secret is refused, and the page says so.
+    browser.type_into("#auth [data-field=secret]", "not-it");
+    browser.click("#auth [data-action=login]");
+    browser.wait_for_text("#banner", SHOWN_WITHIN, "the wrong secret refused", |t| {
+        t.contains("refused")
+    });
+    browser.type_into("#auth [data-field=secret]", SECRET);
+    browser.click("#auth [data-action=login]");
     browser.wait_for_text("#conn", SHOWN_WITHIN, "the page to say it is live", |t| {
         t.starts_with("live")
     });
-    mark_page(&browser);
+    // Kept for this tab only.
+    let kept = browser.execute(
+        "return [sessionStorage.getItem('weblock.secret'), localStorage.length];",
+        json!([]),
+    );
+    assert_eq!(kept, json!([SECRET, 0]));
     let bearer = format!("Bearer {SECRET}");
     let (ct, body) = Enc::Form.encode(&[("id", "deploy"), ("holder", "carol")]);
     let r = server.request(

@@ -354,3 +354,28 @@ fn snapshots_and_compaction_keep_the_log_bounded_and_a_new_server_catches_up() {
     // And the first server, which applied the log live, agrees with it.
     assert_eq!(first.status("after")["fence"], next["fence"]);
 }
+
+#[test]
+fn each_server_says_it_shares_etcd_and_with_how_many_and_lists_every_change() {
+    if !etcd::available("each_server_says_it_shares_etcd_and_with_how_many_and_lists_every_change")
+    {
+        return;
+    }
+    let (_, servers) = cluster(2);
+    for s in &servers {
+        let mut last = Value::Null;
+        wait_until(DEAD_SERVER_NOTICED, "GET / to count both servers", || {
+            last = s.get("/").json();
+            last["store"] == "etcd" && last["servers"] == 2
+        });
+    }
+    // A change made through one server is in the other's recent changes too.
+    servers[0].grab_ok(Enc::Form, &[("id", "shared"), ("holder", "alice")]);
+    wait_until(RECOVERY, "the grant listed by the other server", || {
+        let events = servers[1].get("/events").json();
+        events["events"].as_array().is_some_and(|list| {
+            list.iter()
+                .any(|e| e["event"] == "grant" && e["resource"] == "shared")
+        })
+    });
+}

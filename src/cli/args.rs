@@ -438,6 +438,9 @@ pub struct ServeArgs {
     /// (human), for log collectors (json: one object a line), or none (off)
     #[arg(long, value_enum, default_value_t = LogFormatArg::Human, value_name = "FORMAT")]
     pub log_format: LogFormatArg,
+    /// Locks named in /metrics' per-lock series (the busiest; the rest are summed as lock="other")
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u16))]
+    pub metrics_locks: u16,
 }
 
 /// `serve --log-format`.

@@ -312,6 +312,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             args::LogFormatArg::Json => server::LogFormat::Json,
             args::LogFormatArg::Off => server::LogFormat::Off,
         },
+        metrics_locks: usize::from(args.metrics_locks),
     };
     match server::serve(config) {
         Ok(()) => ExitCode::from(exit::OK),

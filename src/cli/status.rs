@@ -195,6 +195,8 @@ fn gate_records(services: &[Value]) -> Vec<Value> {
                     .and_then(Value::as_array)
                     .map(|q| q.iter().filter_map(super::gate::ticket_id).collect::<Vec<_>>())
                     .unwrap_or_default(),
+                // Who asked for each ticket, in the queue's order (older servers send none).
+                "ticket_holders": doc.get("queue_holders").cloned().unwrap_or_else(|| json!([])),
             }));
         }
     }
@@ -254,10 +256,18 @@ fn gate_table(gates: &[Value]) -> Vec<String> {
     let mut rows = vec![["GATE", "STATE", "TICKETS", "MESSAGE"].map(str::to_string)];
     for gate in gates {
         // The first 8 characters of a ticket's id tell tickets apart; --json has them whole.
+        let holders = array(gate, "ticket_holders");
         let tickets: Vec<String> = array(gate, "tickets")
             .iter()
             .filter_map(Value::as_str)
-            .map(|t| t.chars().take(8).collect())
+            .enumerate()
+            .map(|(i, t)| {
+                let short: String = t.chars().take(8).collect();
+                match holders.get(i).and_then(Value::as_str) {
+                    Some(h) if !h.is_empty() => format!("{short} ({h})"),
+                    _ => short,
+                }
+            })
             .collect();
         let message = text(gate, "message");
         rows.push([
@@ -397,10 +407,16 @@ mod tests {
 
     #[test]
     fn gates_are_one_row_each_with_short_tickets_and_the_message() {
-        let services = [json!({"name": "shop", "group": "team12", "environments": {
+        let services = [
+            json!({"name": "shop", "group": "team12", "environments": {
             "live": {"state": "closed", "message": "testing. -Jens",
                      "queue": ["4ca72ee9-82b9-48c5-bf66-994ac907386b"]},
-            "testing": {"state": "open", "message": "", "queue": []}}})];
+            "testing": {"state": "open", "message": "", "queue": []}}}),
+            json!({"name": "db", "group": "", "environments": {
+            "migrate": {"state": "closed", "message": "", "queue": ["0c0ffee0-0000-4000-8000-000000000001",
+                        "0c0ffee1-0000-4000-8000-000000000002"],
+                        "queue_holders": ["alice@b3 pid 42", ""]}}}),
+        ];
         let gates = gate_records(&services);
         assert_eq!(gates[0]["service"], "shop");
         assert_eq!(gates[0]["group"], "team12");
@@ -411,9 +427,10 @@ mod tests {
         assert_eq!(
             gate_table(&gates),
             [
-                "GATE          STATE   TICKETS   MESSAGE",
-                "shop:live     closed  4ca72ee9  testing. -Jens",
-                "shop:testing  open    -         -",
+                "GATE          STATE   TICKETS                              MESSAGE",
+                "shop:live     closed  4ca72ee9                             testing. -Jens",
+                "shop:testing  open    -                                    -",
+                "db:migrate    closed  0c0ffee0 (alice@b3 pid 42) 0c0ffee1  -",
             ]
         );
     }

@@ -136,6 +136,13 @@ impl Claim for GateClaim {
                 body["ticket"] = self.ticket_id.clone().into();
             } else {
                 body["new_ticket"] = self.ticket_id.clone().into();
+                // Who waits, for the queue on the dashboard and in `weblock status`: WEBLOCK_HOLDER,
+                // as for locks, or user@host pid.
+                let holder = std::env::var("WEBLOCK_HOLDER")
+                    .ok()
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(super::holder::default_holder);
+                body["holder"] = holder.into();
             }
             let retry_until = match deadline {
                 // --timeout holds whatever the server does (see `Ctx::send`).

@@ -136,6 +136,10 @@ pub enum Op {
         /// two minutes (`TICKET_TTL_MS`). A server option, carried in the command so replay agrees.
         #[serde(default)]
         ticket_ttl_ms: Option<u64>,
+        /// Who asks (`user@host pid`, free text) for a ticket this creates; kept with it and shown
+        /// in views. Absent from older journals and snapshots (then empty).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        holder: String,
     },
     /// Ends a ticket, granted or queued: the gates it held are free again and its queues move on.
     DeleteTicket { ticket: Uuid },

@@ -164,6 +164,7 @@ impl Engine {
                 queue,
                 wait,
                 ticket_ttl_ms,
+                holder,
             } => {
                 let call = TestAndSet {
                     gates,
@@ -172,6 +173,7 @@ impl Engine {
                     queue,
                     wait,
                     ttl_ms: ticket_ttl_ms.unwrap_or(TICKET_TTL_MS),
+                    holder,
                 };
                 let counter = &mut self.last_request;
                 Reply::Gate(self.gates.test_and_set(now, call, counter, &mut events))

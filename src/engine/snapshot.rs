@@ -213,6 +213,9 @@ pub struct TicketSnapshot {
     pub updated: Millis,
     /// Its parked client, if any.
     pub poll: Option<PollSnapshot>,
+    /// Who asked for it; absent from snapshots written before tickets had holders.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub holder: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

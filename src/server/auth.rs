@@ -191,10 +191,14 @@ pub fn check(admin: Option<&Credentials>, req: &Request) -> Option<Response> {
         None => "administrative request: HTTP Basic authentication required",
         Some(_) => "administrative request: wrong user or password",
     };
-    Some(
-        Response::error(401, reason)
-            .with_header("WWW-Authenticate", "Basic realm=\"weblock admin\""),
-    )
+    let refusal = Response::error(401, reason);
+    // A page's own script (it says so with X-Requested-With, as the dashboard does) asks for the
+    // credentials itself: a Basic challenge would make the browser put up its login prompt instead,
+    // or, headless, fail the request.
+    if req.header("x-requested-with").is_some() {
+        return Some(refusal);
+    }
+    Some(refusal.with_header("WWW-Authenticate", "Basic realm=\"weblock admin\""))
 }
 
 /// Standard base64 (RFC 4648, with or without padding); `None` for anything else.

@@ -53,6 +53,7 @@ pub fn gate_doc(gate: &GateView, engine: &Engine, host: &str) -> Value {
         // Extensions (for the dashboard): which ticket holds it, and whether it is closed by hand.
         "held_by": gate.held_by.map(|t| t.to_string()),
         "closed_by_hand": gate.closed_by_hand,
+        "queue_holders": gate.queue_holders,
     })
 }
 
@@ -83,6 +84,8 @@ pub fn ticket_doc(ticket: &TicketView, host: &str) -> Value {
         "expiration_date": expiration,
         "updated": timefmt::gatekeeper(ticket.updated),
         "link": format!("http://{host}/api/tickets/{}", ticket.id),
+        // *Extension*: who holds or waits with it (`user@host pid`), when its client said.
+        "holder": ticket.holder,
     })
 }
 

@@ -382,11 +382,16 @@ pub fn answer(shared: &super::Shared, req: &super::http::Request) -> super::http
     if let Some(refusal) = super::router::check_method(req, &["GET"], Words::Fail) {
         return refusal;
     }
-    let gauges = shared.core.read(Gauges::of);
+    let now = crate::timefmt::now_ms();
+    let (gauges, per_lock) = shared.core.read(|engine| {
+        let mut per_lock = String::new();
+        shared.lock_stats.render(engine, now, &mut per_lock);
+        (Gauges::of(engine), per_lock)
+    });
+    let mut text = shared.metrics.render(&gauges, shared.conns.open());
+    text.push_str(&per_lock);
+    super::lock_stats::identity(&mut text, shared.identity.started_ms);
     let mut r = Response::new(200);
-    r.body = shared
-        .metrics
-        .render(&gauges, shared.conns.open())
-        .into_bytes();
+    r.body = text.into_bytes();
     r.with_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 }

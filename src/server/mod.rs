@@ -16,10 +16,15 @@ mod hal;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod http;
 mod http_checks;
+mod identity;
 pub mod limits;
+mod lock_history;
+mod lock_stats;
 mod metrics;
+mod origin;
 pub mod params;
 mod poller;
+mod recent;
 mod replica;
 mod request_queue;
 mod router;
@@ -59,6 +64,8 @@ pub struct Config {
     pub store: Option<crate::store::StoreUrl>,
     /// How state changes are logged on stderr.
     pub log: LogFormat,
+    /// Locks named in the per-lock metrics (`--metrics-locks`); the rest are summed as `other`.
+    pub metrics_locks: usize,
 }
 
 impl Default for Config {
@@ -73,6 +80,7 @@ impl Default for Config {
             state: None,
             store: None,
             log: LogFormat::default(),
+            metrics_locks: 20,
         }
     }
 }
@@ -91,6 +99,12 @@ pub(crate) struct Shared {
     pub ticket_ttl: Option<std::time::Duration>,
     pub stopping: AtomicBool,
     pub metrics: Arc<metrics::Metrics>,
+    /// The last changes, for `GET /events`.
+    pub recent: Arc<recent::Recent>,
+    /// Per-lock waits, for `/metrics`.
+    pub lock_stats: Arc<lock_stats::LockStats>,
+    /// What this server is, for `GET /` (JSON) and the dashboard.
+    pub identity: identity::Identity,
 }
 
 /// A running server; its threads run until the process ends.
@@ -103,6 +117,7 @@ pub struct Server {
 impl Server {
     /// Binds `config.listen` and starts serving on background threads.
     pub fn start(config: Config) -> io::Result<Server> {
+        let identity = identity::Identity::new(&config);
         let mut limits = config.limits;
         // Leave room for the listener, the poller, logs and state files under the open-files limit.
         if let Ok(files) = system::raise_open_files_limit() {
@@ -155,7 +170,15 @@ impl Server {
         };
         let metrics = Arc::new(metrics::Metrics::new(journal));
         let log = events_log::EventLog::start(config.log, metrics.log_dropped.clone())?;
-        let core = core.with_observer(changes::Observer::new(metrics.clone(), log));
+        let recent = Arc::new(recent::Recent::default());
+        let lock_stats = Arc::new(lock_stats::LockStats::new(config.metrics_locks));
+        let core = core.with_observer(changes::Observer::new(
+            metrics.clone(),
+            log,
+            recent.clone(),
+            lock_stats.clone(),
+        ));
+
         // After a replay: the waits of clients gone with the old process end (logged like any change).
         if config.state.is_some() {
             core.recover();
@@ -170,6 +193,9 @@ impl Server {
             ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
             metrics,
+            recent,
+            lock_stats,
+            identity,
         });
         let state = match (queues, &config.store) {
             (Some(queues), Some(url)) => {

@@ -6,7 +6,9 @@ use super::conn::Slot;
 use super::core::{self, Delivery, DirectGrant, Responder};
 use super::http::{Request, Response, Words};
 use super::metrics::Api;
-use super::{dashboard, gatekeeper, hal, metrics, request_queue, webmutex};
+use super::{
+    dashboard, gatekeeper, hal, identity, lock_history, metrics, recent, request_queue, webmutex,
+};
 use crate::engine::{Op, Reply, RequestId};
 
 /// What a dialect did with a request.
@@ -73,18 +75,19 @@ pub fn route(
         "locks" | "resources" | "v1" | "api" => Words::Error,
         _ => Words::Fail,
     };
-    let page = dashboard::wanted(req);
+    // The page itself holds nothing (no state, no secret): it is served to anyone, and asks for the
+    // secret of `--auth-file` when the API answers its first request with 401.
+    if dashboard::wanted(req) {
+        return Handled::Respond(dashboard::page());
+    }
     if let Some(refusal) =
         super::auth::check_access(shared.access.as_ref(), shared.admin.as_ref(), req, words)
     {
-        return Handled::Respond(if page {
-            dashboard::challenge(refusal)
-        } else {
-            refusal
-        });
+        return Handled::Respond(refusal);
     }
-    if page {
-        return Handled::Respond(dashboard::page());
+    // A page on another site must not change anything through its visitor's browser.
+    if let Some(refusal) = super::origin::check(req, words) {
+        return Handled::Respond(refusal);
     }
     // With `--store`, etcd may fail the request wherever it needs it: then it is refused whole.
     core::begin_request();
@@ -107,9 +110,14 @@ fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
         "v1" => request_queue::handle(ctx, rest),
         "api" => gatekeeper::handle(ctx, rest),
         "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(ctx.shared, ctx.req)),
-        "" if rest.is_empty() => Handled::Respond(
-            check_method(ctx.req, &["GET"], Words::Fail).unwrap_or_else(dashboard::root),
-        ),
+        "events" if rest.is_empty() => {
+            Handled::Respond(recent::answer(&ctx.shared.recent, ctx.req))
+        }
+        "history" if rest.is_empty() => Handled::Respond(lock_history::answer(
+            &ctx.shared.lock_stats.history,
+            ctx.req,
+        )),
+        "" => Handled::Respond(identity::answer(&ctx.shared.identity, ctx.req)),
         _ => Handled::Respond(not_found(ctx.req)),
     }
 }

@@ -33,6 +33,26 @@ pub fn slots_and_mode(params: &Params) -> Result<(Option<u32>, Mode), String> {
     Ok((slots, mode))
 }
 
+/// Holder text at most this long (as WebMutex's `holder`).
+pub const MAX_HOLDER_BYTES: usize = 256;
+
+/// A free-text `holder` field (a gate ticket's: `user@host pid`): empty when absent or null; `Err`
+/// for anything but a string, one longer than `MAX_HOLDER_BYTES`, or one with control characters
+/// (status lines are printed on terminals: no escape sequences or line breaks smuggled in).
+pub fn holder_text(value: Option<&Value>) -> Result<String, String> {
+    match value {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(h)) if h.len() > MAX_HOLDER_BYTES => {
+            Err(format!("holder is longer than {MAX_HOLDER_BYTES} bytes"))
+        }
+        Some(Value::String(h)) if h.chars().any(char::is_control) => {
+            Err("holder must not contain control characters".into())
+        }
+        Some(Value::String(h)) => Ok(h.clone()),
+        Some(_) => Err("holder must be a string".into()),
+    }
+}
+
 fn parse_slots(text: &str) -> Result<u32, String> {
     let range = format!("a whole number from 1 to {MAX_SLOTS}");
     if !text.bytes().all(|b| b.is_ascii_digit()) {

@@ -159,6 +159,62 @@ impl Browser {
         }
     }
 
+    /// The WebDriver id of the first element matching `selector`, waiting up to `within` for it.
+    pub fn find(&self, selector: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let found = self.execute(
+                "var e = document.querySelector(arguments[0]); return e && e.offsetParent !== null;",
+                json!([selector]),
+            );
+            if found == json!(true) {
+                let v = self.command(
+                    "POST",
+                    "/element",
+                    Some(&json!({"using": "css selector", "value": selector})),
+                );
+                let id = v
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .and_then(Value::as_str);
+                return id
+                    .unwrap_or_else(|| panic!("no element id in {v}"))
+                    .to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no visible element {selector} within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clicks the first visible element matching `selector` (waited for up to 10 s), as a user would.
+    pub fn click(&self, selector: &str) {
+        let id = self.find(selector, Duration::from_secs(10));
+        self.command("POST", &format!("/element/{id}/click"), Some(&json!({})));
+    }
+
+    /// Types `text` into the first visible element matching `selector` (after clearing it).
+    pub fn type_into(&self, selector: &str, text: &str) {
+        let id = self.find(selector, Duration::from_secs(10));
+        self.command("POST", &format!("/element/{id}/clear"), Some(&json!({})));
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(&json!({"text": text})),
+        );
+    }
+
+    /// Sets the window's size in CSS pixels.
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.command(
+            "POST",
+            "/window/rect",
+            Some(&json!({"width": width, "height": height})),
+        );
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
         let encoded = self.command("GET", "/screenshot", None);

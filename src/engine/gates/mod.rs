@@ -111,6 +111,8 @@ struct Ticket {
     updated: Millis,
     /// Its client is parked on it (only while queued).
     poll: Option<Poll>,
+    /// Who asked for it (free text; empty when nobody said).
+    holder: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -34,6 +34,7 @@ impl Gates {
                 request: p.request,
                 until: p.until,
             }),
+            holder: t.holder.clone(),
         });
         GatesSnapshot {
             last_arrival: self.last_arrival,
@@ -187,6 +188,7 @@ impl Gates {
             expires: t.expires,
             updated: t.updated,
             poll,
+            holder: t.holder,
         };
         future(ticket.due(), clock, &what)?;
         self.move_due(Due::Ticket(id), None, ticket.due());

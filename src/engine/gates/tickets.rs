@@ -19,6 +19,8 @@ pub(in crate::engine) struct TestAndSet {
     pub(in crate::engine) wait: Wait,
     /// The life of a ticket this call creates, after its last call.
     pub(in crate::engine) ttl_ms: u64,
+    /// Who asks, for a ticket this creates.
+    pub(in crate::engine) holder: String,
 }
 
 impl Gates {
@@ -94,6 +96,7 @@ impl Gates {
             expires,
             updated: now,
             poll: None,
+            holder: call.holder.clone(),
         };
         self.move_due(Due::Ticket(id), None, ticket.due());
         self.tickets.insert(id, ticket);

@@ -28,6 +28,8 @@ pub struct GateView {
     pub message_timestamp: Option<Millis>,
     /// The tickets holding and waiting for it, in arrival order (the holder, if any, first).
     pub queue: Vec<Uuid>,
+    /// The holder text of each ticket in `queue`, in the same order (empty when it gave none).
+    pub queue_holders: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -41,6 +43,8 @@ pub struct TicketView {
     pub expires: Option<Millis>,
     /// Its last call (or its creation).
     pub updated: Millis,
+    /// Who asked for it (free text; empty when nobody said).
+    pub holder: String,
 }
 
 impl Gates {
@@ -64,6 +68,7 @@ impl Gates {
             granted: ticket.granted,
             expires: ticket.expires,
             updated: ticket.updated,
+            holder: ticket.holder.clone(),
         })
     }
 
@@ -77,6 +82,7 @@ impl Gates {
                 granted: false,
                 expires: None,
                 updated: 0,
+                holder: String::new(),
             }
         })
     }
@@ -113,6 +119,15 @@ impl Gates {
             message: gate.message.clone(),
             message_timestamp: gate.message_timestamp,
             queue: gate.queue.values().copied().collect(),
+            queue_holders: gate
+                .queue
+                .values()
+                .map(|id| {
+                    self.tickets
+                        .get(id)
+                        .map_or_else(String::new, |t| t.holder.clone())
+                })
+                .collect(),
         }
     }
 }

@@ -47,6 +47,7 @@ pub(super) fn take(gates: &[(&str, &str)], new: u128, queue: bool, wait: Wait) -
         queue,
         wait,
         ticket_ttl_ms: None,
+        holder: format!("ticket {new}"),
     }
 }
 
@@ -59,6 +60,7 @@ pub(super) fn present(gates: &[(&str, &str)], ticket: u128, queue: bool, wait: W
         queue,
         wait,
         ticket_ttl_ms: None,
+        holder: String::new(),
     }
 }
 
@@ -144,6 +146,7 @@ fn a_service_is_created_open_refused_twice_and_deleted() {
             message: String::new(),
             message_timestamp: None,
             queue: vec![],
+            queue_holders: vec![],
         }
     );
     let again = run(&mut engine, 6, create("svc", &["other"]));
@@ -250,6 +253,7 @@ fn test_and_set_takes_all_gates_or_none() {
             granted: true,
             expires: None,
             updated: 10,
+            holder: "ticket 1".into(),
         }
     );
     assert_eq!(engine.ticket(token(1)), Some(t1));

@@ -21,6 +21,7 @@ mod robustness;
 mod slots;
 mod snapshot;
 mod snapshot_garbage;
+mod ticket_holders;
 mod watch;
 
 use uuid::Uuid;

@@ -13,7 +13,9 @@ mod sink;
 use std::sync::Arc;
 
 use super::events_log::EventLog;
+use super::lock_stats::LockStats;
 use super::metrics::Metrics;
+use super::recent::Recent;
 use crate::engine::{Engine, Event, Millis, Reply};
 
 pub use before::Before;
@@ -92,18 +94,37 @@ impl Kind {
 pub struct Observer {
     pub(super) metrics: Arc<Metrics>,
     pub(super) log: Option<EventLog>,
+    /// The last few hundred records, for `GET /events` (kept whatever the log format).
+    pub(super) recent: Arc<Recent>,
+    /// Per-lock waits, for `/metrics`.
+    pub(super) locks: Arc<LockStats>,
 }
 
 impl Default for Observer {
     /// Counts into metrics nobody reads, logs nothing.
     fn default() -> Observer {
-        Observer::new(Arc::new(Metrics::new(None)), None)
+        Observer::new(
+            Arc::new(Metrics::new(None)),
+            None,
+            Arc::default(),
+            Arc::new(LockStats::new(0)),
+        )
     }
 }
 
 impl Observer {
-    pub fn new(metrics: Arc<Metrics>, log: Option<EventLog>) -> Observer {
-        Observer { metrics, log }
+    pub fn new(
+        metrics: Arc<Metrics>,
+        log: Option<EventLog>,
+        recent: Arc<Recent>,
+        locks: Arc<LockStats>,
+    ) -> Observer {
+        Observer {
+            metrics,
+            log,
+            recent,
+            locks,
+        }
     }
 
     /// Called under the engine's lock with a command's outcome; `engine` is the state after it.

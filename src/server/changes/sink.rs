@@ -32,6 +32,11 @@ impl<'a> Sink<'a> {
                 _,
             ) => self.grant(grant, false),
             (Reply::Busy(_), _) => self.count(Kind::LockDenied),
+            (Reply::Queued { position, .. }, Before::Acquire(resource)) => self
+                .observer
+                .locks
+                .history
+                .waiting(resource, *position, self.now),
             (
                 Reply::Released {
                     fence,
@@ -240,15 +245,22 @@ impl<'a> Sink<'a> {
         self.observer.metrics.count(kind);
     }
 
-    /// Counts the change and, when there is a log, builds its record (only then: the lookups and
-    /// copies a record needs cost nothing when nobody reads them).
+    /// Counts the change and builds its record for the recent changes (and the log, when there is
+    /// one); a grant's wait goes to its lock's statistics.
     fn emit(&mut self, kind: Kind, record: impl FnOnce() -> Record) {
         self.count(kind);
-        if let Some(log) = &self.observer.log {
-            let mut record = record();
-            record.kind = kind;
-            record.at = self.now;
-            log.send(record);
+        let mut record = record();
+        record.kind = kind;
+        record.at = self.now;
+        if kind == Kind::Grant {
+            let waited = record.waited_ms.unwrap_or(0);
+            self.observer.locks.waited(&record.resource, waited);
+            let history = &self.observer.locks.history;
+            history.granted(&record.resource, waited, self.now);
         }
+        if let Some(log) = &self.observer.log {
+            log.send(record.clone());
+        }
+        self.observer.recent.push(record);
     }
 }

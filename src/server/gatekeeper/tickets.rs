@@ -89,6 +89,11 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
         },
         Some(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
     };
+    // *Extension*: who asks (`user@host pid`), kept with a ticket this call creates.
+    let holder = match crate::server::slots::holder_text(params.get("holder")) {
+        Ok(h) => h,
+        Err(e) => return Handled::Respond(invalid(&e)),
+    };
     let host = ctx.req.host();
     let op = Op::TestAndSet {
         gates,
@@ -97,6 +102,7 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
         queue,
         wait,
         ticket_ttl_ms: ctx.shared.ticket_ttl.map(|t| t.as_millis() as u64),
+        holder,
     };
     let responder = {
         let host = host.clone();

@@ -341,6 +341,9 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
             Err(_) => calm = false,
         }
         let seen = replica.store.live_servers();
+        if let Ok((_, ids)) = &seen {
+            shared.identity.set_servers(ids.len());
+        }
         // Nor is a slow one: a call that hung while etcd was frozen (or its leader stalled) may come
         // back with success after etcd, thawing, expired every lease, the others' included.
         if started.elapsed() > HEARTBEAT {
