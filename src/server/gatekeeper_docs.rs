@@ -79,14 +79,18 @@ pub fn ticket_doc(ticket: &TicketView, host: &str) -> Value {
         (false, Some(ms)) => json!(ms as f64 / 1000.0),
         _ => json!(0),
     };
-    json!({
+    let mut doc = json!({
         "id": ticket.id.to_string(),
         "expiration_date": expiration,
         "updated": timefmt::gatekeeper(ticket.updated),
         "link": format!("http://{host}/api/tickets/{}", ticket.id),
-        // *Extension*: who holds or waits with it (`user@host pid`), when its client said.
-        "holder": ticket.holder,
-    })
+    });
+    // *Extension*: who holds or waits with it (`user@host pid`), when its client said; absent
+    // otherwise, so a ticket reads exactly as the original's.
+    if !ticket.holder.is_empty() {
+        doc["holder"] = ticket.holder.clone().into();
+    }
+    doc
 }
 
 pub fn ticket_answer(status: &str, ticket: &TicketView, host: &str) -> Response {
