@@ -319,6 +319,11 @@ impl Claim for LockClaim {
     fn acquire(&self) -> Result<LockHeld, Failure> {
         let ttl = self.want.ttl.unwrap_or(RUN_TTL);
         let started = Instant::now();
+        // `--timeout` bounds the whole wait: a stale grant's renewal, and any wait after it.
+        let deadline = match self.want.waiting {
+            lock::Waiting::For(total) => Some(started + total),
+            lock::Waiting::No | lock::Waiting::Forever => None,
+        };
         let mut want = self.want.clone();
         loop {
             let got = lock::acquire_with(&self.ctx, &want, &self.token)?;
@@ -338,20 +343,34 @@ impl Claim for LockClaim {
             }
             // Too little left to start CMD on: renew first. A refusal means the grant was stale
             // (another holder has the lock by now): wait again, never run CMD on it.
-            match held.renew() {
+            let why = match held.renew_until(deadline) {
                 Ok(()) => return Ok(held),
-                Err(Lapse::Lost(why) | Lapse::NotNow(why) | Lapse::RanOut(why, _)) => {
-                    warn!(
-                        "weblock: the grant of {} came with {} of its {} lease left and could not be renewed ({why}); waiting again",
-                        self.want.name,
-                        crate::duration::format(left),
-                        crate::duration::format(ttl)
-                    );
+                Err(Lapse::Lost(why) | Lapse::NotNow(why) | Lapse::RanOut(why, _)) => why,
+            };
+            let grant = format!(
+                "the grant of {} came with {} of its {} lease left and could not be renewed ({why})",
+                self.want.name,
+                crate::duration::format(left),
+                crate::duration::format(ttl)
+            );
+            if let Some(deadline) = deadline {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    // Out of time: give back what that grant may still hold, as a wait that times
+                    // out does.
+                    self.withdraw();
+                    return Err(Failure::new(
+                        exit::TIMED_OUT,
+                        format!(
+                            "timed out after {} waiting for {}: {grant}",
+                            crate::duration::format(started.elapsed()),
+                            self.want.name
+                        ),
+                    ));
                 }
+                want.waiting = lock::Waiting::For(remaining);
             }
-            if let lock::Waiting::For(total) = self.want.waiting {
-                want.waiting = lock::Waiting::For(total.saturating_sub(started.elapsed()));
-            }
+            warn!("weblock: {grant}; waiting again");
         }
     }
 
@@ -392,29 +411,10 @@ pub struct LockHeld {
     lease: Deadline,
 }
 
-impl Held for LockHeld {
-    fn keep(&self) {
-        lock::remember(&self.ctx, &self.name, &self.got);
-        if self.ctx.json {
-            self.ctx.print_json(&self.got.answer);
-        } else {
-            println!("{}", self.got.token);
-        }
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("WEBLOCK_NAME", self.name.clone()),
-            ("WEBLOCK_TOKEN", self.got.token.clone()),
-            ("WEBLOCK_FENCE", self.got.fence.to_string()),
-        ]
-    }
-
-    fn renew_every(&self) -> Option<Duration> {
-        Some((self.ttl / 3).max(Duration::from_millis(100)))
-    }
-
-    fn renew(&mut self) -> Result<(), Lapse> {
+impl LockHeld {
+    /// One renewal, retried until the lease ends or `cap` (the wait's `--timeout`), whichever is
+    /// first.
+    fn renew_until(&mut self, cap: Option<Instant>) -> Result<(), Lapse> {
         let name = &self.name;
         let renewed = Deadline::after(self.ttl);
         // Retrying past the lease's end is pointless: by then the lock is gone anyway.
@@ -423,6 +423,7 @@ impl Held for LockHeld {
         } else {
             self.lease.instant()
         };
+        let retry_until = cap.map_or(retry_until, |cap| retry_until.min(cap));
         let why = match lock::renew_once(
             &self.ctx,
             name,
@@ -455,6 +456,33 @@ impl Held for LockHeld {
                 "cannot renew the lease on {name}: {why}"
             )))
         }
+    }
+}
+
+impl Held for LockHeld {
+    fn keep(&self) {
+        lock::remember(&self.ctx, &self.name, &self.got);
+        if self.ctx.json {
+            self.ctx.print_json(&self.got.answer);
+        } else {
+            println!("{}", self.got.token);
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("WEBLOCK_NAME", self.name.clone()),
+            ("WEBLOCK_TOKEN", self.got.token.clone()),
+            ("WEBLOCK_FENCE", self.got.fence.to_string()),
+        ]
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some((self.ttl / 3).max(Duration::from_millis(100)))
+    }
+
+    fn renew(&mut self) -> Result<(), Lapse> {
+        self.renew_until(None)
     }
 
     fn release(&self) {
