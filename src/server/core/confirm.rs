@@ -70,6 +70,13 @@ fn stale_reason(what: &str) -> String {
     )
 }
 
+/// Why a grant that could not be confirmed is not written.
+fn unconfirmed_reason(why: &str) -> String {
+    format!(
+        "the lock was handed to this request, but this server could not confirm it is still its own ({why}); ask again"
+    )
+}
+
 impl Core {
     /// Renders `delivery` for writing now; a grant only if it is still its client's (see above).
     /// Returns the answers that applying due expiries made due to others.
@@ -149,9 +156,7 @@ impl Core {
             };
             refusal = match (held, unconfirmed) {
                 (Held::Yes, None) => None,
-                (Held::Yes | Held::LeaseOver, Some(why)) => Some(format!(
-                    "the lock was handed to this request, but this server could not confirm it is still its own ({why}); ask again"
-                )),
+                (Held::Yes | Held::LeaseOver, Some(why)) => Some(unconfirmed_reason(&why)),
                 (Held::LeaseOver, None) => Some(stale_reason("its lease ran out")),
                 (Held::No, _) => Some(stale_reason("it was ended")),
             };
@@ -193,11 +198,23 @@ impl Core {
                 (Held::Yes, Ok(_)) if grant.ttl_ms.is_none() => return (Ok(()), Vec::new()),
                 (Held::No, _) => stale_reason("it was ended"),
                 (Held::LeaseOver, _) => stale_reason("its lease ran out"),
-                (Held::Yes, _) => stale_reason("its answer came too late to report its lease"),
+                (Held::Yes, Err(why)) => unconfirmed_reason(&why),
+                (Held::Yes, Ok(_)) => stale_reason("its answer came too late to report its lease"),
             };
             if held != Held::No {
-                // Through the log, like every change; a failure leaves it to its lease.
-                let _ = self.propose(replica, give_back_op(grant.claim), None);
+                // Through the log, like every change: written now, or by the background thread
+                // if etcd cannot take it now (as every give-back is), never just dropped: a grant
+                // without a lease would be held for ever while its client was told it holds
+                // nothing. Giving back twice is harmless: the second cancel finds nothing.
+                let command = crate::engine::Command {
+                    now,
+                    op: give_back_op(grant.claim),
+                };
+                let body = crate::server::replica::Body::Command {
+                    command,
+                    parks: false,
+                };
+                replica.append_now(Some(replica.entry(body)));
             }
             return (Err(verdict), Vec::new());
         }

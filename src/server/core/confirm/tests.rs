@@ -253,3 +253,45 @@ fn a_direct_grant_may_be_late_by_a_quarter_of_its_lease_and_at_most_a_second() {
     assert_eq!(of(Some(60_000)).allowed_lateness(), super::LATE_MS);
     assert_eq!(of(None).allowed_lateness(), super::LATE_MS);
 }
+
+/// With `--store`: a late direct grant that cannot be confirmed (etcd does not answer) is refused,
+/// and its give-back is not lost with the failed write: it goes to the background to be written
+/// again, as every other give-back does. A grant without a lease, refused and never given back,
+/// would be held for ever while its client was told it holds nothing.
+#[test]
+fn a_refused_direct_grant_on_an_unreachable_store_is_still_given_back() {
+    use crate::server::replica::{Body, Job, Origins, Replica, SharedSnapshot};
+    let mut engine = Engine::new();
+    let reply = engine
+        .apply(Command {
+            now: 1_000,
+            op: grab(1, None),
+        })
+        .reply;
+    let request = match &reply {
+        Reply::Granted { grant, .. } => grant.request,
+        other => panic!("client 1 should hold: {other:?}"),
+    };
+    let snapshot = SharedSnapshot {
+        revision: 10,
+        engine: engine.snapshot(),
+        origins: Origins::default().snapshot(),
+    };
+    // An etcd nobody listens at: no catch-up, no write, can succeed.
+    let url = "etcd://127.0.0.1:9/t".parse().expect("a store URL");
+    let (replica, queues) = Replica::new(crate::store::Store::new(url));
+    let core = Core::replicated(snapshot, replica).expect("a core");
+    // Written long after it was answered.
+    let grant = DirectGrant::of(&reply, 1_000).expect("a grant");
+    let (verdict, _) = core.confirm_direct(&grant);
+    let reason = verdict.expect_err("refused: it cannot be confirmed");
+    assert!(reason.contains("confirm"), "{reason}");
+    let given_back = queues.jobs_so_far().into_iter().any(|j| {
+        matches!(&j, Job::Append(e) if matches!(&e.body,
+            Body::Command { command, .. } if command.op == Op::Cancel { request, by: CancelBy::Client }))
+    });
+    assert!(
+        given_back,
+        "its give-back waits in the background to be written again"
+    );
+}
