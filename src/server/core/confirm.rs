@@ -22,7 +22,7 @@
 use crate::engine::{CancelBy, Engine, GateReply, Millis, Op, Reply};
 use crate::timefmt;
 
-use super::{Answer, Claim, Core, Delivery, Inner, Ready};
+use super::{Answer, Claim, Core, Delivery, Inner, Ready, Render};
 
 /// With `--store`: a parked grant whose granting entry was proposed longer ago than this (by the
 /// proposer's clock) may come from a log this server has fallen behind; it catches up first.
@@ -138,7 +138,7 @@ impl Core {
             slot,
             request,
             answer,
-            responder,
+            render,
             mut undo,
             granted_at,
         } = delivery;
@@ -169,9 +169,10 @@ impl Core {
                 }
             }
         }
-        let response = match (refusal, answer) {
-            (Some(reason), _) | (None, Answer::Retry(reason)) => Err(reason),
-            (None, answer) => Ok(responder(&answer, &inner.engine)),
+        let response = match (refusal, answer, render) {
+            (Some(reason), _, _) | (None, Answer::Retry(reason), _) => Err(reason),
+            (None, _, Render::Done(response)) => Ok(response),
+            (None, answer, Render::Later(responder)) => Ok(responder(&answer, &inner.engine)),
         };
         let ready = Ready {
             slot,

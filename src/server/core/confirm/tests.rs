@@ -295,3 +295,65 @@ fn a_refused_direct_grant_on_an_unreachable_store_is_still_given_back() {
         "its give-back waits in the background to be written again"
     );
 }
+
+/// A parked answer that is not a grant shows the state as of the step that made it due, which the
+/// delivery's barrier has put on disk before it is written (`threads::deliver`); never a change made
+/// after that (journaled by another thread, perhaps not yet synced when the answer goes out), which
+/// a crash could take back after the client heard of it. Here a gate watcher, whose answer is the
+/// gate as the engine shows it (as `gatekeeper::watch_gate`'s is): woken by the gate opening with
+/// message "deploy 1", it must not report the closing and message that came after.
+#[test]
+fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
+    use crate::engine::{GateReply, GateState};
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c = conn(5);
+    let set = |state, message: &str| Op::SetGate {
+        service: "s".to_string(),
+        environment: "prod".to_string(),
+        state: Some(state),
+        message: Some(message.to_string()),
+    };
+    let create = Op::CreateService {
+        service: "s".to_string(),
+        group: "g".to_string(),
+        environments: vec!["prod".to_string()],
+    };
+    run(&core, &mut inner, 1_000, create);
+    run(&core, &mut inner, 1_000, set(GateState::Closed, "frozen"));
+    let watch = Op::WatchGate {
+        service: "s".to_string(),
+        environment: "prod".to_string(),
+        wait: Wait::Until(60_000),
+    };
+    let request = match run(&core, &mut inner, 1_001, watch).0 {
+        Reply::Gate(GateReply::Watching { request }) => request,
+        other => panic!("the watcher should wait: {other:?}"),
+    };
+    let watcher = Parked {
+        slot: c.slot.clone(),
+        responder: Box::new(|_: &Answer, engine: &Engine| {
+            let gate = engine
+                .service("s")
+                .and_then(|s| s.environments.get("prod").cloned());
+            let doc = gate.map_or(
+                serde_json::Value::Null,
+                |g| serde_json::json!({"open": g.state == GateState::Open, "message": g.message}),
+            );
+            Response::json(200, &doc)
+        }),
+    };
+    inner.parked.insert(request, watcher);
+    let (_, mut due) = run(&core, &mut inner, 2_000, set(GateState::Open, "deploy 1"));
+    assert_eq!(due.len(), 1, "the watcher's answer is due");
+    // Its batch's barrier has passed; then another client closes the gate again.
+    run(&core, &mut inner, 2_001, set(GateState::Closed, "incident"));
+    let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_002, None);
+    let body: serde_json::Value =
+        serde_json::from_slice(&ready.response.expect("written").body).expect("JSON");
+    assert_eq!(
+        body,
+        serde_json::json!({"open": true, "message": "deploy 1"}),
+        "the gate as it was when the watcher's answer became due"
+    );
+}
