@@ -214,3 +214,51 @@ fn the_timeout_holds_when_a_stale_grant_cannot_be_renewed() {
         "what the stale grant may still hold is given back: {paths:?}"
     );
 }
+
+/// A command that ends while its lock's renewal goes unanswered (the server fails it: 503, retried)
+/// is not outlived by weblock until the lease's end: the renewal is given up when the command ends,
+/// the lock is released, and weblock exits with the command's code. (It used to wait for the renewal
+/// to run out at the lease's end, with a second Ctrl-C ignored meanwhile.)
+#[test]
+fn weblock_does_not_wait_out_a_failing_renewal_after_its_command_ended() {
+    let sb = Sandbox::new("lease-renewal-ends");
+    let (url, seen) = script(|path, _| {
+        match path {
+        "/grab" => (
+            "200 OK",
+            r#"{"status":"ok","id":"L","token":"t","fence":7,"holder":"h","ttl":9,"expires":"2026-01-01T00:00:00.000Z","ttl_left":8.999}"#.to_string(),
+        ),
+        "/renew" => (
+            "503 Service Unavailable",
+            r#"{"status":"fail","reason":"cannot confirm now"}"#.to_string(),
+        ),
+        _ => ("200 OK", r#"{"status":"ok"}"#.to_string()),
+    }
+    });
+    let mut cmd = weblock_at(&url, &sb.user("alice"));
+    // Renewals are due every 3 s; the command ends during the first, 6 s before the lease does.
+    cmd.args([
+        "wait-grab",
+        "L",
+        "--ttl",
+        "9s",
+        "--",
+        "sh",
+        "-c",
+        "sleep 3.5; exit 4",
+    ]);
+    let started = std::time::Instant::now();
+    let outcome = sb.run(cmd);
+    let took = started.elapsed();
+    outcome.expect_code(4);
+    assert!(
+        took < std::time::Duration::from_millis(6_500),
+        "weblock ended soon after its command (3.5 s), not at the lease's end (9 s): {took:?} {outcome}"
+    );
+    let paths = paths_of(&seen);
+    assert_eq!(
+        paths.last().map(String::as_str),
+        Some("/release"),
+        "{paths:?}"
+    );
+}

@@ -399,6 +399,9 @@ fn needs_fresh_lease(left: Duration, ttl: Duration) -> bool {
     left < MIN_LEASE_LEFT || left.as_secs_f64() < ttl.as_secs_f64() * 2.0 / 3.0
 }
 
+/// How long the renewer retries a failing renewal before it looks whether the command has ended.
+const RENEW_STEP: Duration = Duration::from_secs(1);
+
 /// Below this much lease, CMD is not started before a renewal.
 const MIN_LEASE_LEFT: Duration = Duration::from_secs(1);
 
@@ -412,23 +415,35 @@ pub struct LockHeld {
 }
 
 impl LockHeld {
-    /// One renewal, retried until the lease ends or `cap` (the wait's `--timeout`), whichever is
-    /// first.
-    fn renew_until(&mut self, cap: Option<Instant>) -> Result<(), Lapse> {
-        let name = &self.name;
-        let renewed = Deadline::after(self.ttl);
-        // Retrying past the lease's end is pointless: by then the lock is gone anyway.
-        let retry_until = if self.lease.passed() {
+    /// When the lease ends, for retries: now if it has ended (retrying past the lease's end is
+    /// pointless: by then the lock is gone anyway).
+    fn lease_end(&self) -> Instant {
+        if self.lease.passed() {
             Instant::now()
         } else {
             self.lease.instant()
-        };
-        let retry_until = cap.map_or(retry_until, |cap| retry_until.min(cap));
-        let why = match lock::renew_once(
+        }
+    }
+
+    /// One renewal, retried until the lease ends or `cap`, whichever is first; no try outlasts
+    /// that by more than a moment.
+    fn renew_until(&mut self, cap: Option<Instant>) -> Result<(), Lapse> {
+        let end = self.lease_end();
+        let deadline = cap.map_or(end, |cap| end.min(cap));
+        self.renew_within(deadline, deadline)
+    }
+
+    /// One renewal: no try outlasts `deadline` by more than a moment, and none starts after
+    /// `retry_until`.
+    fn renew_within(&mut self, deadline: Instant, retry_until: Instant) -> Result<(), Lapse> {
+        let name = &self.name;
+        let renewed = Deadline::after(self.ttl);
+        let why = match lock::renew_try(
             &self.ctx,
             name,
             &self.got.token,
             Some(self.ttl),
+            deadline,
             retry_until,
         ) {
             Ok(answer) if answer.status == 200 => {
@@ -482,7 +497,11 @@ impl Held for LockHeld {
     }
 
     fn renew(&mut self) -> Result<(), Lapse> {
-        self.renew_until(None)
+        // Failed tries are retried for a step at a time, not until the lease's end: between two
+        // steps the renewer sees whether the command has ended, and weblock is not kept waiting
+        // for a renewal nobody needs any more (a second Ctrl-C ignored meanwhile).
+        let end = self.lease_end();
+        self.renew_within(end, (Instant::now() + RENEW_STEP).min(end))
     }
 
     fn release(&self) {
