@@ -17,8 +17,9 @@
 //!   what is left at the moment of writing.
 //!
 //! An answer written by the worker that made the grant (no parking) is confirmed the same way, but
-//! only when it comes late: its lease was reported when it was rendered, so it is written only while
-//! that report is still nearly true.
+//! only when it comes late, or past its lease (with `--store` the reply comes back only once its
+//! entry is applied): its lease was reported when it was rendered, so it is written only while that
+//! report is still nearly true.
 use crate::engine::{CancelBy, Engine, GateReply, Millis, Op, Reply};
 use crate::timefmt;
 
@@ -40,20 +41,25 @@ pub struct DirectGrant {
     /// When its reply came back from the engine (wall clock).
     answered_at: Millis,
     ttl_ms: Option<u64>,
+    /// When its lease ends (by the clock of the step that made it).
+    expires: Option<Millis>,
 }
 
 impl DirectGrant {
     /// The grant in `reply`, if it is one, answered at `now`.
     pub fn of(reply: &Reply, now: Millis) -> Option<DirectGrant> {
-        let (claim, ttl_ms) = match reply {
-            Reply::Granted { grant, .. } => (Claim::Request(grant.request), grant.ttl_ms),
-            Reply::Gate(GateReply::Ok(ticket)) => (Claim::Ticket(ticket.id), None),
+        let (claim, ttl_ms, expires) = match reply {
+            Reply::Granted { grant, .. } => {
+                (Claim::Request(grant.request), grant.ttl_ms, grant.expires)
+            }
+            Reply::Gate(GateReply::Ok(ticket)) => (Claim::Ticket(ticket.id), None, None),
             _ => return None,
         };
         Some(DirectGrant {
             claim,
             answered_at: now,
             ttl_ms,
+            expires,
         })
     }
 
@@ -188,8 +194,11 @@ impl Core {
     /// grant still held is given back; the answers that made due are returned either way.
     pub fn confirm_direct(&self, grant: &DirectGrant) -> (Result<(), String>, Vec<Delivery>) {
         let now = timefmt::now_ms();
-        // The common case costs nothing: written in time, the grant is as it was reported.
-        if now.saturating_sub(grant.answered_at) <= grant.allowed_lateness() {
+        // The common case costs nothing: written in time, the grant is as it was reported. Not if
+        // its lease is over, however soon its answer comes: with `--store` the reply comes back
+        // only once its entry is applied, which may be after the lease (counted from the proposal).
+        let in_time = now.saturating_sub(grant.answered_at) <= grant.allowed_lateness();
+        if in_time && grant.expires.is_none_or(|t| now < t) {
             return (Ok(()), Vec::new());
         }
         if let Some(replica) = &self.replica {

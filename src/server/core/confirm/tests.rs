@@ -357,3 +357,34 @@ fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
         "the gate as it was when the watcher's answer became due"
     );
 }
+
+/// With `--store` a worker's own grant comes back from the log only once its entry is applied,
+/// which may take seconds (a slow etcd): its lease, counted from the proposal, may be over by then.
+/// Answered at once, it is not late, yet it is no longer its client's: it is confirmed like a late
+/// one, and refused.
+#[test]
+fn a_direct_grant_whose_lease_is_over_when_written_is_refused_however_soon() {
+    use crate::server::replica::{Origins, Replica, SharedSnapshot};
+    let now = crate::timefmt::now_ms();
+    let proposed = now - 3_000;
+    let mut engine = Engine::new();
+    let reply = engine
+        .apply(Command {
+            now: proposed,
+            op: grab(1, Some(1_000)),
+        })
+        .reply;
+    let snapshot = SharedSnapshot {
+        revision: 10,
+        engine: engine.snapshot(),
+        origins: Origins::default().snapshot(),
+    };
+    let url = "etcd://127.0.0.1:9/t".parse().expect("a store URL");
+    let (replica, _queues) = Replica::new(crate::store::Store::new(url));
+    let core = Core::replicated(snapshot, replica).expect("a core");
+    // The reply came back just now, 2 s after its lease ran out.
+    let grant = DirectGrant::of(&reply, now).expect("a grant");
+    let (verdict, _) = core.confirm_direct(&grant);
+    let reason = verdict.expect_err("not written: its lease is over");
+    assert!(reason.contains("lease ran out"), "{reason}");
+}
