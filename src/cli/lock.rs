@@ -348,6 +348,19 @@ pub fn renew_once(
     ttl: Option<Duration>,
     deadline: Instant,
 ) -> Result<Answer, Failure> {
+    renew_try(ctx, name, token, ttl, deadline, deadline)
+}
+
+/// `renew_once`, with no new try started after `retry_until` (at most `deadline`): a try already
+/// under way may still take until `deadline` (plus a moment), as it would in `renew_once`.
+pub fn renew_try(
+    ctx: &Ctx,
+    name: &str,
+    token: &str,
+    ttl: Option<Duration>,
+    deadline: Instant,
+    retry_until: Instant,
+) -> Result<Answer, Failure> {
     let mut form = vec![("id", name.to_string()), ("token", token.to_string())];
     if let Some(ttl) = ttl {
         form.push(("ttl", format!("{:.3}", ttl.as_secs_f64())));
@@ -357,13 +370,16 @@ pub fn renew_once(
     let per_call = deadline
         .saturating_duration_since(Instant::now())
         .clamp(RENEW_CALL_MIN, CALL_SLACK);
+    let retry_until = retry_until.min(deadline);
+    // A try started before `retry_until` may run until `deadline` and a moment, as in `renew_once`.
+    let past = deadline.saturating_duration_since(retry_until) + RENEW_CALL_MIN;
     ctx.send_timed(
         "POST",
         "/renew",
         &[],
         Body::Form(&form),
-        (per_call, RENEW_CALL_MIN),
-        deadline,
+        (per_call, past),
+        retry_until,
     )
 }
 

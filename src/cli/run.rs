@@ -319,6 +319,11 @@ impl Claim for LockClaim {
     fn acquire(&self) -> Result<LockHeld, Failure> {
         let ttl = self.want.ttl.unwrap_or(RUN_TTL);
         let started = Instant::now();
+        // `--timeout` bounds the whole wait: a stale grant's renewal, and any wait after it.
+        let deadline = match self.want.waiting {
+            lock::Waiting::For(total) => Some(started + total),
+            lock::Waiting::No | lock::Waiting::Forever => None,
+        };
         let mut want = self.want.clone();
         loop {
             let got = lock::acquire_with(&self.ctx, &want, &self.token)?;
@@ -338,20 +343,34 @@ impl Claim for LockClaim {
             }
             // Too little left to start CMD on: renew first. A refusal means the grant was stale
             // (another holder has the lock by now): wait again, never run CMD on it.
-            match held.renew() {
+            let why = match held.renew_until(deadline) {
                 Ok(()) => return Ok(held),
-                Err(Lapse::Lost(why) | Lapse::NotNow(why) | Lapse::RanOut(why, _)) => {
-                    warn!(
-                        "weblock: the grant of {} came with {} of its {} lease left and could not be renewed ({why}); waiting again",
-                        self.want.name,
-                        crate::duration::format(left),
-                        crate::duration::format(ttl)
-                    );
+                Err(Lapse::Lost(why) | Lapse::NotNow(why) | Lapse::RanOut(why, _)) => why,
+            };
+            let grant = format!(
+                "the grant of {} came with {} of its {} lease left and could not be renewed ({why})",
+                self.want.name,
+                crate::duration::format(left),
+                crate::duration::format(ttl)
+            );
+            if let Some(deadline) = deadline {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    // Out of time: give back what that grant may still hold, as a wait that times
+                    // out does.
+                    self.withdraw();
+                    return Err(Failure::new(
+                        exit::TIMED_OUT,
+                        format!(
+                            "timed out after {} waiting for {}: {grant}",
+                            crate::duration::format(started.elapsed()),
+                            self.want.name
+                        ),
+                    ));
                 }
+                want.waiting = lock::Waiting::For(remaining);
             }
-            if let lock::Waiting::For(total) = self.want.waiting {
-                want.waiting = lock::Waiting::For(total.saturating_sub(started.elapsed()));
-            }
+            warn!("weblock: {grant}; waiting again");
         }
     }
 
@@ -380,6 +399,9 @@ fn needs_fresh_lease(left: Duration, ttl: Duration) -> bool {
     left < MIN_LEASE_LEFT || left.as_secs_f64() < ttl.as_secs_f64() * 2.0 / 3.0
 }
 
+/// How long the renewer retries a failing renewal before it looks whether the command has ended.
+const RENEW_STEP: Duration = Duration::from_secs(1);
+
 /// Below this much lease, CMD is not started before a renewal.
 const MIN_LEASE_LEFT: Duration = Duration::from_secs(1);
 
@@ -392,42 +414,36 @@ pub struct LockHeld {
     lease: Deadline,
 }
 
-impl Held for LockHeld {
-    fn keep(&self) {
-        lock::remember(&self.ctx, &self.name, &self.got);
-        if self.ctx.json {
-            self.ctx.print_json(&self.got.answer);
-        } else {
-            println!("{}", self.got.token);
-        }
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("WEBLOCK_NAME", self.name.clone()),
-            ("WEBLOCK_TOKEN", self.got.token.clone()),
-            ("WEBLOCK_FENCE", self.got.fence.to_string()),
-        ]
-    }
-
-    fn renew_every(&self) -> Option<Duration> {
-        Some((self.ttl / 3).max(Duration::from_millis(100)))
-    }
-
-    fn renew(&mut self) -> Result<(), Lapse> {
-        let name = &self.name;
-        let renewed = Deadline::after(self.ttl);
-        // Retrying past the lease's end is pointless: by then the lock is gone anyway.
-        let retry_until = if self.lease.passed() {
+impl LockHeld {
+    /// When the lease ends, for retries: now if it has ended (retrying past the lease's end is
+    /// pointless: by then the lock is gone anyway).
+    fn lease_end(&self) -> Instant {
+        if self.lease.passed() {
             Instant::now()
         } else {
             self.lease.instant()
-        };
-        let why = match lock::renew_once(
+        }
+    }
+
+    /// One renewal, retried until the lease ends or `cap`, whichever is first; no try outlasts
+    /// that by more than a moment.
+    fn renew_until(&mut self, cap: Option<Instant>) -> Result<(), Lapse> {
+        let end = self.lease_end();
+        let deadline = cap.map_or(end, |cap| end.min(cap));
+        self.renew_within(deadline, deadline)
+    }
+
+    /// One renewal: no try outlasts `deadline` by more than a moment, and none starts after
+    /// `retry_until`.
+    fn renew_within(&mut self, deadline: Instant, retry_until: Instant) -> Result<(), Lapse> {
+        let name = &self.name;
+        let renewed = Deadline::after(self.ttl);
+        let why = match lock::renew_try(
             &self.ctx,
             name,
             &self.got.token,
             Some(self.ttl),
+            deadline,
             retry_until,
         ) {
             Ok(answer) if answer.status == 200 => {
@@ -455,6 +471,37 @@ impl Held for LockHeld {
                 "cannot renew the lease on {name}: {why}"
             )))
         }
+    }
+}
+
+impl Held for LockHeld {
+    fn keep(&self) {
+        lock::remember(&self.ctx, &self.name, &self.got);
+        if self.ctx.json {
+            self.ctx.print_json(&self.got.answer);
+        } else {
+            println!("{}", self.got.token);
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("WEBLOCK_NAME", self.name.clone()),
+            ("WEBLOCK_TOKEN", self.got.token.clone()),
+            ("WEBLOCK_FENCE", self.got.fence.to_string()),
+        ]
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some((self.ttl / 3).max(Duration::from_millis(100)))
+    }
+
+    fn renew(&mut self) -> Result<(), Lapse> {
+        // Failed tries are retried for a step at a time, not until the lease's end: between two
+        // steps the renewer sees whether the command has ended, and weblock is not kept waiting
+        // for a renewal nobody needs any more (a second Ctrl-C ignored meanwhile).
+        let end = self.lease_end();
+        self.renew_within(end, (Instant::now() + RENEW_STEP).min(end))
     }
 
     fn release(&self) {

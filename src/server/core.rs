@@ -83,18 +83,29 @@ pub enum Answer {
     GateWatchEnded,
 }
 
-/// An answer due to a parked connection. Its response is rendered only when it is about to be
-/// written (`Core::confirm`): a grant is written only if it is still its client's then.
+/// An answer due to a parked connection. A grant's response is rendered only when it is about to
+/// be written (`Core::confirm`): it is written only if it is still its client's then, with the lease
+/// left then. Any other answer is rendered when it becomes due, under the engine lock of the step that
+/// made it due: it shows that step's state, which the delivery's barrier puts on disk before it is
+/// written, never a later change (another thread's, perhaps not synced yet when it is written).
 pub struct Delivery {
     pub slot: Arc<Slot>,
     pub request: RequestId,
     answer: Answer,
-    responder: Responder,
+    render: Render,
     /// What to undo if the client turns out to be gone when the answer is written: a grant it will
     /// never know of is given back — unless a retry collected it meanwhile (see `Core::undo`).
     pub undo: Option<(Claim, Op)>,
     /// For a lock handed over: when, so the hand-over latency can be measured once it is written.
     pub granted_at: Option<Instant>,
+}
+
+/// How a delivery's response is made (see `Delivery`).
+enum Render {
+    /// Rendered when it became due (not a grant).
+    Done(Response),
+    /// A grant's, rendered when it is written.
+    Later(Responder),
 }
 
 /// A delivery confirmed for writing (`Core::confirm`).

@@ -17,12 +17,13 @@
 //!   what is left at the moment of writing.
 //!
 //! An answer written by the worker that made the grant (no parking) is confirmed the same way, but
-//! only when it comes late: its lease was reported when it was rendered, so it is written only while
-//! that report is still nearly true.
+//! only when it comes late, or past its lease (with `--store` the reply comes back only once its
+//! entry is applied): its lease was reported when it was rendered, so it is written only while that
+//! report is still nearly true.
 use crate::engine::{CancelBy, Engine, GateReply, Millis, Op, Reply};
 use crate::timefmt;
 
-use super::{Answer, Claim, Core, Delivery, Inner, Ready};
+use super::{Answer, Claim, Core, Delivery, Inner, Ready, Render};
 
 /// With `--store`: a parked grant whose granting entry was proposed longer ago than this (by the
 /// proposer's clock) may come from a log this server has fallen behind; it catches up first.
@@ -40,20 +41,25 @@ pub struct DirectGrant {
     /// When its reply came back from the engine (wall clock).
     answered_at: Millis,
     ttl_ms: Option<u64>,
+    /// When its lease ends (by the clock of the step that made it).
+    expires: Option<Millis>,
 }
 
 impl DirectGrant {
     /// The grant in `reply`, if it is one, answered at `now`.
     pub fn of(reply: &Reply, now: Millis) -> Option<DirectGrant> {
-        let (claim, ttl_ms) = match reply {
-            Reply::Granted { grant, .. } => (Claim::Request(grant.request), grant.ttl_ms),
-            Reply::Gate(GateReply::Ok(ticket)) => (Claim::Ticket(ticket.id), None),
+        let (claim, ttl_ms, expires) = match reply {
+            Reply::Granted { grant, .. } => {
+                (Claim::Request(grant.request), grant.ttl_ms, grant.expires)
+            }
+            Reply::Gate(GateReply::Ok(ticket)) => (Claim::Ticket(ticket.id), None, None),
             _ => return None,
         };
         Some(DirectGrant {
             claim,
             answered_at: now,
             ttl_ms,
+            expires,
         })
     }
 
@@ -67,6 +73,13 @@ impl DirectGrant {
 fn stale_reason(what: &str) -> String {
     format!(
         "the lock was handed to this request, but {what} before the answer could be written (this server was paused or overloaded); this request holds nothing now: ask again"
+    )
+}
+
+/// Why a grant that could not be confirmed is not written.
+fn unconfirmed_reason(why: &str) -> String {
+    format!(
+        "the lock was handed to this request, but this server could not confirm it is still its own ({why}); ask again"
     )
 }
 
@@ -131,7 +144,7 @@ impl Core {
             slot,
             request,
             answer,
-            responder,
+            render,
             mut undo,
             granted_at,
         } = delivery;
@@ -149,9 +162,7 @@ impl Core {
             };
             refusal = match (held, unconfirmed) {
                 (Held::Yes, None) => None,
-                (Held::Yes | Held::LeaseOver, Some(why)) => Some(format!(
-                    "the lock was handed to this request, but this server could not confirm it is still its own ({why}); ask again"
-                )),
+                (Held::Yes | Held::LeaseOver, Some(why)) => Some(unconfirmed_reason(&why)),
                 (Held::LeaseOver, None) => Some(stale_reason("its lease ran out")),
                 (Held::No, _) => Some(stale_reason("it was ended")),
             };
@@ -164,9 +175,10 @@ impl Core {
                 }
             }
         }
-        let response = match (refusal, answer) {
-            (Some(reason), _) | (None, Answer::Retry(reason)) => Err(reason),
-            (None, answer) => Ok(responder(&answer, &inner.engine)),
+        let response = match (refusal, answer, render) {
+            (Some(reason), _, _) | (None, Answer::Retry(reason), _) => Err(reason),
+            (None, _, Render::Done(response)) => Ok(response),
+            (None, answer, Render::Later(responder)) => Ok(responder(&answer, &inner.engine)),
         };
         let ready = Ready {
             slot,
@@ -182,8 +194,11 @@ impl Core {
     /// grant still held is given back; the answers that made due are returned either way.
     pub fn confirm_direct(&self, grant: &DirectGrant) -> (Result<(), String>, Vec<Delivery>) {
         let now = timefmt::now_ms();
-        // The common case costs nothing: written in time, the grant is as it was reported.
-        if now.saturating_sub(grant.answered_at) <= grant.allowed_lateness() {
+        // The common case costs nothing: written in time, the grant is as it was reported. Not if
+        // its lease is over, however soon its answer comes: with `--store` the reply comes back
+        // only once its entry is applied, which may be after the lease (counted from the proposal).
+        let in_time = now.saturating_sub(grant.answered_at) <= grant.allowed_lateness();
+        if in_time && grant.expires.is_none_or(|t| now < t) {
             return (Ok(()), Vec::new());
         }
         if let Some(replica) = &self.replica {
@@ -193,11 +208,23 @@ impl Core {
                 (Held::Yes, Ok(_)) if grant.ttl_ms.is_none() => return (Ok(()), Vec::new()),
                 (Held::No, _) => stale_reason("it was ended"),
                 (Held::LeaseOver, _) => stale_reason("its lease ran out"),
-                (Held::Yes, _) => stale_reason("its answer came too late to report its lease"),
+                (Held::Yes, Err(why)) => unconfirmed_reason(&why),
+                (Held::Yes, Ok(_)) => stale_reason("its answer came too late to report its lease"),
             };
             if held != Held::No {
-                // Through the log, like every change; a failure leaves it to its lease.
-                let _ = self.propose(replica, give_back_op(grant.claim), None);
+                // Through the log, like every change: written now, or by the background thread
+                // if etcd cannot take it now (as every give-back is), never just dropped: a grant
+                // without a lease would be held for ever while its client was told it holds
+                // nothing. Giving back twice is harmless: the second cancel finds nothing.
+                let command = crate::engine::Command {
+                    now,
+                    op: give_back_op(grant.claim),
+                };
+                let body = crate::server::replica::Body::Command {
+                    command,
+                    parks: false,
+                };
+                replica.append_now(Some(replica.entry(body)));
             }
             return (Err(verdict), Vec::new());
         }

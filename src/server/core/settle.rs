@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::engine::{CancelBy, Command, Event, Millis, Op, RequestId};
 
-use super::{Answer, Claim, Core, Delivery, Inner};
+use super::{Answer, Claim, Core, Delivery, Inner, Render};
 
 impl Core {
     /// Events to answers (see above). The commands it applies itself (giving back a grant whose client
@@ -99,11 +99,18 @@ pub(super) fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> O
         inner.unclaimed.insert(*claim);
     }
     let granted_at = matches!(answer, Answer::Granted(_)).then(Instant::now);
+    // A grant is rendered when it is written (`Core::confirm`); anything else now, from the state
+    // this step left (see `Delivery`). A `Retry` is answered with its reason, never rendered.
+    let render = if undo.is_some() || matches!(answer, Answer::Retry(_)) {
+        Render::Later(parked.responder)
+    } else {
+        Render::Done((parked.responder)(&answer, &inner.engine))
+    };
     Some(Delivery {
         slot: parked.slot,
         request,
         answer,
-        responder: parked.responder,
+        render,
         undo,
         granted_at,
     })

@@ -253,3 +253,138 @@ fn a_direct_grant_may_be_late_by_a_quarter_of_its_lease_and_at_most_a_second() {
     assert_eq!(of(Some(60_000)).allowed_lateness(), super::LATE_MS);
     assert_eq!(of(None).allowed_lateness(), super::LATE_MS);
 }
+
+/// With `--store`: a late direct grant that cannot be confirmed (etcd does not answer) is refused,
+/// and its give-back is not lost with the failed write: it goes to the background to be written
+/// again, as every other give-back does. A grant without a lease, refused and never given back,
+/// would be held for ever while its client was told it holds nothing.
+#[test]
+fn a_refused_direct_grant_on_an_unreachable_store_is_still_given_back() {
+    use crate::server::replica::{Body, Job, Origins, Replica, SharedSnapshot};
+    let mut engine = Engine::new();
+    let reply = engine
+        .apply(Command {
+            now: 1_000,
+            op: grab(1, None),
+        })
+        .reply;
+    let request = match &reply {
+        Reply::Granted { grant, .. } => grant.request,
+        other => panic!("client 1 should hold: {other:?}"),
+    };
+    let snapshot = SharedSnapshot {
+        revision: 10,
+        engine: engine.snapshot(),
+        origins: Origins::default().snapshot(),
+    };
+    // An etcd nobody listens at: no catch-up, no write, can succeed.
+    let url = "etcd://127.0.0.1:9/t".parse().expect("a store URL");
+    let (replica, queues) = Replica::new(crate::store::Store::new(url));
+    let core = Core::replicated(snapshot, replica).expect("a core");
+    // Written long after it was answered.
+    let grant = DirectGrant::of(&reply, 1_000).expect("a grant");
+    let (verdict, _) = core.confirm_direct(&grant);
+    let reason = verdict.expect_err("refused: it cannot be confirmed");
+    assert!(reason.contains("confirm"), "{reason}");
+    let given_back = queues.jobs_so_far().into_iter().any(|j| {
+        matches!(&j, Job::Append(e) if matches!(&e.body,
+            Body::Command { command, .. } if command.op == Op::Cancel { request, by: CancelBy::Client }))
+    });
+    assert!(
+        given_back,
+        "its give-back waits in the background to be written again"
+    );
+}
+
+/// A parked answer that is not a grant shows the state as of the step that made it due, which the
+/// delivery's barrier has put on disk before it is written (`threads::deliver`); never a change made
+/// after that (journaled by another thread, perhaps not yet synced when the answer goes out), which
+/// a crash could take back after the client heard of it. Here a gate watcher, whose answer is the
+/// gate as the engine shows it (as `gatekeeper::watch_gate`'s is): woken by the gate opening with
+/// message "deploy 1", it must not report the closing and message that came after.
+#[test]
+fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
+    use crate::engine::{GateReply, GateState};
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c = conn(5);
+    let set = |state, message: &str| Op::SetGate {
+        service: "s".to_string(),
+        environment: "prod".to_string(),
+        state: Some(state),
+        message: Some(message.to_string()),
+    };
+    let create = Op::CreateService {
+        service: "s".to_string(),
+        group: "g".to_string(),
+        environments: vec!["prod".to_string()],
+    };
+    run(&core, &mut inner, 1_000, create);
+    run(&core, &mut inner, 1_000, set(GateState::Closed, "frozen"));
+    let watch = Op::WatchGate {
+        service: "s".to_string(),
+        environment: "prod".to_string(),
+        wait: Wait::Until(60_000),
+    };
+    let request = match run(&core, &mut inner, 1_001, watch).0 {
+        Reply::Gate(GateReply::Watching { request }) => request,
+        other => panic!("the watcher should wait: {other:?}"),
+    };
+    let watcher = Parked {
+        slot: c.slot.clone(),
+        responder: Box::new(|_: &Answer, engine: &Engine| {
+            let gate = engine
+                .service("s")
+                .and_then(|s| s.environments.get("prod").cloned());
+            let doc = gate.map_or(
+                serde_json::Value::Null,
+                |g| serde_json::json!({"open": g.state == GateState::Open, "message": g.message}),
+            );
+            Response::json(200, &doc)
+        }),
+    };
+    inner.parked.insert(request, watcher);
+    let (_, mut due) = run(&core, &mut inner, 2_000, set(GateState::Open, "deploy 1"));
+    assert_eq!(due.len(), 1, "the watcher's answer is due");
+    // Its batch's barrier has passed; then another client closes the gate again.
+    run(&core, &mut inner, 2_001, set(GateState::Closed, "incident"));
+    let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_002, None);
+    let body: serde_json::Value =
+        serde_json::from_slice(&ready.response.expect("written").body).expect("JSON");
+    assert_eq!(
+        body,
+        serde_json::json!({"open": true, "message": "deploy 1"}),
+        "the gate as it was when the watcher's answer became due"
+    );
+}
+
+/// With `--store` a worker's own grant comes back from the log only once its entry is applied,
+/// which may take seconds (a slow etcd): its lease, counted from the proposal, may be over by then.
+/// Answered at once, it is not late, yet it is no longer its client's: it is confirmed like a late
+/// one, and refused.
+#[test]
+fn a_direct_grant_whose_lease_is_over_when_written_is_refused_however_soon() {
+    use crate::server::replica::{Origins, Replica, SharedSnapshot};
+    let now = crate::timefmt::now_ms();
+    let proposed = now - 3_000;
+    let mut engine = Engine::new();
+    let reply = engine
+        .apply(Command {
+            now: proposed,
+            op: grab(1, Some(1_000)),
+        })
+        .reply;
+    let snapshot = SharedSnapshot {
+        revision: 10,
+        engine: engine.snapshot(),
+        origins: Origins::default().snapshot(),
+    };
+    let url = "etcd://127.0.0.1:9/t".parse().expect("a store URL");
+    let (replica, _queues) = Replica::new(crate::store::Store::new(url));
+    let core = Core::replicated(snapshot, replica).expect("a core");
+    // The reply came back just now, 2 s after its lease ran out.
+    let grant = DirectGrant::of(&reply, now).expect("a grant");
+    let (verdict, _) = core.confirm_direct(&grant);
+    let reason = verdict.expect_err("not written: its lease is over");
+    assert!(reason.contains("lease ran out"), "{reason}");
+}
