@@ -52,7 +52,7 @@ fn expect_worker_ok(worker: &mut Proc, within: Duration) {
     outcome.expect_code(0);
     for line in outcome.stderr.lines() {
         assert!(
-            line.starts_with("weblock: could not release L")
+            line.starts_with("weblock: L was no longer held by this command")
                 || line.contains("could not be renewed")
                 || line.contains("ask again"),
             "unexpected stderr from a worker: {line:?} in {outcome}"

@@ -505,11 +505,18 @@ impl Held for LockHeld {
     }
 
     fn release(&self) {
-        if let Err(failure) = lock::release_token(&self.ctx, &self.name, &self.got.token) {
-            warn!(
+        match lock::release_token(&self.ctx, &self.name, &self.got.token) {
+            Ok(()) => {}
+            // Not ours any more: its lease ran out while the server could not be reached (or was
+            // paused), or an administrator ended it. Nothing is left to free.
+            Err(failure) if failure.code == exit::NO => warn!(
+                "weblock: {} was no longer held by this command when it ended ({}); nothing to release",
+                self.name, failure.message
+            ),
+            Err(failure) => warn!(
                 "weblock: could not release {}: {}; its lease will free it",
                 self.name, failure.message
-            );
+            ),
         }
     }
 }
