@@ -41,7 +41,7 @@ mod metrics;
 mod pause;
 mod real_clients;
 mod regressions;
-mod review2;
 mod request_queue;
+mod review2;
 mod slots;
 mod webmutex;

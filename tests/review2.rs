@@ -18,8 +18,7 @@ fn the_dashboard_refuses_to_be_framed_by_another_site() {
         assert_eq!(r.status, 200, "{path}: {r}");
         let csp = r.header("Content-Security-Policy").unwrap_or("");
         assert!(
-            csp.split(';')
-                .any(|d| d.trim() == "frame-ancestors 'none'"),
+            csp.split(';').any(|d| d.trim() == "frame-ancestors 'none'"),
             "{path}: the page may be framed (CSP {csp:?})"
         );
         assert_eq!(
@@ -44,7 +43,9 @@ fn events_since_a_seq_this_server_never_gave_are_not_silence() {
     assert_eq!(now["events"].as_array().map(Vec::len), Some(2), "{now}");
 
     // A seq from before a restart: far beyond anything this server numbered.
-    let stale = server.get(&format!("/events?since={}", next + 1_000)).json();
+    let stale = server
+        .get(&format!("/events?since={}", next + 1_000))
+        .json();
     let seqs: Vec<u64> = stale["events"]
         .as_array()
         .expect("events")
@@ -52,7 +53,10 @@ fn events_since_a_seq_this_server_never_gave_are_not_silence() {
         .filter_map(|e| e["seq"].as_u64())
         .collect();
     assert_eq!(seqs, [next - 2, next - 1], "everything kept: {stale}");
-    assert_eq!(stale["missed"], true, "what came after it is unknown: {stale}");
+    assert_eq!(
+        stale["missed"], true,
+        "what came after it is unknown: {stale}"
+    );
     assert_eq!(stale["next"].as_u64(), Some(next));
 
     // The seq of the last change seen (next - 1) is still "nothing new", not a restart.
