@@ -2,6 +2,7 @@
 use crate::common;
 
 use common::{Enc, Server};
+use serde_json::{Value, json};
 
 /// The dashboard's buttons act as its visitor, with the page's own origin: a page on another site
 /// that frames it (invisibly, under a decoy) gets them clicked, and the cross-site refusal never
@@ -63,4 +64,70 @@ fn events_since_a_seq_this_server_never_gave_are_not_silence() {
     let caught_up = server.get(&format!("/events?since={}", next - 1)).json();
     assert_eq!(caught_up["events"].as_array().map(Vec::len), Some(0));
     assert_eq!(caught_up["missed"], false);
+}
+
+/// `PUT /api/services` as the gatekeeper's clients send it, presenting `ticket` with a JSON body.
+fn test_and_set(server: &Server, services: &Value, ticket: Option<&str>) -> common::Response {
+    let mut body = json!({ "services": services });
+    if let Some(t) = ticket {
+        body["ticket"] = t.into();
+    }
+    server.request(
+        "PUT",
+        "/api/services?queue=true",
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn ticket_of(r: &common::Response, status: &str) -> String {
+    assert_eq!(r.status, 200, "{r}");
+    let v = r.json();
+    assert_eq!(v["status"], status, "{v}");
+    v["ticket"]["id"].as_str().expect("a ticket id").to_string()
+}
+
+/// A ticket waiting for gates of two services survives the deletion of one (it keeps its place at
+/// the other's gates, docs/api.md). Its client still presents it with the gates it was made for, as
+/// every gatekeeper client (and `weblock gate enter`) does: that call must find the ticket, not
+/// answer 404 `Gate not found` for the deleted service, which left the survivor unreachable in its
+/// queue (blocking everyone behind it until it expired) and its client told its gates are gone.
+#[test]
+fn a_ticket_that_survived_a_service_deletion_is_presented_as_its_client_made_it() {
+    let server = Server::start();
+    for (service, gate) in [("shop", "live"), ("pipeline", "meta")] {
+        let r = server.request(
+            "POST",
+            &format!("/api/services/{service}"),
+            &[("Content-Type", "application/json")],
+            json!({"group": "g", "environments": [gate]})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{r}");
+    }
+    let both = json!({"shop": ["live"], "pipeline": ["meta"]});
+    let holder = ticket_of(
+        &test_and_set(&server, &json!({"pipeline": ["meta"]}), None),
+        "ok",
+    );
+    let waiting = ticket_of(&test_and_set(&server, &both, None), "queue");
+
+    let r = server.request("DELETE", "/api/services/shop", &[], b"");
+    assert_eq!(r.status, 200, "{r}");
+    // Still its turn's next: presented as it was made, it is still queued.
+    let r = test_and_set(&server, &both, Some(&waiting));
+    assert_eq!(
+        ticket_of(&r, "queue"),
+        waiting,
+        "the survivor presented with its own gates"
+    );
+    let r = server.request("DELETE", &format!("/api/tickets/{holder}"), &[], b"");
+    assert_eq!(r.status, 200, "{r}");
+    let r = test_and_set(&server, &both, Some(&waiting));
+    assert_eq!(ticket_of(&r, "ok"), waiting, "its turn: granted");
+
+    // A newcomer naming the deleted service is still 404, as the original answers.
+    let r = test_and_set(&server, &both, None);
+    assert_eq!(r.status, 404, "{r}");
 }
