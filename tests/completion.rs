@@ -70,7 +70,7 @@ fn bash_completes(sb: &Sandbox, server: &Server, line: &[&str]) -> Vec<String> {
         line.join(" ")
     );
     let mut cmd = shell("bash", server);
-    cmd.args(["-c", &program]);
+    cmd.args(["-c", &program]).current_dir(&sb.dir);
     output(cmd)
 }
 
@@ -97,6 +97,42 @@ fn bash_offers_names_from_the_server_options_after_name_and_commands_after_dashd
     assert!(has(&options, "--ttl"), "options after NAME: {options:?}");
     let commands = bash_completes(&sb, &server, &["weblock", "wait-grab", "db", "--", "ech"]);
     assert!(has(&commands, "echo"), "the command after --: {commands:?}");
+}
+
+/// Names are anyone's (any client may create a service), and bash's `compgen -W` expands the words
+/// it is given: a service named `$(touch${IFS}pwned)` must be no more than text to a TAB.
+#[test]
+fn bash_runs_nothing_a_name_from_the_server_says() {
+    let server = server_with_names();
+    for (path, body) in [
+        (
+            "/api/services/%24(touch%24%7BIFS%7Dpwned)",
+            r#"{"group": "g", "environments": ["live"]}"#,
+        ),
+        (
+            "/api/services/other",
+            r#"{"group": "g", "environments": ["`touch${IFS}pwned2`"]}"#,
+        ),
+    ] {
+        let created = server.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(created.status, 200, "{}", created.text());
+    }
+    let sb = Sandbox::new("completion-hostile");
+    let services = bash_completes(&sb, &server, &["weblock", "gate", "close", ""]);
+    let gates = bash_completes(&sb, &server, &["weblock", "gate", "enter", ""]);
+    for file in ["pwned", "pwned2"] {
+        assert!(
+            !sb.path(file).exists(),
+            "a TAB ran a command from a name on the server ({file} made; offered {services:?} {gates:?})"
+        );
+    }
+    assert!(has(&services, "shop"), "{services:?}");
+    assert!(has(&gates, "shop:live"), "{gates:?}");
 }
 
 #[test]

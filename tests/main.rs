@@ -42,5 +42,6 @@ mod pause;
 mod real_clients;
 mod regressions;
 mod request_queue;
+mod review2;
 mod slots;
 mod webmutex;

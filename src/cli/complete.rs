@@ -99,10 +99,18 @@ fn pick(what: What, body: &Value) -> Vec<String> {
             })
             .collect(),
     };
-    names.retain(|n| !n.is_empty() && !n.chars().any(|c| c.is_whitespace() || c.is_control()));
+    names.retain(|n| !n.is_empty() && n.chars().all(plain));
     names.sort();
     names.dedup();
     names
+}
+
+/// A character no shell reads as more than itself in a completion word. Names are anyone's (any
+/// client may create a service), and bash's `compgen -W` expands its words (parameters, command
+/// substitution, braces, a leading tilde, quotes): a name with anything else is not offered (it
+/// can still be typed).
+fn plain(c: char) -> bool {
+    c.is_alphanumeric() || "-_.:@%+=,^/".contains(c)
 }
 
 #[cfg(test)]
@@ -122,5 +130,42 @@ mod tests {
         assert_eq!(pick(What::Services, &services), ["meta", "shop"]);
         assert_eq!(pick(What::Gates, &services), ["shop:live", "shop:testing"]);
         assert!(pick(What::Locks, &json!({"status": "fail"})).is_empty());
+    }
+
+    /// bash's `compgen -W` expands every word it is given (parameters, command substitution,
+    /// braces, a leading tilde) and the server's names are anyone's: a service named `$(id)` ran
+    /// `id` in the shell of whoever pressed TAB. Names that a shell would read as more than text are
+    /// not offered.
+    #[test]
+    fn names_a_shell_would_expand_are_not_offered() {
+        let hostile = [
+            "$(touch${IFS}pwned)",
+            "`id`",
+            "${HOME}",
+            "$HOME",
+            "{a,b}",
+            "~root",
+            "x;id",
+            "a|b",
+            "a&b",
+            "a'b",
+            "a\"b",
+            "a\\b",
+            "a*",
+            "a?",
+            "[ab]",
+            "a>b",
+            "a<b",
+            "a#b",
+            "a!b",
+        ];
+        let services: Vec<_> = hostile
+            .iter()
+            .map(|n| json!({"name": n, "environments": {"live": {}}}))
+            .chain([json!({"name": "shop-2_x", "environments": {"$(id)": {}, "live": {}}})])
+            .collect();
+        let doc = json!({ "services": services });
+        assert_eq!(pick(What::Services, &doc), ["shop-2_x"]);
+        assert_eq!(pick(What::Gates, &doc), ["shop-2_x:live"]);
     }
 }

@@ -47,9 +47,14 @@ pub fn page() -> Response {
     r.with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Cache-Control", "no-store")
         .with_header("X-Content-Type-Options", "nosniff")
+        // No page may frame this one: its buttons act with this server's origin, so a page on
+        // another site that framed it under a decoy would have them clicked past the cross-site
+        // refusal (`origin.rs`). `frame-ancestors` is not covered by `default-src`; older browsers
+        // read X-Frame-Options.
+        .with_header("X-Frame-Options", "DENY")
         // The page loads nothing from anywhere: its own script and style, and the server's JSON.
         .with_header(
             "Content-Security-Policy",
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'",
         )
 }

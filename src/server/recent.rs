@@ -64,7 +64,9 @@ impl Recent {
 
 /// `GET /events?since=N&limit=M`: `{"events": [{"seq", "ts", "event", "resource", …}], "next": S,
 /// "missed": bool}`. `since` (default 0) is the last number the caller has seen; `limit` (default and
-/// at most `CAPACITY`). `missed` says records after `since` were already forgotten.
+/// at most `CAPACITY`). `missed` says records after `since` were already forgotten, or that `since`
+/// is not one of this server's numbers (from before a restart, or another server's): then the
+/// answer starts at the oldest record kept.
 pub fn answer(recent: &Recent, req: &Request) -> Response {
     if let Some(refusal) = super::router::check_method(req, &["GET"], Words::Fail) {
         return refusal;
@@ -95,7 +97,15 @@ pub fn answer(recent: &Recent, req: &Request) -> Response {
             _ => {}
         }
     }
-    let (list, next) = recent.since(since, limit);
+    let (mut list, mut next) = recent.since(since, limit);
+    // A `since` this server never gave (its numbers start again at 1 when it restarts, and each
+    // server of a `--store` group has its own): the caller's place is unknown, so it gets what is
+    // kept, from the oldest, and is told it may have missed some; not silence until the numbers
+    // catch up with its old one.
+    let elsewhere = since >= next;
+    if elsewhere {
+        (list, next) = recent.since(0, limit);
+    }
     let oldest = list.first().map(|(seq, _)| *seq).unwrap_or(next);
     let events: Vec<Value> = list
         .iter()
@@ -107,7 +117,7 @@ pub fn answer(recent: &Recent, req: &Request) -> Response {
             v
         })
         .collect();
-    let missed = oldest > since.saturating_add(1) && since > 0;
+    let missed = elsewhere || (oldest > since.saturating_add(1) && since > 0);
     Response::json(
         200,
         &json!({"status": "ok", "events": events, "next": next, "missed": missed}),

@@ -90,7 +90,8 @@ impl Gates {
     }
 
     /// Sets a service's group and changes several of its gates at once: every gate named must
-    /// exist, else nothing changes. Each gate changes as `set_gate` would.
+    /// exist, else nothing changes. Each gate changes as `set_gate` would, but the queues of the
+    /// reopened ones move on only once every change is made.
     pub(in crate::engine) fn update_service(
         &mut self,
         now: Millis,
@@ -111,9 +112,17 @@ impl Gates {
         if let Some(group) = group {
             found.group = group;
         }
+        // Every change first, then the queues move on once, from the final states: advancing after
+        // each would grant a polled ticket through a gate a later change of the same update closes.
+        let mut reopened = BTreeSet::new();
         for change in gates {
             let name = (service.clone(), change.environment);
-            self.set_gate(now, name, change.state, change.message, events);
+            if self.change_gate(now, &name, change.state, change.message) == Some(true) {
+                reopened.insert(name);
+            }
+        }
+        if !reopened.is_empty() {
+            self.advance(&reopened, events);
         }
         GateReply::Set
     }
@@ -130,12 +139,28 @@ impl Gates {
         message: Option<String>,
         events: &mut Vec<Event>,
     ) -> GateReply {
-        let Some(service) = self.services.get_mut(&name.0) else {
+        let Some(service) = self.services.get(&name.0) else {
             return GateReply::Refused(GateRefusal::UnknownService);
         };
-        let Some(gate) = service.gates.get_mut(&name.1) else {
+        if !service.gates.contains_key(&name.1) {
             return GateReply::Refused(GateRefusal::UnknownGate);
-        };
+        }
+        if self.change_gate(now, &name, state, message) == Some(true) {
+            self.advance(&BTreeSet::from([name]), events);
+        }
+        GateReply::Set
+    }
+
+    /// Sets a gate's state and/or message, stamping only real changes; moves no queue. Whether it
+    /// was reopened (`None`: no such gate).
+    fn change_gate(
+        &mut self,
+        now: Millis,
+        name: &GateName,
+        state: Option<GateState>,
+        message: Option<String>,
+    ) -> Option<bool> {
+        let gate = self.gate_mut(name)?;
         let mut reopened = false;
         if let Some(state) = state {
             let closed = state == GateState::Closed;
@@ -151,9 +176,6 @@ impl Gates {
             gate.message = message;
             gate.message_timestamp = Some(now);
         }
-        if reopened {
-            self.advance(&BTreeSet::from([name]), events);
-        }
-        GateReply::Set
+        Some(reopened)
     }
 }

@@ -449,3 +449,64 @@ fn a_journal_from_before_the_rule_replays_deleting_whole_tickets() {
     assert_eq!(engine.ticket(token(1)), None);
     assert_eq!(gate(&engine, "t", "x").held_by, Some(token(2)));
 }
+
+/// `UpdateService` changes its gates at once: a polled ticket is not granted halfway through it,
+/// through a gate the same update closes. Opening `a` and closing `b` together leaves a ticket
+/// waiting for both where it was, whatever order the changes come in.
+#[test]
+fn an_update_that_opens_one_gate_and_closes_another_lets_nobody_through_the_closed_one() {
+    let change = |env: &str, state: GateState| crate::engine::GateChange {
+        environment: env.to_owned(),
+        state: Some(state),
+        message: None,
+    };
+    for order in [["a", "b"], ["b", "a"]] {
+        let mut engine = two_services();
+        run(&mut engine, 0, close("s", "a"));
+        waiting(&run(
+            &mut engine,
+            10,
+            take(&[("s", "a"), ("s", "b")], 1, true, Wait::Until(60_000)),
+        ));
+        let gates = order
+            .iter()
+            .map(|&env| {
+                let state = if env == "a" {
+                    GateState::Open
+                } else {
+                    GateState::Closed
+                };
+                change(env, state)
+            })
+            .collect();
+        let update = Op::UpdateService {
+            service: "s".into(),
+            group: None,
+            gates,
+        };
+        let outcome = run(&mut engine, 20, update);
+        assert_eq!(*gate_reply(&outcome), GateReply::Set, "{order:?}");
+        assert!(
+            !outcome
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::TicketGranted { .. })),
+            "{order:?}: granted through a gate the update closes: {:?}",
+            outcome.events
+        );
+        let ticket = engine.ticket(token(1)).expect("still queued");
+        assert!(!ticket.granted, "{order:?}");
+        assert_eq!(gate(&engine, "s", "b").held_by, None, "{order:?}");
+        assert_eq!(gate(&engine, "s", "b").state, GateState::Closed);
+        // Reopening b later lets it in.
+        let later = run(&mut engine, 30, open("s", "b"));
+        assert!(
+            later
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::TicketGranted { .. })),
+            "{order:?}: {:?}",
+            later.events
+        );
+    }
+}

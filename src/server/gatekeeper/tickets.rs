@@ -25,16 +25,47 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     let Some(Value::Object(services)) = params.get("services") else {
         return Handled::Respond(invalid("services must map service names to lists of gates"));
     };
-    // Every service named must exist, even one named with no gates: else 404 `Gate not found`.
-    if ctx
-        .shared
-        .core
-        .read(|e| services.keys().any(|s| e.service(s).is_none()))
-    {
+    let ticket = match params.get("ticket") {
+        None | Some(Value::Null) => Ok(None),
+        // An id that is not a UUID cannot name a ticket: it does not exist, like any other unknown one.
+        Some(Value::String(t)) => Uuid::parse_str(t).map(Some).map_err(|_| ticket_not_found()),
+        Some(_) => Err(invalid("ticket must be a ticket id string")),
+    };
+    // *Extension*: the id a new ticket gets, proposed by the client, so that a retry of a call whose
+    // answer was lost finds its ticket instead of making a second one.
+    let new_ticket = match params.get("new_ticket") {
+        None | Some(Value::Null) => Ok(Uuid::new_v4()),
+        Some(Value::String(t)) => {
+            Uuid::parse_str(t).map_err(|_| invalid("new_ticket must be a UUID"))
+        }
+        Some(_) => Err(invalid("new_ticket must be a UUID")),
+    };
+    // Every service named must exist, even one named with no gates: else 404 `Gate not found`. But
+    // a live ticket presented (or found again by its proposed id) is judged on its own gates, and
+    // names the services it was made for: one deleted since took its gates from the ticket, which
+    // lives on with the rest (`delete_service`), so its client, presenting it as it made it, must
+    // reach it. Those names are left out of the command (which then names only services that
+    // exist, and replays alike everywhere).
+    let (unknown, live) = ctx.shared.core.read(|e| {
+        let unknown: std::collections::BTreeSet<String> = services
+            .keys()
+            .filter(|s| e.service(s).is_none())
+            .cloned()
+            .collect();
+        let live = match (&ticket, &new_ticket) {
+            (Ok(Some(id)), _) | (Ok(None), Ok(id)) => e.ticket(*id).is_some(),
+            _ => false,
+        };
+        (unknown, live)
+    });
+    if !unknown.is_empty() && !live {
         return Handled::Respond(gate_not_found());
     }
     let mut gates = Vec::new();
     for (service, envs) in services {
+        if unknown.contains(service) {
+            continue;
+        }
         // One gate may be named by itself, not in a list, as the original allows.
         let envs = match envs {
             Value::Array(envs) => envs.as_slice(),
@@ -52,14 +83,9 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
             gates.push((service.clone(), env.clone()));
         }
     }
-    let ticket = match params.get("ticket") {
-        None | Some(Value::Null) => None,
-        // An id that is not a UUID cannot name a ticket: it does not exist, like any other unknown one.
-        Some(Value::String(t)) => match Uuid::parse_str(t) {
-            Ok(id) => Some(id),
-            Err(_) => return Handled::Respond(ticket_not_found()),
-        },
-        Some(_) => return Handled::Respond(invalid("ticket must be a ticket id string")),
+    let ticket = match ticket {
+        Ok(t) => t,
+        Err(r) => return Handled::Respond(r),
     };
     let queue = match query.flag("queue") {
         Ok(q) => q.unwrap_or(false),
@@ -79,15 +105,9 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
         Some(w) => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
         None => Wait::No,
     };
-    // *Extension*: the id a new ticket gets, proposed by the client, so that a retry of a call whose
-    // answer was lost finds its ticket instead of making a second one.
-    let new_ticket = match params.get("new_ticket") {
-        None | Some(Value::Null) => Uuid::new_v4(),
-        Some(Value::String(t)) => match Uuid::parse_str(t) {
-            Ok(id) => id,
-            Err(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
-        },
-        Some(_) => return Handled::Respond(invalid("new_ticket must be a UUID")),
+    let new_ticket = match new_ticket {
+        Ok(id) => id,
+        Err(r) => return Handled::Respond(r),
     };
     // *Extension*: who asks (`user@host pid`), kept with a ticket this call creates.
     let holder = match crate::server::slots::holder_text(params.get("holder")) {
