@@ -1,4 +1,6 @@
-//! Found in the second review of issues 16 and 20: each test failed before its fix.
+//! Edges a review found in the dashboard, the event list and the gatekeeper (each test failed before
+//! its fix): the page is not framed by other sites, `/events` after a restart is not silence, and a
+//! ticket that survived a service's deletion is presented as its client made it.
 use crate::common;
 
 use common::{Enc, Server};
