@@ -133,3 +133,43 @@ fn a_ticket_that_survived_a_service_deletion_is_presented_as_its_client_made_it(
     let r = test_and_set(&server, &both, None);
     assert_eq!(r.status, 404, "{r}");
 }
+
+/// Tickets need no connection to stay, so no connection limit bounds them: a call that would make a
+/// new one past the bound (here 3, by the test knob) is refused with 503, while the tickets that
+/// exist are still presented, and a new one is made again once one ends.
+#[test]
+fn live_tickets_are_bounded_and_the_ones_that_exist_still_work() {
+    let server = Server::start_env(
+        &[],
+        common::Stderr::Drained,
+        &[("WEBLOCK_MAX_LIVE_TICKETS", "3")],
+    );
+    let created = server.request(
+        "POST",
+        "/api/services/shop",
+        &[("Content-Type", "application/json")],
+        br#"{"group": "g", "environments": ["live"]}"#,
+    );
+    assert_eq!(created.status, 200, "{created}");
+    let gates = json!({"shop": ["live"]});
+    let holder = ticket_of(&test_and_set(&server, &gates, None), "ok");
+    let waiting: Vec<String> = (0..2)
+        .map(|_| ticket_of(&test_and_set(&server, &gates, None), "queue"))
+        .collect();
+    let refused = test_and_set(&server, &gates, None);
+    assert_eq!(refused.status, 503, "{refused}");
+    assert!(
+        refused.json()["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("too many live tickets")),
+        "{refused}"
+    );
+    // The ones that exist are still presented.
+    assert_eq!(
+        ticket_of(&test_and_set(&server, &gates, Some(&waiting[0])), "queue"),
+        waiting[0]
+    );
+    let ended = server.request("DELETE", &format!("/api/tickets/{holder}"), &[], b"");
+    assert_eq!(ended.status, 200, "{ended}");
+    ticket_of(&test_and_set(&server, &gates, None), "queue");
+}

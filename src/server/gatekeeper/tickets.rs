@@ -114,6 +114,18 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
         Ok(h) => h,
         Err(e) => return Handled::Respond(invalid(&e)),
     };
+    // A ticket needs no connection to stay (a queued one lives for its TTL), so no connection limit
+    // bounds how many there are: a call that would make a new one is refused past a bound.
+    if ticket.is_none() && !live && ctx.shared.core.read(|e| e.ticket_count()) >= max_live_tickets()
+    {
+        return Handled::Respond(Response::error(
+            503,
+            format!(
+                "too many live tickets ({}); try again later",
+                max_live_tickets()
+            ),
+        ));
+    }
     let host = ctx.req.host();
     let op = Op::TestAndSet {
         gates,
@@ -159,4 +171,20 @@ pub(super) fn delete_ticket(ctx: &mut Ctx, id: &str) -> Response {
         Reply::Gate(GateReply::Refused(_)) => ticket_not_found(),
         other => unexpected(other),
     }
+}
+
+/// Live tickets (holding or queued) at most, as the request-queue API bounds its live requests.
+const MAX_LIVE_TICKETS: usize = 100_000;
+
+/// `MAX_LIVE_TICKETS`, or `WEBLOCK_MAX_LIVE_TICKETS` from the environment: a test knob, so that a test
+/// reaches the bound with a handful of tickets.
+fn max_live_tickets() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("WEBLOCK_MAX_LIVE_TICKETS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or(MAX_LIVE_TICKETS)
+    })
 }
