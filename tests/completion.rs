@@ -224,3 +224,92 @@ fn the_zsh_script_is_valid_zsh() {
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+/// zsh, driven as a person does: typed into an interactive zsh in a tmux pane, TAB pressed, the
+/// pane read until what completion offers appears (or a deadline passes).
+#[test]
+fn zsh_offers_names_from_the_server_options_after_name_and_commands_after_dashdash() {
+    let test = "zsh_offers_names_from_the_server_options_after_name_and_commands_after_dashdash";
+    if !installed("zsh", test) || !installed("tmux", test) {
+        return;
+    }
+    let server = server_with_names();
+    let sb = Sandbox::new("completion-zsh-live");
+    let functions = sb.path("functions");
+    std::fs::create_dir_all(&functions).expect("a directory");
+    let generated = Command::new(BIN)
+        .args(["completions", "zsh"])
+        .output()
+        .expect("weblock completions");
+    std::fs::write(functions.join("_weblock"), generated.stdout).expect("the script");
+    let home = sb.path("zdot");
+    std::fs::create_dir_all(&home).expect("a directory");
+    let bin_dir = Path::new(BIN).parent().expect("the binary's directory");
+    std::fs::write(
+        home.join(".zshrc"),
+        format!(
+            "PS1='> '\nexport PATH={}:$PATH\nexport WEBLOCK_URL={}\nfpath=({} $fpath)\n\
+             autoload -U compinit; compinit -u -d {}\nzstyle ':completion:*' menu no\n",
+            bin_dir.display(),
+            server.url(""),
+            functions.display(),
+            sb.path("zcompdump").display()
+        ),
+    )
+    .expect("a zshrc");
+    let socket = sb.path("tmux.sock");
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    };
+    // Types `line`, presses TAB (twice: the second lists the choices), and waits for `want`.
+    let offered = |line: &str, want: &str| -> String {
+        tmux(&["kill-server"]);
+        let shell = format!("env ZDOTDIR={} zsh -i", home.display());
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "z",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &shell,
+        ]);
+        let pane = || {
+            String::from_utf8_lossy(&tmux(&["capture-pane", "-t", "z", "-p"]).stdout).into_owned()
+        };
+        let until = |what: &str, within: Duration| {
+            let deadline = Instant::now() + within;
+            loop {
+                let text = pane();
+                if text.contains(what) || Instant::now() > deadline {
+                    return text;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        // The prompt (capture-pane drops its trailing space).
+        until(">", Duration::from_secs(10));
+        tmux(&["send-keys", "-t", "z", line, "Tab"]);
+        // One TAB completes what is unambiguous; a second lists the choices.
+        let mut text = until(want, Duration::from_secs(2));
+        if !text.contains(want) {
+            tmux(&["send-keys", "-t", "z", "Tab"]);
+            text = until(want, Duration::from_secs(10));
+        }
+        tmux(&["kill-server"]);
+        text
+    };
+    let names = offered("weblock status ", "gpu");
+    assert!(names.contains("db") && names.contains("gpu"), "{names}");
+    let options = offered("weblock wait-grab db --t", "--ttl");
+    assert!(options.contains("--ttl"), "options after NAME: {options}");
+    let command = offered("weblock wait-grab db -- ech", "echo");
+    assert!(command.contains("echo"), "the command after --: {command}");
+}

@@ -67,11 +67,16 @@ fn zsh_extras(script: &str) -> String {
         if line.starts_with("if [ \"$funcstack[1]\" = \"_weblock\" ]") {
             out.push_str(include_str!("completion/extra.zsh"));
         }
-        let line = if line.starts_with("':name -- A lock, or a gate") {
+        // `':name` is a required NAME, `'::name` an optional one (`status [NAME]`).
+        let positional = line
+            .strip_prefix("'::")
+            .or_else(|| line.strip_prefix("':"))
+            .unwrap_or("");
+        let line = if positional.starts_with("name -- A lock, or a gate") {
             line.replace(":_default'", ":_weblock_locks_and_gates'")
-        } else if line.starts_with("':name -- ") {
+        } else if positional.starts_with("name -- ") {
             line.replace(":_default'", ":_weblock_locks'")
-        } else if line.starts_with("':service:") {
+        } else if positional.starts_with("service") {
             line.replace(":_default'", ":_weblock_services'")
         } else if line.starts_with("'*::gates -- ") {
             line.replacen("'*::gates", "'*:gates", 1)
