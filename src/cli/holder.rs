@@ -1,5 +1,13 @@
 //! Who holds a lock, as status pages show it when neither `--holder` nor `WEBLOCK_HOLDER` says.
 
+/// The holder text a client sends: the one it was given (`--holder` or `WEBLOCK_HOLDER`) unless
+/// empty, else `default_holder()`. Locks and tickets alike.
+pub fn chosen(given: Option<String>) -> String {
+    given
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(default_holder)
+}
+
 /// `user@host pid N`: who holds a lock, for status pages. The user is `$USER`, `$LOGNAME`, or the
 /// name of the process's uid (cron and systemd units often set neither).
 pub fn default_holder() -> String {

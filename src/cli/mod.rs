@@ -182,11 +182,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
         Command::Grab(args) => {
             let want = Want {
                 name: args.name.clone(),
-                holder: args
-                    .hold
-                    .holder
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(holder::default_holder),
+                holder: holder::chosen(args.hold.holder),
                 ttl: args.hold.ttl,
                 waiting: args.wait.map_or(Waiting::No, Waiting::For),
                 slots: args.hold.slots,
@@ -242,11 +238,7 @@ fn client_command(command: Command, server: Option<String>, json: bool) -> Resul
             };
             let want = Want {
                 name: args.name,
-                holder: args
-                    .hold
-                    .holder
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(holder::default_holder),
+                holder: holder::chosen(args.hold.holder),
                 ttl,
                 waiting: args.timeout.map_or(Waiting::Forever, Waiting::For),
                 slots: args.hold.slots,

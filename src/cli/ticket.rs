@@ -138,11 +138,8 @@ impl Claim for GateClaim {
                 body["new_ticket"] = self.ticket_id.clone().into();
                 // Who waits, for the queue on the dashboard and in `weblock status`: WEBLOCK_HOLDER,
                 // as for locks, or user@host pid.
-                let holder = std::env::var("WEBLOCK_HOLDER")
-                    .ok()
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(super::holder::default_holder);
-                body["holder"] = holder.into();
+                let given = std::env::var("WEBLOCK_HOLDER").ok();
+                body["holder"] = super::holder::chosen(given).into();
             }
             let retry_until = match deadline {
                 // --timeout holds whatever the server does (see `Ctx::send`).

@@ -45,13 +45,7 @@ const SNAPSHOT_EVERY: i64 = 10_000;
 /// crosses a few snapshots and compactions in a second rather than 10,000 revisions.
 pub fn snapshot_every() -> i64 {
     static EVERY: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *EVERY.get_or_init(|| {
-        std::env::var("WEBLOCK_SNAPSHOT_EVERY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n: &i64| n > 0)
-            .unwrap_or(SNAPSHOT_EVERY)
-    })
+    *EVERY.get_or_init(|| crate::server::test_knob("WEBLOCK_SNAPSHOT_EVERY", SNAPSHOT_EVERY))
 }
 
 /// This server's half of the log: its proposals in flight and how far it has applied.

@@ -180,11 +180,5 @@ const MAX_LIVE_TICKETS: usize = 100_000;
 /// reaches the bound with a handful of tickets.
 fn max_live_tickets() -> usize {
     static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| {
-        std::env::var("WEBLOCK_MAX_LIVE_TICKETS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n: &usize| n > 0)
-            .unwrap_or(MAX_LIVE_TICKETS)
-    })
+    *MAX.get_or_init(|| crate::server::test_knob("WEBLOCK_MAX_LIVE_TICKETS", MAX_LIVE_TICKETS))
 }
