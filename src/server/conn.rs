@@ -10,15 +10,16 @@ use std::time::Instant;
 
 use crate::engine::RequestId;
 
+use super::Delivery;
 use super::Shared;
 use super::chunked::Chunked;
-use super::core::{Claim, Delivery};
 use super::http::{self, Framing, Head, HeadParse, Rejection, Request, Response};
 use super::http_checks;
 use super::metrics::Api;
 use super::poller::Interest;
 use super::router::{self, Handled};
 use crate::engine::Op;
+use crate::host::Claim;
 
 /// A connection and the lock that serialises work on it.
 pub struct Slot {
@@ -31,6 +32,19 @@ pub struct Slot {
     /// epoll said the peer hung up. A peek cannot tell when bytes it sent before closing are still
     /// unread (it sees the bytes, not the end), so this is what makes such a client count as gone.
     hung_up: AtomicBool,
+}
+
+/// A parked connection, as the engine host sees it.
+impl crate::host::Waiter for Arc<Slot> {
+    type Rendered = Response;
+
+    fn gone(&self) -> bool {
+        self.client_gone()
+    }
+
+    fn same(&self, other: &Arc<Slot>) -> bool {
+        self.key == other.key
+    }
 }
 
 /// Where a connection is between two requests.

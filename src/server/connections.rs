@@ -165,7 +165,7 @@ fn is_idle(slot: &Slot, st: &ConnState) -> bool {
 /// grants made due): idle past the keep-alive timeout, a request not fully sent
 /// within the request timeout, an answer not read within the write timeout. Parked waiters are not
 /// touched here: their waits are the engine's deadlines.
-pub fn sweep(shared: &Shared) -> Vec<super::core::Delivery> {
+pub fn sweep(shared: &Shared) -> Vec<super::Delivery> {
     let mut deliveries = Vec::new();
     let now = Instant::now();
     let limits = &shared.limits;

@@ -2,7 +2,6 @@
 //! words: `{"status": "ok" | "denied" | "queue"}`, and `{"status": "error", "reason": …}`.
 use serde_json::{Value, json};
 
-use super::core::Answer;
 use super::gatekeeper_docs::{
     already_exists, environment_not_found, gate_answer, gate_not_found, invalid, json_not_valid,
     ok_with_service, service_doc, state_not_valid,
@@ -11,6 +10,7 @@ use super::http::{Response, Words};
 use super::params::{self, Params};
 use super::router::{Ctx, Handled, check_method, not_found_in};
 use crate::engine::{Engine, GateChange, GateRefusal, GateReply, GateState, Op, Reply, Wait};
+use crate::host::Answer;
 use crate::timefmt;
 
 const MAX_NAME: usize = 128;
@@ -155,12 +155,12 @@ fn delete_service(ctx: &mut Ctx, service: &str) -> Response {
 /// `{"status": "ok"}` with the service document beside it, as it is now.
 fn with_service(ctx: &Ctx, service: &str) -> Response {
     let host = ctx.req.host();
-    ctx.shared.core.read(|e| ok_with_service(e, service, &host))
+    ctx.read(|e| ok_with_service(e, service, &host))
 }
 
 fn show(ctx: &Ctx, service: &str) -> Response {
     let host = ctx.req.host();
-    ctx.shared.core.read(|e| match e.service(service) {
+    ctx.read(|e| match e.service(service) {
         Some(view) => Response::json(200, &service_doc(&view, e, &host)),
         None => gate_not_found(),
     })
@@ -168,7 +168,7 @@ fn show(ctx: &Ctx, service: &str) -> Response {
 
 fn list(ctx: &Ctx) -> Response {
     let host = ctx.req.host();
-    let services: Vec<Value> = ctx.shared.core.read(|e| {
+    let services: Vec<Value> = ctx.read(|e| {
         e.services()
             .iter()
             .map(|view| service_doc(view, e, &host))
@@ -296,11 +296,7 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
     };
     let host = ctx.req.host();
     let Some(wait) = wait else {
-        return Handled::Respond(
-            ctx.shared
-                .core
-                .read(|e| gate_answer(e, service, env, &host)),
-        );
+        return Handled::Respond(ctx.read(|e| gate_answer(e, service, env, &host)));
     };
     let op = Op::WatchGate {
         service: service.to_string(),
@@ -312,11 +308,7 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
     let reply = ctx.apply_parking(op, responder);
     match reply {
         Reply::Gate(GateReply::Watching { request }) => Handled::Parked(request),
-        _ => Handled::Respond(
-            ctx.shared
-                .core
-                .read(|e| gate_answer(e, service, env, &host)),
-        ),
+        _ => Handled::Respond(ctx.read(|e| gate_answer(e, service, env, &host))),
     }
 }
 

@@ -5,7 +5,6 @@ use uuid::Uuid;
 
 use super::auth;
 use super::capabilities;
-use super::core::Answer;
 use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method, decode_segment};
@@ -14,6 +13,7 @@ use crate::engine::{
     Acquire, CancelBy, Engine, Handles, LockView, Mode, Op, Refusal, Reply, RequestId,
     RequestState, RequestView, Wait,
 };
+use crate::host::Answer;
 use crate::timefmt;
 
 const HAL_JSON: &str = "application/hal+json";
@@ -170,7 +170,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     match reply {
         Reply::Granted { grant, .. } => {
             // The handles asked for, unless taken (then the engine gave the next free ones).
-            let given = ctx.shared.core.read(|e| e.handles(grant.request));
+            let given = ctx.read(|e| e.handles(grant.request));
             Handled::Respond(created(&host, &name, given.unwrap_or(handles)))
         }
         Reply::Queued { request, .. } => Handled::Parked(request),
@@ -260,7 +260,7 @@ fn delete_lock(
     if let Some(refusal) = capabilities::hal_may_end(view) {
         return refusal;
     }
-    let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(request))) {
+    let op = match (&view.state, ctx.read(|e| e.token_of(request))) {
         (RequestState::Active(_), Some(token)) => Op::Release {
             resource: resource.to_string(),
             token,
@@ -285,7 +285,7 @@ fn delete_lock(
 
 /// The request of `resource` whose uid is `uid`, if it is active or waiting.
 fn live_request(ctx: &Ctx, resource: &str, uid: Uuid) -> Option<(RequestId, RequestView, Handles)> {
-    let (request, view, handles) = ctx.shared.core.read(|e| {
+    let (request, view, handles) = ctx.read(|e| {
         let request = e.request_by_uid(uid)?;
         Some((request, e.request(request)?, e.handles(request)?))
     })?;
@@ -297,7 +297,7 @@ fn live_request(ctx: &Ctx, resource: &str, uid: Uuid) -> Option<(RequestId, Requ
 }
 
 fn list_resources(ctx: &Ctx) -> Response {
-    let names: Vec<String> = ctx.shared.core.read(|e| {
+    let names: Vec<String> = ctx.read(|e| {
         e.locks()
             .into_iter()
             .map(|l: LockView| l.resource)
@@ -314,7 +314,7 @@ fn list_resources(ctx: &Ctx) -> Response {
 }
 
 fn list_locks(ctx: &Ctx, name: &str) -> Response {
-    let requests = ctx.shared.core.read(|e| {
+    let requests = ctx.read(|e| {
         e.requests_of(name)
             .into_iter()
             .filter_map(|(id, view)| Some((e.handles(id)?, view)))

@@ -383,7 +383,7 @@ pub fn answer(shared: &super::Shared, req: &super::http::Request) -> super::http
         return refusal;
     }
     let now = crate::timefmt::now_ms();
-    let (gauges, per_lock) = shared.core.read(|engine| {
+    let (gauges, per_lock) = shared.core.view(|engine| {
         let mut per_lock = String::new();
         shared.lock_stats.render(engine, now, &mut per_lock);
         (Gauges::of(engine), per_lock)

@@ -7,7 +7,6 @@ mod changes;
 pub(crate) mod chunked;
 mod conn;
 mod connections;
-mod core;
 mod dashboard;
 pub mod events_log;
 mod gatekeeper;
@@ -25,7 +24,6 @@ mod origin;
 pub mod params;
 mod poller;
 mod recent;
-mod replica;
 mod request_queue;
 mod router;
 mod slots;
@@ -39,6 +37,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::host::{Host, replica};
 use crate::signals;
 
 pub use events_log::LogFormat;
@@ -88,9 +87,14 @@ impl Default for Config {
 /// How long a server that joins a shared store may take to catch up with its log before serving.
 const STORE_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The engine host, with this server's connections as its waiters.
+pub(crate) type Core = crate::host::Core<Arc<conn::Slot>>;
+pub(crate) type Delivery = crate::host::Delivery<Arc<conn::Slot>>;
+pub(crate) type Responder = crate::host::Responder<Arc<conn::Slot>>;
+
 /// What every thread of a server shares.
 pub(crate) struct Shared {
-    pub core: core::Core,
+    pub core: Core,
     pub poller: poller::Poller,
     pub conns: connections::Connections,
     pub limits: Limits,
@@ -136,7 +140,7 @@ impl Server {
                 ));
             }
             (None, None) => (
-                core::Core::default(),
+                Core::default(),
                 "state: in memory only (every lock is forgotten when this server stops; --state FILE keeps it)"
                     .to_string(),
                 config.threads,
@@ -153,7 +157,7 @@ impl Server {
                     path.display(),
                     loaded.commands
                 );
-                let core = core::Core::new(loaded.engine, Some(journal.clone()));
+                let core = Core::new(loaded.engine, Some(journal.clone()));
                 // Threads wait on group commits: more of them make bigger batches per fsync.
                 (core, line, config.threads.max(32), Some(journal), None)
             }
@@ -163,7 +167,7 @@ impl Server {
                     io::Error::other(format!("cannot load the shared state from {url}: {e}"))
                 })?;
                 let (replica, queues) = replica::Replica::new(store);
-                let core = core::Core::replicated(snapshot, replica).map_err(io::Error::other)?;
+                let core = Core::replicated(snapshot, replica).map_err(io::Error::other)?;
                 // Workers wait on etcd round trips: more of them keep more proposals in flight.
                 (core, String::new(), config.threads.max(32), None, Some(queues))
             }
@@ -230,13 +234,23 @@ impl Server {
     }
 }
 
-fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(256 * 1024)
-        .spawn(f)
-        .map(|_| ())
+impl Host for Shared {
+    type Waiter = Arc<conn::Slot>;
+
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn deliver(&self, deliveries: Vec<Delivery>) {
+        threads::deliver(self, deliveries);
+    }
+
+    fn servers_seen(&self, count: usize) {
+        self.identity.set_servers(count);
+    }
 }
+
+use crate::thread::spawn;
 
 /// `weblock serve`: runs until SIGINT or SIGTERM.
 pub fn serve(config: Config) -> io::Result<()> {
@@ -261,14 +275,4 @@ pub fn serve(config: Config) -> io::Result<()> {
     let signal = signals::name(signals.wait());
     warn!("weblock: {signal} received, stopping");
     Ok(())
-}
-
-/// A positive number from the environment variable `name`, or `default`: test knobs, so that a test
-/// reaches a bound made for production (10,000 revisions, 100,000 tickets) with a handful of steps.
-pub(crate) fn test_knob<T: std::str::FromStr + PartialOrd + Default>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n: &T| *n > T::default())
-        .unwrap_or(default)
 }

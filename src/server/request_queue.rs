@@ -113,7 +113,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
             format!("requester_data is larger than {MAX_REQUESTER_DATA} bytes"),
         );
     }
-    if ctx.shared.core.read(|e| e.request_count()) >= MAX_LIVE_REQUESTS {
+    if ctx.read(|e| e.request_count()) >= MAX_LIVE_REQUESTS {
         return Response::error(
             503,
             format!("too many live lock requests ({MAX_LIVE_REQUESTS}); try again later"),
@@ -142,10 +142,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
         other => return Response::error(500, format!("unexpected engine reply: {other:?}")),
     };
     // The number asked for, unless taken (then the engine gave the next free one).
-    let (given, view) = ctx
-        .shared
-        .core
-        .read(|e| (e.handles(request), e.request(request)));
+    let (given, view) = ctx.read(|e| (e.handles(request), e.request(request)));
     let number = given.unwrap_or(handles).number;
     let url = request_url(ctx, name, number);
     let body = view.map_or(Value::Null, |view| request_doc(ctx, number, &view));
@@ -223,7 +220,7 @@ fn heartbeat(ctx: &mut Ctx, name: &str, found: &Found) -> Response {
             "timeout 0 (no time limit) can only be asked for when the request is made; send a positive timeout",
         );
     }
-    let Some(token) = ctx.shared.core.read(|e| e.token_of(id)) else {
+    let Some(token) = ctx.read(|e| e.token_of(id)) else {
         return Response::error(412, format!("request {} is not active", number));
     };
     let reply = ctx.apply(Op::Renew {
@@ -244,7 +241,7 @@ fn delete(ctx: &mut Ctx, name: &str, found: &Found) -> Response {
     if let Some(refusal) = capabilities::queue_may_end(view) {
         return refusal;
     }
-    let op = match (&view.state, ctx.shared.core.read(|e| e.token_of(id))) {
+    let op = match (&view.state, ctx.read(|e| e.token_of(id))) {
         (RequestState::Active(_), Some(token)) => Op::Release {
             resource: name.to_string(),
             token,
@@ -271,7 +268,7 @@ fn delete(ctx: &mut Ctx, name: &str, found: &Found) -> Response {
 }
 
 fn list_locks(ctx: &mut Ctx) -> Response {
-    let names = ctx.shared.core.read(|e| e.known_resources());
+    let names = ctx.read(|e| e.known_resources());
     let urls: Vec<String> = names.iter().map(|n| resource_url(ctx, n)).collect();
     Response::json(200, &json!({"locks": urls}))
 }
@@ -279,7 +276,7 @@ fn list_locks(ctx: &mut Ctx) -> Response {
 /// The lock requests of `name`, live and remembered (not the watchers of other APIs' waits), in
 /// the order they were made, each with its number.
 fn requests_of(ctx: &Ctx, name: &str) -> Vec<(u64, RequestView)> {
-    ctx.shared.core.read(|e| {
+    ctx.read(|e| {
         e.requests_of(name)
             .into_iter()
             .filter(|(_, v)| !matches!(v.state, RequestState::Watching { .. }))
@@ -408,7 +405,7 @@ fn status_word(view: &RequestView) -> &'static str {
 
 /// The request of `name` numbered `number`, live or still remembered.
 fn find(ctx: &Ctx, name: &str, number: u64) -> Option<(RequestId, RequestView)> {
-    let (id, view) = ctx.shared.core.read(|e| {
+    let (id, view) = ctx.read(|e| {
         let id = e.request_by_number(number)?;
         Some((id, e.request(id)?))
     })?;

@@ -1,15 +1,17 @@
 //! Sends each request to the API dialect that owns its path.
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::Shared;
 use super::conn::Slot;
-use super::core::{self, Delivery, DirectGrant, Responder};
 use super::http::{Request, Response, Words};
 use super::metrics::Api;
+use super::{Delivery, Responder};
 use super::{
     dashboard, gatekeeper, hal, identity, lock_history, metrics, recent, request_queue, webmutex,
 };
-use crate::engine::{Op, Reply, RequestId};
+use crate::engine::{Engine, Op, Refusal, Reply, RequestId};
+use crate::host::{DirectGrant, HostError, Session};
 
 /// What a dialect did with a request.
 pub enum Handled {
@@ -27,23 +29,56 @@ pub struct Ctx<'a> {
     pub deliveries: &'a mut Vec<Delivery>,
     /// A grant this request's change made, confirmed before its answer is written.
     pub grant: &'a mut Option<DirectGrant>,
+    /// What this request has learned of the store (with `--store`, whether it caught up).
+    /// (In cells: reading needs only a shared `Ctx`.)
+    session: RefCell<Session>,
+    /// Why the host failed this request, if it did: its answer is then a 503 saying so, whatever
+    /// the dialect made of it (nothing more is asked of the host for it).
+    failed: RefCell<Option<HostError>>,
 }
 
 impl Ctx<'_> {
     /// Applies `op`; its answers to parked waiters go with the request's, and a grant to this
     /// request is remembered so that its answer is confirmed before it is written.
     pub fn apply(&mut self, op: Op) -> Reply {
-        let (reply, deliveries) = self.shared.core.apply(op);
-        self.note(reply, deliveries)
+        if self.failed.borrow().is_some() {
+            return refused();
+        }
+        let applied = self.shared.core.apply(self.session.get_mut(), op);
+        self.note(applied)
     }
 
     /// `apply`, and if the request has to wait, its connection is parked (see `Core::apply_parking`).
     pub fn apply_parking(&mut self, op: Op, responder: Responder) -> Reply {
-        let (reply, deliveries) = self.shared.core.apply_parking(op, self.slot, responder);
-        self.note(reply, deliveries)
+        if self.failed.borrow().is_some() {
+            return refused();
+        }
+        let slot = self.slot.clone();
+        let applied = (self.shared.core).apply_parking(self.session.get_mut(), op, slot, responder);
+        self.note(applied)
     }
 
-    fn note(&mut self, reply: Reply, deliveries: Vec<Delivery>) -> Reply {
+    /// Reads the engine's state (with `--store`, caught up with the shared log first).
+    pub fn read<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        let mut failed = self.failed.borrow_mut();
+        if failed.is_none()
+            && let Err(e) = self.shared.core.caught_up(&mut self.session.borrow_mut())
+        {
+            *failed = Some(e);
+        }
+        // After a failure the answer is replaced by a 503: the state as this server has it only
+        // lets the dialect finish.
+        self.shared.core.view(f)
+    }
+
+    fn note(&mut self, applied: Result<(Reply, Vec<Delivery>), HostError>) -> Reply {
+        let (reply, deliveries) = match applied {
+            Ok(applied) => applied,
+            Err(e) => {
+                *self.failed.get_mut() = Some(e);
+                return refused();
+            }
+        };
         self.deliveries.extend(deliveries);
         if let Some(grant) = DirectGrant::of(&reply, crate::timefmt::now_ms()) {
             *self.grant = Some(grant);
@@ -65,6 +100,8 @@ pub fn route(
         req,
         deliveries,
         grant,
+        session: RefCell::default(),
+        failed: RefCell::default(),
     };
     let path = req.path();
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
@@ -90,14 +127,18 @@ pub fn route(
         return Handled::Respond(refusal);
     }
     // With `--store`, etcd may fail the request wherever it needs it: then it is refused whole.
-    core::begin_request();
     let handled = dispatch(&mut ctx, first, rest);
-    match (core::end_request(), handled) {
-        (Some(reason), Handled::Respond(_)) => {
-            Handled::Respond(Response::refusal(words, 503, reason))
+    match (ctx.failed.into_inner(), handled) {
+        (Some(failure), Handled::Respond(_)) => {
+            Handled::Respond(Response::refusal(words, 503, failure.to_string()))
         }
         (_, handled) => handled,
     }
+}
+
+/// What a call the host failed gives the dialect: its answer is replaced by the 503 anyway.
+fn refused() -> Reply {
+    Reply::Refused(Refusal::UnknownRequest)
 }
 
 fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {

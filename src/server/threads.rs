@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::Delivery;
 use super::Shared;
 use super::conn::{self, Phase, Written};
 use super::connections;
-use super::core::Delivery;
 use super::http::Response;
 use super::metrics::Api;
 use super::router;
@@ -63,7 +63,7 @@ pub fn deliver(shared: &Shared, deliveries: Vec<Delivery>) {
         // anywhere before this line cannot hand out a lease that ran out meanwhile.
         let (ready, more) = shared.core.confirm(delivery);
         queue.extend(more);
-        let slot = ready.slot.clone();
+        let slot = ready.waiter.clone();
         let mut st = slot.lock();
         let mut undo = ready.undo;
         let refused = ready.response.is_err();

@@ -5,7 +5,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::core::Answer;
 use super::http::{Response, Words};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
@@ -14,6 +13,7 @@ use super::webmutex_answers::{
     busy, grant_body, lock_fields, ok, refused, slots_differ, status_of, still_queued,
 };
 use crate::engine::{Acquire, Engine, Op, Reply, Wait};
+use crate::host::Answer;
 use crate::timefmt;
 
 const MAX_WAIT: Duration = Duration::from_secs(86_400);
@@ -207,11 +207,10 @@ fn break_lock(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     }
     let id = id_param(params)?.ok_or("id is required: the mutex to break")?;
     // What it was, for the answer: who was ended, since when, how many waited.
-    let before = ctx.shared.core.read(|e| e.lock(&id));
-    let (reply, deliveries) = ctx.shared.core.apply(Op::DeleteResource {
+    let before = ctx.read(|e| e.lock(&id));
+    let reply = ctx.apply(Op::DeleteResource {
         resource: id.clone(),
     });
-    ctx.deliveries.extend(deliveries);
     Ok(Handled::Respond(match reply {
         Reply::Deleted { count } => {
             let mut fields = lock_fields(&id, before.as_ref(), timefmt::now_ms());
@@ -265,12 +264,12 @@ fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
             })
         }
         Some(id) => {
-            let view = ctx.shared.core.read(|e| e.lock(&id));
+            let view = ctx.read(|e| e.lock(&id));
             Ok(Handled::Respond(status_of(&id, view.as_ref())))
         }
         None if wait.is_some() => Err("wait needs an id: the mutex to wait for".into()),
         None => {
-            let locks: Vec<Value> = ctx.shared.core.read(|e| {
+            let locks: Vec<Value> = ctx.read(|e| {
                 e.locks()
                     .iter()
                     .map(|v| Value::Object(lock_fields(&v.resource, Some(v), now)))

@@ -7,7 +7,6 @@
 //! some changes need a word from before the command (which resource a token released, whether a gate
 //! was already closed), taken by [`Before::of`] — cheaply: only the rare commands look anything up.
 
-mod before;
 mod sink;
 
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use super::metrics::Metrics;
 use super::recent::Recent;
 use crate::engine::{Engine, Event, Millis, Reply};
 
-pub use before::Before;
+pub use crate::host::Before;
 use sink::Sink;
 
 /// The kinds of change, each with its counter (see `metrics`) and, but for denials, its log line.
@@ -126,9 +125,11 @@ impl Observer {
             locks,
         }
     }
+}
 
+impl crate::host::Observer for Observer {
     /// Called under the engine's lock with a command's outcome; `engine` is the state after it.
-    pub fn record(
+    fn record(
         &self,
         now: Millis,
         before: &Before,

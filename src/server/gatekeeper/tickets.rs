@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{MAX_WAIT_SECS, apply, body, invalid, ok, unexpected};
 use crate::engine::{Engine, GateRefusal, GateReply, Op, Reply, Wait};
-use crate::server::core::Answer;
+use crate::host::Answer;
 use crate::server::gatekeeper_docs::{denied, gate_not_found, ticket_answer, ticket_not_found};
 use crate::server::http::Response;
 use crate::server::params::Params;
@@ -46,7 +46,7 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     // lives on with the rest (`delete_service`), so its client, presenting it as it made it, must
     // reach it. Those names are left out of the command (which then names only services that
     // exist, and replays alike everywhere).
-    let (unknown, live) = ctx.shared.core.read(|e| {
+    let (unknown, live) = ctx.read(|e| {
         let unknown: std::collections::BTreeSet<String> = services
             .keys()
             .filter(|s| e.service(s).is_none())
@@ -116,8 +116,7 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     };
     // A ticket needs no connection to stay (a queued one lives for its TTL), so no connection limit
     // bounds how many there are: a call that would make a new one is refused past a bound.
-    if ticket.is_none() && !live && ctx.shared.core.read(|e| e.ticket_count()) >= max_live_tickets()
-    {
+    if ticket.is_none() && !live && ctx.read(|e| e.ticket_count()) >= max_live_tickets() {
         return Handled::Respond(Response::error(
             503,
             format!(
@@ -180,5 +179,5 @@ const MAX_LIVE_TICKETS: usize = 100_000;
 /// reaches the bound with a handful of tickets.
 fn max_live_tickets() -> usize {
     static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| crate::server::test_knob("WEBLOCK_MAX_LIVE_TICKETS", MAX_LIVE_TICKETS))
+    *MAX.get_or_init(|| crate::knob::test_knob("WEBLOCK_MAX_LIVE_TICKETS", MAX_LIVE_TICKETS))
 }

@@ -23,6 +23,7 @@
 use crate::engine::{CancelBy, Engine, GateReply, Millis, Op, Reply};
 use crate::timefmt;
 
+use super::super::Waiter;
 use super::{Answer, Claim, Core, Delivery, Inner, Ready, Render};
 
 /// With `--store`: a parked grant whose granting entry was proposed longer ago than this (by the
@@ -83,10 +84,10 @@ fn unconfirmed_reason(why: &str) -> String {
     )
 }
 
-impl Core {
+impl<W: Waiter> Core<W> {
     /// Renders `delivery` for writing now; a grant only if it is still its client's (see above).
     /// Returns the answers that applying due expiries made due to others.
-    pub fn confirm(&self, delivery: Delivery) -> (Ready, Vec<Delivery>) {
+    pub fn confirm(&self, delivery: Delivery<W>) -> (Ready<W>, Vec<Delivery<W>>) {
         let now = timefmt::now_ms();
         let mut unconfirmed = None;
         if let (Some(replica), Some((claim, _))) = (&self.replica, &delivery.undo)
@@ -111,7 +112,7 @@ impl Core {
     /// Lets go of the engine and, if this step appended to the journal since `mark` (an expiry, a
     /// give-back), waits for it to be synced: the answers it made due must not be heard of before.
     /// The common step appends nothing and waits for nobody else's sync.
-    fn sync_if_appended(&self, inner: std::sync::MutexGuard<'_, Inner>, mark: u64) {
+    fn sync_if_appended(&self, inner: std::sync::MutexGuard<'_, Inner<W>>, mark: u64) {
         let appended = self.journal_mark() != mark;
         drop(inner);
         if appended {
@@ -135,13 +136,13 @@ impl Core {
     /// `confirm` at `now` (time passed in): `unconfirmed` says why the log's head could not be seen.
     pub(super) fn confirm_at(
         &self,
-        inner: &mut Inner,
-        delivery: Delivery,
+        inner: &mut Inner<W>,
+        delivery: Delivery<W>,
         now: Millis,
         unconfirmed: Option<String>,
-    ) -> (Ready, Vec<Delivery>) {
+    ) -> (Ready<W>, Vec<Delivery<W>>) {
         let Delivery {
-            slot,
+            waiter,
             request,
             answer,
             render,
@@ -181,7 +182,7 @@ impl Core {
             (None, answer, Render::Later(responder)) => Ok(responder(&answer, &inner.engine)),
         };
         let ready = Ready {
-            slot,
+            waiter,
             request,
             response,
             undo,
@@ -192,7 +193,7 @@ impl Core {
 
     /// Just before a worker writes a grant it made itself: `Ok` if it may, or why not. A refused
     /// grant still held is given back; the answers that made due are returned either way.
-    pub fn confirm_direct(&self, grant: &DirectGrant) -> (Result<(), String>, Vec<Delivery>) {
+    pub fn confirm_direct(&self, grant: &DirectGrant) -> (Result<(), String>, Vec<Delivery<W>>) {
         let now = timefmt::now_ms();
         // The common case costs nothing: written in time, the grant is as it was reported. Not if
         // its lease is over, however soon its answer comes: with `--store` the reply comes back
@@ -220,7 +221,7 @@ impl Core {
                     now,
                     op: give_back_op(grant.claim),
                 };
-                let body = crate::server::replica::Body::Command {
+                let body = crate::host::replica::Body::Command {
                     command,
                     parks: false,
                 };
@@ -238,10 +239,10 @@ impl Core {
     /// `confirm_direct` without `--store`, at `now`, for an answer already known to be late.
     pub(super) fn confirm_direct_at(
         &self,
-        inner: &mut Inner,
+        inner: &mut Inner<W>,
         grant: &DirectGrant,
         now: Millis,
-    ) -> (Result<(), String>, Vec<Delivery>) {
+    ) -> (Result<(), String>, Vec<Delivery<W>>) {
         let before = self.still_granted(&inner.engine, grant.claim, now);
         let mut more = self.apply_due(inner, now);
         let reason = match self.still_granted(&inner.engine, grant.claim, now) {
@@ -264,7 +265,7 @@ impl Core {
 
     /// Applies the expiries due at `now`, as the timer would (without `--store`; with it, a tick is
     /// proposed and a lease over by this clock counts as over until the log says so).
-    fn apply_due(&self, inner: &mut Inner, now: Millis) -> Vec<Delivery> {
+    fn apply_due(&self, inner: &mut Inner<W>, now: Millis) -> Vec<Delivery<W>> {
         let now = now.max(inner.engine.clock());
         if inner.engine.next_deadline().is_none_or(|d| d > now) {
             return Vec::new();

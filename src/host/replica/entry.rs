@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::origins::{Origin, OriginsSnapshot};
 use crate::engine::{Command, Millis, Op, RequestId, Snapshot};
-use crate::server::core::Claim;
+use crate::host::Claim;
 
 /// One entry: who proposed it (a server's id for this run, and its own count), and what it asks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

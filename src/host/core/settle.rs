@@ -6,17 +6,18 @@ use std::time::Instant;
 
 use crate::engine::{CancelBy, Command, Event, Millis, Op, RequestId};
 
+use super::super::Waiter;
 use super::{Answer, Claim, Core, Delivery, Inner, Render};
 
-impl Core {
+impl<W: Waiter> Core<W> {
     /// Events to answers (see above). The commands it applies itself (giving back a grant whose client
     /// is gone) are journaled like any other.
     pub(super) fn settle(
         &self,
-        inner: &mut Inner,
+        inner: &mut Inner<W>,
         now: Millis,
         events: Vec<Event>,
-    ) -> Vec<Delivery> {
+    ) -> Vec<Delivery<W>> {
         let mut deliveries = Vec::new();
         let mut pending: VecDeque<Event> = events.into();
         while let Some(event) = pending.pop_front() {
@@ -51,7 +52,7 @@ impl Core {
                 }
             };
             match unpark(inner, request, answer) {
-                Some(d) if d.undo.is_some() && d.slot.client_gone() => {
+                Some(d) if d.undo.is_some() && d.waiter.gone() => {
                     if let Some((claim, op)) = d.undo {
                         inner.unclaimed.remove(&claim);
                         match &self.replica {
@@ -76,7 +77,11 @@ impl Core {
 
 /// Takes `request`'s connection out of the parked set, with the answer it is due. (With `--store`,
 /// every server also forgets where the request was parked, and remembers where a grant went.)
-pub(super) fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> Option<Delivery> {
+pub(super) fn unpark<W: Waiter>(
+    inner: &mut Inner<W>,
+    request: RequestId,
+    answer: Answer,
+) -> Option<Delivery<W>> {
     let undo = match &answer {
         Answer::Granted(_) => Some((
             Claim::Request(request),
@@ -107,7 +112,7 @@ pub(super) fn unpark(inner: &mut Inner, request: RequestId, answer: Answer) -> O
         Render::Done((parked.responder)(&answer, &inner.engine))
     };
     Some(Delivery {
-        slot: parked.slot,
+        waiter: parked.waiter,
         request,
         answer,
         render,

@@ -12,27 +12,37 @@
 //! by a reading of the live set at a later revision): every entry of a put is there from its
 //! revision on.
 use crate::engine::{CancelBy, Command, Engine, Op, Reply, RequestId};
-use crate::server::replica::{Body, Entry, Job, Origin, Origins, Replica, SharedSnapshot};
+use crate::host::replica::{Body, Entry, Job, Origin, Origins, Replica, SharedSnapshot};
 
+use super::super::super::Waiter;
 use super::super::{Answer, Claim, Core, Delivery, Inner, unpark, waiting};
 use super::{end_parked_entry, snapshot_every};
 
 /// What applying one value of the log gave.
-#[derive(Default)]
-pub struct Applied {
+pub struct Applied<W: Waiter> {
     /// Answers due to connections parked here, in the log's order.
-    pub deliveries: Vec<Delivery>,
+    pub deliveries: Vec<Delivery<W>>,
     /// Entries to write before `answers` are let out (see `settle`).
     pub appends: Vec<Entry>,
     /// This server's proposals' replies, by number, when they wait on `appends`.
     pub answers: Vec<(u64, Reply)>,
 }
 
-impl Core {
+impl<W: Waiter> Default for Applied<W> {
+    fn default() -> Applied<W> {
+        Applied {
+            deliveries: Vec::new(),
+            appends: Vec::new(),
+            answers: Vec::new(),
+        }
+    }
+}
+
+impl<W: Waiter> Core<W> {
     /// Applies the value of the log key at `revision`: its entries in order (or skips a value that
     /// holds none, as every server does). The caller writes `appends`, then lets `answers` out
     /// (`answer`), then delivers.
-    pub fn apply_value(&self, revision: i64, entries: Result<Vec<Entry>, String>) -> Applied {
+    pub fn apply_value(&self, revision: i64, entries: Result<Vec<Entry>, String>) -> Applied<W> {
         let Some(replica) = &self.replica else {
             return Applied::default();
         };
@@ -96,10 +106,10 @@ impl Core {
     fn apply_entry(
         &self,
         replica: &Replica,
-        inner: &mut Inner,
+        inner: &mut Inner<W>,
         revision: i64,
         entry: Entry,
-    ) -> (Vec<Delivery>, Option<(u64, Reply)>) {
+    ) -> (Vec<Delivery<W>>, Option<(u64, Reply)>) {
         let mine = entry.server == replica.id;
         match entry.body {
             Body::Command { command, parks } => {
@@ -178,7 +188,7 @@ impl Core {
     /// is told its wait ended; a request the snapshot shows parked here with no connection (its
     /// worker gave up, its entry skipped) is ended. Proposals whose entries were skipped time out,
     /// and so would the tick in flight: another may be proposed at once.
-    pub fn restore(&self, snapshot: SharedSnapshot) -> Result<Vec<Delivery>, String> {
+    pub fn restore(&self, snapshot: SharedSnapshot) -> Result<Vec<Delivery<W>>, String> {
         let engine =
             Engine::restore(snapshot.engine).map_err(|e| format!("bad stored snapshot: {e}"))?;
         let mut inner = self.inner();
@@ -228,7 +238,7 @@ fn judged_dead(replica: Option<&Replica>) -> String {
     )
 }
 
-fn set_reply(inner: &mut Inner, seq: u64, reply: Reply) {
+fn set_reply<W: Waiter>(inner: &mut Inner<W>, seq: u64, reply: Reply) {
     // Gone if its worker gave up waiting.
     if let Some(proposal) = inner.proposals.waiting.get_mut(&seq) {
         proposal.reply = Some(reply);

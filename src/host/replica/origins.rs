@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::engine::{Millis, RequestId};
-use crate::server::core::Claim;
+use crate::host::Claim;
 
 /// How long a hand-over can be given back (by the engine's clock).
 pub const HANDED_KEEP_MS: Millis = 60_000;

@@ -28,12 +28,10 @@ use crate::engine::{
 use crate::journal::Journal;
 use crate::timefmt;
 
-use super::changes::{Before, Observer};
-use super::conn::Slot;
-use super::http::Response;
 use super::replica::{Origins, Replica};
+use super::{Before, Observer, Unobserved, Waiter};
 pub use confirm::DirectGrant;
-pub use replicated::{begin_request, end_request};
+pub use replicated::snapshot_every;
 use replicated::{end_parked_entry, give_back_entry};
 use settle::unpark;
 
@@ -42,7 +40,30 @@ const RESTART_GRACE_MS: u64 = 10_000;
 
 /// Builds the answer for a parked request once its wait ends, in its dialect's words, from how it ended
 /// and the engine's state at that moment.
-pub type Responder = Box<dyn FnOnce(&Answer, &Engine) -> Response + Send>;
+pub type Responder<W> = Box<dyn FnOnce(&Answer, &Engine) -> <W as Waiter>::Rendered + Send>;
+
+/// What one request has learned of the store so far: with `--store`, whether it has caught up with
+/// the shared log (a request's first read waits for that; later ones need not).
+#[derive(Debug, Default)]
+pub struct Session {
+    caught_up: bool,
+}
+
+/// Why the host could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// The shared store cannot be asked, or did not answer in time: why, in words for the client
+    /// (who is told to ask again: a 503).
+    Unavailable(String),
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::Unavailable(why) => f.write_str(why),
+        }
+    }
+}
 
 /// How a parked request's wait ended.
 #[derive(Debug, Clone)]
@@ -88,11 +109,11 @@ pub enum Answer {
 /// left then. Any other answer is rendered when it becomes due, under the engine lock of the step that
 /// made it due: it shows that step's state, which the delivery's barrier puts on disk before it is
 /// written, never a later change (another thread's, perhaps not synced yet when it is written).
-pub struct Delivery {
-    pub slot: Arc<Slot>,
+pub struct Delivery<W: Waiter> {
+    pub waiter: W,
     pub request: RequestId,
     answer: Answer,
-    render: Render,
+    render: Render<W>,
     /// What to undo if the client turns out to be gone when the answer is written: a grant it will
     /// never know of is given back — unless a retry collected it meanwhile (see `Core::undo`).
     pub undo: Option<(Claim, Op)>,
@@ -101,32 +122,32 @@ pub struct Delivery {
 }
 
 /// How a delivery's response is made (see `Delivery`).
-enum Render {
+enum Render<W: Waiter> {
     /// Rendered when it became due (not a grant).
-    Done(Response),
+    Done(W::Rendered),
     /// A grant's, rendered when it is written.
-    Later(Responder),
+    Later(Responder<W>),
 }
 
 /// A delivery confirmed for writing (`Core::confirm`).
-pub struct Ready {
-    pub slot: Arc<Slot>,
+pub struct Ready<W: Waiter> {
+    pub waiter: W,
     pub request: RequestId,
     /// The answer, or — for a grant that is no longer its client's — why not (a 503: ask again).
-    pub response: Result<Response, String>,
+    pub response: Result<W::Rendered, String>,
     pub undo: Option<(Claim, Op)>,
     pub granted_at: Option<Instant>,
 }
 
-struct Parked {
-    slot: Arc<Slot>,
-    responder: Responder,
+struct Parked<W: Waiter> {
+    waiter: W,
+    responder: Responder<W>,
 }
 
-struct Inner {
+struct Inner<W: Waiter> {
     engine: Engine,
-    /// This server's parked connections, by request.
-    parked: HashMap<RequestId, Parked>,
+    /// This server's parked waiters, by request.
+    parked: HashMap<RequestId, Parked<W>>,
     /// Grants handed to a parked connection and not yet known to be received. A retry by the same
     /// client on another connection that collects the grant claims it (takes it out of here), so the
     /// first connection's undo, should it turn out dead, no longer gives the grant back.
@@ -135,7 +156,7 @@ struct Inner {
     timer_target: Option<Millis>,
     /// With `--store`: which server parked what (shared, from the log), and this server's proposals.
     origins: Origins,
-    proposals: replicated::Proposals,
+    proposals: replicated::Proposals<W>,
 }
 
 /// A grant awaiting delivery: a lock request's, or a gate ticket's.
@@ -146,8 +167,8 @@ pub enum Claim {
     Ticket(Uuid),
 }
 
-pub struct Core {
-    inner: Mutex<Inner>,
+pub struct Core<W: Waiter> {
+    inner: Mutex<Inner<W>>,
     timer: Condvar,
     /// Wakes the workers waiting for their proposals to come back applied (with `--store`).
     applied: Condvar,
@@ -156,17 +177,17 @@ pub struct Core {
     /// With `--store`: the shared log every change goes through.
     replica: Option<Replica>,
     /// Counts and logs what each command changed.
-    observer: Observer,
+    observer: Box<dyn Observer>,
 }
 
-impl Default for Core {
-    fn default() -> Core {
+impl<W: Waiter> Default for Core<W> {
+    fn default() -> Core<W> {
         Core::new(Engine::new(), None)
     }
 }
 
-impl Core {
-    pub fn new(engine: Engine, journal: Option<Arc<Journal>>) -> Core {
+impl<W: Waiter> Core<W> {
+    pub fn new(engine: Engine, journal: Option<Arc<Journal>>) -> Core<W> {
         Core::with(engine, journal, None, Origins::default())
     }
 
@@ -175,7 +196,7 @@ impl Core {
         journal: Option<Arc<Journal>>,
         replica: Option<Replica>,
         origins: Origins,
-    ) -> Core {
+    ) -> Core<W> {
         Core {
             inner: Mutex::new(Inner {
                 engine,
@@ -189,13 +210,13 @@ impl Core {
             applied: Condvar::new(),
             journal,
             replica,
-            observer: Observer::default(),
+            observer: Box::new(Unobserved),
         }
     }
 
     /// Counts and logs every change with `observer` (the metrics' and the event log's).
-    pub fn with_observer(mut self, observer: Observer) -> Core {
-        self.observer = observer;
+    pub fn with_observer(mut self, observer: impl Observer + 'static) -> Core<W> {
+        self.observer = Box::new(observer);
         self
     }
 
@@ -224,7 +245,7 @@ impl Core {
 
     /// Applies a command and journals it, in the same order, under the engine's lock; what it changed
     /// is counted and logged.
-    fn apply_logged(&self, inner: &mut Inner, command: Command) -> crate::engine::Outcome {
+    fn apply_logged(&self, inner: &mut Inner<W>, command: Command) -> crate::engine::Outcome {
         let (now, before) = (command.now, Before::of(&command.op, &inner.engine));
         let outcome = self.apply_journaled(inner, command);
         let engine = &inner.engine;
@@ -233,7 +254,7 @@ impl Core {
         outcome
     }
 
-    fn apply_journaled(&self, inner: &mut Inner, command: Command) -> crate::engine::Outcome {
+    fn apply_journaled(&self, inner: &mut Inner<W>, command: Command) -> crate::engine::Outcome {
         let Some(journal) = &self.journal else {
             return inner.engine.apply(command);
         };
@@ -245,42 +266,61 @@ impl Core {
         outcome
     }
 
-    fn inner(&self) -> MutexGuard<'_, Inner> {
+    fn inner(&self) -> MutexGuard<'_, Inner<W>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the engine's state. With `--store`, the first read of a request waits until this server
-    /// has applied everything the shared log held when it asked (see `replicated`).
-    pub fn read<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
-        if let Some(replica) = &self.replica {
-            self.catch_up_for_request(replica);
+    /// Reads the engine's state for a request. With `--store`, the first read of a request waits until
+    /// this server has applied everything the shared log held when it asked (see `replicated`).
+    pub fn read<R>(
+        &self,
+        session: &mut Session,
+        f: impl FnOnce(&Engine) -> R,
+    ) -> Result<R, HostError> {
+        self.caught_up(session)?;
+        Ok(self.view(f))
+    }
+
+    /// With `--store`: waits, once per request, until this server has applied everything the shared
+    /// log held when it asked.
+    pub fn caught_up(&self, session: &mut Session) -> Result<(), HostError> {
+        match &self.replica {
+            Some(replica) => self.catch_up_for_request(session, replica),
+            None => Ok(()),
         }
+    }
+
+    /// Reads the engine's state as this server has it, caught up or not (a gauge, or an answer that
+    /// is about to be replaced by a refusal anyway).
+    pub fn view<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         f(&self.inner().engine)
     }
 
-    pub fn apply(&self, op: Op) -> (Reply, Vec<Delivery>) {
+    pub fn apply(
+        &self,
+        session: &mut Session,
+        op: Op,
+    ) -> Result<(Reply, Vec<Delivery<W>>), HostError> {
         if let Some(replica) = &self.replica {
-            return self.propose(replica, op, None);
+            return self.propose(session, replica, op, None);
         }
         let mut inner = self.inner();
-        self.run(&mut inner, op)
+        Ok(self.run(&mut inner, op))
     }
 
-    /// Applies `op` (an acquire or a watch); if it has to wait, `slot` is parked until the wait ends, and
-    /// `responder` will build its answer. Parking happens under the same lock as the acquire, so no hand-over can slip
-    /// between them.
+    /// Applies `op` (an acquire or a watch); if it has to wait, `waiter` is parked until the wait ends,
+    /// and `responder` will build its answer. Parking happens under the same lock as the acquire, so no
+    /// hand-over can slip between them.
     pub fn apply_parking(
         &self,
+        session: &mut Session,
         op: Op,
-        slot: &Arc<Slot>,
-        responder: Responder,
-    ) -> (Reply, Vec<Delivery>) {
-        let parked = Parked {
-            slot: slot.clone(),
-            responder,
-        };
+        waiter: W,
+        responder: Responder<W>,
+    ) -> Result<(Reply, Vec<Delivery<W>>), HostError> {
+        let parked = Parked { waiter, responder };
         if let Some(replica) = &self.replica {
-            return self.propose(replica, op, Some(parked));
+            return self.propose(session, replica, op, Some(parked));
         }
         let mut inner = self.inner();
         let (reply, mut deliveries) = self.run(&mut inner, op);
@@ -288,19 +328,19 @@ impl Core {
             deliveries.extend(unpark(&mut inner, request, Answer::Superseded));
             inner.parked.insert(request, parked);
         }
-        (reply, deliveries)
+        Ok((reply, deliveries))
     }
 
     /// A parked client hung up: its request ends, unless a hand-over already took it out of the parked set
-    /// (then the thread delivering it finds the connection closed and ends it).
-    pub fn hangup(&self, request: RequestId, slot: &Slot) -> Vec<Delivery> {
+    /// (then the thread delivering it finds the client gone and ends it).
+    pub fn hangup(&self, request: RequestId, waiter: &W) -> Vec<Delivery<W>> {
         let mut inner = self.inner();
-        // Only if this connection is still the one parked there: a retry with the same token may
+        // Only if this waiter is still the one parked there: a retry with the same token may
         // have replaced it (and must not be cancelled with it).
         if inner
             .parked
             .get(&request)
-            .is_none_or(|p| p.slot.key != slot.key)
+            .is_none_or(|p| !p.waiter.same(waiter))
         {
             return Vec::new();
         }
@@ -323,7 +363,7 @@ impl Core {
 
     /// A delivered grant's client was gone: give the grant back, unless a retry on another connection
     /// collected it meanwhile.
-    pub fn undo(&self, claim: Claim, op: Op) -> Vec<Delivery> {
+    pub fn undo(&self, claim: Claim, op: Op) -> Vec<Delivery<W>> {
         let mut inner = self.inner();
         if !inner.unclaimed.remove(&claim) {
             return Vec::new();
@@ -342,7 +382,7 @@ impl Core {
         self.inner().unclaimed.remove(&claim);
     }
 
-    fn run(&self, inner: &mut Inner, op: Op) -> (Reply, Vec<Delivery>) {
+    fn run(&self, inner: &mut Inner<W>, op: Op) -> (Reply, Vec<Delivery<W>>) {
         let command = Command {
             now: timefmt::now_ms(),
             op,
@@ -351,7 +391,7 @@ impl Core {
     }
 
     /// Applies `command`, settles its events, and answers the parked clients its reply concerns.
-    fn run_command(&self, inner: &mut Inner, command: Command) -> (Reply, Vec<Delivery>) {
+    fn run_command(&self, inner: &mut Inner<W>, command: Command) -> (Reply, Vec<Delivery<W>>) {
         let now = command.now;
         let cancelled = match &command.op {
             Op::Cancel { request, .. } => Some(*request),
@@ -388,7 +428,7 @@ impl Core {
 
     /// Applies every expiry that is due, then sleeps until the next deadline (or at most `max_sleep`, or
     /// until an earlier deadline is set). Called in a loop by the timer thread.
-    pub fn tick_and_sleep(&self, max_sleep: Duration) -> Vec<Delivery> {
+    pub fn tick_and_sleep(&self, max_sleep: Duration) -> Vec<Delivery<W>> {
         let mut inner = self.inner();
         // The engine never lets time go back; neither may the timer, or a clock stepped backwards
         // would postpone every lease by the size of the step.
@@ -430,7 +470,7 @@ fn waiting(reply: &Reply) -> Option<RequestId> {
 }
 
 /// The client has the grant `claim` (its own request collected it): nothing may give it back.
-fn collected(inner: &mut Inner, claim: Claim) {
+fn collected<W: Waiter>(inner: &mut Inner<W>, claim: Claim) {
     inner.unclaimed.remove(&claim);
     inner.origins.collected(claim);
 }

@@ -10,21 +10,19 @@
 //! What needs no answer (a hang-up, a grant given back, an expiry, the waiters of a dead server) is
 //! proposed in the background; its effect comes with the log like any other.
 //!
-//! When etcd cannot be asked, the request that needed it is refused with 503 and a reason
-//! (`Outage`): the dialects' code is not told, so the failure is kept for the request on its thread
-//! (`begin_request`/`end_request`, called by the router around each request) and the answer replaced.
-use std::cell::RefCell;
+//! When etcd cannot be asked, the call that needed it returns `HostError::Unavailable` with a reason.
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::engine::{Command, Engine, Millis, Op, Refusal, Reply, RequestId};
-use crate::server::replica::{Body, Entry, Job, Origins, Replica, SharedSnapshot};
+use crate::engine::{Command, Engine, Millis, Op, Reply, RequestId};
+use crate::host::replica::{Body, Entry, Job, Origins, Replica, SharedSnapshot};
 use crate::store::Failure;
 use crate::timefmt;
 
-use super::{Claim, Core, Delivery, Inner, Parked};
+use super::super::Waiter;
+use super::{Claim, Core, Delivery, HostError, Inner, Parked, Session};
 
 mod apply;
 #[cfg(test)]
@@ -45,13 +43,12 @@ const SNAPSHOT_EVERY: i64 = 10_000;
 /// crosses a few snapshots and compactions in a second rather than 10,000 revisions.
 pub fn snapshot_every() -> i64 {
     static EVERY: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *EVERY.get_or_init(|| crate::server::test_knob("WEBLOCK_SNAPSHOT_EVERY", SNAPSHOT_EVERY))
+    *EVERY.get_or_init(|| crate::knob::test_knob("WEBLOCK_SNAPSHOT_EVERY", SNAPSHOT_EVERY))
 }
 
 /// This server's half of the log: its proposals in flight and how far it has applied.
-#[derive(Default)]
-pub(in crate::server) struct Proposals {
-    waiting: HashMap<u64, Proposal>,
+pub(in crate::host) struct Proposals<W: Waiter> {
+    waiting: HashMap<u64, Proposal<W>>,
     /// The revision of the last entry applied.
     applied: i64,
     /// The tick in flight (at most one), and when a failed one may be tried again.
@@ -63,54 +60,27 @@ pub(in crate::server) struct Proposals {
     pub(super) appends: Vec<Entry>,
 }
 
-struct Proposal {
-    parked: Option<Parked>,
+impl<W: Waiter> Default for Proposals<W> {
+    fn default() -> Proposals<W> {
+        Proposals {
+            waiting: HashMap::new(),
+            applied: 0,
+            tick: None,
+            tick_retry: None,
+            ending: HashMap::new(),
+            appends: Vec::new(),
+        }
+    }
+}
+
+struct Proposal<W: Waiter> {
+    parked: Option<Parked<W>>,
     reply: Option<Reply>,
 }
 
-/// What the current request learned about etcd, on its worker's thread.
-#[derive(Default)]
-struct Scope {
-    caught_up: bool,
-    outage: Option<String>,
-}
-
-thread_local! {
-    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
-}
-
-/// A request starts on this thread.
-pub fn begin_request() {
-    SCOPE.with(|s| *s.borrow_mut() = Some(Scope::default()));
-}
-
-/// The request is handled: why etcd made it fail, if it did (the answer is then a 503 with it).
-pub fn end_request() -> Option<String> {
-    SCOPE.with(|s| s.borrow_mut().take().and_then(|scope| scope.outage))
-}
-
-fn in_scope<R>(f: impl FnOnce(&mut Scope) -> R) -> Option<R> {
-    SCOPE.with(|s| s.borrow_mut().as_mut().map(f))
-}
-
-fn outage() -> Option<String> {
-    in_scope(|s| s.outage.clone()).flatten()
-}
-
-fn refuse(reason: String) {
-    in_scope(|s| {
-        s.outage.get_or_insert(reason);
-    });
-}
-
-/// What a refused proposal returns to the dialect: its answer is replaced by the 503 anyway.
-fn refused() -> (Reply, Vec<Delivery>) {
-    (Reply::Refused(Refusal::UnknownRequest), Vec::new())
-}
-
-impl Core {
+impl<W: Waiter> Core<W> {
     /// A core whose state is the shared log's, from `snapshot` (or empty) on.
-    pub fn replicated(snapshot: SharedSnapshot, replica: Replica) -> Result<Core, String> {
+    pub fn replicated(snapshot: SharedSnapshot, replica: Replica) -> Result<Core<W>, String> {
         let engine =
             Engine::restore(snapshot.engine).map_err(|e| format!("bad stored snapshot: {e}"))?;
         let origins = Origins::restore(snapshot.origins);
@@ -142,13 +112,11 @@ impl Core {
     /// Proposes `op` and waits for its reply; `parked`: the connection to park if it has to wait.
     pub(super) fn propose(
         &self,
+        session: &mut Session,
         replica: &Replica,
         op: Op,
-        parked: Option<Parked>,
-    ) -> (Reply, Vec<Delivery>) {
-        if outage().is_some() {
-            return refused();
-        }
+        parked: Option<Parked<W>>,
+    ) -> Result<(Reply, Vec<Delivery<W>>), HostError> {
         let entry = replica.entry(Body::Command {
             command: Command {
                 now: timefmt::now_ms(),
@@ -177,8 +145,8 @@ impl Core {
                 .and_then(|p| p.reply.take())
             {
                 inner.proposals.waiting.remove(&seq);
-                in_scope(|s| s.caught_up = true);
-                return (reply, Vec::new());
+                session.caught_up = true;
+                return Ok((reply, Vec::new()));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let why = match &appended {
@@ -193,8 +161,7 @@ impl Core {
             if let Some(why) = why {
                 // From here on an entry that still comes back finds nobody waiting (see apply_entry).
                 inner.proposals.waiting.remove(&seq);
-                refuse(why);
-                return refused();
+                return Err(HostError::Unavailable(why));
             }
             inner = self
                 .applied
@@ -206,16 +173,17 @@ impl Core {
 
     /// A request's first read: wait until this server has applied every entry the log held when
     /// asked, so it answers no older state than a client could have seen through another server.
-    pub(super) fn catch_up_for_request(&self, replica: &Replica) {
-        if outage().is_some() || in_scope(|s| s.caught_up) != Some(false) {
-            return;
+    pub(super) fn catch_up_for_request(
+        &self,
+        session: &mut Session,
+        replica: &Replica,
+    ) -> Result<(), HostError> {
+        if !session.caught_up {
+            self.catch_up(replica, CATCH_UP_TIMEOUT)
+                .map_err(HostError::Unavailable)?;
+            session.caught_up = true;
         }
-        match self.catch_up(replica, CATCH_UP_TIMEOUT) {
-            Ok(_) => {
-                in_scope(|s| s.caught_up = true);
-            }
-            Err(why) => refuse(why),
-        }
+        Ok(())
     }
 
     /// Waits until the log's current head is applied here; the head, or why not.
@@ -246,7 +214,7 @@ impl Core {
     }
 
     /// A deadline is due at `now`: propose a tick, unless one is in flight (or failed just now).
-    pub(super) fn propose_tick(&self, replica: &Replica, inner: &mut Inner, now: Millis) {
+    pub(super) fn propose_tick(&self, replica: &Replica, inner: &mut Inner<W>, now: Millis) {
         let p = &mut inner.proposals;
         if p.tick.is_some() || p.tick_retry.is_some_and(|t| Instant::now() < t) {
             return;
@@ -295,9 +263,9 @@ impl Core {
 }
 
 /// The entry that ends `request`'s wait as it is parked now (a hang-up, a worker that gave up).
-pub(super) fn end_parked_entry(
+pub(super) fn end_parked_entry<W: Waiter>(
     replica: &Replica,
-    inner: &Inner,
+    inner: &Inner<W>,
     request: RequestId,
 ) -> Option<Entry> {
     let origin = inner.origins.parked_at(request)?;
@@ -309,9 +277,9 @@ pub(super) fn end_parked_entry(
 }
 
 /// The entry that gives back the grant `claim` handed from here, whose client was gone.
-pub(super) fn give_back_entry(
+pub(super) fn give_back_entry<W: Waiter>(
     replica: &Replica,
-    inner: &Inner,
+    inner: &Inner<W>,
     claim: Claim,
     op: Op,
 ) -> Option<Entry> {

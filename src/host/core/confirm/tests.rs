@@ -1,17 +1,13 @@
 //! The rules of the moment of writing, with time passed in: a grant is written only while it is
 //! still its client's, expiries due at that moment come first, and a late direct answer is refused
 //! and given back. No sleeps: each test says what the clock reads.
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::super::{Answer, Claim, Core, Delivery, Inner, Parked};
+use super::super::test_ops::{Core, TestWaiter, grab};
+use super::super::{Answer, Claim, Delivery, Inner, Parked};
 use super::DirectGrant;
 use crate::engine::{Acquire, CancelBy, Command, Engine, Millis, Op, Reply, RequestId, Wait};
-use crate::server::conn::Slot;
-use crate::server::core::test_ops::grab;
-use crate::server::http::Response;
 
 fn release(client: u128) -> Op {
     Op::Release {
@@ -20,45 +16,39 @@ fn release(client: u128) -> Op {
     }
 }
 
-fn run(core: &Core, inner: &mut Inner, now: Millis, op: Op) -> (Reply, Vec<Delivery>) {
+fn run(
+    core: &Core,
+    inner: &mut Inner<TestWaiter>,
+    now: Millis,
+    op: Op,
+) -> (Reply, Vec<Delivery<TestWaiter>>) {
     core.run_command(inner, Command { now, op })
 }
 
-/// A live connection (its client end kept open by the test) for a parked request.
-struct Conn {
-    slot: Arc<Slot>,
-    _client: TcpStream,
-}
-
-fn conn(key: u64) -> Conn {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
-    let client = TcpStream::connect(listener.local_addr().expect("an address")).expect("connect");
-    let (server_end, peer) = listener.accept().expect("accept");
-    // As the server's own connections are: a peek for a hang-up never blocks.
-    server_end.set_nonblocking(true).expect("non-blocking");
-    let local = server_end.local_addr().expect("an address");
-    Conn {
-        slot: Arc::new(Slot::new(key, server_end, peer, local)),
-        _client: client,
-    }
+/// A waiter whose client is still there.
+fn conn(key: u64) -> TestWaiter {
+    TestWaiter::new(key)
 }
 
 /// Renders a grant as 200 with its fence, anything else as 409.
-fn parked(conn: &Conn) -> Parked {
+fn parked(conn: &TestWaiter) -> Parked<TestWaiter> {
     Parked {
-        slot: conn.slot.clone(),
+        waiter: conn.clone(),
         responder: Box::new(|answer: &Answer, _: &Engine| match answer {
-            Answer::Granted(grant) => {
-                Response::json(200, &serde_json::json!({"fence": grant.fence}))
-            }
-            _ => Response::new(409),
+            Answer::Granted(grant) => (200, serde_json::json!({"fence": grant.fence})),
+            _ => (409, serde_json::Value::Null),
         }),
     }
 }
 
 /// L held by client 1 (lease `ttl_ms` from t=1000), client 2 parked behind it with the same lease,
 /// client 3 waiting (not parked) behind that. Returns client 2's request.
-fn queue_of_three(core: &Core, inner: &mut Inner, c2: &Conn, ttl_ms: u64) -> RequestId {
+fn queue_of_three(
+    core: &Core,
+    inner: &mut Inner<TestWaiter>,
+    c2: &TestWaiter,
+    ttl_ms: u64,
+) -> RequestId {
     run(core, inner, 1_000, grab(1, Some(ttl_ms)));
     let request = match run(core, inner, 1_001, grab(2, Some(ttl_ms))).0 {
         Reply::Queued { request, .. } => request,
@@ -69,7 +59,7 @@ fn queue_of_three(core: &Core, inner: &mut Inner, c2: &Conn, ttl_ms: u64) -> Req
     request
 }
 
-fn holder_token(inner: &Inner) -> Option<String> {
+fn holder_token(inner: &Inner<TestWaiter>) -> Option<String> {
     inner
         .engine
         .lock("L")
@@ -118,7 +108,7 @@ fn a_parked_grant_still_held_when_written_is_rendered_then() {
     // Written 1.5 s later, with 1.5 s of its lease left: still its client's.
     let (ready, more) = core.confirm_at(&mut inner, due.remove(0), 3_500, None);
     let response = ready.response.expect("written");
-    assert_eq!(response.status, 200);
+    assert_eq!(response.0, 200);
     assert!(
         ready.undo.is_some(),
         "a client gone now would still give it back"
@@ -187,11 +177,16 @@ fn answers_that_are_not_grants_are_rendered_without_checks() {
     inner.parked.insert(request, parked(&c2));
     let (_, mut due) = run(&core, &mut inner, 2_500, Op::Tick);
     let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 9_000, None);
-    assert_eq!(ready.response.expect("written").status, 409);
+    assert_eq!(ready.response.expect("written").0, 409);
     assert!(ready.undo.is_none());
 }
 
-fn direct(core: &Core, inner: &mut Inner, now: Millis, ttl_ms: Option<u64>) -> DirectGrant {
+fn direct(
+    core: &Core,
+    inner: &mut Inner<TestWaiter>,
+    now: Millis,
+    ttl_ms: Option<u64>,
+) -> DirectGrant {
     let reply = run(core, inner, now, grab(1, ttl_ms)).0;
     DirectGrant::of(&reply, now).expect("a grant")
 }
@@ -260,7 +255,7 @@ fn a_direct_grant_may_be_late_by_a_quarter_of_its_lease_and_at_most_a_second() {
 /// would be held for ever while its client was told it holds nothing.
 #[test]
 fn a_refused_direct_grant_on_an_unreachable_store_is_still_given_back() {
-    use crate::server::replica::{Body, Job, Origins, Replica, SharedSnapshot};
+    use crate::host::replica::{Body, Job, Origins, Replica, SharedSnapshot};
     let mut engine = Engine::new();
     let reply = engine
         .apply(Command {
@@ -331,7 +326,7 @@ fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
         other => panic!("the watcher should wait: {other:?}"),
     };
     let watcher = Parked {
-        slot: c.slot.clone(),
+        waiter: c.clone(),
         responder: Box::new(|_: &Answer, engine: &Engine| {
             let gate = engine
                 .service("s")
@@ -340,7 +335,7 @@ fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
                 serde_json::Value::Null,
                 |g| serde_json::json!({"open": g.state == GateState::Open, "message": g.message}),
             );
-            Response::json(200, &doc)
+            (200, doc)
         }),
     };
     inner.parked.insert(request, watcher);
@@ -349,8 +344,7 @@ fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
     // Its batch's barrier has passed; then another client closes the gate again.
     run(&core, &mut inner, 2_001, set(GateState::Closed, "incident"));
     let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_002, None);
-    let body: serde_json::Value =
-        serde_json::from_slice(&ready.response.expect("written").body).expect("JSON");
+    let body = ready.response.expect("written").1;
     assert_eq!(
         body,
         serde_json::json!({"open": true, "message": "deploy 1"}),
@@ -364,7 +358,7 @@ fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
 /// one, and refused.
 #[test]
 fn a_direct_grant_whose_lease_is_over_when_written_is_refused_however_soon() {
-    use crate::server::replica::{Origins, Replica, SharedSnapshot};
+    use crate::host::replica::{Origins, Replica, SharedSnapshot};
     let now = crate::timefmt::now_ms();
     let proposed = now - 3_000;
     let mut engine = Engine::new();

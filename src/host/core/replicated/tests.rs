@@ -1,19 +1,15 @@
 //! A server that fell behind a compaction of the log restores the stored snapshot: what the entries
 //! it skipped did to its own waiters, and to its tick in flight, is settled then. No etcd needed:
 //! what the core would write goes to its background queue, read here.
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::super::{Answer, Claim, Core, Parked};
+use super::super::test_ops::{Core, TestWaiter, grab};
+use super::super::{Answer, Claim, Parked};
 use super::Proposal;
 use crate::engine::{Command, Engine, Millis, Op, Reply, RequestId};
-use crate::server::conn::Slot;
-use crate::server::core::test_ops::grab;
-use crate::server::http::Response;
-use crate::server::replica::{Body, Entry, Job, Origin, Origins, Queues, Replica, SharedSnapshot};
+use crate::host::replica::{Body, Entry, Job, Origin, Origins, Queues, Replica, SharedSnapshot};
 use crate::store::Store;
 
 fn apply(engine: &mut Engine, now: Millis, op: Op) -> Reply {
@@ -112,13 +108,9 @@ fn a_connection_parked_here_whose_grant_was_in_skipped_entries_is_told_of_it() {
     core.restore(shared(20, &engine, &origins))
         .expect("restored");
     // Its connection, parked here when that entry was applied.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
-    let client = TcpStream::connect(listener.local_addr().expect("an address")).expect("connect");
-    let (server_end, peer) = listener.accept().expect("accept");
-    let local = server_end.local_addr().expect("an address");
     let parked = Parked {
-        slot: Arc::new(Slot::new(1, server_end, peer, local)),
-        responder: Box::new(|_: &Answer, _: &Engine| Response::new(200)),
+        waiter: TestWaiter::new(1),
+        responder: Box::new(|_: &Answer, _: &Engine| (200, serde_json::Value::Null)),
     };
     core.inner().parked.insert(request, parked);
 
@@ -139,7 +131,6 @@ fn a_connection_parked_here_whose_grant_was_in_skipped_entries_is_told_of_it() {
         answer.starts_with("Granted"),
         "told of its grant, not of an end: {answer}"
     );
-    drop(client);
 }
 
 /// Entries of one value (one etcd put, group commit) from `server`, numbered from 1.

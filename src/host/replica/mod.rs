@@ -30,8 +30,7 @@ use uuid::Uuid;
 pub use entry::{Body, Entry, SharedSnapshot, decode_value};
 pub use origins::{Origin, Origins, OriginsSnapshot};
 
-use super::Shared;
-use super::core::Delivery;
+use super::{Delivery, Host, Waiter};
 use crate::store::{Failure, Store, WatchMessage};
 use batch::Batcher;
 
@@ -58,13 +57,11 @@ pub struct Replica {
     seq: AtomicU64,
     batcher: Batcher,
     jobs: Sender<Job>,
-    deliveries: Sender<Vec<Delivery>>,
 }
 
 /// The other ends of a replica's queues, for its threads.
 pub struct Queues {
     jobs: Receiver<Job>,
-    deliveries: Receiver<Vec<Delivery>>,
 }
 
 #[cfg(test)]
@@ -78,19 +75,14 @@ impl Queues {
 impl Replica {
     pub fn new(store: Store) -> (Replica, Queues) {
         let (jobs, jobs_rx) = channel();
-        let (deliveries, deliveries_rx) = channel();
         let replica = Replica {
             store,
             id: Uuid::new_v4(),
             seq: AtomicU64::new(0),
             batcher: Batcher::default(),
             jobs,
-            deliveries,
         };
-        let queues = Queues {
-            jobs: jobs_rx,
-            deliveries: deliveries_rx,
-        };
+        let queues = Queues { jobs: jobs_rx };
         (replica, queues)
     }
 
@@ -152,43 +144,47 @@ pub fn load(store: &Store) -> Result<SharedSnapshot, String> {
 
 /// Starts the replica's threads on `shared` (whose core is replicated), registers this server, and
 /// waits until it has caught up with the log; then it may serve.
-pub fn start(shared: &Arc<Shared>, queues: Queues, within: Duration) -> Result<(), String> {
-    let replica = shared.core.replica().ok_or("not a replicated core")?;
+pub fn start<H: Host>(shared: &Arc<H>, queues: Queues, within: Duration) -> Result<(), String> {
+    let replica = shared.core().replica().ok_or("not a replicated core")?;
     let lease = replica
         .store
         .register(&replica.id.simple().to_string(), LEASE_TTL)
         .map_err(|e| format!("cannot register with etcd at {}: {e}", replica.store.url))?;
-    let from = shared.core.applied_revision();
-    spawn(shared, "follow", move |s| follow(s, from))?;
+    let from = shared.core().applied_revision();
+    // Answers that the applier made due are written on a thread of their own, so the applier never
+    // waits on a connection (whose next pipelined request may itself wait on the applier).
+    let (deliveries, due) = channel();
+    spawn(shared, "follow", move |s| follow(s, from, deliveries))?;
     let jobs = queues.jobs;
     spawn(shared, "background", move |s| background(s, jobs))?;
-    let deliveries = queues.deliveries;
     spawn(shared, "deliver", move |s| {
-        while let Ok(batch) = deliveries.recv() {
-            super::threads::deliver(&s, batch);
+        while let Ok(batch) = due.recv() {
+            s.deliver(batch);
         }
     })?;
     spawn(shared, "liveness", move |s| liveness(s, lease))?;
-    shared.core.catch_up(replica, within)?;
+    shared.core().catch_up(replica, within)?;
     // A snapshot at start: a server that starts after this replays no more than what follows. No
     // compaction here: it is etcd-wide, and other users of the cluster may still need its history.
-    replica.later(Job::Snapshot(shared.core.shared_snapshot(), false));
+    replica.later(Job::Snapshot(shared.core().shared_snapshot(), false));
     Ok(())
 }
 
-fn spawn(
-    shared: &Arc<Shared>,
+fn spawn<H: Host>(
+    shared: &Arc<H>,
     name: &str,
-    f: impl FnOnce(Arc<Shared>) + Send + 'static,
+    f: impl FnOnce(Arc<H>) + Send + 'static,
 ) -> Result<(), String> {
     let shared = shared.clone();
-    super::spawn(name.to_string(), move || f(shared))
+    crate::thread::spawn(name.to_string(), move || f(shared))
         .map_err(|e| format!("cannot start the {name} thread: {e}"))
 }
 
 /// Applies the log as the watch brings it, for ever.
-fn follow(shared: Arc<Shared>, mut applied: i64) {
-    let Some(replica) = shared.core.replica() else {
+fn follow<H: Host>(shared: Arc<H>, mut applied: i64, due: Sender<Vec<Delivery<H::Waiter>>>) {
+    let shared = &*shared;
+    let core = shared.core();
+    let Some(replica) = core.replica() else {
         return;
     };
     let mut backoff = Duration::ZERO;
@@ -207,14 +203,14 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                     backoff = Duration::ZERO;
                     for kv in kvs {
                         let entries = decode_value(&kv.value);
-                        let applied = shared.core.apply_value(kv.mod_revision, entries);
+                        let applied = core.apply_value(kv.mod_revision, entries);
                         for entry in applied.appends {
                             replica.append_now(Some(entry));
                         }
-                        shared.core.answer(applied.answers);
-                        send(replica, applied.deliveries);
+                        core.answer(applied.answers);
+                        send(&due, applied.deliveries);
                     }
-                    applied = shared.core.applied_revision();
+                    applied = core.applied_revision();
                 }
                 Ok(WatchMessage::Compacted(compacted)) => {
                     // etcd compaction is cluster-wide: others' use of etcd may compact past a quiet
@@ -223,13 +219,13 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                     if replica
                         .store
                         .head()
-                        .is_ok_and(|head| head <= shared.core.applied_revision())
+                        .is_ok_and(|head| head <= core.applied_revision())
                     {
                         applied = applied.max(compacted - 1);
                         break;
                     }
-                    match load(&replica.store).and_then(|s| shared.core.restore(s)) {
-                        Ok(deliveries) => send(replica, deliveries),
+                    match load(&replica.store).and_then(|s| core.restore(s)) {
+                        Ok(deliveries) => send(&due, deliveries),
                         // etcd failed us meanwhile: nothing is known yet about what is lost, so
                         // watch again (after the back-off) rather than judge from a stale snapshot.
                         Err(e) => {
@@ -237,7 +233,7 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
                             break;
                         }
                     }
-                    applied = shared.core.applied_revision();
+                    applied = core.applied_revision();
                     if applied + 1 < compacted {
                         // The entries between the snapshot and the compaction are gone: this server
                         // cannot know the state, and must not answer from a wrong one.
@@ -255,15 +251,16 @@ fn follow(shared: Arc<Shared>, mut applied: i64) {
     }
 }
 
-fn send(replica: &Replica, deliveries: Vec<Delivery>) {
+fn send<W: Waiter>(due: &Sender<Vec<Delivery<W>>>, deliveries: Vec<Delivery<W>>) {
     if !deliveries.is_empty() {
-        let _ = replica.deliveries.send(deliveries);
+        // The receiver lives as long as the process.
+        let _ = due.send(deliveries);
     }
 }
 
 /// Writes the proposals that need no answer, and the snapshots.
-fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
-    let Some(replica) = shared.core.replica() else {
+fn background<H: Host>(shared: Arc<H>, jobs: Receiver<Job>) {
+    let Some(replica) = shared.core().replica() else {
         return;
     };
     let mut held = None;
@@ -291,7 +288,7 @@ fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
                 let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
                 for (seq, outcome) in seqs.into_iter().zip(replica.append(entries)) {
                     if outcome.is_err() {
-                        shared.core.proposal_failed(seq);
+                        shared.core().proposal_failed(seq);
                     }
                 }
             }
@@ -315,8 +312,8 @@ fn background(shared: Arc<Shared>, jobs: Receiver<Job>) {
 /// etcd failed to answer, or lost this server's lease: an etcd that was away (frozen, without quorum)
 /// longer than the leases expires every server's key at once, and the live ones register again
 /// within a heartbeat or two; so nobody is judged until etcd has answered for a lease's length.
-fn liveness(shared: Arc<Shared>, mut lease: i64) {
-    let Some(replica) = shared.core.replica() else {
+fn liveness<H: Host>(shared: Arc<H>, mut lease: i64) {
+    let Some(replica) = shared.core().replica() else {
         return;
     };
     let id = replica.id.simple().to_string();
@@ -342,7 +339,7 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
         }
         let seen = replica.store.live_servers();
         if let Ok((_, ids)) = &seen {
-            shared.identity.set_servers(ids.len());
+            shared.servers_seen(ids.len());
         }
         // Nor is a slow one: a call that hung while etcd was frozen (or its leader stalled) may come
         // back with success after etcd, thawing, expired every lease, the others' included.
@@ -352,7 +349,7 @@ fn liveness(shared: Arc<Shared>, mut lease: i64) {
         match seen {
             Ok((seen, ids)) if calm && Instant::now() >= judge_from => {
                 let live: HashSet<Uuid> = ids.iter().filter_map(|i| i.parse().ok()).collect();
-                shared.core.end_waits_of_dead_servers(&live, seen);
+                shared.core().end_waits_of_dead_servers(&live, seen);
             }
             Ok(_) => {}
             Err(_) => calm = false,
