@@ -8,6 +8,7 @@ pub mod duration;
 pub mod engine;
 pub mod fuzzing;
 pub mod host;
+pub mod http;
 pub mod journal;
 mod knob;
 pub mod server;

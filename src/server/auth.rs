@@ -3,7 +3,7 @@
 //! environment, never from a command-line argument that `ps` would show.
 use std::path::Path;
 
-use super::http::{Request, Response, Words};
+use crate::http::{Request, Response, Words};
 
 /// Where `serve` reads administrator credentials when no file is named.
 pub const CREDENTIALS_ENV: &str = "WEBLOCK_ADMIN_CREDENTIALS";

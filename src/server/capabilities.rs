@@ -12,8 +12,8 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::http::Response;
 use crate::engine::{Handles, NUMBER_LIMIT, RequestView};
+use crate::http::Response;
 
 /// Fresh handles for a new lock request: a random HAL uid (a UUIDv4, as the original server's) and a
 /// random request-queue number from 1 to 2^53 - 1 (so that JavaScript reads it exactly).

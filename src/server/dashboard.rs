@@ -11,7 +11,7 @@
 //! from a script gets what this server is, as JSON (`identity`). `/gates` and `/index` (the original
 //! gatekeeper's page paths) are the page for anyone. The page holds no state and no secret, so it is
 //! served without `--auth-file`'s secret; it asks for one when the API refuses its requests.
-use super::http::{Request, Response};
+use crate::http::{Request, Response};
 
 static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     include_str!("dashboard/page.html")

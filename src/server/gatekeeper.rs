@@ -6,11 +6,11 @@ use super::gatekeeper_docs::{
     already_exists, environment_not_found, gate_answer, gate_not_found, invalid, json_not_valid,
     ok_with_service, service_doc, state_not_valid,
 };
-use super::http::{Response, Words};
 use super::params::{self, Params};
 use super::router::{Ctx, Handled, check_method, not_found_in};
 use crate::engine::{Engine, GateChange, GateRefusal, GateReply, GateState, Op, Reply, Wait};
 use crate::host::Answer;
+use crate::http::{Response, Words};
 use crate::timefmt;
 
 const MAX_NAME: usize = 128;

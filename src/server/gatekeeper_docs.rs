@@ -3,8 +3,8 @@
 //! exact phrases (clients compare them).
 use serde_json::{Map, Value, json};
 
-use super::http::Response;
 use crate::engine::{Engine, GateState, GateView, ServiceView, TicketView};
+use crate::http::Response;
 use crate::timefmt;
 
 /// `{"status": "ok"}` and, beside it, the service as `GET` shows it: the original answers a create

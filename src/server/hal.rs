@@ -5,7 +5,6 @@ use uuid::Uuid;
 
 use super::auth;
 use super::capabilities;
-use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method, decode_segment};
 use super::slots;
@@ -14,6 +13,7 @@ use crate::engine::{
     RequestState, RequestView, Wait,
 };
 use crate::host::Answer;
+use crate::http::message::{Response, Words, seconds};
 use crate::timefmt;
 
 const HAL_JSON: &str = "application/hal+json";

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::http::{Request, Response, Words};
 use crate::engine::Millis;
+use crate::http::{Request, Response, Words};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

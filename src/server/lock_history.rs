@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
-use super::http::{Request, Response, Words};
 use crate::engine::Millis;
+use crate::http::{Request, Response, Words};
 use crate::timefmt;
 
 /// Locks remembered.

@@ -377,8 +377,12 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
 }
 
 /// `GET /metrics` (and `HEAD`); any other method is 405.
-pub fn answer(shared: &super::Shared, req: &super::http::Request) -> super::http::Response {
-    use super::http::{Response, Words};
+pub fn answer(
+    shared: &super::Shared,
+    open_connections: usize,
+    req: &crate::http::Request,
+) -> crate::http::Response {
+    use crate::http::{Response, Words};
     if let Some(refusal) = super::router::check_method(req, &["GET"], Words::Fail) {
         return refusal;
     }
@@ -388,7 +392,7 @@ pub fn answer(shared: &super::Shared, req: &super::http::Request) -> super::http
         shared.lock_stats.render(engine, now, &mut per_lock);
         (Gauges::of(engine), per_lock)
     });
-    let mut text = shared.metrics.render(&gauges, shared.conns.open());
+    let mut text = shared.metrics.render(&gauges, open_connections);
     text.push_str(&per_lock);
     super::lock_stats::identity(&mut text, shared.identity.started_ms);
     let mut r = Response::new(200);

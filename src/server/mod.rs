@@ -3,46 +3,37 @@
 pub mod auth;
 mod capabilities;
 mod changes;
-/// Crate-visible for `crate::fuzzing`.
-pub(crate) mod chunked;
-mod conn;
-mod connections;
 mod dashboard;
+mod deliver;
 pub mod events_log;
 mod gatekeeper;
 mod gatekeeper_docs;
 mod hal;
-/// Crate-visible for `crate::fuzzing`.
-pub(crate) mod http;
-mod http_checks;
+mod handler;
 mod identity;
-pub mod limits;
 mod lock_history;
 mod lock_stats;
 mod metrics;
 mod origin;
 pub mod params;
-mod poller;
 mod recent;
 mod request_queue;
 mod router;
 mod slots;
-mod system;
-mod threads;
 mod webmutex;
 mod webmutex_answers;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use crate::host::{Host, replica};
+use crate::http::{Transport, workers};
 use crate::signals;
+use crate::thread::spawn;
 
+pub use crate::http::{Limits, raise_open_files_limit};
 pub use events_log::LogFormat;
-pub use limits::Limits;
-pub use system::raise_open_files_limit;
 
 /// How to run a server.
 #[derive(Debug, Clone)]
@@ -87,21 +78,21 @@ impl Default for Config {
 /// How long a server that joins a shared store may take to catch up with its log before serving.
 const STORE_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The transport, with this server as its handler.
+pub(crate) type Net = Transport<Shared>;
+/// A connection of this server's.
+pub(crate) type Slot = crate::http::Slot<Shared>;
 /// The engine host, with this server's connections as its waiters.
-pub(crate) type Core = crate::host::Core<Arc<conn::Slot>>;
-pub(crate) type Delivery = crate::host::Delivery<Arc<conn::Slot>>;
-pub(crate) type Responder = crate::host::Responder<Arc<conn::Slot>>;
+pub(crate) type Core = crate::host::Core<Arc<Slot>>;
+pub(crate) type Delivery = crate::host::Delivery<Arc<Slot>>;
+pub(crate) type Responder = crate::host::Responder<Arc<Slot>>;
 
-/// What every thread of a server shares.
+/// What every thread of a server shares, beside the transport.
 pub(crate) struct Shared {
     pub core: Core,
-    pub poller: poller::Poller,
-    pub conns: connections::Connections,
-    pub limits: Limits,
     pub admin: Option<auth::Credentials>,
     pub access: Option<auth::Secrets>,
     pub ticket_ttl: Option<std::time::Duration>,
-    pub stopping: AtomicBool,
     pub metrics: Arc<metrics::Metrics>,
     /// The last changes, for `GET /events`.
     pub recent: Arc<recent::Recent>,
@@ -124,7 +115,7 @@ impl Server {
         let identity = identity::Identity::new(&config);
         let mut limits = config.limits;
         // Leave room for the listener, the poller, logs and state files under the open-files limit.
-        if let Ok(files) = system::raise_open_files_limit() {
+        if let Ok(files) = raise_open_files_limit() {
             let room = usize::try_from(files.saturating_sub(64))
                 .unwrap_or(usize::MAX)
                 .max(16);
@@ -187,26 +178,23 @@ impl Server {
         if config.state.is_some() {
             core.recover();
         }
-        let shared = Arc::new(Shared {
+        let shared = Shared {
             core,
-            poller: poller::Poller::new()?,
-            conns: connections::Connections::default(),
-            limits,
             admin: config.admin,
             access: config.access,
             ticket_ttl: config.ticket_ttl,
-            stopping: AtomicBool::new(false),
             metrics,
             recent,
             lock_stats,
             identity,
-        });
+        };
+        let net = Arc::new(Transport::new(limits, shared)?);
         let state = match (queues, &config.store) {
             (Some(queues), Some(url)) => {
-                let from = shared.core.applied_revision();
-                replica::start(&shared, queues, STORE_CATCH_UP)
+                let from = net.handler.core.applied_revision();
+                replica::start(&net, queues, STORE_CATCH_UP)
                     .map_err(|e| io::Error::other(format!("{url}: {e}")))?;
-                let to = shared.core.applied_revision();
+                let to = net.handler.core.applied_revision();
                 format!(
                     "state: shared in etcd at {url} (caught up from revision {from} to {to}; every change is applied in etcd's order before it is answered)"
                 )
@@ -214,14 +202,12 @@ impl Server {
             _ => state,
         };
         for i in 0..threads.max(1) {
-            let shared = shared.clone();
-            spawn(format!("worker-{i}"), move || threads::worker(shared))?;
+            let net = net.clone();
+            spawn(format!("worker-{i}"), move || workers::worker(net))?;
         }
-        let timer_shared = shared.clone();
-        spawn("timer".into(), move || threads::timer(timer_shared))?;
-        spawn("acceptor".into(), move || {
-            threads::acceptor(shared, listener)
-        })?;
+        let timer_net = net.clone();
+        spawn("timer".into(), move || deliver::timer(timer_net))?;
+        spawn("acceptor".into(), move || workers::acceptor(net, listener))?;
         Ok(Server { addr, state })
     }
 
@@ -234,23 +220,21 @@ impl Server {
     }
 }
 
-impl Host for Shared {
-    type Waiter = Arc<conn::Slot>;
+impl Host for Net {
+    type Waiter = Arc<Slot>;
 
     fn core(&self) -> &Core {
-        &self.core
+        &self.handler.core
     }
 
     fn deliver(&self, deliveries: Vec<Delivery>) {
-        threads::deliver(self, deliveries);
+        deliver::deliver(self, deliveries);
     }
 
     fn servers_seen(&self, count: usize) {
-        self.identity.set_servers(count);
+        self.handler.identity.set_servers(count);
     }
 }
-
-use crate::thread::spawn;
 
 /// `weblock serve`: runs until SIGINT or SIGTERM.
 pub fn serve(config: Config) -> io::Result<()> {

@@ -7,7 +7,7 @@
 //! frame, a `data:` page), or whose `Sec-Fetch-Site` is `cross-site` or `same-site`, is refused with 403
 //! before it reaches an API. Clients that are not browsers (the CLI, curl, scripts) send neither header
 //! and are not affected; the dashboard's own requests are same-origin.
-use super::http::{Request, Response, Words};
+use crate::http::{Request, Response, Words};
 
 /// Methods that change state (GET and HEAD never do; OPTIONS is answered 404/405, so a browser's
 /// preflight for a cross-origin PUT fails and the PUT is never sent).

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 
 use super::events_log::{Record, json_line};
-use super::http::{Request, Response, Words};
+use crate::http::{Request, Response, Words};
 
 /// Records kept; older ones are forgotten.
 pub const CAPACITY: usize = 500;

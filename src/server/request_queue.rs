@@ -5,13 +5,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::capabilities;
-use super::http::{Response, Words, seconds};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method, decode_segment};
 use super::slots;
 use crate::engine::{
     Acquire, CancelBy, End, Op, Refusal, Reply, RequestId, RequestState, RequestView, Wait,
 };
+use crate::http::message::{Response, Words, seconds};
 use crate::timefmt;
 
 const MAX_NAME: usize = 64;

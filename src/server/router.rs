@@ -3,26 +3,23 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::Shared;
-use super::conn::Slot;
-use super::http::{Request, Response, Words};
 use super::metrics::Api;
-use super::{Delivery, Responder};
+use super::{Delivery, Net, Responder, Slot};
 use super::{
     dashboard, gatekeeper, hal, identity, lock_history, metrics, recent, request_queue, webmutex,
 };
-use crate::engine::{Engine, Op, Refusal, Reply, RequestId};
+use crate::engine::{Engine, Op, Refusal, Reply};
 use crate::host::{DirectGrant, HostError, Session};
+use crate::http::{Request, Response, Words};
 
-/// What a dialect did with a request.
-pub enum Handled {
-    Respond(Response),
-    /// The request waits for a lock; its connection is parked under this request id.
-    Parked(RequestId),
-}
+/// What a dialect did with a request: an answer, or its connection parked under a request id.
+pub type Handled = crate::http::Handled<Shared>;
 
 /// What a dialect's handler gets: the request, and the means to park its connection.
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
+    /// The transport the request came by.
+    pub net: &'a Net,
     pub slot: &'a Arc<Slot>,
     pub req: &'a Request,
     /// Parked waiters a handler's change made due; answered once the connection is let go.
@@ -88,14 +85,16 @@ impl Ctx<'_> {
 }
 
 pub fn route(
-    shared: &Shared,
+    net: &Net,
     slot: &Arc<Slot>,
     req: &Request,
     deliveries: &mut Vec<Delivery>,
     grant: &mut Option<DirectGrant>,
 ) -> Handled {
+    let shared = &net.handler;
     let mut ctx = Ctx {
         shared,
+        net,
         slot,
         req,
         deliveries,
@@ -150,7 +149,11 @@ fn dispatch(ctx: &mut Ctx, first: &str, rest: &str) -> Handled {
         "resources" => hal::resources(ctx, rest),
         "v1" => request_queue::handle(ctx, rest),
         "api" => gatekeeper::handle(ctx, rest),
-        "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(ctx.shared, ctx.req)),
+        "metrics" if rest.is_empty() => Handled::Respond(metrics::answer(
+            ctx.shared,
+            ctx.net.open_connections(),
+            ctx.req,
+        )),
         "events" if rest.is_empty() => {
             Handled::Respond(recent::answer(&ctx.shared.recent, ctx.req))
         }

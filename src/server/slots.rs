@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::http::seconds;
 use super::params::Params;
 use crate::engine::{LockView, MAX_SLOTS, Mode};
+use crate::http::message::seconds;
 use crate::timefmt;
 
 /// `slots` and `mode` of an acquire, from any encoding `Params` reads: `slots` a whole number from 1

@@ -5,7 +5,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::http::{Response, Words};
 use super::params::Params;
 use super::router::{Ctx, Handled, check_method};
 use super::slots;
@@ -14,6 +13,7 @@ use super::webmutex_answers::{
 };
 use crate::engine::{Acquire, Engine, Op, Reply, Wait};
 use crate::host::Answer;
+use crate::http::{Response, Words};
 use crate::timefmt;
 
 const MAX_WAIT: Duration = Duration::from_secs(86_400);

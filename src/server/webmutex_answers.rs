@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::http::{Response, seconds};
 use super::slots;
 use super::webmutex::POLL_GRACE_MS;
 use crate::engine::{Grant, LockView, MAX_SLOTS, Refusal};
+use crate::http::message::{Response, seconds};
 use crate::timefmt;
 
 /// 409: the request named other slots than those in force; `slots` (*extension*) says which (null:

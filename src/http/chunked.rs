@@ -1,6 +1,6 @@
 //! An incremental decoder for chunked request bodies: it resumes where the last read stopped, so a body
 //! that trickles in costs linear time, and it refuses an oversized body as soon as a chunk size says so.
-use super::http::Rejection;
+use super::message::Rejection;
 
 const MAX_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
@@ -47,7 +47,7 @@ impl Chunked {
                             )
                         })?;
                     if size > max_body.saturating_sub(self.body.len()) {
-                        return Err(super::http::body_too_large(max_body));
+                        return Err(super::message::body_too_large(max_body));
                     }
                     self.state = if size == 0 {
                         State::Trailer

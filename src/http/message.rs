@@ -3,7 +3,7 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use super::http_checks as checks;
+use super::checks;
 use super::limits::Limits;
 
 /// A request line and headers, parsed by `httparse` and copied out of the read buffer.

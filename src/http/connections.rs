@@ -4,41 +4,49 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::Shared;
 use super::conn::{self, ConnState, Phase, Slot};
-use super::http::Response;
-use super::metrics::Api;
+use super::message::Response;
 use super::poller::Interest;
+use super::{Handler, Transport};
 
-#[derive(Default)]
-pub struct Connections {
-    table: Mutex<Table>,
+pub struct Connections<H: Handler> {
+    table: Mutex<Table<H>>,
 }
 
-#[derive(Default)]
-struct Table {
-    entries: Vec<Entry>,
+impl<H: Handler> Default for Connections<H> {
+    fn default() -> Connections<H> {
+        Connections {
+            table: Mutex::new(Table {
+                entries: Vec::new(),
+                free: Vec::new(),
+                open: 0,
+            }),
+        }
+    }
+}
+
+struct Table<H: Handler> {
+    entries: Vec<Entry<H>>,
     free: Vec<usize>,
     open: usize,
 }
 
-#[derive(Default)]
-struct Entry {
+struct Entry<H: Handler> {
     /// Bumped on every reuse, so a stale key from an old readiness report finds nothing.
     generation: u32,
-    slot: Option<Arc<Slot>>,
+    slot: Option<Arc<Slot<H>>>,
 }
 
 fn key(index: usize, generation: u32) -> u64 {
     (u64::from(generation) << 32) | index as u64
 }
 
-impl Connections {
-    fn table(&self) -> MutexGuard<'_, Table> {
+impl<H: Handler> Connections<H> {
+    fn table(&self) -> MutexGuard<'_, Table<H>> {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, key: u64) -> Option<Arc<Slot>> {
+    pub fn get(&self, key: u64) -> Option<Arc<Slot<H>>> {
         let index = (key & 0xffff_ffff) as usize;
         let generation = (key >> 32) as u32;
         let table = self.table();
@@ -69,7 +77,7 @@ impl Connections {
     }
 
     /// Every open connection, for the sweeper and for eviction.
-    fn all(&self) -> Vec<Arc<Slot>> {
+    fn all(&self) -> Vec<Arc<Slot<H>>> {
         self.table()
             .entries
             .iter()
@@ -77,12 +85,15 @@ impl Connections {
             .collect()
     }
 
-    fn insert(&self, stream: TcpStream, peer: SocketAddr) -> Arc<Slot> {
+    fn insert(&self, stream: TcpStream, peer: SocketAddr) -> Arc<Slot<H>> {
         let mut table = self.table();
         let index = match table.free.pop() {
             Some(i) => i,
             None => {
-                table.entries.push(Entry::default());
+                table.entries.push(Entry {
+                    generation: 0,
+                    slot: None,
+                });
                 table.entries.len() - 1
             }
         };
@@ -97,30 +108,30 @@ impl Connections {
 }
 
 /// Takes in a freshly accepted connection, making room under the cap if it has to.
-pub fn admit(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+pub fn admit<H: Handler>(net: &Transport<H>, stream: TcpStream, peer: SocketAddr) {
     if stream.set_nonblocking(true).is_err() {
         return;
     }
     let _ = stream.set_nodelay(true);
-    if shared.conns.open() >= shared.limits.max_connections && !evict_oldest_idle(shared) {
+    if net.conns.open() >= net.limits.max_connections && !evict_oldest_idle(net) {
         let refusal = Response::fail(
             503,
             format!(
                 "too many open connections ({}); try again shortly",
-                shared.limits.max_connections
+                net.limits.max_connections
             ),
         );
         let _ = std::io::Write::write(&mut &stream, &refusal.encode(1, false, false));
-        shared.metrics.request(Api::Other, 503);
+        net.handler.answered(None, 503);
         return;
     }
-    let slot = shared.conns.insert(stream, peer);
-    if shared
+    let slot = net.conns.insert(stream, peer);
+    if net
         .poller
         .add(&slot.stream, slot.key, Interest::Read)
         .is_err()
     {
-        conn::close(shared, &slot, &mut slot.lock());
+        conn::close(net, &slot, &mut slot.lock());
     }
 }
 
@@ -130,11 +141,11 @@ pub fn admit(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
 /// request is being read meanwhile is never closed under it (its request would be lost, or it would be
 /// left parked in a queue with no client). A connection with bytes waiting in its socket is not idle:
 /// its request has arrived, only not been read yet.
-fn evict_oldest_idle(shared: &Shared) -> bool {
+fn evict_oldest_idle<H: Handler>(net: &Transport<H>) -> bool {
     // A candidate can stop being idle between the scan and the close; then look again (bounded).
     for _ in 0..3 {
-        let mut oldest: Option<(Instant, Arc<Slot>)> = None;
-        for slot in shared.conns.all() {
+        let mut oldest: Option<(Instant, Arc<Slot<H>>)> = None;
+        for slot in net.conns.all() {
             // Waiting for a busy connection's lock costs microseconds (nothing blocks under it), and
             // skipping it could pass over the oldest idle one just as its answer is finished.
             let st = slot.lock();
@@ -149,7 +160,7 @@ fn evict_oldest_idle(shared: &Shared) -> bool {
         };
         let mut st = slot.lock();
         if is_idle(&slot, &st) && st.since == since {
-            conn::close(shared, &slot, &mut st);
+            conn::close(net, &slot, &mut st);
             return true;
         }
     }
@@ -157,19 +168,18 @@ fn evict_oldest_idle(shared: &Shared) -> bool {
 }
 
 /// Idle with nothing unread, or lingering after its last answer: closing it loses nothing.
-fn is_idle(slot: &Slot, st: &ConnState) -> bool {
+fn is_idle<H: Handler>(slot: &Slot<H>, st: &ConnState<H>) -> bool {
     (st.phase == Phase::Idle && !slot.has_unread_bytes()) || st.phase == Phase::Lingering
 }
 
-/// Cuts off connections over their time (and returns the answers that giving back their undelivered
-/// grants made due): idle past the keep-alive timeout, a request not fully sent
-/// within the request timeout, an answer not read within the write timeout. Parked waiters are not
-/// touched here: their waits are the engine's deadlines.
-pub fn sweep(shared: &Shared) -> Vec<super::Delivery> {
-    let mut deliveries = Vec::new();
+/// Cuts off connections over their time (the pledges of answers they never read are lost, into
+/// `work`): idle past the keep-alive timeout, a request not fully sent within the request timeout, an
+/// answer not read within the write timeout. Parked connections are not touched here: how long they
+/// wait is the handler's business.
+pub fn sweep<H: Handler>(net: &Transport<H>, work: &mut H::Work) {
     let now = Instant::now();
-    let limits = &shared.limits;
-    for slot in shared.conns.all() {
+    let limits = &net.limits;
+    for slot in net.conns.all() {
         // A connection some thread is working on is not over its time.
         let Ok(mut st) = slot.state.try_lock() else {
             continue;
@@ -182,11 +192,10 @@ pub fn sweep(shared: &Shared) -> Vec<super::Delivery> {
             Phase::Busy | Phase::Parked(_) | Phase::Closed => continue,
         };
         if now.duration_since(st.since) > allowed
-            && let Some((claim, op)) = conn::expire(shared, &slot, &mut st)
+            && let Some(pledge) = conn::expire(net, &slot, &mut st)
         {
             drop(st);
-            deliveries.extend(shared.core.undo(claim, op));
+            net.handler.lost(pledge, work);
         }
     }
-    deliveries
 }

@@ -8,48 +8,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::engine::RequestId;
-
-use super::Delivery;
-use super::Shared;
 use super::chunked::Chunked;
-use super::http::{self, Framing, Head, HeadParse, Rejection, Request, Response};
-use super::http_checks;
-use super::metrics::Api;
+use super::message::{self as http, Framing, Head, HeadParse, Rejection, Request, Response};
 use super::poller::Interest;
-use super::router::{self, Handled};
-use crate::engine::Op;
-use crate::host::Claim;
+use super::{Handled, Handler, Transport, checks as http_checks};
 
 /// A connection and the lock that serialises work on it.
-pub struct Slot {
+pub struct Slot<H: Handler> {
     /// The key the poller reports this connection by (table index and generation).
     pub key: u64,
     pub stream: TcpStream,
     pub peer: SocketAddr,
     pub local: SocketAddr,
-    pub state: Mutex<ConnState>,
+    pub state: Mutex<ConnState<H>>,
     /// epoll said the peer hung up. A peek cannot tell when bytes it sent before closing are still
     /// unread (it sees the bytes, not the end), so this is what makes such a client count as gone.
     hung_up: AtomicBool,
 }
 
-/// A parked connection, as the engine host sees it.
-impl crate::host::Waiter for Arc<Slot> {
-    type Rendered = Response;
-
-    fn gone(&self) -> bool {
-        self.client_gone()
-    }
-
-    fn same(&self, other: &Arc<Slot>) -> bool {
-        self.key == other.key
-    }
-}
-
 /// Where a connection is between two requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub enum Phase<W> {
     /// No request under way (keep-alive).
     Idle,
     /// Part of a request has arrived.
@@ -57,7 +36,7 @@ pub enum Phase {
     /// A request is being answered by the thread that holds the state lock.
     Busy,
     /// Waiting for a lock: answered later, by the thread that hands the lock over (or by the timer).
-    Parked(RequestId),
+    Parked(W),
     /// An answer is partly written; the rest waits for room in the send buffer.
     Writing,
     /// A closing answer is written and our side shut (FIN sent); what the client still sends is
@@ -69,16 +48,16 @@ pub enum Phase {
 
 /// How an answer must be framed, taken from its request's head (remembered while the request is parked).
 #[derive(Debug, Clone, Copy)]
-pub struct Shape {
+pub struct Shape<T> {
     pub minor_version: u8,
     pub head_only: bool,
     pub keep_alive: bool,
-    /// Which API the request was for (its answer is counted there).
-    pub api: Api,
+    /// The handler's tag for the request (its answer is counted under it).
+    pub tag: Option<T>,
 }
 
-pub struct ConnState {
-    pub phase: Phase,
+pub struct ConnState<H: Handler> {
+    pub phase: Phase<H::Wait>,
     /// When the current phase began: idle since, request started, write started.
     pub since: Instant,
     buf: Vec<u8>,
@@ -91,9 +70,9 @@ pub struct ConnState {
     chunked: Option<Chunked>,
     continue_sent: bool,
     /// The framing of the request that is parked.
-    pub parked_shape: Option<Shape>,
-    /// A grant's answer is partly written: what to give back if the client never gets the rest.
-    pub pending_undo: Option<(Claim, Op)>,
+    pub parked_shape: Option<Shape<H::Tag>>,
+    /// An answer is partly written: the pledge it carries, kept once the rest is written.
+    pub pending: Option<H::Pledge>,
     out: Vec<u8>,
     close_after_write: bool,
     /// The client closed its side; answer what was read, then close.
@@ -102,8 +81,8 @@ pub struct ConnState {
     linger_left: usize,
 }
 
-impl ConnState {
-    pub fn new(now: Instant) -> ConnState {
+impl<H: Handler> ConnState<H> {
+    pub fn new(now: Instant) -> ConnState<H> {
         ConnState {
             phase: Phase::Idle,
             since: now,
@@ -114,7 +93,7 @@ impl ConnState {
             chunked: None,
             continue_sent: false,
             parked_shape: None,
-            pending_undo: None,
+            pending: None,
             out: Vec::new(),
             close_after_write: false,
             peer_closed: false,
@@ -123,8 +102,8 @@ impl ConnState {
     }
 }
 
-impl Slot {
-    pub fn new(key: u64, stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Slot {
+impl<H: Handler> Slot<H> {
+    pub fn new(key: u64, stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Slot<H> {
         Slot {
             key,
             stream,
@@ -139,7 +118,7 @@ impl Slot {
         self.hung_up.store(true, Ordering::Relaxed);
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, ConnState> {
+    pub fn lock(&self) -> MutexGuard<'_, ConnState<H>> {
         // A poisoned lock means a handler panicked mid-request; the state is still structurally sound,
         // and refusing the connection forever would be worse.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -166,64 +145,54 @@ impl Slot {
     }
 }
 
-/// Handles one readiness report for `slot`. Returns the parked waiters this made due (a release hands its
-/// lock over), which the caller answers after letting go of this connection.
-pub fn on_ready(shared: &Shared, slot: &Arc<Slot>) -> Vec<Delivery> {
+/// Handles one readiness report for `slot`. What this made due for other connections (a release
+/// hands its lock over) goes to `work`, done by the caller after letting go of this connection.
+pub fn on_ready<H: Handler>(net: &Transport<H>, slot: &Arc<Slot<H>>, work: &mut H::Work) {
     let mut st = slot.lock();
     match st.phase {
-        Phase::Closed | Phase::Busy => Vec::new(),
+        Phase::Closed | Phase::Busy => {}
         Phase::Writing => {
-            let written = flush(shared, slot, &mut st);
-            // A grant whose answer was still being written: it is its client's once written, and
-            // given back if the client is gone first.
-            let undo = st.pending_undo.take();
+            let written = flush(net, slot, &mut st);
+            // An answer still being written: its pledge is kept once written, lost if the client
+            // is gone first.
+            let pending = st.pending.take();
             match written {
-                Written::Pending => {
-                    st.pending_undo = undo;
-                    Vec::new()
-                }
+                Written::Pending => st.pending = pending,
                 Written::Continue | Written::Finished => {
-                    if let Some((claim, _)) = undo {
-                        shared.core.delivered(claim);
+                    if let Some(pledge) = pending {
+                        net.handler.kept(pledge);
                     }
                     if written == Written::Continue {
-                        serve(shared, slot, &mut st)
-                    } else {
-                        Vec::new()
+                        serve(net, slot, &mut st, work);
                     }
                 }
                 Written::Failed => {
                     drop(st);
-                    undo.map(|(claim, op)| shared.core.undo(claim, op))
-                        .unwrap_or_default()
+                    if let Some(pledge) = pending {
+                        net.handler.lost(pledge, work);
+                    }
                 }
             }
         }
-        Phase::Parked(request) => {
+        Phase::Parked(wait) => {
             if slot.client_gone() {
-                close(shared, slot, &mut st);
+                close(net, slot, &mut st);
                 drop(st);
-                shared.core.hangup(request, slot)
+                net.handler.hung_up(slot, wait, work);
             } else if slot.has_unread_bytes() {
                 // The client sent more while waiting (pipelining). Leave it unread until the wait is
                 // answered, but keep listening for the client hanging up.
-                rearm(shared, slot, &mut st, Interest::HangUp);
-                Vec::new()
+                rearm(net, slot, &mut st, Interest::HangUp);
             } else {
-                rearm(shared, slot, &mut st, Interest::Read);
-                Vec::new()
+                rearm(net, slot, &mut st, Interest::Read);
             }
         }
         Phase::Idle | Phase::Reading => {
-            if !fill(shared, slot, &mut st) {
-                return Vec::new();
+            if fill(net, slot, &mut st) {
+                serve(net, slot, &mut st, work);
             }
-            serve(shared, slot, &mut st)
         }
-        Phase::Lingering => {
-            discard(shared, slot, &mut st);
-            Vec::new()
-        }
+        Phase::Lingering => discard(net, slot, &mut st),
     }
 }
 
@@ -231,9 +200,9 @@ pub fn on_ready(shared: &Shared, slot: &Arc<Slot>) -> Vec<Delivery> {
 /// socket stays open, read and thrown away, until the client closes too, the bound is read, or
 /// `linger_timeout` runs out (the sweeper) — never a reset while the client still sends. No thread
 /// waits here: the connection is re-armed for reading like any other.
-fn linger(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+fn linger<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) {
     if st.peer_closed || slot.stream.shutdown(Shutdown::Write).is_err() {
-        close(shared, slot, st);
+        close(net, slot, st);
         return;
     }
     st.phase = Phase::Lingering;
@@ -243,24 +212,24 @@ fn linger(shared: &Shared, slot: &Slot, st: &mut ConnState) {
     st.scanned = 0;
     st.head = None;
     st.chunked = None;
-    st.linger_left = shared.limits.linger_bytes;
-    discard(shared, slot, st);
+    st.linger_left = net.limits.linger_bytes;
+    discard(net, slot, st);
 }
 
 /// Reads and drops what a lingering client sends; closes at its end, at an error, or past the bound.
-fn discard(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+fn discard<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) {
     let mut chunk = [0u8; 16 * 1024];
     loop {
         match (&slot.stream).read(&mut chunk) {
             Ok(n) if n > 0 && n < st.linger_left => st.linger_left -= n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                rearm(shared, slot, st, Interest::Read);
+                rearm(net, slot, st, Interest::Read);
                 return;
             }
             // The client closed (0), failed, or sent more than is read for it.
             _ => {
-                close(shared, slot, st);
+                close(net, slot, st);
                 return;
             }
         }
@@ -268,18 +237,18 @@ fn discard(shared: &Shared, slot: &Slot, st: &mut ConnState) {
 }
 
 /// The most bytes read ahead for one request: its head, its body, and room for chunked encoding.
-fn read_cap(limits: &super::limits::Limits) -> usize {
+fn read_cap(limits: &super::Limits) -> usize {
     limits.max_head_bytes + limits.max_body_bytes + 64 * 1024
 }
 
 /// Reads what the socket has, up to what a request may need. False if the connection was closed.
-fn fill(shared: &Shared, slot: &Slot, st: &mut ConnState) -> bool {
+fn fill<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) -> bool {
     // Drop what earlier requests consumed, once per batch.
     if st.start > 0 {
         st.buf.drain(..st.start);
         st.start = 0;
     }
-    let cap = read_cap(&shared.limits);
+    let cap = read_cap(&net.limits);
     let mut chunk = [0u8; 16 * 1024];
     while st.buf.len() < cap {
         match (&slot.stream).read(&mut chunk) {
@@ -297,7 +266,7 @@ fn fill(shared: &Shared, slot: &Slot, st: &mut ConnState) -> bool {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => {
-                close(shared, slot, st);
+                close(net, slot, st);
                 return false;
             }
         }
@@ -307,24 +276,28 @@ fn fill(shared: &Shared, slot: &Slot, st: &mut ConnState) -> bool {
 
 /// Answers every complete request in the buffer, in order, until one parks, an answer has to wait for
 /// room, or more bytes are needed; then re-arms the connection for what it waits on.
-pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Delivery> {
-    let mut deliveries = Vec::new();
+pub fn serve<H: Handler>(
+    net: &Transport<H>,
+    slot: &Arc<Slot<H>>,
+    st: &mut ConnState<H>,
+    work: &mut H::Work,
+) {
     loop {
-        let request = match next_request(shared, slot, st) {
+        let request = match next_request(net, slot, st) {
             Ok(Some(request)) => request,
             Ok(None) => {
                 if st.peer_closed {
-                    close(shared, slot, st);
+                    close(net, slot, st);
                 } else {
-                    rearm(shared, slot, st, Interest::Read);
+                    rearm(net, slot, st, Interest::Read);
                 }
-                return deliveries;
+                return;
             }
             Err(rejection) => {
-                shared.metrics.request(Api::Other, rejection.status);
+                net.handler.answered(None, rejection.status);
                 let response = Response::fail(rejection.status, rejection.reason).closing();
-                write_answer(shared, slot, st, response.encode(1, false, false), false);
-                return deliveries;
+                write_answer(net, slot, st, response.encode(1, false, false), false);
+                return;
             }
         };
         st.phase = Phase::Busy;
@@ -332,29 +305,18 @@ pub fn serve(shared: &Shared, slot: &Arc<Slot>, st: &mut ConnState) -> Vec<Deliv
             minor_version: request.head.minor_version,
             head_only: request.method() == "HEAD",
             keep_alive: request.head.keep_alive && !st.peer_closed,
-            api: Api::of_path(request.path()),
+            tag: Some(net.handler.tag(&request)),
         };
-        let mut grant = None;
-        match router::route(shared, slot, &request, &mut deliveries, &mut grant) {
-            Handled::Parked(id) => {
-                st.phase = Phase::Parked(id);
+        match net.handler.handle(net, slot, &request, work) {
+            Handled::Parked(wait) => {
+                st.phase = Phase::Parked(wait);
                 st.parked_shape = Some(shape);
-                rearm(shared, slot, st, Interest::Read);
-                return deliveries;
+                rearm(net, slot, st, Interest::Read);
+                return;
             }
-            Handled::Respond(mut response) => {
-                shared.core.barrier();
-                // A grant made for this request is written only if it is still its own now (a
-                // pause since it was made may have outlived its lease: `core::confirm`).
-                if let Some(grant) = grant {
-                    let (verdict, more) = shared.core.confirm_direct(&grant);
-                    deliveries.extend(more);
-                    if let Err(reason) = verdict {
-                        response = Response::refusal(router::words_of(shape.api), 503, reason);
-                    }
-                }
-                if respond(shared, slot, st, &response, shape) != Written::Continue {
-                    return deliveries;
+            Handled::Respond(response) => {
+                if respond(net, slot, st, &response, shape) != Written::Continue {
+                    return;
                 }
             }
         }
@@ -375,42 +337,58 @@ pub enum Written {
 }
 
 /// Answers a parked request (granted, timed out, ended), then serves what the client sent meanwhile.
-/// Returns whether the client got (or is getting) the answer.
-pub fn answer_parked(
-    shared: &Shared,
-    slot: &Arc<Slot>,
-    st: &mut ConnState,
+/// Returns whether the client got (or is getting) the answer. An answer only partly written keeps
+/// `pledge` until the rest is (then kept) or the client is gone (then lost); otherwise it is given
+/// back to the caller.
+pub fn answer_parked<H: Handler>(
+    net: &Transport<H>,
+    slot: &Arc<Slot<H>>,
+    st: &mut ConnState<H>,
     response: &Response,
-) -> (Written, Vec<Delivery>) {
+    pledge: Option<H::Pledge>,
+    work: &mut H::Work,
+) -> (Written, Option<H::Pledge>) {
     let shape = st.parked_shape.take().unwrap_or(Shape {
         minor_version: 1,
         head_only: false,
         keep_alive: false,
-        api: Api::Other,
+        tag: None,
     });
-    match respond(shared, slot, st, response, shape) {
-        Written::Continue => (Written::Continue, serve(shared, slot, st)),
-        other => (other, Vec::new()),
+    match respond(net, slot, st, response, shape) {
+        Written::Continue => {
+            serve(net, slot, st, work);
+            (Written::Continue, pledge)
+        }
+        Written::Pending => {
+            st.pending = pledge;
+            (Written::Pending, None)
+        }
+        other => (other, pledge),
     }
 }
 
-fn respond(
-    shared: &Shared,
-    slot: &Slot,
-    st: &mut ConnState,
-    response: &Response,
-    shape: Shape,
-) -> Written {
-    shared.metrics.request(shape.api, response.status);
-    let keep_alive = shape.keep_alive && !response.close;
-    let bytes = response.encode(shape.minor_version, shape.head_only, keep_alive);
-    write_answer(shared, slot, st, bytes, keep_alive)
+/// The tag of the request a connection is parked with.
+pub fn parked_tag<H: Handler>(st: &ConnState<H>) -> Option<H::Tag> {
+    st.parked_shape.and_then(|shape| shape.tag)
 }
 
-fn write_answer(
-    shared: &Shared,
-    slot: &Slot,
-    st: &mut ConnState,
+fn respond<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
+    response: &Response,
+    shape: Shape<H::Tag>,
+) -> Written {
+    net.handler.answered(shape.tag, response.status);
+    let keep_alive = shape.keep_alive && !response.close;
+    let bytes = response.encode(shape.minor_version, shape.head_only, keep_alive);
+    write_answer(net, slot, st, bytes, keep_alive)
+}
+
+fn write_answer<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
     bytes: Vec<u8>,
     keep_alive: bool,
 ) -> Written {
@@ -418,11 +396,11 @@ fn write_answer(
     st.close_after_write = !keep_alive;
     st.phase = Phase::Writing;
     st.since = Instant::now();
-    flush(shared, slot, st)
+    flush(net, slot, st)
 }
 
 /// Writes what is pending.
-fn flush(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Written {
+fn flush<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) -> Written {
     let mut written = 0;
     while written < st.out.len() {
         match (&slot.stream).write(&st.out[written..]) {
@@ -431,19 +409,19 @@ fn flush(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Written {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 st.out.drain(..written);
-                rearm(shared, slot, st, Interest::Write);
+                rearm(net, slot, st, Interest::Write);
                 return Written::Pending;
             }
             Err(_) => break,
         }
     }
     if written < st.out.len() {
-        close(shared, slot, st);
+        close(net, slot, st);
         return Written::Failed;
     }
     st.out = Vec::new();
     if st.close_after_write {
-        linger(shared, slot, st);
+        linger(net, slot, st);
         return Written::Finished;
     }
     st.phase = if st.buf.len() == st.start {
@@ -457,12 +435,12 @@ fn flush(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Written {
 
 /// Takes the next complete request out of the buffer, if one has fully arrived. The request starts at
 /// `st.start`; the bytes before it were consumed and are dropped once per batch (`fill`).
-fn next_request(
-    shared: &Shared,
-    slot: &Slot,
-    st: &mut ConnState,
+fn next_request<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
 ) -> Result<Option<Request>, Rejection> {
-    let limits = &shared.limits;
+    let limits = &net.limits;
     let base = st.start;
     if st.head.is_none() {
         let pending = st.buf.len() - base;
@@ -558,7 +536,7 @@ fn next_request(
 }
 
 /// Tells a client that waits for `100 Continue` to send its body (once the head passed its checks).
-fn ask_for_body(slot: &Slot, st: &mut ConnState) {
+fn ask_for_body<H: Handler>(slot: &Slot<H>, st: &mut ConnState<H>) {
     let wants = st.head.as_ref().is_some_and(|(h, _)| h.expects_continue);
     if wants && !st.continue_sent {
         st.continue_sent = true;
@@ -568,19 +546,20 @@ fn ask_for_body(slot: &Slot, st: &mut ConnState) {
     }
 }
 
-fn rearm(shared: &Shared, slot: &Slot, st: &mut ConnState, interest: Interest) {
-    if shared
-        .poller
-        .rearm(&slot.stream, slot.key, interest)
-        .is_err()
-    {
-        close(shared, slot, st);
+fn rearm<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
+    interest: Interest,
+) {
+    if net.poller.rearm(&slot.stream, slot.key, interest).is_err() {
+        close(net, slot, st);
     }
 }
 
 /// Closes the connection: out of the table and the poller, and the socket shut so the client sees it now
 /// even while a parked waiter's entry still refers to it.
-pub fn close(shared: &Shared, slot: &Slot, st: &mut ConnState) {
+pub fn close<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) {
     if st.phase == Phase::Closed {
         return;
     }
@@ -588,26 +567,30 @@ pub fn close(shared: &Shared, slot: &Slot, st: &mut ConnState) {
     st.buf = Vec::new();
     st.start = 0;
     st.out = Vec::new();
-    shared.poller.remove(&slot.stream);
+    net.poller.remove(&slot.stream);
     let _ = slot.stream.shutdown(Shutdown::Both);
-    shared.conns.remove(slot.key);
+    net.conns.remove(slot.key);
 }
 
 /// Cuts off a connection the sweeper found over its time: a request not sent in time gets its 408.
-/// Returns what to give back: a grant whose answer the client never read.
-pub fn expire(shared: &Shared, slot: &Slot, st: &mut ConnState) -> Option<(Claim, Op)> {
+/// Returns the pledge of an answer the client never read.
+pub fn expire<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
+) -> Option<H::Pledge> {
     if st.phase == Phase::Reading {
         let response = Response::fail(
             408,
             format!(
                 "request not received within {}",
-                crate::duration::format(shared.limits.request_timeout)
+                crate::duration::format(net.limits.request_timeout)
             ),
         )
         .closing();
         let _ = (&slot.stream).write(&response.encode(1, false, false));
-        shared.metrics.request(Api::Other, 408);
+        net.handler.answered(None, 408);
     }
-    close(shared, slot, st);
-    st.pending_undo.take()
+    close(net, slot, st);
+    st.pending.take()
 }
