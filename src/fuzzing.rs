@@ -1,8 +1,8 @@
 //! Thin entry points for the fuzz targets in `fuzz/` (see `fuzz/README.md`). Each takes arbitrary bytes
 //! and must return without panicking, whatever the bytes are.
 
+use crate::api::params::{Params, path_segment};
 use crate::http::{chunked, limits, message as http};
-use crate::server::params::{Params, path_segment};
 
 /// Content types a fuzzed body is read as when the bytes do not make a whole request head.
 const CONTENT_TYPES: [Option<&str>; 8] = [

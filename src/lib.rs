@@ -1,6 +1,7 @@
 //! weblock: an HTTP lock service and its blocking command-line client.
 #[macro_use]
 mod warn;
+pub mod api;
 pub mod base64;
 pub mod bench;
 pub mod cli;
@@ -11,7 +12,8 @@ pub mod host;
 pub mod http;
 pub mod journal;
 mod knob;
-pub mod server;
+pub mod observe;
+pub mod serve;
 pub mod signals;
 pub mod store;
 pub mod thread;

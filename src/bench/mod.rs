@@ -92,7 +92,7 @@ impl Drop for Spawned {
 
 pub fn run(opts: &Options) -> Result<Report, String> {
     // Each parked waiter is a socket here and one in the server.
-    let _ = crate::server::raise_open_files_limit();
+    let _ = crate::http::raise_open_files_limit();
     let (addrs, spawned) = match &opts.server {
         Some(urls) => (resolve_all(urls)?, None),
         None => {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::lock::{Ctx, ONE_SHOT_RETRY, holder_phrase, unexpected};
 use super::{Failure, exit};
-use crate::server::auth::{CREDENTIALS_ENV, Credentials};
+use crate::api::auth::{CREDENTIALS_ENV, Credentials};
 
 pub fn break_lock(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     let Some(user_password) = std::env::var(CREDENTIALS_ENV)

@@ -280,7 +280,7 @@ impl Client {
         let hint = match (self.admin, self.authorization.is_some()) {
             (true, _) => format!(
                 "check {} against the server's --admin-credentials",
-                crate::server::auth::CREDENTIALS_ENV
+                crate::api::auth::CREDENTIALS_ENV
             ),
             (false, true) => {
                 format!("the secret from {AUTH_ENV} or {AUTH_FILE_ENV} is not one of the server's")

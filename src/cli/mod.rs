@@ -27,7 +27,8 @@ use args::{BenchArgs, Cli, Command, CompletionsArgs, GateCommand, ServeArgs};
 use clap::FromArgMatches;
 use lock::{Ctx, Waiting, Want};
 
-use crate::server::{self, Config, Limits};
+use crate::api::auth;
+use crate::serve::{self as server, Config, Limits};
 
 /// The server a client talks to when neither --server nor WEBLOCK_URL says.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
@@ -268,8 +269,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::from(exit::USAGE);
     }
     let admin = match &args.admin_credentials {
-        Some(file) => server::auth::Credentials::from_file(file).map(Some),
-        None => server::auth::Credentials::from_env(),
+        Some(file) => auth::Credentials::from_file(file).map(Some),
+        None => auth::Credentials::from_env(),
     };
     let admin = match admin {
         Ok(admin) => admin,
@@ -278,11 +279,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let access = match args
-        .auth_file
-        .as_deref()
-        .map(server::auth::Secrets::from_file)
-    {
+    let access = match args.auth_file.as_deref().map(auth::Secrets::from_file) {
         None => None,
         Some(Ok(secrets)) => Some(secrets),
         Some(Err(e)) => {

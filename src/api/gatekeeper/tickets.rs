@@ -4,12 +4,12 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{MAX_WAIT_SECS, apply, body, invalid, ok, unexpected};
+use crate::api::ctx::{Ctx, Handled};
+use crate::api::gatekeeper_docs::{denied, gate_not_found, ticket_answer, ticket_not_found};
+use crate::api::params::Params;
 use crate::engine::{Engine, GateRefusal, GateReply, Op, Reply, Wait};
 use crate::host::Answer;
 use crate::http::Response;
-use crate::server::gatekeeper_docs::{denied, gate_not_found, ticket_answer, ticket_not_found};
-use crate::server::params::Params;
-use crate::server::router::{Ctx, Handled};
 use crate::timefmt;
 
 /// `PUT /api/services`: the atomic test-and-set over every named gate, with queueing and waiting.
@@ -110,7 +110,7 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
         Err(r) => return Handled::Respond(r),
     };
     // *Extension*: who asks (`user@host pid`), kept with a ticket this call creates.
-    let holder = match crate::server::slots::holder_text(params.get("holder")) {
+    let holder = match crate::api::slots::holder_text(params.get("holder")) {
         Ok(h) => h,
         Err(e) => return Handled::Respond(invalid(&e)),
     };

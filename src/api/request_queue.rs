@@ -5,8 +5,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::capabilities;
+use super::ctx::{Ctx, Handled};
 use super::params::Params;
-use super::router::{Ctx, Handled, check_method, decode_segment};
+use super::replies::{check_method, decode_segment, not_found_in};
 use super::slots;
 use crate::engine::{
     Acquire, CancelBy, End, Op, Refusal, Reply, RequestId, RequestState, RequestView, Wait,
@@ -73,10 +74,10 @@ pub fn handle(ctx: &mut Ctx, rest: &str) -> Handled {
                         _ => Response::json(200, &request_doc(ctx, number, &found.view)),
                     }
                 }
-                _ => super::router::not_found_in(ctx.req, Words::Error),
+                _ => not_found_in(ctx.req, Words::Error),
             }
         }
-        _ => super::router::not_found_in(ctx.req, Words::Error),
+        _ => not_found_in(ctx.req, Words::Error),
     };
     Handled::Respond(response)
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::metrics::Api;
-use super::router;
-use super::{Delivery, Net};
+use super::replies::words_of;
+use super::shared::{Delivery, Net};
 use crate::http::conn::{self, Phase, Written};
 use crate::http::{Response, workers};
+use crate::observe::metrics::Api;
 
 /// How often the sweeper looks for connections over their time limits.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
@@ -47,7 +47,7 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
         if st.phase == Phase::Parked(ready.request) {
             let response = ready.response.unwrap_or_else(|reason| {
                 let api = conn::parked_tag(&st).unwrap_or(Api::Other);
-                Response::refusal(router::words_of(api), 503, reason)
+                Response::refusal(words_of(api), 503, reason)
             });
             let mut more = Vec::new();
             let (outcome, left) =

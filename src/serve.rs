@@ -1,39 +1,26 @@
-//! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
-//! `docs/architecture.md` explains the shape and why it owns its connection layer.
-pub mod auth;
-mod capabilities;
-mod changes;
-mod dashboard;
-mod deliver;
-pub mod events_log;
-mod gatekeeper;
-mod gatekeeper_docs;
-mod hal;
-mod handler;
-mod identity;
-mod lock_history;
-mod lock_stats;
-mod metrics;
-mod origin;
-pub mod params;
-mod recent;
-mod request_queue;
-mod router;
-mod slots;
-mod webmutex;
-mod webmutex_answers;
-
+//! `weblock serve`: the layers put together. The transport (`http`) hands requests to the APIs
+//! (`api`), which change the engine through its host (`host`); the observers (`observe`) see every
+//! change. `docs/architecture.md` draws the map.
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use crate::host::{Host, replica};
+use crate::api::auth;
+use crate::api::deliver;
+use crate::api::identity::Identity;
+use crate::api::shared::{Core, Shared};
+use crate::host::replica;
 use crate::http::{Transport, workers};
+use crate::observe::changes::Observer;
+use crate::observe::events_log::EventLog;
+use crate::observe::lock_stats::LockStats;
+use crate::observe::metrics::Metrics;
+use crate::observe::recent::Recent;
 use crate::signals;
 use crate::thread::spawn;
 
 pub use crate::http::{Limits, raise_open_files_limit};
-pub use events_log::LogFormat;
+pub use crate::observe::events_log::LogFormat;
 
 /// How to run a server.
 #[derive(Debug, Clone)]
@@ -78,30 +65,6 @@ impl Default for Config {
 /// How long a server that joins a shared store may take to catch up with its log before serving.
 const STORE_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The transport, with this server as its handler.
-pub(crate) type Net = Transport<Shared>;
-/// A connection of this server's.
-pub(crate) type Slot = crate::http::Slot<Shared>;
-/// The engine host, with this server's connections as its waiters.
-pub(crate) type Core = crate::host::Core<Arc<Slot>>;
-pub(crate) type Delivery = crate::host::Delivery<Arc<Slot>>;
-pub(crate) type Responder = crate::host::Responder<Arc<Slot>>;
-
-/// What every thread of a server shares, beside the transport.
-pub(crate) struct Shared {
-    pub core: Core,
-    pub admin: Option<auth::Credentials>,
-    pub access: Option<auth::Secrets>,
-    pub ticket_ttl: Option<std::time::Duration>,
-    pub metrics: Arc<metrics::Metrics>,
-    /// The last changes, for `GET /events`.
-    pub recent: Arc<recent::Recent>,
-    /// Per-lock waits, for `/metrics`.
-    pub lock_stats: Arc<lock_stats::LockStats>,
-    /// What this server is, for `GET /` (JSON) and the dashboard.
-    pub identity: identity::Identity,
-}
-
 /// A running server; its threads run until the process ends.
 pub struct Server {
     addr: SocketAddr,
@@ -112,7 +75,11 @@ pub struct Server {
 impl Server {
     /// Binds `config.listen` and starts serving on background threads.
     pub fn start(config: Config) -> io::Result<Server> {
-        let identity = identity::Identity::new(&config);
+        let identity = Identity::new(match (&config.state, &config.store) {
+            (_, Some(_)) => "etcd",
+            (Some(_), None) => "file",
+            (None, None) => "memory",
+        });
         let mut limits = config.limits;
         // Leave room for the listener, the poller, logs and state files under the open-files limit.
         if let Ok(files) = raise_open_files_limit() {
@@ -163,11 +130,11 @@ impl Server {
                 (core, String::new(), config.threads.max(32), None, Some(queues))
             }
         };
-        let metrics = Arc::new(metrics::Metrics::new(journal));
-        let log = events_log::EventLog::start(config.log, metrics.log_dropped.clone())?;
-        let recent = Arc::new(recent::Recent::default());
-        let lock_stats = Arc::new(lock_stats::LockStats::new(config.metrics_locks));
-        let core = core.with_observer(changes::Observer::new(
+        let metrics = Arc::new(Metrics::new(journal));
+        let log = EventLog::start(config.log, metrics.log_dropped.clone())?;
+        let recent = Arc::new(Recent::default());
+        let lock_stats = Arc::new(LockStats::new(config.metrics_locks));
+        let core = core.with_observer(Observer::new(
             metrics.clone(),
             log,
             recent.clone(),
@@ -217,22 +184,6 @@ impl Server {
 
     pub fn state(&self) -> &str {
         &self.state
-    }
-}
-
-impl Host for Net {
-    type Waiter = Arc<Slot>;
-
-    fn core(&self) -> &Core {
-        &self.handler.core
-    }
-
-    fn deliver(&self, deliveries: Vec<Delivery>) {
-        deliver::deliver(self, deliveries);
-    }
-
-    fn servers_seen(&self, count: usize) {
-        self.handler.identity.set_servers(count);
     }
 }
 

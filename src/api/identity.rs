@@ -21,12 +21,8 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn new(config: &super::Config) -> Identity {
-        let store = match (&config.state, &config.store) {
-            (_, Some(_)) => "etcd",
-            (Some(_), None) => "file",
-            (None, None) => "memory",
-        };
+    /// `store`: where its state lives: "memory", "file" or "etcd".
+    pub fn new(store: &'static str) -> Identity {
         Identity {
             started: Instant::now(),
             started_ms: crate::timefmt::now_ms(),
@@ -72,7 +68,7 @@ impl Identity {
 
 /// `GET /` (and `HEAD`) for a client that does not ask for HTML.
 pub fn answer(identity: &Identity, req: &Request) -> Response {
-    if let Some(refusal) = super::router::check_method(req, &["GET"], Words::Fail) {
+    if let Some(refusal) = super::replies::check_method(req, &["GET"], Words::Fail) {
         return refusal;
     }
     Response::json(200, &identity.json()).with_header("Cache-Control", "no-store")

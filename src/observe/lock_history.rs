@@ -11,7 +11,6 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 
 use crate::engine::Millis;
-use crate::http::{Request, Response, Words};
 use crate::timefmt;
 
 /// Locks remembered.
@@ -70,7 +69,7 @@ impl History {
 
     /// `{"locks": {"db": [{"minute", "waiting", "grants", "waited_max", "waited_avg"}, …]}}`: the
     /// minutes of the last hour with anything in them, oldest first.
-    fn json(&self, now: Millis) -> Value {
+    pub fn json(&self, now: Millis) -> Value {
         let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         let from = now.saturating_sub(MINUTES as u64 * MINUTE_MS);
         let mut out = serde_json::Map::new();
@@ -118,14 +117,6 @@ fn in_minute(
     if let Some(minute) = minutes.back_mut() {
         f(minute);
     }
-}
-
-/// `GET /history` (and `HEAD`).
-pub fn answer(history: &History, req: &Request) -> Response {
-    if let Some(refusal) = super::router::check_method(req, &["GET"], Words::Fail) {
-        return refusal;
-    }
-    Response::json(200, &history.json(timefmt::now_ms())).with_header("Cache-Control", "no-store")
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //! words: `{"status": "ok" | "denied" | "queue"}`, and `{"status": "error", "reason": …}`.
 use serde_json::{Value, json};
 
+use super::ctx::{Ctx, Handled};
 use super::gatekeeper_docs::{
     already_exists, environment_not_found, gate_answer, gate_not_found, invalid, json_not_valid,
     ok_with_service, service_doc, state_not_valid,
 };
 use super::params::{self, Params};
-use super::router::{Ctx, Handled, check_method, not_found_in};
+use super::replies::{check_method, not_found_in};
 use crate::engine::{Engine, GateChange, GateRefusal, GateReply, GateState, Op, Reply, Wait};
 use crate::host::Answer;
 use crate::http::{Response, Words};

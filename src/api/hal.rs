@@ -5,8 +5,9 @@ use uuid::Uuid;
 
 use super::auth;
 use super::capabilities;
+use super::ctx::{Ctx, Handled};
 use super::params::Params;
-use super::router::{Ctx, Handled, check_method, decode_segment};
+use super::replies::{check_method, decode_segment, not_found_in};
 use super::slots;
 use crate::engine::{
     Acquire, CancelBy, Engine, Handles, LockView, Mode, Op, Refusal, Reply, RequestId,
@@ -77,7 +78,7 @@ pub fn locks(ctx: &mut Ctx, rest: &str) -> Handled {
 pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
     let name = rest.strip_suffix('/').unwrap_or(rest);
     if name.contains('/') {
-        return Handled::Respond(super::router::not_found_in(ctx.req, Words::Error));
+        return Handled::Respond(not_found_in(ctx.req, Words::Error));
     }
     let name = match decode_segment(name, Words::Error) {
         Ok(n) => n,
@@ -88,7 +89,7 @@ pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
         return Handled::Respond(r);
     }
     if name.contains('/') {
-        return Handled::Respond(super::router::not_found_in(ctx.req, Words::Error));
+        return Handled::Respond(not_found_in(ctx.req, Words::Error));
     }
     if name.is_empty() && ctx.req.method() == "DELETE" && ctx.req.path() != "/resources" {
         // An empty name where one was meant must not delete every resource.

@@ -2,11 +2,13 @@
 //! host's waiters, and what an answer pledges (a grant) is the host's to keep or give back.
 use std::sync::Arc;
 
-use super::metrics::Api;
-use super::{Delivery, Net, Shared, Slot, deliver, router};
+use super::replies::words_of;
+use super::shared::{Delivery, Net, Shared, Slot};
+use super::{deliver, routes};
 use crate::engine::{Op, RequestId};
 use crate::host::{Claim, Waiter};
 use crate::http::{Handled, Handler, Request, Response};
+use crate::observe::metrics::Api;
 
 /// A parked connection, as the engine host sees it.
 impl Waiter for Arc<Slot> {
@@ -29,7 +31,7 @@ impl Handler for Shared {
     type Work = Vec<Delivery>;
 
     fn tag(&self, req: &Request) -> Api {
-        Api::of_path(req.path())
+        routes::api_of(req.path())
     }
 
     fn handle(
@@ -40,7 +42,7 @@ impl Handler for Shared {
         work: &mut Vec<Delivery>,
     ) -> Handled<Shared> {
         let mut grant = None;
-        match router::route(net, slot, req, work, &mut grant) {
+        match routes::route(net, slot, req, work, &mut grant) {
             Handled::Respond(mut response) => {
                 self.core.barrier();
                 // A grant made for this request is written only if it is still its own now (a
@@ -49,7 +51,7 @@ impl Handler for Shared {
                     let (verdict, more) = self.core.confirm_direct(&grant);
                     work.extend(more);
                     if let Err(reason) = verdict {
-                        let words = router::words_of(self.tag(req));
+                        let words = words_of(self.tag(req));
                         response = Response::refusal(words, 503, reason);
                     }
                 }

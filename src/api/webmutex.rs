@@ -5,8 +5,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::ctx::{Ctx, Handled};
 use super::params::Params;
-use super::router::{Ctx, Handled, check_method};
+use super::replies::check_method;
 use super::slots;
 use super::webmutex_answers::{
     busy, grant_body, lock_fields, ok, refused, slots_differ, status_of, still_queued,
@@ -32,20 +33,6 @@ pub enum Endpoint {
     Reserve,
     /// *Extension*: an administrator ends every holder and waiter of a mutex (`weblock break`).
     Break,
-}
-
-impl Endpoint {
-    pub fn parse(segment: &str) -> Option<Endpoint> {
-        Some(match segment {
-            "grab" => Endpoint::Grab,
-            "release" => Endpoint::Release,
-            "renew" => Endpoint::Renew,
-            "status" => Endpoint::Status,
-            "reserve" => Endpoint::Reserve,
-            "break" => Endpoint::Break,
-            _ => return None,
-        })
-    }
 }
 
 /// `rest` is what follows `/<endpoint>/` in the path: an id, with or without a trailing slash.

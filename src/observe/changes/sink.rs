@@ -4,7 +4,7 @@ use crate::engine::{
     End, Engine, Event, GateReply, Grant, Millis, Reply, RequestId, RequestState, RequestView,
     TicketView,
 };
-use crate::server::events_log::{Detail, Record};
+use crate::observe::events_log::{Detail, Record};
 
 /// One command's changes on their way to the counters and the log.
 pub(super) struct Sink<'a> {

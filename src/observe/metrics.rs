@@ -33,16 +33,6 @@ impl Api {
         Api::Other,
     ];
 
-    pub fn of_path(path: &str) -> Api {
-        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-        match first {
-            "grab" | "release" | "renew" | "status" | "reserve" => Api::WebMutex,
-            "locks" | "resources" => Api::Hal,
-            "v1" => Api::RequestQueue,
-            "api" => Api::Gatekeeper,
-            _ => Api::Other,
-        }
-    }
 
     fn label(self) -> &'static str {
         match self {
@@ -374,28 +364,4 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     family(out, name, "counter", help);
     let _ = writeln!(out, "{name} {value}");
-}
-
-/// `GET /metrics` (and `HEAD`); any other method is 405.
-pub fn answer(
-    shared: &super::Shared,
-    open_connections: usize,
-    req: &crate::http::Request,
-) -> crate::http::Response {
-    use crate::http::{Response, Words};
-    if let Some(refusal) = super::router::check_method(req, &["GET"], Words::Fail) {
-        return refusal;
-    }
-    let now = crate::timefmt::now_ms();
-    let (gauges, per_lock) = shared.core.view(|engine| {
-        let mut per_lock = String::new();
-        shared.lock_stats.render(engine, now, &mut per_lock);
-        (Gauges::of(engine), per_lock)
-    });
-    let mut text = shared.metrics.render(&gauges, open_connections);
-    text.push_str(&per_lock);
-    super::lock_stats::identity(&mut text, shared.identity.started_ms);
-    let mut r = Response::new(200);
-    r.body = text.into_bytes();
-    r.with_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 }

@@ -196,7 +196,7 @@ pub fn identity(out: &mut String, started_ms: Millis) {
     let _ = writeln!(
         out,
         "weblock_build_info{{version=\"{}\"}} 1",
-        super::identity::VERSION
+        env!("CARGO_PKG_VERSION")
     );
     header(
         out,

@@ -1,0 +1,22 @@
+//! The four API dialects as thin translations onto the engine host, with what they share: one route
+//! table, the request's context, parameters, access checks, the dashboard and the pages.
+pub mod auth;
+mod capabilities;
+mod ctx;
+mod dashboard;
+pub(crate) mod deliver;
+mod gatekeeper;
+mod gatekeeper_docs;
+mod hal;
+mod handler;
+pub(crate) mod identity;
+mod origin;
+mod pages;
+pub mod params;
+mod replies;
+mod request_queue;
+mod routes;
+pub(crate) mod shared;
+mod slots;
+mod webmutex;
+mod webmutex_answers;

@@ -1,0 +1,51 @@
+//! What every thread of a server shares beside the transport, and the types the layers meet in: the
+//! transport with this server as its handler, the host with its connections as waiters.
+use std::sync::Arc;
+
+use super::auth;
+use super::identity::Identity;
+use crate::host::Host;
+use crate::http::Transport;
+use crate::observe::lock_stats::LockStats;
+use crate::observe::metrics::Metrics;
+use crate::observe::recent::Recent;
+
+/// The transport, with this server as its handler.
+pub type Net = Transport<Shared>;
+/// A connection of this server's.
+pub type Slot = crate::http::Slot<Shared>;
+/// The engine host, with this server's connections as its waiters.
+pub type Core = crate::host::Core<Arc<Slot>>;
+pub type Delivery = crate::host::Delivery<Arc<Slot>>;
+pub type Responder = crate::host::Responder<Arc<Slot>>;
+
+/// What every thread of a server shares, beside the transport.
+pub struct Shared {
+    pub core: Core,
+    pub admin: Option<auth::Credentials>,
+    pub access: Option<auth::Secrets>,
+    pub ticket_ttl: Option<std::time::Duration>,
+    pub metrics: Arc<Metrics>,
+    /// The last changes, for `GET /events`.
+    pub recent: Arc<Recent>,
+    /// Per-lock waits, for `/metrics`.
+    pub lock_stats: Arc<LockStats>,
+    /// What this server is, for `GET /` (JSON) and the dashboard.
+    pub identity: Identity,
+}
+
+impl Host for Net {
+    type Waiter = Arc<Slot>;
+
+    fn core(&self) -> &Core {
+        &self.handler.core
+    }
+
+    fn deliver(&self, deliveries: Vec<Delivery>) {
+        super::deliver::deliver(self, deliveries);
+    }
+
+    fn servers_seen(&self, count: usize) {
+        self.handler.identity.set_servers(count);
+    }
+}
