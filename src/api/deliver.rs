@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::replies::words_of;
-use super::shared::{Delivery, Net};
+use super::shared::{Core, Delivery, Net, Slot};
+use crate::host::Host;
 use crate::http::conn::{self, Phase, Written};
 use crate::http::{Response, workers};
 use crate::observe::metrics::Api;
@@ -77,6 +78,23 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
             }
             None => {}
         }
+    }
+}
+
+/// What the threads of a shared store deliver through.
+impl Host for Net {
+    type Waiter = Arc<Slot>;
+
+    fn core(&self) -> &Core {
+        &self.handler.core
+    }
+
+    fn deliver(&self, deliveries: Vec<Delivery>) {
+        deliver(self, deliveries);
+    }
+
+    fn servers_seen(&self, count: usize) {
+        self.handler.identity.set_servers(count);
     }
 }
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use super::auth;
 use super::identity::Identity;
-use crate::host::Host;
 use crate::http::Transport;
 use crate::observe::lock_stats::LockStats;
 use crate::observe::metrics::Metrics;
@@ -32,20 +31,4 @@ pub struct Shared {
     pub lock_stats: Arc<LockStats>,
     /// What this server is, for `GET /` (JSON) and the dashboard.
     pub identity: Identity,
-}
-
-impl Host for Net {
-    type Waiter = Arc<Slot>;
-
-    fn core(&self) -> &Core {
-        &self.handler.core
-    }
-
-    fn deliver(&self, deliveries: Vec<Delivery>) {
-        super::deliver::deliver(self, deliveries);
-    }
-
-    fn servers_seen(&self, count: usize) {
-        self.handler.identity.set_servers(count);
-    }
 }

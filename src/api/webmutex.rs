@@ -10,7 +10,8 @@ use super::params::Params;
 use super::replies::check_method;
 use super::slots;
 use super::webmutex_answers::{
-    busy, grant_body, lock_fields, ok, refused, slots_differ, status_of, still_queued,
+    POLL_GRACE_MS, busy, grant_body, lock_fields, ok, refused, slots_differ, status_of,
+    still_queued,
 };
 use crate::engine::{Acquire, Engine, Op, Reply, Wait};
 use crate::host::Answer;
@@ -21,8 +22,6 @@ const MAX_WAIT: Duration = Duration::from_secs(86_400);
 const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
 const MAX_HOLDER_BYTES: usize = 256;
 const MAX_ID_CHARS: usize = 128;
-/// How long a waiter that brought its own token keeps its place after its poll ends, for its next poll.
-pub(super) const POLL_GRACE_MS: u64 = 5_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {

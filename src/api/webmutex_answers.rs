@@ -4,10 +4,12 @@
 use serde_json::{Map, Value, json};
 
 use super::slots;
-use super::webmutex::POLL_GRACE_MS;
 use crate::engine::{Grant, LockView, MAX_SLOTS, Refusal};
 use crate::http::message::{Response, seconds};
 use crate::timefmt;
+
+/// How long a waiter that brought its own token keeps its place after its poll ends, for its next poll.
+pub(super) const POLL_GRACE_MS: u64 = 5_000;
 
 /// 409: the request named other slots than those in force; `slots` (*extension*) says which (null:
 /// none were named, the default is in force), `asked` what it named.

@@ -3,7 +3,22 @@
 //! no longer than `Limits::max_target_bytes` (414), no bare CR (400 at once, not a wait for a line
 //! end that never comes), and header values in obs-text (Latin-1 bytes) taken where weblock does not
 //! read them as text.
-use super::message::Rejection;
+
+/// Why a request could not be read; each becomes an answer with its status, then the connection closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(status: u16, reason: impl Into<String>) -> Rejection {
+        Rejection {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
 
 /// Headers whose values weblock reads as text: obs-text in them is a 400 that says so. Others (a
 /// `User-Agent` with a Latin-1 name, say) are kept, their bytes read as Latin-1.

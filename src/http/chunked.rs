@@ -1,6 +1,6 @@
 //! An incremental decoder for chunked request bodies: it resumes where the last read stopped, so a body
 //! that trickles in costs linear time, and it refuses an oversized body as soon as a chunk size says so.
-use super::message::Rejection;
+use super::checks::Rejection;
 
 const MAX_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use serde_json::Value;
 
 use super::checks;
+pub use super::checks::Rejection;
 use super::limits::Limits;
 
 /// A request line and headers, parsed by `httparse` and copied out of the read buffer.
@@ -27,22 +28,6 @@ pub struct Head {
 pub enum Framing {
     Length(usize),
     Chunked,
-}
-
-/// Why a request could not be read; each becomes an answer with its status, then the connection closes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub status: u16,
-    pub reason: String,
-}
-
-impl Rejection {
-    pub fn new(status: u16, reason: impl Into<String>) -> Rejection {
-        Rejection {
-            status,
-            reason: reason.into(),
-        }
-    }
 }
 
 /// Outcome of trying to parse a head from the start of `buf`.

@@ -16,7 +16,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 
 use serde_json::{Map, Value, json};
 
-use super::changes::Kind;
+use super::kind::Kind;
 use crate::engine::Millis;
 use crate::timefmt;
 

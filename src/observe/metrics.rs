@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::changes::Kind;
+use super::kind::Kind;
 use crate::engine::{Engine, GateState};
 use crate::journal::Journal;
 
@@ -32,7 +32,6 @@ impl Api {
         Api::Gatekeeper,
         Api::Other,
     ];
-
 
     fn label(self) -> &'static str {
         match self {

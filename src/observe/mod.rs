@@ -2,6 +2,7 @@
 //! event log, the recent changes, per-lock waits and their history.
 pub mod changes;
 pub mod events_log;
+pub mod kind;
 pub mod lock_history;
 pub mod lock_stats;
 pub mod metrics;
