@@ -425,9 +425,20 @@ pub struct ServeArgs {
     pub admin_credentials: Option<std::path::PathBuf>,
     /// File of secrets, one a line (blank and # lines ignored): every request must then carry one, as
     /// `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or
-    /// WEBLOCK_AUTH_FILE)
+    /// WEBLOCK_AUTH_FILE). A bare SECRET line allows everything; a `NAME:SECRET SCOPE...` line allows
+    /// its scopes: lock:GLOB (take, renew, release, wait on the locks matching; * and ?),
+    /// gate:SERVICE (that service's gates and tickets), read (status, listings, metrics, events),
+    /// admin (everything, administrative requests included). Read again on SIGHUP
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<std::path::PathBuf>,
+    /// The address clients reach this server at, behind a proxy: http[s]://HOST[:PORT], no path.
+    /// Every absolute URL in answers (HAL Location, request-queue URLs, ticket links) uses it
+    #[arg(long, value_name = "URL", value_parser = parse_public_url)]
+    pub public_url: Option<crate::server::base_url::PublicUrl>,
+    /// A proxy's address range (CIDR, IPv4 or IPv6; repeatable): only from peers in these ranges are
+    /// X-Forwarded-Proto and X-Forwarded-Host used for the URLs in answers (from others, ignored)
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub trusted_proxy: Vec<crate::server::cidr::Cidr>,
     /// How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)
     #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ticket_ttl: std::time::Duration,
@@ -449,6 +460,14 @@ pub enum LogFormatArg {
     Human,
     Json,
     Off,
+}
+
+fn parse_public_url(url: &str) -> Result<crate::server::base_url::PublicUrl, String> {
+    url.parse()
+}
+
+fn parse_cidr(range: &str) -> Result<crate::server::cidr::Cidr, String> {
+    range.parse().map_err(|e| format!("{e}"))
 }
 
 fn parse_store(url: &str) -> Result<crate::store::StoreUrl, String> {

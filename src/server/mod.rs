@@ -1,10 +1,13 @@
 //! The HTTP service: connections read under limits, parked waiters, and the API dialects on one engine.
 //! `docs/architecture.md` explains the shape and why it owns its connection layer.
 pub mod auth;
+mod auth_file;
+pub mod base_url;
 mod capabilities;
 mod changes;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod chunked;
+pub mod cidr;
 mod conn;
 mod connections;
 mod core;
@@ -12,6 +15,7 @@ mod dashboard;
 pub mod events_log;
 mod gatekeeper;
 mod gatekeeper_docs;
+mod glob;
 mod hal;
 /// Crate-visible for `crate::fuzzing`.
 pub(crate) mod http;
@@ -21,6 +25,7 @@ pub mod limits;
 mod lock_history;
 mod lock_stats;
 mod metrics;
+mod needs;
 mod origin;
 pub mod params;
 mod poller;
@@ -28,6 +33,7 @@ mod recent;
 mod replica;
 mod request_queue;
 mod router;
+mod scopes;
 mod slots;
 mod system;
 mod threads;
@@ -56,6 +62,10 @@ pub struct Config {
     pub admin: Option<auth::Credentials>,
     /// The secrets every request must carry (`--auth-file`); with none, access is open.
     pub access: Option<auth::Secrets>,
+    /// The file `access` was read from, read again on SIGHUP.
+    pub auth_file: Option<std::path::PathBuf>,
+    /// How absolute URLs in answers are made (`--public-url`, `--trusted-proxy`).
+    pub urls: base_url::UrlRules,
     /// How long a queued gatekeeper ticket lives after its last use; `None`: two minutes.
     pub ticket_ttl: Option<std::time::Duration>,
     /// The durable state file (journal); `None`: in memory only.
@@ -76,6 +86,8 @@ impl Default for Config {
             threads: 8,
             admin: None,
             access: None,
+            auth_file: None,
+            urls: base_url::UrlRules::default(),
             ticket_ttl: None,
             state: None,
             store: None,
@@ -95,7 +107,9 @@ pub(crate) struct Shared {
     pub conns: connections::Connections,
     pub limits: Limits,
     pub admin: Option<auth::Credentials>,
-    pub access: Option<auth::Secrets>,
+    /// The `--auth-file`'s secrets in force (SIGHUP swaps them).
+    pub access: Arc<auth::Access>,
+    pub urls: base_url::UrlRules,
     pub ticket_ttl: Option<std::time::Duration>,
     pub stopping: AtomicBool,
     pub metrics: Arc<metrics::Metrics>,
@@ -112,6 +126,8 @@ pub struct Server {
     addr: SocketAddr,
     /// What the server says of its state at start (in memory, or the file and what was replayed).
     state: String,
+    /// The `--auth-file`'s secrets, for `serve` to read again on SIGHUP.
+    access: Arc<auth::Access>,
 }
 
 impl Server {
@@ -183,13 +199,15 @@ impl Server {
         if config.state.is_some() {
             core.recover();
         }
+        let access = Arc::new(auth::Access::new(config.access, config.auth_file));
         let shared = Arc::new(Shared {
             core,
             poller: poller::Poller::new()?,
             conns: connections::Connections::default(),
             limits,
             admin: config.admin,
-            access: config.access,
+            access: access.clone(),
+            urls: config.urls,
             ticket_ttl: config.ticket_ttl,
             stopping: AtomicBool::new(false),
             metrics,
@@ -218,7 +236,11 @@ impl Server {
         spawn("acceptor".into(), move || {
             threads::acceptor(shared, listener)
         })?;
-        Ok(Server { addr, state })
+        Ok(Server {
+            addr,
+            state,
+            access,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -238,9 +260,9 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
         .map(|_| ())
 }
 
-/// `weblock serve`: runs until SIGINT or SIGTERM.
+/// `weblock serve`: runs until SIGINT or SIGTERM; SIGHUP reads the `--auth-file` again.
 pub fn serve(config: Config) -> io::Result<()> {
-    let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM])?;
+    let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM, signals::SIGHUP])?;
     let open = config.access.is_none();
     let server = Server::start(config)?;
     let addr = server.local_addr();
@@ -258,9 +280,26 @@ pub fn serve(config: Config) -> io::Result<()> {
         let _ = writeln!(out, "{}", server.state());
         let _ = out.flush();
     }
-    let signal = signals::name(signals.wait());
-    warn!("weblock: {signal} received, stopping");
-    Ok(())
+    loop {
+        let signal = signals.wait();
+        if signal == signals::SIGHUP {
+            reload_access(&server.access);
+            continue;
+        }
+        warn!("weblock: {} received, stopping", signals::name(signal));
+        return Ok(());
+    }
+}
+
+/// SIGHUP: the `--auth-file` read again, in force if well-formed; one line on stderr either way.
+fn reload_access(access: &auth::Access) {
+    match access.reload() {
+        Ok(Some(lines)) => {
+            warn!("weblock: SIGHUP: --auth-file read again ({lines} secrets in force)")
+        }
+        Ok(None) => warn!("weblock: SIGHUP: no --auth-file to read again; nothing changed"),
+        Err(e) => warn!("weblock: SIGHUP: --auth-file kept as it was: {e}"),
+    }
 }
 
 /// A positive number from the environment variable `name`, or `default`: test knobs, so that a test

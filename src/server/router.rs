@@ -6,6 +6,7 @@ use super::conn::Slot;
 use super::core::{self, Delivery, DirectGrant, Responder};
 use super::http::{Request, Response, Words};
 use super::metrics::Api;
+use super::scopes::Caller;
 use super::{
     dashboard, gatekeeper, hal, identity, lock_history, metrics, recent, request_queue, webmutex,
 };
@@ -27,6 +28,15 @@ pub struct Ctx<'a> {
     pub deliveries: &'a mut Vec<Delivery>,
     /// A grant this request's change made, confirmed before its answer is written.
     pub grant: &'a mut Option<DirectGrant>,
+    /// Who sent it (`--auth-file`): its name is the holder of a request that names none.
+    pub caller: Caller,
+}
+
+impl Ctx<'_> {
+    /// The base of the absolute URLs in this request's answer (`base_url.rs`).
+    pub fn base_url(&self) -> String {
+        self.shared.urls.base(self.req)
+    }
 }
 
 impl Ctx<'_> {
@@ -59,13 +69,6 @@ pub fn route(
     deliveries: &mut Vec<Delivery>,
     grant: &mut Option<DirectGrant>,
 ) -> Handled {
-    let mut ctx = Ctx {
-        shared,
-        slot,
-        req,
-        deliveries,
-        grant,
-    };
     let path = req.path();
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
     let first = segments.next().unwrap_or("");
@@ -80,17 +83,34 @@ pub fn route(
     if dashboard::wanted(req) {
         return Handled::Respond(dashboard::page());
     }
-    if let Some(refusal) =
-        super::auth::check_access(shared.access.as_ref(), shared.admin.as_ref(), req, words)
-    {
-        return Handled::Respond(refusal);
-    }
+    let secrets = shared.access.current();
+    let caller =
+        match super::auth::check_access(secrets.as_deref(), shared.admin.as_ref(), req, words) {
+            Ok(caller) => caller,
+            Err(refusal) => return Handled::Respond(refusal),
+        };
     // A page on another site must not change anything through its visitor's browser.
     if let Some(refusal) = super::origin::check(req, words) {
         return Handled::Respond(refusal);
     }
     // With `--store`, etcd may fail the request wherever it needs it: then it is refused whole.
     core::begin_request();
+    // An identity's scopes, once its request is known to be this server's to answer.
+    if caller.is_limited() {
+        let need = super::needs::of(shared, req, first, rest);
+        if let Some(refusal) = super::scopes::refusal(&caller, &need, words) {
+            core::end_request();
+            return Handled::Respond(refusal);
+        }
+    }
+    let mut ctx = Ctx {
+        shared,
+        slot,
+        req,
+        deliveries,
+        grant,
+        caller,
+    };
     let handled = dispatch(&mut ctx, first, rest);
     match (core::end_request(), handled) {
         (Some(reason), Handled::Respond(_)) => {
