@@ -171,8 +171,15 @@ as HTTP Basic; without it, nothing is sent (exit 6). A lock nobody holds or wait
     /// Run the lock service
     #[command(after_help = "Example:\n  weblock serve --listen 0.0.0.0:7878\n\n\
 The first line on stdout is `listening on http://ADDR` with the real port, so `--listen 127.0.0.1:0` \
-works for tests and scripts. SIGINT and SIGTERM stop it.\n\n\
-Exit codes:\n  0  stopped by SIGINT or SIGTERM\n  2  bad option or unreadable credentials/secrets file\n  \
+works for tests and scripts. SIGINT and SIGTERM stop it; SIGHUP reads the --auth-file again (a file \
+that does not parse is not taken: the one in force stays, and one line on stderr says why).\n\n\
+An --auth-file line per team, and one for the administrators:\n  \
+team1:SECRET1 lock:team1-* gate:shop read\n  \
+ops:SECRET2 admin\n\
+A request out of its identity's scopes gets 403, naming the identity and the scope it lacks.\n\n\
+Behind a proxy: --public-url https://locks.example.org makes every absolute URL in answers use it; \
+--trusted-proxy 10.0.0.0/8 honours X-Forwarded-Proto and X-Forwarded-Host from those peers only.\n\n\
+Exit codes:\n  0  stopped by SIGINT or SIGTERM\n  2  bad option, or an unreadable or malformed credentials/secrets file (the error names the line)\n  \
 4  cannot listen on the address, or the state file is damaged, locked or unwritable\n\n\
 Environment:\n  WEBLOCK_ADMIN_CREDENTIALS  user:password of the administrator, when --admin-credentials is not given")]
     Serve(ServeArgs),
@@ -425,7 +432,8 @@ pub struct ServeArgs {
     pub admin_credentials: Option<std::path::PathBuf>,
     /// File of secrets, one a line (blank and # lines ignored): every request must then carry one, as
     /// `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or
-    /// WEBLOCK_AUTH_FILE). A bare SECRET line allows everything; a `NAME:SECRET SCOPE...` line allows
+    /// WEBLOCK_AUTH_FILE). A bare SECRET line allows what it always did (everything but administrative
+    /// requests, which need --admin-credentials); a `NAME:SECRET SCOPE...` line allows
     /// its scopes: lock:GLOB (take, renew, release, wait on the locks matching; * and ?),
     /// gate:SERVICE (that service's gates and tickets), read (status, listings, metrics, events),
     /// admin (everything, administrative requests included). Read again on SIGHUP
