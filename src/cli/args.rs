@@ -21,7 +21,7 @@ N  busy or timed out, with -E N",
 WEBLOCK_URL        the server, or several comma-separated (the first that answers is used; \
 on a connection error the next): default http://127.0.0.1:7878\n  \
 WEBLOCK_AUTH       the secret for a server started with --auth-file\n  \
-WEBLOCK_AUTH_FILE  a file whose first line is that secret",
+WEBLOCK_AUTH_FILE  a file whose first line is that secret (or NAME:SECRET SCOPE..., as in the server's file)",
             $env
         )
     };
