@@ -1028,7 +1028,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__serve)
-            opts="-E -h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --ticket-ttl --idle-timeout --log-format --metrics-locks --server --json --conflict-exit-code --help"
+            opts="-E -h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --public-url --trusted-proxy --ticket-ttl --idle-timeout --log-format --metrics-locks --server --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1063,6 +1063,14 @@ _weblock() {
                     return 0
                     ;;
                 --auth-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -5,10 +5,10 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use crate::api::auth;
 use crate::api::deliver;
 use crate::api::identity::Identity;
 use crate::api::shared::{Core, Shared};
+use crate::api::{auth, base_url};
 use crate::host::replica;
 use crate::http::{Transport, workers};
 use crate::observe::changes::Observer;
@@ -33,6 +33,10 @@ pub struct Config {
     pub admin: Option<auth::Credentials>,
     /// The secrets every request must carry (`--auth-file`); with none, access is open.
     pub access: Option<auth::Secrets>,
+    /// The file `access` was read from, read again on SIGHUP.
+    pub auth_file: Option<std::path::PathBuf>,
+    /// How absolute URLs in answers are made (`--public-url`, `--trusted-proxy`).
+    pub urls: base_url::UrlRules,
     /// How long a queued gatekeeper ticket lives after its last use; `None`: two minutes.
     pub ticket_ttl: Option<std::time::Duration>,
     /// The durable state file (journal); `None`: in memory only.
@@ -53,6 +57,8 @@ impl Default for Config {
             threads: 8,
             admin: None,
             access: None,
+            auth_file: None,
+            urls: base_url::UrlRules::default(),
             ticket_ttl: None,
             state: None,
             store: None,
@@ -70,6 +76,8 @@ pub struct Server {
     addr: SocketAddr,
     /// What the server says of its state at start (in memory, or the file and what was replayed).
     state: String,
+    /// The `--auth-file`'s secrets, for `serve` to read again on SIGHUP.
+    access: Arc<auth::Access>,
 }
 
 impl Server {
@@ -145,10 +153,12 @@ impl Server {
         if config.state.is_some() {
             core.recover();
         }
+        let access = Arc::new(auth::Access::new(config.access, config.auth_file));
         let shared = Shared {
             core,
             admin: config.admin,
-            access: config.access,
+            access: access.clone(),
+            urls: config.urls,
             ticket_ttl: config.ticket_ttl,
             metrics,
             recent,
@@ -175,7 +185,11 @@ impl Server {
         let timer_net = net.clone();
         spawn("timer".into(), move || deliver::timer(timer_net))?;
         spawn("acceptor".into(), move || workers::acceptor(net, listener))?;
-        Ok(Server { addr, state })
+        Ok(Server {
+            addr,
+            state,
+            access,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -187,9 +201,9 @@ impl Server {
     }
 }
 
-/// `weblock serve`: runs until SIGINT or SIGTERM.
+/// `weblock serve`: runs until SIGINT or SIGTERM; SIGHUP reads the `--auth-file` again.
 pub fn serve(config: Config) -> io::Result<()> {
-    let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM])?;
+    let signals = signals::Signals::block(&[signals::SIGINT, signals::SIGTERM, signals::SIGHUP])?;
     let open = config.access.is_none();
     let server = Server::start(config)?;
     let addr = server.local_addr();
@@ -207,7 +221,24 @@ pub fn serve(config: Config) -> io::Result<()> {
         let _ = writeln!(out, "{}", server.state());
         let _ = out.flush();
     }
-    let signal = signals::name(signals.wait());
-    warn!("weblock: {signal} received, stopping");
-    Ok(())
+    loop {
+        let signal = signals.wait();
+        if signal == signals::SIGHUP {
+            reload_access(&server.access);
+            continue;
+        }
+        warn!("weblock: {} received, stopping", signals::name(signal));
+        return Ok(());
+    }
+}
+
+/// SIGHUP: the `--auth-file` read again, in force if well-formed; one line on stderr either way.
+fn reload_access(access: &auth::Access) {
+    match access.reload() {
+        Ok(Some(lines)) => {
+            warn!("weblock: SIGHUP: --auth-file read again ({lines} secrets in force)")
+        }
+        Ok(None) => warn!("weblock: SIGHUP: no --auth-file to read again; nothing changed"),
+        Err(e) => warn!("weblock: SIGHUP: --auth-file kept as it was: {e}"),
+    }
 }

@@ -1,6 +1,6 @@
 //! Black-box tests of the request-queue locking API (`/v1/locks/…`) against the real `weblock serve`,
 //! as specified by its document (shared/seeds/003_c3078c3ce007411c.txt), the issue that asked for it and
-//! the choices stated in src/server/request_queue.rs: a request is made once (201 granted, 202 queued),
+//! the choices stated in src/api/request_queue.rs: a request is made once (201 granted, 202 queued),
 //! then polled at its URL; it becomes active on its own when its turn comes; `timeout` is the owner's
 //! time to live, kept with PATCH/PUT heartbeats; DELETE releases or abandons it.
 //!

@@ -1,7 +1,8 @@
 //! Authentication: HTTP Basic for administrative requests, and the optional access secrets
 //! (`--auth-file`) every request must carry. Credentials and secrets come from a file or the
 //! environment, never from a command-line argument that `ps` would show.
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use crate::http::{Request, Response, Words};
 
@@ -73,67 +74,72 @@ impl Credentials {
     }
 }
 
-/// Constant time in the content: a wrong guess takes as long however much of it is right.
+/// Constant time in the content (`subtle`): a wrong guess takes as long however much of it is right.
 fn constant_time_eq(expected: &[u8], given: &[u8]) -> bool {
-    let mut diff = expected.len() ^ given.len();
-    for (i, b) in expected.iter().enumerate() {
-        diff |= usize::from(b ^ given.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
+    subtle::ConstantTimeEq::ct_eq(expected, given).into()
 }
 
-/// The secrets of `serve --auth-file`: with them, every request must carry one of them.
-#[derive(Clone)]
-pub struct Secrets {
-    secrets: Vec<Vec<u8>>,
+pub use super::auth_file::{AuthFileError, Secrets};
+use super::scopes::Caller;
+
+/// The `--auth-file`'s secrets as they are now: swapped whole when SIGHUP has the file read again,
+/// so a request sees the old file or the new one, never a mix.
+pub struct Access {
+    current: RwLock<Option<Arc<Secrets>>>,
+    file: Option<PathBuf>,
 }
 
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Secrets({} …)", self.secrets.len())
-    }
-}
-
-impl Secrets {
-    /// One secret a line; blank lines and lines starting with `#` are ignored; none at all is an error.
-    pub fn parse(text: &str) -> Result<Secrets, String> {
-        let secrets: Vec<Vec<u8>> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| l.as_bytes().to_vec())
-            .collect();
-        if secrets.is_empty() {
-            return Err("no secret in the file (one a line; blank and # lines are ignored)".into());
+impl Access {
+    pub fn new(secrets: Option<Secrets>, file: Option<PathBuf>) -> Access {
+        Access {
+            current: RwLock::new(secrets.map(Arc::new)),
+            file,
         }
-        Ok(Secrets { secrets })
     }
 
-    pub fn from_file(path: &Path) -> Result<Secrets, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Secrets::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn current(&self) -> Option<Arc<Secrets>> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
-    /// Whether `given` is one of the secrets; every secret is compared, each in constant time.
-    fn matches(&self, given: &[u8]) -> bool {
-        self.secrets
-            .iter()
-            .fold(false, |found, s| constant_time_eq(s, given) | found)
+    /// Reads the file again and, if it is well-formed, puts it in force; otherwise keeps the one in
+    /// force. `Ok(None)`: there is no file to read (the server was started without `--auth-file`).
+    pub fn reload(&self) -> Result<Option<usize>, AuthFileError> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        let secrets = Secrets::from_file(file)?;
+        let lines = secrets.len();
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(secrets));
+        Ok(Some(lines))
     }
 }
 
-/// `None` when access is open (no secrets) or `req` carries a secret — `Authorization: Bearer SECRET`,
-/// or HTTP Basic with any user and SECRET as the password — or the administrator's credentials (one
-/// request has one `Authorization` header, and an administrative request needs those). Otherwise the
-/// 401 to answer with, in the API's `words`.
+/// Who `req` is, when access is open (no secrets) or it carries a secret — `Authorization: Bearer
+/// SECRET`, or HTTP Basic with any user and SECRET as the password — or the administrator's
+/// credentials (one request has one `Authorization` header, and an administrative request needs
+/// those). Otherwise the 401 to answer with, in the API's `words`.
 pub fn check_access(
     secrets: Option<&Secrets>,
     admin: Option<&Credentials>,
     req: &Request,
     words: Words,
-) -> Option<Response> {
-    let secrets = secrets?;
+) -> Result<Caller, Response> {
+    let Some(secrets) = secrets else {
+        return Ok(Caller::Anyone);
+    };
+    let caller = |entry: Arc<super::auth_file::Entry>| {
+        if entry.name.is_some() {
+            Caller::Named(entry)
+        } else {
+            Caller::Unscoped
+        }
+    };
     let given = req.header("authorization").and_then(|h| {
         let (scheme, rest) = h.trim().split_once(' ')?;
         Some((scheme.to_string(), rest.trim()))
@@ -143,8 +149,8 @@ pub fn check_access(
             "authentication required: send Authorization: Bearer SECRET (the weblock CLI reads WEBLOCK_AUTH or WEBLOCK_AUTH_FILE)"
         }
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            if secrets.matches(token.as_bytes()) {
-                return None;
+            if let Some(entry) = secrets.find(token.as_bytes()) {
+                return Ok(caller(entry));
             }
             "wrong secret"
         }
@@ -154,28 +160,36 @@ pub fn check_access(
                 Some(colon) => &decoded[colon + 1..],
                 None => &[][..],
             };
+            // Both compared whatever the first says, so the time taken does not tell which matched.
+            let entry = secrets.find(password);
             let admin_ok = admin.is_some_and(|a| a.matches(&decoded));
-            if secrets.matches(password) | admin_ok {
-                return None;
+            match entry {
+                Some(entry) => return Ok(caller(entry)),
+                None if admin_ok => return Ok(Caller::Unscoped),
+                None => {}
             }
             "wrong secret"
         }
         Some(_) => "authentication required: use Authorization: Bearer SECRET or HTTP Basic",
     };
-    Some(Response::refusal(words, 401, reason).with_header(
+    Err(Response::refusal(words, 401, reason).with_header(
         "WWW-Authenticate",
         "Bearer realm=\"weblock\", Basic realm=\"weblock\"",
     ))
 }
 
-/// `None` when `req` carries the administrator's credentials; otherwise the refusal to answer with:
-/// 401 (with a challenge) without them or with wrong ones, 403 when no administrator is configured
-/// (nobody may then make an administrative request; the original HAL server answers so too).
-pub fn check(admin: Option<&Credentials>, req: &Request) -> Option<Response> {
+/// `None` when `req` carries the administrator's credentials, or comes from an `--auth-file`
+/// identity with the `admin` scope; otherwise the refusal to answer with: 401 (with a challenge)
+/// without them or with wrong ones, 403 when no administrator is configured (nobody may then make an
+/// administrative request; the original HAL server answers so too).
+pub fn check(admin: Option<&Credentials>, caller: &Caller, req: &Request) -> Option<Response> {
+    if caller.is_admin() {
+        return None;
+    }
     let Some(creds) = admin else {
         return Some(Response::error(
             403,
-            "administrative requests are disabled: start the server with --admin-credentials FILE",
+            "administrative requests are disabled: start the server with --admin-credentials FILE (or give an --auth-file identity the admin scope)",
         ));
     };
     let given = req
@@ -240,17 +254,5 @@ mod tests {
         assert!(!c.matches(b"# admins"));
         assert!(Credentials::parse("alice:one\nbroken\n").is_err());
         assert!(Credentials::parse("\n# none\n").is_err());
-    }
-
-    #[test]
-    fn secrets_skip_blank_and_comment_lines() {
-        let s = Secrets::parse("# team A\n\n  alpha  \nbeta\n").unwrap();
-        assert!(s.matches(b"alpha"));
-        assert!(s.matches(b"beta"));
-        assert!(!s.matches(b"# team A"));
-        assert!(!s.matches(b""));
-        assert!(!s.matches(b"alph"));
-        assert!(Secrets::parse("").is_err());
-        assert!(Secrets::parse("# only a comment\n\n").is_err());
     }
 }

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use super::scopes::Caller;
 use super::shared::{Delivery, Net, Responder, Shared, Slot};
 use crate::engine::{Engine, Op, Refusal, Reply};
 use crate::host::{DirectGrant, HostError, Session};
@@ -22,6 +23,8 @@ pub struct Ctx<'a> {
     pub deliveries: &'a mut Vec<Delivery>,
     /// A grant this request's change made, confirmed before its answer is written.
     pub grant: &'a mut Option<DirectGrant>,
+    /// Who sent it (`--auth-file`): its name is the holder of a request that names none.
+    pub caller: Caller,
     /// What this request has learned of the store (with `--store`, whether it caught up).
     /// (In cells: reading needs only a shared `Ctx`.)
     session: RefCell<Session>,
@@ -37,6 +40,7 @@ impl<'a> Ctx<'a> {
         req: &'a Request,
         deliveries: &'a mut Vec<Delivery>,
         grant: &'a mut Option<DirectGrant>,
+        caller: Caller,
     ) -> Ctx<'a> {
         Ctx {
             shared: &net.handler,
@@ -45,9 +49,15 @@ impl<'a> Ctx<'a> {
             req,
             deliveries,
             grant,
+            caller,
             session: RefCell::default(),
             failed: RefCell::default(),
         }
+    }
+
+    /// The base of the absolute URLs in this request's answer (`base_url.rs`).
+    pub fn base_url(&self) -> String {
+        self.shared.urls.base(self.req)
     }
 
     /// Why the host failed this request, if it did.

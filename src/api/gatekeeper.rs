@@ -155,24 +155,24 @@ fn delete_service(ctx: &mut Ctx, service: &str) -> Response {
 
 /// `{"status": "ok"}` with the service document beside it, as it is now.
 fn with_service(ctx: &Ctx, service: &str) -> Response {
-    let host = ctx.req.host();
-    ctx.read(|e| ok_with_service(e, service, &host))
+    let base = ctx.base_url();
+    ctx.read(|e| ok_with_service(e, service, &base))
 }
 
 fn show(ctx: &Ctx, service: &str) -> Response {
-    let host = ctx.req.host();
+    let base = ctx.base_url();
     ctx.read(|e| match e.service(service) {
-        Some(view) => Response::json(200, &service_doc(&view, e, &host)),
+        Some(view) => Response::json(200, &service_doc(&view, e, &base)),
         None => gate_not_found(),
     })
 }
 
 fn list(ctx: &Ctx) -> Response {
-    let host = ctx.req.host();
+    let base = ctx.base_url();
     let services: Vec<Value> = ctx.read(|e| {
         e.services()
             .iter()
-            .map(|view| service_doc(view, e, &host))
+            .map(|view| service_doc(view, e, &base))
             .collect()
     });
     Response::json(200, &json!({"services": services}))
@@ -295,21 +295,21 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
         Ok(w) => w.filter(|w| !w.is_zero()),
         Err(e) => return Handled::Respond(Response::error(400, e.to_string())),
     };
-    let host = ctx.req.host();
+    let base = ctx.base_url();
     let Some(wait) = wait else {
-        return Handled::Respond(ctx.read(|e| gate_answer(e, service, env, &host)));
+        return Handled::Respond(ctx.read(|e| gate_answer(e, service, env, &base)));
     };
     let op = Op::WatchGate {
         service: service.to_string(),
         environment: env.to_string(),
         wait: Wait::Until(timefmt::now_ms() + wait.as_millis() as u64),
     };
-    let (s, g, h) = (service.to_string(), env.to_string(), host.clone());
+    let (s, g, h) = (service.to_string(), env.to_string(), base.clone());
     let responder = Box::new(move |_: &Answer, engine: &Engine| gate_answer(engine, &s, &g, &h));
     let reply = ctx.apply_parking(op, responder);
     match reply {
         Reply::Gate(GateReply::Watching { request }) => Handled::Parked(request),
-        _ => Handled::Respond(ctx.read(|e| gate_answer(e, service, env, &host))),
+        _ => Handled::Respond(ctx.read(|e| gate_answer(e, service, env, &base))),
     }
 }
 

@@ -10,27 +10,27 @@ use crate::timefmt;
 /// `{"status": "ok"}` and, beside it, the service as `GET` shows it: the original answers a create
 /// and a gate's change with the service document, and clients read `name`, `group` and
 /// `environments` from it.
-pub fn ok_with_service(engine: &Engine, service: &str, host: &str) -> Response {
+pub fn ok_with_service(engine: &Engine, service: &str, base: &str) -> Response {
     let mut doc = match engine.service(service) {
-        Some(view) => service_doc(&view, engine, host),
+        Some(view) => service_doc(&view, engine, base),
         None => json!({}),
     };
     doc["status"] = "ok".into();
     Response::json(200, &doc)
 }
 
-pub fn service_doc(view: &ServiceView, engine: &Engine, host: &str) -> Value {
+pub fn service_doc(view: &ServiceView, engine: &Engine, base: &str) -> Value {
     let environments: Map<String, Value> = view
         .environments
         .iter()
-        .map(|(name, gate)| (name.clone(), gate_doc(gate, engine, host)))
+        .map(|(name, gate)| (name.clone(), gate_doc(gate, engine, base)))
         .collect();
     json!({"name": view.name, "group": view.group, "environments": environments})
 }
 
 /// A gate as the document shows it: `closed` when closed by hand or held by a ticket; its `queue`
 /// lists tickets as the original does, each `{"id", "expiration_date", "updated", "link"}`.
-pub fn gate_doc(gate: &GateView, engine: &Engine, host: &str) -> Value {
+pub fn gate_doc(gate: &GateView, engine: &Engine, base: &str) -> Value {
     let time = |t: Option<u64>| t.map_or(String::new(), timefmt::gatekeeper);
     let state = match gate.state {
         GateState::Open => "open",
@@ -40,7 +40,7 @@ pub fn gate_doc(gate: &GateView, engine: &Engine, host: &str) -> Value {
         .queue
         .iter()
         .map(|&id| match engine.ticket(id) {
-            Some(t) => ticket_doc(&t, host),
+            Some(t) => ticket_doc(&t, base),
             None => json!({"id": id.to_string()}),
         })
         .collect();
@@ -58,13 +58,13 @@ pub fn gate_doc(gate: &GateView, engine: &Engine, host: &str) -> Value {
 }
 
 /// `GET /api/services/{service}/{environment}`: the gate, with its `name` and `service`.
-pub fn gate_answer(engine: &Engine, service: &str, env: &str, host: &str) -> Response {
+pub fn gate_answer(engine: &Engine, service: &str, env: &str, base: &str) -> Response {
     let Some(view) = engine.service(service) else {
         return gate_not_found();
     };
     match view.environments.get(env) {
         Some(gate) => {
-            let mut doc = gate_doc(gate, engine, host);
+            let mut doc = gate_doc(gate, engine, base);
             doc["name"] = env.into();
             doc["service"] = service.into();
             Response::json(200, &doc)
@@ -73,7 +73,7 @@ pub fn gate_answer(engine: &Engine, service: &str, env: &str, host: &str) -> Res
     }
 }
 
-pub fn ticket_doc(ticket: &TicketView, host: &str) -> Value {
+pub fn ticket_doc(ticket: &TicketView, base: &str) -> Value {
     // Epoch seconds, as the document shows them; 0 once granted (it holds until deleted).
     let expiration = match (ticket.granted, ticket.expires) {
         (false, Some(ms)) => json!(ms as f64 / 1000.0),
@@ -83,7 +83,7 @@ pub fn ticket_doc(ticket: &TicketView, host: &str) -> Value {
         "id": ticket.id.to_string(),
         "expiration_date": expiration,
         "updated": timefmt::gatekeeper(ticket.updated),
-        "link": format!("http://{host}/api/tickets/{}", ticket.id),
+        "link": format!("{base}/api/tickets/{}", ticket.id),
     });
     // *Extension*: who holds or waits with it (`user@host pid`), when its client said; absent
     // otherwise, so a ticket reads exactly as the original's.
@@ -93,10 +93,10 @@ pub fn ticket_doc(ticket: &TicketView, host: &str) -> Value {
     doc
 }
 
-pub fn ticket_answer(status: &str, ticket: &TicketView, host: &str) -> Response {
+pub fn ticket_answer(status: &str, ticket: &TicketView, base: &str) -> Response {
     Response::json(
         200,
-        &json!({"status": status, "ticket": ticket_doc(ticket, host)}),
+        &json!({"status": status, "ticket": ticket_doc(ticket, base)}),
     )
 }
 

@@ -105,7 +105,7 @@ pub fn resources(ctx: &mut Ctx, rest: &str) -> Handled {
     }
     // Every request here is administrative, as the document says: the listings show every lock's
     // URL, which is what its holder ends it with.
-    if let Some(refusal) = auth::check(ctx.shared.admin.as_ref(), ctx.req) {
+    if let Some(refusal) = auth::check(ctx.shared.admin.as_ref(), &ctx.caller, ctx.req) {
         return Handled::Respond(refusal);
     }
     if ctx.req.method() == "DELETE" {
@@ -135,7 +135,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
         Ok(b) => b,
         Err(reason) => return Handled::Respond(Response::error(400, reason)),
     };
-    let host = ctx.req.host();
+    let base = ctx.base_url();
     let name = resource.to_string();
     let wait = if body.wait > 0.0 {
         Wait::Until(timefmt::now_ms() + (body.wait * 1000.0) as u64)
@@ -156,11 +156,11 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
         handles: Some(handles),
     });
     let responder = {
-        let (host, name) = (host.clone(), name.clone());
+        let (base, name) = (base.clone(), name.clone());
         Box::new(move |answer: &Answer, engine: &Engine| match answer {
             Answer::Granted(grant) => {
                 let given = engine.handles(grant.request).unwrap_or(handles);
-                created(&host, &name, given)
+                created(&base, &name, given)
             }
             Answer::TimedOut(_) => Response::new(408),
             Answer::Deleted => Response::new(409),
@@ -172,7 +172,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
         Reply::Granted { grant, .. } => {
             // The handles asked for, unless taken (then the engine gave the next free ones).
             let given = ctx.read(|e| e.handles(grant.request));
-            Handled::Respond(created(&host, &name, given.unwrap_or(handles)))
+            Handled::Respond(created(&base, &name, given.unwrap_or(handles)))
         }
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(_) => Handled::Respond(Response::new(408)),
@@ -187,11 +187,11 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     }
 }
 
-/// `201 Created` with the unique lock URL, absolute, on the host the client used: its holder's key.
-fn created(host: &str, resource: &str, handles: Handles) -> Response {
+/// `201 Created` with the unique lock URL, absolute (`base_url.rs`): its holder's key.
+fn created(base: &str, resource: &str, handles: Handles) -> Response {
     Response::new(201).with_header(
         "Location",
-        format!("http://{host}{}", lock_path(resource, handles)),
+        format!("{base}{}", lock_path(resource, handles)),
     )
 }
 

@@ -124,7 +124,11 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
     let op = Op::Acquire(Acquire {
         resource: name.to_string(),
         token: Uuid::new_v4(),
-        holder: holder_text(&requester_data),
+        // Without requester_data, the `--auth-file` identity that asks, if any.
+        holder: match (&requester_data, ctx.caller.name()) {
+            (Value::Null, Some(name)) => name.to_string(),
+            (data, _) => holder_text(data),
+        },
         ttl_ms: (timeout > 0.0).then_some((timeout * 1000.0) as u64),
         wait: Wait::Forever,
         grace_ms: None,
@@ -415,14 +419,11 @@ fn find(ctx: &Ctx, name: &str, number: u64) -> Option<(RequestId, RequestView)> 
 }
 
 fn resource_url(ctx: &Ctx, name: &str) -> String {
-    format!("http://{}/v1/locks/{name}/", ctx.req.host())
+    format!("{}/v1/locks/{name}/", ctx.base_url())
 }
 
 fn request_url(ctx: &Ctx, name: &str, number: u64) -> String {
-    format!(
-        "http://{}/v1/locks/{name}/requests/{number}/",
-        ctx.req.host()
-    )
+    format!("{}/v1/locks/{name}/requests/{number}/", ctx.base_url())
 }
 
 /// Resource names of this API: `[A-Za-z0-9:_-]{1,64}`.

@@ -148,11 +148,12 @@ pub fn route(
     if dashboard::wanted(req) {
         return Handled::Respond(dashboard::page());
     }
-    if let Some(refusal) =
-        super::auth::check_access(shared.access.as_ref(), shared.admin.as_ref(), req, words)
-    {
-        return Handled::Respond(refusal);
-    }
+    let secrets = shared.access.current();
+    let caller =
+        match super::auth::check_access(secrets.as_deref(), shared.admin.as_ref(), req, words) {
+            Ok(caller) => caller,
+            Err(refusal) => return Handled::Respond(refusal),
+        };
     // A page on another site must not change anything through its visitor's browser.
     if let Some(refusal) = super::origin::check(req, words) {
         return Handled::Respond(refusal);
@@ -160,9 +161,21 @@ pub fn route(
     let Some(route) = route else {
         return Handled::Respond(not_found(req));
     };
-    let mut ctx = Ctx::new(net, slot, req, deliveries, grant);
-    let (_, rest) = split(req.path());
-    let handled = (route.handle)(&mut ctx, rest);
+    let (first, rest) = split(req.path());
+    let mut ctx = Ctx::new(net, slot, req, deliveries, grant, caller);
+    // An identity's scopes, once its request is known to be this server's to answer.
+    let refusal = match ctx.caller.is_limited() {
+        true => super::scopes::refusal(
+            &ctx.caller,
+            &super::needs::of(&ctx, req, first, rest),
+            words,
+        ),
+        false => None,
+    };
+    let handled = match refusal {
+        Some(refusal) => Handled::Respond(refusal),
+        None => (route.handle)(&mut ctx, rest),
+    };
     // With `--store`, etcd may fail the request wherever it needs it: then it is refused whole.
     match (ctx.failure(), handled) {
         (Some(failure), Handled::Respond(_)) => {

@@ -22,7 +22,10 @@ pub type Responder = crate::host::Responder<Arc<Slot>>;
 pub struct Shared {
     pub core: Core,
     pub admin: Option<auth::Credentials>,
-    pub access: Option<auth::Secrets>,
+    /// The `--auth-file`'s secrets in force (SIGHUP swaps them).
+    pub access: Arc<auth::Access>,
+    /// How absolute URLs in answers are made (`--public-url`, `--trusted-proxy`).
+    pub urls: super::base_url::UrlRules,
     pub ticket_ttl: Option<std::time::Duration>,
     pub metrics: Arc<Metrics>,
     /// The last changes, for `GET /events`.

@@ -34,6 +34,20 @@ pub enum Endpoint {
     Break,
 }
 
+impl Endpoint {
+    pub fn parse(segment: &str) -> Option<Endpoint> {
+        Some(match segment {
+            "grab" => Endpoint::Grab,
+            "release" => Endpoint::Release,
+            "renew" => Endpoint::Renew,
+            "status" => Endpoint::Status,
+            "reserve" => Endpoint::Reserve,
+            "break" => Endpoint::Break,
+            _ => return None,
+        })
+    }
+}
+
 /// `rest` is what follows `/<endpoint>/` in the path: an id, with or without a trailing slash.
 pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
     let allowed: &[&str] = match endpoint {
@@ -114,7 +128,11 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
             return Err("holder must not contain control characters".into());
         }
         Some(h) => h,
-        None => ctx.req.peer.ip().to_string(),
+        // Unnamed: the `--auth-file` identity that asks, or else the address it asks from.
+        None => match ctx.caller.name() {
+            Some(name) => name.to_string(),
+            None => ctx.req.peer.ip().to_string(),
+        },
     };
     let wait = match wait {
         Some(w) if !w.is_zero() => Wait::Until(timefmt::now_ms() + w.as_millis() as u64),
@@ -188,7 +206,7 @@ fn release(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
 /// `/break` (*extension*): with the administrator's HTTP Basic credentials, ends every holder and
 /// waiter of `id`, as the HAL API's `DELETE /resources/{id}` does, for any WebMutex id.
 fn break_lock(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
-    if let Some(refusal) = super::auth::check(ctx.shared.admin.as_ref(), ctx.req) {
+    if let Some(refusal) = super::auth::check(ctx.shared.admin.as_ref(), &ctx.caller, ctx.req) {
         return Ok(Handled::Respond(refusal));
     }
     let id = id_param(params)?.ok_or("id is required: the mutex to break")?;
@@ -288,7 +306,7 @@ fn text(params: &Params, name: &str) -> Result<Option<String>, String> {
 }
 
 /// The mutex id: `None` when absent or empty; 400 for one outside the allowed characters.
-fn id_param(params: &Params) -> Result<Option<String>, String> {
+pub(super) fn id_param(params: &Params) -> Result<Option<String>, String> {
     let Some(id) = text(params, "id")?.filter(|s| !s.is_empty()) else {
         return Ok(None);
     };

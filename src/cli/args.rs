@@ -21,7 +21,7 @@ N  busy or timed out, with -E N",
 WEBLOCK_URL        the server, or several comma-separated (the first that answers is used; \
 on a connection error the next): default http://127.0.0.1:7878\n  \
 WEBLOCK_AUTH       the secret for a server started with --auth-file\n  \
-WEBLOCK_AUTH_FILE  a file whose first line is that secret",
+WEBLOCK_AUTH_FILE  a file whose first line is that secret (or NAME:SECRET SCOPE..., as in the server's file)",
             $env
         )
     };
@@ -171,8 +171,15 @@ as HTTP Basic; without it, nothing is sent (exit 6). A lock nobody holds or wait
     /// Run the lock service
     #[command(after_help = "Example:\n  weblock serve --listen 0.0.0.0:7878\n\n\
 The first line on stdout is `listening on http://ADDR` with the real port, so `--listen 127.0.0.1:0` \
-works for tests and scripts. SIGINT and SIGTERM stop it.\n\n\
-Exit codes:\n  0  stopped by SIGINT or SIGTERM\n  2  bad option or unreadable credentials/secrets file\n  \
+works for tests and scripts. SIGINT and SIGTERM stop it; SIGHUP reads the --auth-file again (a file \
+that does not parse is not taken: the one in force stays, and one line on stderr says why).\n\n\
+An --auth-file line per team, and one for the administrators:\n  \
+team1:SECRET1 lock:team1-* gate:shop read\n  \
+ops:SECRET2 admin\n\
+A request out of its identity's scopes gets 403, naming the identity and the scope it lacks.\n\n\
+Behind a proxy: --public-url https://locks.example.org makes every absolute URL in answers use it; \
+--trusted-proxy 10.0.0.0/8 honours X-Forwarded-Proto and X-Forwarded-Host from those peers only.\n\n\
+Exit codes:\n  0  stopped by SIGINT or SIGTERM\n  2  bad option, or an unreadable or malformed credentials/secrets file (the error names the line)\n  \
 4  cannot listen on the address, or the state file is damaged, locked or unwritable\n\n\
 Environment:\n  WEBLOCK_ADMIN_CREDENTIALS  user:password of the administrator, when --admin-credentials is not given")]
     Serve(ServeArgs),
@@ -425,9 +432,21 @@ pub struct ServeArgs {
     pub admin_credentials: Option<std::path::PathBuf>,
     /// File of secrets, one a line (blank and # lines ignored): every request must then carry one, as
     /// `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or
-    /// WEBLOCK_AUTH_FILE)
+    /// WEBLOCK_AUTH_FILE). A bare SECRET line allows what it always did (everything but administrative
+    /// requests, which need --admin-credentials); a `NAME:SECRET SCOPE...` line allows
+    /// its scopes: lock:GLOB (take, renew, release, wait on the locks matching; * and ?),
+    /// gate:SERVICE (that service's gates and tickets), read (status, listings, metrics, events),
+    /// admin (everything, administrative requests included). Read again on SIGHUP
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<std::path::PathBuf>,
+    /// The address clients reach this server at, behind a proxy: http[s]://HOST[:PORT], no path.
+    /// Every absolute URL in answers (HAL Location, request-queue URLs, ticket links) uses it
+    #[arg(long, value_name = "URL", value_parser = parse_public_url)]
+    pub public_url: Option<crate::api::base_url::PublicUrl>,
+    /// A proxy's address range (CIDR, IPv4 or IPv6; repeatable): only from peers in these ranges are
+    /// X-Forwarded-Proto and X-Forwarded-Host used for the URLs in answers (from others, ignored)
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub trusted_proxy: Vec<crate::api::cidr::Cidr>,
     /// How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)
     #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ticket_ttl: std::time::Duration,
@@ -449,6 +468,14 @@ pub enum LogFormatArg {
     Human,
     Json,
     Off,
+}
+
+fn parse_public_url(url: &str) -> Result<crate::api::base_url::PublicUrl, String> {
+    url.parse()
+}
+
+fn parse_cidr(range: &str) -> Result<crate::api::cidr::Cidr, String> {
+    range.parse().map_err(|e| format!("{e}"))
 }
 
 fn parse_store(url: &str) -> Result<crate::store::StoreUrl, String> {

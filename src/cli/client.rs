@@ -88,10 +88,19 @@ fn secret_from_env() -> Result<Option<String>, String> {
         .ok_or_else(|| format!("{AUTH_FILE_ENV}: no secret in {}", path.display()))
 }
 
+/// The first line that is neither blank nor a comment; a line copied from the server's file as it is
+/// there (`NAME:SECRET SCOPE…`, the server's rule for an identity line) gives its SECRET.
 fn first_secret(text: &str) -> Option<&str> {
-    text.lines()
+    let line = text
+        .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    match (first.split_once(':'), words.next()) {
+        (Some((_, secret)), Some(_)) if !secret.is_empty() => Some(secret),
+        _ => Some(line),
+    }
 }
 
 /// First pause between retries, and the longest.
@@ -372,6 +381,10 @@ mod tests {
     fn the_first_secret_skips_blank_and_comment_lines() {
         assert_eq!(first_secret("# ours\n\n  s3cret \nother\n"), Some("s3cret"));
         assert_eq!(first_secret("# none\n\n"), None);
+        // A line of the server's file as it is there: its secret.
+        assert_eq!(first_secret("team1:s3 lock:team1-* read\n"), Some("s3"));
+        // A bare secret with a colon stays whole, as the server reads it.
+        assert_eq!(first_secret("old:style\n"), Some("old:style"));
     }
 
     #[test]

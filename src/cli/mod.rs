@@ -293,6 +293,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         threads: args.threads,
         admin,
         access,
+        auth_file: args.auth_file.clone(),
+        urls: crate::api::base_url::UrlRules {
+            public: args.public_url.clone(),
+            trusted_proxies: args.trusted_proxy.clone(),
+        },
         ticket_ttl: Some(args.ticket_ttl),
         state: args.state.clone(),
         store: args.store.clone(),

@@ -111,6 +111,8 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     };
     // *Extension*: who asks (`user@host pid`), kept with a ticket this call creates.
     let holder = match crate::api::slots::holder_text(params.get("holder")) {
+        // Unnamed: the `--auth-file` identity that asks, if any.
+        Ok(h) if h.is_empty() => ctx.caller.name().unwrap_or_default().to_string(),
         Ok(h) => h,
         Err(e) => return Handled::Respond(invalid(&e)),
     };
@@ -125,7 +127,7 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
             ),
         ));
     }
-    let host = ctx.req.host();
+    let base = ctx.base_url();
     let op = Op::TestAndSet {
         gates,
         ticket,
@@ -136,12 +138,12 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
         holder,
     };
     let responder = {
-        let host = host.clone();
+        let base = base.clone();
         Box::new(move |answer: &Answer, engine: &Engine| match answer {
             Answer::TicketGranted { ticket } | Answer::TicketPollEnded { ticket } => {
                 match engine.ticket(*ticket) {
-                    Some(t) if t.granted => ticket_answer("ok", &t, &host),
-                    Some(t) => ticket_answer("queue", &t, &host),
+                    Some(t) if t.granted => ticket_answer("ok", &t, &base),
+                    Some(t) => ticket_answer("queue", &t, &base),
                     None => denied(),
                 }
             }
@@ -151,8 +153,8 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     };
     let reply = ctx.apply_parking(op, responder);
     Handled::Respond(match reply {
-        Reply::Gate(GateReply::Ok(t)) => ticket_answer("ok", &t, &host),
-        Reply::Gate(GateReply::Queued(t)) => ticket_answer("queue", &t, &host),
+        Reply::Gate(GateReply::Ok(t)) => ticket_answer("ok", &t, &base),
+        Reply::Gate(GateReply::Queued(t)) => ticket_answer("queue", &t, &base),
         Reply::Gate(GateReply::Waiting { request, .. }) => return Handled::Parked(request),
         Reply::Gate(GateReply::Denied) => denied(),
         Reply::Gate(GateReply::Refused(GateRefusal::UnknownService)) => gate_not_found(),
