@@ -9,7 +9,7 @@ use crate::api::deliver;
 use crate::api::identity::Identity;
 use crate::api::shared::{Core, Shared};
 use crate::api::{auth, base_url};
-use crate::host::replica;
+use crate::host::{Store, replica};
 use crate::http::{Transport, workers};
 use crate::observe::changes::Observer;
 use crate::observe::events_log::EventLog;
@@ -123,7 +123,7 @@ impl Server {
                     path.display(),
                     loaded.commands
                 );
-                let core = Core::new(loaded.engine, Some(journal.clone()));
+                let core = Core::new(loaded.engine, Store::Journal(journal.clone()));
                 // Threads wait on group commits: more of them make bigger batches per fsync.
                 (core, line, config.threads.max(32), Some(journal), None)
             }

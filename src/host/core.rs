@@ -16,7 +16,7 @@ mod settle;
 mod test_ops;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -25,10 +25,10 @@ use uuid::Uuid;
 use crate::engine::{
     CancelBy, Command, Engine, GateReply, Grant, LockView, Millis, Op, Reply, RequestId,
 };
-use crate::journal::Journal;
 use crate::timefmt;
 
-use super::replica::{Origins, Replica};
+use super::replica::Origins;
+use super::store::Store;
 use super::{Before, Observer, Unobserved, Waiter};
 pub use confirm::DirectGrant;
 pub use replicated::snapshot_every;
@@ -172,31 +172,25 @@ pub struct Core<W: Waiter> {
     timer: Condvar,
     /// Wakes the workers waiting for their proposals to come back applied (with `--store`).
     applied: Condvar,
-    /// With `--state`: where every command goes before any client hears of its effect.
-    journal: Option<Arc<Journal>>,
-    /// With `--store`: the shared log every change goes through.
-    replica: Option<Replica>,
+    /// Where the state is kept: memory, a journal (`--state`), or a shared log (`--store`).
+    store: Store,
     /// Counts and logs what each command changed.
     observer: Box<dyn Observer>,
 }
 
 impl<W: Waiter> Default for Core<W> {
     fn default() -> Core<W> {
-        Core::new(Engine::new(), None)
+        Core::new(Engine::new(), Store::Memory)
     }
 }
 
 impl<W: Waiter> Core<W> {
-    pub fn new(engine: Engine, journal: Option<Arc<Journal>>) -> Core<W> {
-        Core::with(engine, journal, None, Origins::default())
+    /// A core on `engine`, kept in memory or in a journal (for a shared log: `Core::replicated`).
+    pub fn new(engine: Engine, store: Store) -> Core<W> {
+        Core::with(engine, store, Origins::default())
     }
 
-    fn with(
-        engine: Engine,
-        journal: Option<Arc<Journal>>,
-        replica: Option<Replica>,
-        origins: Origins,
-    ) -> Core<W> {
+    fn with(engine: Engine, store: Store, origins: Origins) -> Core<W> {
         Core {
             inner: Mutex::new(Inner {
                 engine,
@@ -208,8 +202,7 @@ impl<W: Waiter> Core<W> {
             }),
             timer: Condvar::new(),
             applied: Condvar::new(),
-            journal,
-            replica,
+            store,
             observer: Box::new(Unobserved),
         }
     }
@@ -238,7 +231,7 @@ impl<W: Waiter> Core<W> {
     /// Blocks until every command applied so far is on disk (at once without a journal). Called before
     /// any answer is written: no client hears of a change that a crash could take back.
     pub fn barrier(&self) {
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = self.store.journal() {
             journal.wait_synced(journal.appended());
         }
     }
@@ -255,7 +248,7 @@ impl<W: Waiter> Core<W> {
     }
 
     fn apply_journaled(&self, inner: &mut Inner<W>, command: Command) -> crate::engine::Outcome {
-        let Some(journal) = &self.journal else {
+        let Some(journal) = self.store.journal() else {
             return inner.engine.apply(command);
         };
         let (_, compact_due) = journal.append(&command);
@@ -284,7 +277,7 @@ impl<W: Waiter> Core<W> {
     /// With `--store`: waits, once per request, until this server has applied everything the shared
     /// log held when it asked.
     pub fn caught_up(&self, session: &mut Session) -> Result<(), HostError> {
-        match &self.replica {
+        match self.store.replica() {
             Some(replica) => self.catch_up_for_request(session, replica),
             None => Ok(()),
         }
@@ -301,7 +294,7 @@ impl<W: Waiter> Core<W> {
         session: &mut Session,
         op: Op,
     ) -> Result<(Reply, Vec<Delivery<W>>), HostError> {
-        if let Some(replica) = &self.replica {
+        if let Some(replica) = self.store.replica() {
             return self.propose(session, replica, op, None);
         }
         let mut inner = self.inner();
@@ -319,7 +312,7 @@ impl<W: Waiter> Core<W> {
         responder: Responder<W>,
     ) -> Result<(Reply, Vec<Delivery<W>>), HostError> {
         let parked = Parked { waiter, responder };
-        if let Some(replica) = &self.replica {
+        if let Some(replica) = self.store.replica() {
             return self.propose(session, replica, op, Some(parked));
         }
         let mut inner = self.inner();
@@ -344,7 +337,7 @@ impl<W: Waiter> Core<W> {
         {
             return Vec::new();
         }
-        if let Some(replica) = &self.replica {
+        if let Some(replica) = self.store.replica() {
             // Its connection stays parked until the cancel comes back applied: a grant that the
             // log orders before it then finds the client gone and is given back (`settle`). Written
             // before this returns, as in memory the cancel is applied at once.
@@ -368,7 +361,7 @@ impl<W: Waiter> Core<W> {
         if !inner.unclaimed.remove(&claim) {
             return Vec::new();
         }
-        if let Some(replica) = &self.replica {
+        if let Some(replica) = self.store.replica() {
             let entry = give_back_entry(replica, &inner, claim, op);
             drop(inner);
             replica.append_now(entry);
@@ -434,7 +427,7 @@ impl<W: Waiter> Core<W> {
         // would postpone every lease by the size of the step.
         let now = timefmt::now_ms().max(inner.engine.clock());
         let due = inner.engine.next_deadline().is_some_and(|d| d <= now);
-        let sleep = match &self.replica {
+        let sleep = match self.store.replica() {
             // With `--store` the expiry is a command like any other: proposed, and applied when the
             // log brings it back; meanwhile the timer waits (the applier wakes it).
             Some(replica) if due => {

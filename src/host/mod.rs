@@ -9,6 +9,7 @@
 mod before;
 mod core;
 pub mod replica;
+mod store;
 
 use crate::engine::{Engine, Event, Millis, Reply};
 
@@ -17,6 +18,7 @@ pub use core::{
     Answer, Claim, Core, Delivery, DirectGrant, HostError, Ready, Responder, Session,
     snapshot_every,
 };
+pub use store::Store;
 
 /// Whatever waits on the engine for an answer: parked under a request, answered when its wait ends.
 pub trait Waiter: Send + 'static {

@@ -90,7 +90,7 @@ impl<W: Waiter> Core<W> {
     pub fn confirm(&self, delivery: Delivery<W>) -> (Ready<W>, Vec<Delivery<W>>) {
         let now = timefmt::now_ms();
         let mut unconfirmed = None;
-        if let (Some(replica), Some((claim, _))) = (&self.replica, &delivery.undo)
+        if let (Some(replica), Some((claim, _))) = (self.store.replica(), &delivery.undo)
             && self.lagging(*claim, now)
             && let Err(why) = self.catch_up(replica, std::time::Duration::from_millis(CATCH_UP_MS))
         {
@@ -106,7 +106,7 @@ impl<W: Waiter> Core<W> {
     /// How far the journal has been appended (0 without one); read under the engine lock, where
     /// every append happens.
     fn journal_mark(&self) -> u64 {
-        self.journal.as_ref().map_or(0, |j| j.appended())
+        self.store.journal().map_or(0, |j| j.appended())
     }
 
     /// Lets go of the engine and, if this step appended to the journal since `mark` (an expiry, a
@@ -202,7 +202,7 @@ impl<W: Waiter> Core<W> {
         if in_time && grant.expires.is_none_or(|t| now < t) {
             return (Ok(()), Vec::new());
         }
-        if let Some(replica) = &self.replica {
+        if let Some(replica) = self.store.replica() {
             let caught_up = self.catch_up(replica, std::time::Duration::from_millis(CATCH_UP_MS));
             let held = self.still_granted(&self.inner().engine, grant.claim, now);
             let verdict = match (held, caught_up) {
@@ -270,7 +270,7 @@ impl<W: Waiter> Core<W> {
         if inner.engine.next_deadline().is_none_or(|d| d > now) {
             return Vec::new();
         }
-        match &self.replica {
+        match self.store.replica() {
             Some(replica) => {
                 self.propose_tick(replica, inner, now);
                 Vec::new()

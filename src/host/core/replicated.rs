@@ -21,7 +21,7 @@ use crate::host::replica::{Body, Entry, Job, Origins, Replica, SharedSnapshot};
 use crate::store::Failure;
 use crate::timefmt;
 
-use super::super::Waiter;
+use super::super::{Store, Waiter};
 use super::{Claim, Core, Delivery, HostError, Inner, Parked, Session};
 
 mod apply;
@@ -84,14 +84,14 @@ impl<W: Waiter> Core<W> {
         let engine =
             Engine::restore(snapshot.engine).map_err(|e| format!("bad stored snapshot: {e}"))?;
         let origins = Origins::restore(snapshot.origins);
-        let core = Core::with(engine, None, Some(replica), origins);
+        let core = Core::with(engine, Store::Replicated(Box::new(replica)), origins);
         core.inner().proposals.applied = snapshot.revision;
         Ok(core)
     }
 
     /// The shared log, with `--store`.
     pub fn replica(&self) -> Option<&Replica> {
-        self.replica.as_ref()
+        self.store.replica()
     }
 
     /// The revision of the last log entry applied here.
@@ -239,7 +239,7 @@ impl<W: Waiter> Core<W> {
     /// Proposes the end of every wait parked by a server that is not in `live` (read at revision
     /// `seen`); its holders keep their locks. Each is proposed again only after `END_AGAIN`.
     pub fn end_waits_of_dead_servers(&self, live: &HashSet<Uuid>, seen: i64) {
-        let Some(replica) = &self.replica else {
+        let Some(replica) = self.store.replica() else {
             return;
         };
         let mut inner = self.inner();

@@ -55,7 +55,7 @@ impl<W: Waiter> Core<W> {
                 Some(d) if d.undo.is_some() && d.waiter.gone() => {
                     if let Some((claim, op)) = d.undo {
                         inner.unclaimed.remove(&claim);
-                        match &self.replica {
+                        match self.store.replica() {
                             // Written before the reply to the entry being applied is let out
                             // (`Applied`): nobody hears of this step before its give-back.
                             Some(replica) => {

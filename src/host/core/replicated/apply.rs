@@ -43,7 +43,7 @@ impl<W: Waiter> Core<W> {
     /// holds none, as every server does). The caller writes `appends`, then lets `answers` out
     /// (`answer`), then delivers.
     pub fn apply_value(&self, revision: i64, entries: Result<Vec<Entry>, String>) -> Applied<W> {
-        let Some(replica) = &self.replica else {
+        let Some(replica) = self.store.replica() else {
             return Applied::default();
         };
         let mut inner = self.inner();
@@ -196,7 +196,7 @@ impl<W: Waiter> Core<W> {
         inner.origins = Origins::restore(snapshot.origins);
         inner.proposals.applied = snapshot.revision;
         inner.proposals.tick = None;
-        let replica_id = self.replica.as_ref().map(|r| r.id);
+        let replica_id = self.store.replica().map(|r| r.id);
         let gone: Vec<RequestId> = inner
             .parked
             .keys()
@@ -211,11 +211,11 @@ impl<W: Waiter> Core<W> {
                 .is_some_and(|o| Some(o.server) == replica_id);
             let answer = match inner.engine.grant_of(request) {
                 Some(grant) if handed_here => Answer::Granted(grant),
-                _ => Answer::Retry(judged_dead(self.replica.as_ref())),
+                _ => Answer::Retry(judged_dead(self.store.replica())),
             };
             deliveries.extend(unpark(&mut inner, request, answer));
         }
-        if let Some(replica) = &self.replica {
+        if let Some(replica) = self.store.replica() {
             for request in inner.origins.parked_by(replica.id) {
                 if !inner.parked.contains_key(&request)
                     && let Some(end) = end_parked_entry(replica, &inner, request)
