@@ -34,7 +34,9 @@ const APIS: &[(&str, &str, u16, &str)] = &[
 ];
 
 fn auth_server(sandbox: &Sandbox) -> Server {
-    Server::start_with_secrets(&sandbox.path("secrets"), SECRETS)
+    Server::builder()
+        .secrets(&sandbox.path("secrets"), SECRETS)
+        .start()
 }
 
 fn assert_401(r: &common::Response, word: &str, what: &str) {
@@ -98,12 +100,14 @@ fn administrative_requests_still_need_the_administrator() {
     std::fs::write(&secrets, SECRETS).unwrap();
     let admin = sandbox.path("admin");
     std::fs::write(&admin, "admin:adm1n\n").unwrap();
-    let server = Server::start_with(&[
-        "--auth-file",
-        secrets.to_str().unwrap(),
-        "--admin-credentials",
-        admin.to_str().unwrap(),
-    ]);
+    let server = Server::builder()
+        .args(&[
+            "--auth-file",
+            secrets.to_str().unwrap(),
+            "--admin-credentials",
+            admin.to_str().unwrap(),
+        ])
+        .start();
     // The access secret is not the administrator's password, for the listings too.
     for (method, target) in [("DELETE", "/resources/db"), ("GET", "/resources")] {
         let r = server.request(

@@ -286,7 +286,9 @@ type OpenRequest<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
 #[test]
 fn requests_open_to_the_network_are_refused_without_the_access_secret() {
     let dir = TempDir::new();
-    let server = Server::start_with_secrets(&dir.path().join("secrets"), "s3cret\n");
+    let server = Server::builder()
+        .secrets(&dir.path().join("secrets"), "s3cret\n")
+        .start();
     let json = [("Content-Type", "application/json")];
     let open: [OpenRequest; 9] = [
         ("POST", "/grab", &[], "id=db"),
@@ -359,7 +361,7 @@ fn an_old_journals_locks_keep_their_counter_made_urls() {
         .collect();
     std::fs::write(&state, journal).expect("write the journal");
     let path = state.to_str().expect("a UTF-8 temporary path");
-    let server = Server::start_with(&["--state", path]);
+    let server = Server::builder().args(&["--state", path]).start();
 
     let old_uid = format!("{:032x}", 1);
     let r = server.get(&format!("/locks/old/{old_uid}"));
@@ -387,11 +389,11 @@ fn random_lock_urls_survive_a_restart_from_the_journal() {
     let dir = TempDir::new();
     let state = dir.path().join("state.journal");
     let path = state.to_str().expect("a UTF-8 temporary path");
-    let server = Server::start_with(&["--state", path]);
+    let server = Server::builder().args(&["--state", path]).start();
     let uid = hal_uid(&server, "db", "holder");
     let (_, request) = v1_create(&server, "q", &json!("q"), 0);
     drop(server);
-    let server = Server::start_with(&["--state", path]);
+    let server = Server::builder().args(&["--state", path]).start();
     assert_eq!(server.get(&format!("/locks/db/{uid}")).status, 200);
     assert_eq!(v1_get(&server, &request)["current_status"], "active");
     let r = server.request("DELETE", &format!("/locks/db/{uid}"), &[], b"");

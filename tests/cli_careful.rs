@@ -145,11 +145,10 @@ fn each_outcome_has_its_exit_code_and_dash_e_replaces_busy_and_timed_out() {
 
 #[test]
 fn break_ends_a_stuck_lock_with_the_administrators_credentials_only() {
-    let server = Server::start_env(
-        &[],
-        Stderr::Drained,
-        &[("WEBLOCK_ADMIN_CREDENTIALS", "admin:s3cret")],
-    );
+    let server = Server::builder()
+        .stderr(Stderr::Drained)
+        .envs(&[("WEBLOCK_ADMIN_CREDENTIALS", "admin:s3cret")])
+        .start();
     let sb = Sandbox::new("break");
     let (alice, bob, carol) = (sb.user("alice"), sb.user("bob"), sb.user("carol"));
     let url = server.url("");

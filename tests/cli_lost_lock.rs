@@ -104,7 +104,9 @@ fn a_lock_deleted_by_an_administrator_stops_a_command_that_ignores_sigterm_with_
     let sb = Sandbox::new("lost-deleted");
     let creds = sb.path("admin");
     fs::write(&creds, "admin:pw\n").expect("write the credentials");
-    let server = Server::start_with(&["--admin-credentials", creds.to_str().unwrap_or_default()]);
+    let server = Server::builder()
+        .args(&["--admin-credentials", creds.to_str().unwrap_or_default()])
+        .start();
     let alice = sb.user("alice");
 
     let mut cmd = weblock_at(&server.url(""), &alice);
@@ -144,8 +146,12 @@ fn renewals_refused_with_401_lose_the_lock_at_the_lease_end_and_stop_the_command
     let (ours, theirs) = (sb.path("ours"), sb.path("theirs"));
     fs::write(&ours, "ours\n").expect("write a secrets file");
     fs::write(&theirs, "theirs\n").expect("write a secrets file");
-    let first = Server::start_with(&["--auth-file", ours.to_str().unwrap_or_default()]);
-    let second = Server::start_with(&["--auth-file", theirs.to_str().unwrap_or_default()]);
+    let first = Server::builder()
+        .args(&["--auth-file", ours.to_str().unwrap_or_default()])
+        .start();
+    let second = Server::builder()
+        .args(&["--auth-file", theirs.to_str().unwrap_or_default()])
+        .start();
     let alice = sb.user("alice");
 
     let servers = format!("{},{}", first.url(""), second.url(""));

@@ -94,7 +94,7 @@ fn a_request_from_another_origin_changes_nothing() {
 
 #[test]
 fn events_come_in_order_from_where_the_caller_left_off_and_are_bounded() {
-    let server = Server::start_with(&["--log-format", "off"]);
+    let server = Server::builder().args(&["--log-format", "off"]).start();
     let first = server.get("/events");
     assert_eq!(first.status, 200, "{first}");
     assert_eq!(first.json()["events"].as_array().map(Vec::len), Some(0));
@@ -183,7 +183,9 @@ fn gate_changes_are_recent_changes_too() {
 
 #[test]
 fn a_client_that_is_not_a_browser_learns_what_the_server_is() {
-    let server = Server::start_with(&["--state", &state_path("identity")]);
+    let server = Server::builder()
+        .args(&["--state", &state_path("identity")])
+        .start();
     for accept in [None, Some("*/*"), Some("application/json")] {
         let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
         let r = server.request("GET", "/", &headers, b"");
@@ -220,7 +222,9 @@ fn samples<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
 
 #[test]
 fn per_lock_metrics_name_the_busiest_locks_and_sum_the_rest() {
-    let server = Server::start_with(&["--metrics-locks", "3", "--log-format", "off"]);
+    let server = Server::builder()
+        .args(&["--metrics-locks", "3", "--log-format", "off"])
+        .start();
     // Ten locks held; lock0 and lock1 with waiters (parked grabs).
     let mut waiters = Vec::new();
     for i in 0..10 {
@@ -292,7 +296,9 @@ fn per_lock_metrics_name_the_busiest_locks_and_sum_the_rest() {
 fn a_page_script_gets_no_basic_challenge_from_an_administrative_request() {
     let dir = std::path::PathBuf::from(state_path("admin")).with_file_name("admin");
     std::fs::write(&dir, "root:pw\n").expect("write credentials");
-    let server = Server::start_with(&["--admin-credentials", dir.to_str().expect("UTF-8")]);
+    let server = Server::builder()
+        .args(&["--admin-credentials", dir.to_str().expect("UTF-8")])
+        .start();
     server.grab_ok(Enc::Form, &[("id", "db")]);
     let (ct, body) = Enc::Form.encode(&[("id", "db")]);
     let plain = server.request("POST", "/break", &[("Content-Type", &ct)], &body);
@@ -393,7 +399,7 @@ fn gate_doc(server: &Server, gate: &str) -> Value {
 /// `GET /history`: per lock, a minute at a time, the longest line and the grants with their waits.
 #[test]
 fn the_last_hour_of_a_lock_is_kept_by_the_minute() {
-    let server = Server::start_with(&["--log-format", "off"]);
+    let server = Server::builder().args(&["--log-format", "off"]).start();
     let grant = server.grab_ok(Enc::Form, &[("id", "db"), ("holder", "alice")]);
     let token = grant["token"].as_str().expect("a token").to_string();
     // Two waiters, in a known order.

@@ -132,7 +132,9 @@ fn browser(sandbox: &Sandbox) -> Option<Browser> {
 }
 
 fn auth_server(sandbox: &Sandbox) -> Server {
-    Server::start_with_secrets(&sandbox.path("secrets"), &format!("{SECRET}\n"))
+    Server::builder()
+        .secrets(&sandbox.path("secrets"), &format!("{SECRET}\n"))
+        .start()
 }
 
 /// Proves later that the page was never reloaded: a reload forgets it.

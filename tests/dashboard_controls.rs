@@ -44,7 +44,7 @@ fn admin_server(sandbox: &Sandbox, extra: &[&str]) -> Server {
     std::fs::write(&creds, format!("{ADMIN}\n")).expect("write the admin credentials");
     let mut args = vec!["--admin-credentials", creds.to_str().expect("UTF-8 path")];
     args.extend_from_slice(extra);
-    Server::start_with(&args)
+    Server::builder().args(&args).start()
 }
 
 fn live(browser: &Browser, server: &Server) {

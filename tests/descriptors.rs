@@ -112,7 +112,10 @@ fn out_of_descriptors_it_serves_what_it_has_recovers_and_loses_nothing() {
     let state_arg = state.to_string_lossy().into_owned();
     // Its stderr closed, too: the acceptor's "accept failed" lines must not stop it (an `eprintln!`
     // would panic the acceptor thread, and nothing would be accepted again).
-    let server = Server::start_stderr(&["--state", &state_arg], Stderr::Closed);
+    let server = Server::builder()
+        .args(&["--state", &state_arg])
+        .stderr(Stderr::Closed)
+        .start();
     let pid = server.pid();
 
     // A holder and a parked waiter, on connections the server already has.
@@ -169,7 +172,7 @@ fn out_of_descriptors_it_serves_what_it_has_recovers_and_loses_nothing() {
     // still there, and fences go on from it.
     drop(waiter);
     drop(server);
-    let server = Server::start_with(&["--state", &state_arg]);
+    let server = Server::builder().args(&["--state", &state_arg]).start();
     let status = server.status("db");
     assert_eq!(status["holder"], "second", "{status}");
     assert_eq!(status["fence"].as_u64(), Some(fence), "{status}");

@@ -25,7 +25,7 @@ const RECOVERY: Duration = Duration::from_secs(30);
 fn cluster(n: usize) -> (String, Vec<Server>) {
     let store = etcd::fresh_store();
     let servers = (0..n)
-        .map(|_| Server::start_with(&["--store", &store]))
+        .map(|_| Server::builder().args(&["--store", &store]).start())
         .collect();
     (store, servers)
 }
@@ -169,7 +169,7 @@ fn a_new_server_catches_up_with_the_shared_state_and_serves() {
     let x = servers[0].grab_ok(Enc::Form, &[("id", "x"), ("holder", "one")]);
     servers[0].kill9();
     let y = servers[1].grab_ok(Enc::Form, &[("id", "y"), ("holder", "two")]);
-    let again = Server::start_with(&["--store", &store]);
+    let again = Server::builder().args(&["--store", &store]).start();
     assert_eq!(
         again.status("x")["holder"],
         "one",
@@ -204,8 +204,8 @@ fn when_etcd_stops_answering_changes_get_503_and_the_servers_recover_by_themselv
     let mut own = Etcd::start();
     let store = own.store_url("outage");
     let servers = [
-        Server::start_with(&["--store", &store]),
-        Server::start_with(&["--store", &store]),
+        Server::builder().args(&["--store", &store]).start(),
+        Server::builder().args(&["--store", &store]).start(),
     ];
     let a = servers[0].grab_ok(Enc::Form, &[("id", "a"), ("holder", "before")]);
 
@@ -279,8 +279,8 @@ fn waiters_parked_on_a_live_server_keep_their_place_when_etcd_freezes_past_the_l
     let own = Etcd::start();
     let store = own.store_url("frozen");
     let servers = [
-        Server::start_with(&["--store", &store]),
-        Server::start_with(&["--store", &store]),
+        Server::builder().args(&["--store", &store]).start(),
+        Server::builder().args(&["--store", &store]).start(),
     ];
     let a = servers[0].grab_ok(Enc::Form, &[("id", "L"), ("holder", "alice")]);
     let bob = spawn_grab(
@@ -333,7 +333,11 @@ fn snapshots_and_compaction_keep_the_log_bounded_and_a_new_server_catches_up() {
     let own = Etcd::start();
     let store = own.store_url("bounded");
     let env = [("WEBLOCK_SNAPSHOT_EVERY", "25")];
-    let first = Server::start_env(&["--store", &store], Stderr::Drained, &env);
+    let first = Server::builder()
+        .args(&["--store", &store])
+        .stderr(Stderr::Drained)
+        .envs(&env)
+        .start();
     let kept = first.grab_ok(Enc::Form, &[("id", "kept"), ("holder", "alice")]);
     let mut last_fence = fence(&kept);
     for _ in 0..40 {
@@ -345,7 +349,11 @@ fn snapshots_and_compaction_keep_the_log_bounded_and_a_new_server_catches_up() {
         log_compacted(&own, "bounded")
     });
 
-    let second = Server::start_env(&["--store", &store], Stderr::Drained, &env);
+    let second = Server::builder()
+        .args(&["--store", &store])
+        .stderr(Stderr::Drained)
+        .envs(&env)
+        .start();
     let status = second.status("kept");
     assert_eq!(status["holder"], "alice", "{status}");
     assert_eq!(status["fence"].as_u64(), Some(fence(&kept)), "{status}");

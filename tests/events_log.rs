@@ -108,7 +108,7 @@ fn lock_changes_read_as_one_human_line_each() {
 
 #[test]
 fn gate_and_ticket_changes_are_logged() {
-    let server = Server::start_with(&["--ticket-ttl", "300ms"]);
+    let server = Server::builder().args(&["--ticket-ttl", "300ms"]).start();
     let put = |path: &str, body: &str| {
         let r = server.request("PUT", path, &[JSON], body.as_bytes());
         assert_eq!(r.status, 200, "PUT {path}: {r}");
@@ -166,7 +166,7 @@ fn gate_and_ticket_changes_are_logged() {
 
 #[test]
 fn json_lines_are_one_object_each() {
-    let server = Server::start_with(&["--log-format", "json"]);
+    let server = Server::builder().args(&["--log-format", "json"]).start();
     let grant = server.grab_ok(
         Enc::Json,
         &[("id", "db"), ("holder", "alice \"the\" admin")],
@@ -218,7 +218,7 @@ fn log_format_off_writes_nothing() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let quiet = Server::start_with(&["--log-format", "off"]);
+    let quiet = Server::builder().args(&["--log-format", "off"]).start();
     // Threads exist once started, named or not: one fewer, and none of them the writer.
     let names = thread_names(&quiet);
     assert_eq!(names.len() + 1, thread_names(&logging).len(), "{names:?}");
@@ -249,7 +249,7 @@ fn server_grab_release(server: &Server, n: usize) -> usize {
 
 #[test]
 fn a_closed_stderr_does_not_stop_the_server() {
-    let mut server = Server::start_stderr(&[], Stderr::Closed);
+    let mut server = Server::builder().stderr(Stderr::Closed).start();
     assert_eq!(server_grab_release(&server, 200), 200);
     assert!(server.is_running());
     assert_eq!(server.get("/metrics").status, 200);
@@ -260,7 +260,7 @@ fn a_stderr_nobody_reads_does_not_hold_up_the_locks() {
     // About 2 lines of 50 bytes a pair: 3,000 pairs fill a 64 KiB pipe several times over. Each
     // answer must still come (within the client's read timeout), as lines wait for the writer, or
     // are dropped and counted, instead of holding the engine.
-    let mut server = Server::start_stderr(&[], Stderr::Unread);
+    let mut server = Server::builder().stderr(Stderr::Unread).start();
     assert_eq!(server_grab_release(&server, 3_000), 3_000);
     assert!(server.is_running());
     let metrics = server.get("/metrics").text();

@@ -1094,7 +1094,7 @@ fn gates_closed_by_hand_around_tickets_follow_docs_api() {
 
 #[test]
 fn a_queued_ticket_not_refreshed_expires_and_leaves_every_queue() {
-    let server = Server::start_with(&["--ticket-ttl", "1s"]);
+    let server = Server::builder().args(&["--ticket-ttl", "1s"]).start();
     create(&server, "shop", "team12", &["x", "y"]);
     let x = json!({"shop": ["x"]});
     let xy = json!({"shop": ["x", "y"]});
@@ -1144,7 +1144,7 @@ fn a_queued_ticket_not_refreshed_expires_and_leaves_every_queue() {
 
 #[test]
 fn an_expired_ticket_ahead_lets_a_waiting_client_through_at_once() {
-    let server = Server::start_with(&["--ticket-ttl", "1s"]);
+    let server = Server::builder().args(&["--ticket-ttl", "1s"]).start();
     create(&server, "shop", "team12", &["live"]);
     let live = json!({"shop": ["live"]});
     let holder = take(&server, &live);
@@ -1296,7 +1296,7 @@ fn a_waiting_client_that_hung_up_never_ends_up_holding_the_gates() {
 
 #[test]
 fn a_hung_up_waiters_ticket_expires_like_a_queued_one() {
-    let server = Server::start_with(&["--ticket-ttl", "1s"]);
+    let server = Server::builder().args(&["--ticket-ttl", "1s"]).start();
     create(&server, "shop", "team12", &["live"]);
     let live = json!({"shop": ["live"]});
     let holder = take(&server, &live);
@@ -1796,7 +1796,7 @@ fn cli_enter_queue_that_times_out_exits_3_and_leaves_no_ticket() {
 
 #[test]
 fn cli_enter_queue_keeps_its_ticket_while_waiting_runs_the_command_and_leaves() {
-    let server = Server::start_with(&["--ticket-ttl", "1s"]);
+    let server = Server::builder().args(&["--ticket-ttl", "1s"]).start();
     let sb = Sandbox::new("gate-queue-cmd");
     create(&server, "shop", "team12", &["live"]);
     set_ok(&server, "shop", "live", json!({"state": "closed"}));
@@ -1841,7 +1841,7 @@ fn cli_enter_queue_keeps_its_ticket_while_waiting_runs_the_command_and_leaves() 
 
 #[test]
 fn cli_enter_holds_the_gates_while_the_command_runs() {
-    let server = Server::start_with(&["--ticket-ttl", "1s"]);
+    let server = Server::builder().args(&["--ticket-ttl", "1s"]).start();
     let sb = Sandbox::new("gate-cmd");
     create(&server, "shop", "team12", &["live"]);
     create(&server, "pipeline", "ops", &["meta"]);

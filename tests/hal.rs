@@ -841,7 +841,9 @@ fn every_line_of_the_administrators_file_is_an_administrator() {
         "# the build team\nalice:first-pa55\n\nbob:second-pa55\n",
     );
     let file = file.to_str().expect("a UTF-8 temporary path").to_string();
-    let server = Server::start_with(&["--admin-credentials", &file]);
+    let server = Server::builder()
+        .args(&["--admin-credentials", &file])
+        .start();
     for pair in ["alice:first-pa55", "bob:second-pa55"] {
         hal_lock_ok(&server, "shared", "holder");
         let auth = basic(pair);

@@ -37,7 +37,7 @@ fn the_dashboard_refuses_to_be_framed_by_another_site() {
 /// another server of a `--store` group, must not hear nothing until the new numbers catch up.
 #[test]
 fn events_since_a_seq_this_server_never_gave_are_not_silence() {
-    let server = Server::start_with(&["--log-format", "off"]);
+    let server = Server::builder().args(&["--log-format", "off"]).start();
     let grant = server.grab_ok(Enc::Form, &[("id", "db")]);
     let token = grant["token"].as_str().expect("a token").to_string();
     server.release_ok(Enc::Form, "db", &token);
@@ -139,11 +139,10 @@ fn a_ticket_that_survived_a_service_deletion_is_presented_as_its_client_made_it(
 /// exist are still presented, and a new one is made again once one ends.
 #[test]
 fn live_tickets_are_bounded_and_the_ones_that_exist_still_work() {
-    let server = Server::start_env(
-        &[],
-        common::Stderr::Drained,
-        &[("WEBLOCK_MAX_LIVE_TICKETS", "3")],
-    );
+    let server = Server::builder()
+        .stderr(common::Stderr::Drained)
+        .envs(&[("WEBLOCK_MAX_LIVE_TICKETS", "3")])
+        .start();
     let created = server.request(
         "POST",
         "/api/services/shop",

@@ -12,7 +12,7 @@ use common::Server;
 /// minute (a debug build) while every other client waited for a free worker.
 #[test]
 fn a_service_of_a_hundred_thousand_gates_is_created_in_linear_time() {
-    let server = Server::start_with(&["--log-format", "off"]);
+    let server = Server::builder().args(&["--log-format", "off"]).start();
     let names: Vec<String> = (0..100_000).map(|i| format!("\"g{i}\"")).collect();
     let body = format!("{{\"group\":\"g\",\"environments\":[{}]}}", names.join(","));
     let started = Instant::now();

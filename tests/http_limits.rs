@@ -470,7 +470,7 @@ fn transfer_encoding_together_with_content_length_is_400() {
 #[test]
 fn a_request_not_complete_within_the_request_timeout_gets_408_and_is_closed() {
     // The default is 10 s; `serve --request-timeout` shortens it so the test is quick.
-    let mut server = Server::start_with(&["--request-timeout", "1s"]);
+    let mut server = Server::builder().args(&["--request-timeout", "1s"]).start();
     let mut c = server.connect();
     c.send(b"POST /grab HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"id\":");
     let r = c.read_response();
@@ -486,7 +486,7 @@ fn a_request_not_complete_within_the_request_timeout_gets_408_and_is_closed() {
 
 #[test]
 fn a_request_trickling_in_is_cut_off_at_the_request_timeout_counted_from_its_first_byte() {
-    let mut server = Server::start_with(&["--request-timeout", "1s"]);
+    let mut server = Server::builder().args(&["--request-timeout", "1s"]).start();
     let mut c = server.connect();
     // A byte every 50 ms keeps the connection busy but never finishes the head; bounded at 5 s.
     let mut writer = c.stream.try_clone().expect("clone stream");
@@ -514,7 +514,7 @@ fn a_request_trickling_in_is_cut_off_at_the_request_timeout_counted_from_its_fir
 #[test]
 fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     // The default is 60 s; `serve --idle-timeout` shortens it so the test is quick.
-    let server = Server::start_with(&["--idle-timeout", "500ms"]);
+    let server = Server::builder().args(&["--idle-timeout", "500ms"]).start();
     let mut c = server.connect();
     let r = c.get("/status?id=idle");
     assert_eq!(r.status, 200, "{r}");
@@ -600,7 +600,7 @@ fn two_hundred_fifty_silent_or_trickling_connections_do_not_delay_another_client
 
 #[test]
 fn at_the_connection_limit_the_oldest_idle_connection_is_closed_to_make_room() {
-    let server = Server::start_with(&["--max-connections", "4"]);
+    let server = Server::builder().args(&["--max-connections", "4"]).start();
     // Four keep-alive connections, each idle after one request; the first has been idle longest.
     let mut idle: Vec<Conn> = Vec::new();
     for i in 0..4 {
@@ -661,7 +661,7 @@ fn at_the_connection_limit_the_oldest_idle_connection_is_closed_to_make_room() {
 
 #[test]
 fn at_the_connection_limit_with_none_idle_a_new_connection_gets_503() {
-    let server = Server::start_with(&["--max-connections", "4"]);
+    let server = Server::builder().args(&["--max-connections", "4"]).start();
     let id = "crowded";
     // One keep-alive connection does all the looking, so no short-lived connection lingers on the
     // server's count: it grabs the mutex, then polls /status while three waiters join.

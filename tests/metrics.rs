@@ -264,7 +264,9 @@ fn requests_are_counted_by_api_and_status_and_gates_by_state() {
 #[test]
 fn metrics_need_the_secret_under_auth_file() {
     let sandbox = Sandbox::new("metrics-auth");
-    let server = Server::start_with_secrets(&sandbox.path("secrets"), "scrape-secret\n");
+    let server = Server::builder()
+        .secrets(&sandbox.path("secrets"), "scrape-secret\n")
+        .start();
     let r = server.get("/metrics");
     assert_eq!(r.status, 401, "{r}");
     r.assert_fail_json();
@@ -286,7 +288,9 @@ fn metrics_need_the_secret_under_auth_file() {
 fn with_state_the_journal_syncs_and_commands_are_counted() {
     let sandbox = Sandbox::new("metrics-state");
     let state = sandbox.path("state.journal");
-    let server = Server::start_with(&["--state", state.to_str().expect("UTF-8 path")]);
+    let server = Server::builder()
+        .args(&["--state", state.to_str().expect("UTF-8 path")])
+        .start();
     let before = scrape(&server);
     let grant = server.grab_ok(Enc::Form, &[("id", "db")]);
     server.release_ok(Enc::Form, "db", grant["token"].as_str().expect("a token"));
@@ -307,7 +311,9 @@ fn with_state_the_journal_syncs_and_commands_are_counted() {
 /// send its request, and the 503 to one that finds every connection busy.
 #[test]
 fn the_connection_layers_own_408_and_503_are_counted() {
-    let server = Server::start_with(&["--request-timeout", "300ms", "--max-connections", "2"]);
+    let server = Server::builder()
+        .args(&["--request-timeout", "300ms", "--max-connections", "2"])
+        .start();
     // Two connections in the middle of a request: neither is idle, so neither can make room.
     let mut slow: Vec<common::Conn> = (0..2).map(|_| server.connect()).collect();
     for conn in &mut slow {

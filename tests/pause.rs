@@ -102,7 +102,9 @@ fn pause_and_check(sb: &Sandbox, pid: i32, pauses: usize, log: &Path, mut worker
 fn a_durable_server_paused_past_the_leases_never_hands_out_a_stale_grant() {
     let sb = Sandbox::new("pause-state");
     let state = sb.path("state");
-    let server = Server::start_with(&["--state", state.to_str().expect("a UTF-8 path")]);
+    let server = Server::builder()
+        .args(&["--state", state.to_str().expect("a UTF-8 path")])
+        .start();
     let log = sb.path("log");
     let workers = looping_workers(&sb, &[server.url("")], &log);
     pause_and_check(&sb, server.pid() as i32, pauses(8), &log, workers);
@@ -129,7 +131,7 @@ fn a_replicated_server_paused_past_its_liveness_lease_delivers_no_stale_grant() 
     }
     let store = etcd::fresh_store();
     let servers: Vec<Server> = (0..3)
-        .map(|_| Server::start_with(&["--store", &store]))
+        .map(|_| Server::builder().args(&["--store", &store]).start())
         .collect();
     let sb = Sandbox::new("pause-etcd");
     let log = sb.path("log");

@@ -129,12 +129,14 @@ fn assert_all_start_with(urls: &[String], base: &str) {
 
 #[test]
 fn the_public_url_is_in_every_url_written() {
-    let server = Server::start_with(&[
-        "--public-url",
-        "https://locks.example.org:8443/",
-        "--trusted-proxy",
-        "127.0.0.1/32",
-    ]);
+    let server = Server::builder()
+        .args(&[
+            "--public-url",
+            "https://locks.example.org:8443/",
+            "--trusted-proxy",
+            "127.0.0.1/32",
+        ])
+        .start();
     // Even a trusted proxy's forwarded headers do not override it.
     let urls = urls_written(&server, FORWARDED);
     assert_all_start_with(&urls, "https://locks.example.org:8443");
@@ -142,18 +144,22 @@ fn the_public_url_is_in_every_url_written() {
 
 #[test]
 fn forwarded_headers_count_from_a_trusted_proxy() {
-    let server = Server::start_with(&[
-        "--trusted-proxy",
-        "10.0.0.0/8",
-        "--trusted-proxy",
-        "127.0.0.1/32",
-    ]);
+    let server = Server::builder()
+        .args(&[
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "127.0.0.1/32",
+        ])
+        .start();
     assert_all_start_with(
         &urls_written(&server, FORWARDED),
         "https://locks.example.org",
     );
     // Without them, the Host the client used, as before.
-    let plain = Server::start_with(&["--trusted-proxy", "127.0.0.1/32"]);
+    let plain = Server::builder()
+        .args(&["--trusted-proxy", "127.0.0.1/32"])
+        .start();
     assert_all_start_with(&urls_written(&plain, &[]), "http://weblock.test");
 }
 
@@ -168,7 +174,7 @@ fn forwarded_headers_are_ignored_from_anyone_else() {
             "::1/128",
         ][..],
     ] {
-        let server = Server::start_with(args);
+        let server = Server::builder().args(args).start();
         assert_all_start_with(&urls_written(&server, FORWARDED), "http://weblock.test");
     }
 }

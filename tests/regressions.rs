@@ -325,7 +325,7 @@ fn pipelined_tiny_requests_do_not_stall_other_clients() {
     const FIRST: usize = 100;
     const AT_MOST: usize = 2000;
 
-    let server = Server::start_with(&["--threads", "2"]);
+    let server = Server::builder().args(&["--threads", "2"]).start();
     let addr = server.addr();
 
     struct Pipeliner {
@@ -588,7 +588,7 @@ fn wait_for_waiters(addr: SocketAddr, id: &str, n: u64) -> Result<(), String> {
 /// worker.
 #[test]
 fn a_chunked_body_of_many_tiny_chunks_is_answered_promptly() {
-    let server = Server::start_with(&["--threads", "1"]);
+    let server = Server::builder().args(&["--threads", "1"]).start();
     let addr = server.addr();
     let mut decoded = b"id=tiny&pad=".to_vec();
     decoded.resize(250_000, b'x');

@@ -24,7 +24,9 @@ alice:alice-secret lock:* gate:shop
 ";
 
 fn start(sandbox: &Sandbox) -> Server {
-    Server::start_with_secrets(&sandbox.path("secrets"), FILE)
+    Server::builder()
+        .secrets(&sandbox.path("secrets"), FILE)
+        .start()
 }
 
 /// `method path` with `Authorization: Bearer secret` and, if given, a JSON body.
@@ -479,7 +481,7 @@ fn a_malformed_line_stops_the_server_naming_the_file_and_the_line() {
 fn sighup_reads_the_file_again_and_a_bad_one_is_not_taken() {
     let sandbox = Sandbox::new("scopes-sighup");
     let file = sandbox.path("secrets");
-    let server = Server::start_with_secrets(&file, "t:s1 read\n");
+    let server = Server::builder().secrets(&file, "t:s1 read\n").start();
     let grab = || {
         call(
             &server,

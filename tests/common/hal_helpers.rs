@@ -294,18 +294,19 @@ pub fn server_with_admin() -> (Server, TempDir) {
     let dir = TempDir::new();
     let file = dir.write("admin", &format!("{ADMIN_USER_PASSWORD}\n"));
     let file = file.to_str().expect("a UTF-8 temporary path").to_string();
-    let server = Server::start_with(&["--admin-credentials", &file]);
+    let server = Server::builder()
+        .args(&["--admin-credentials", &file])
+        .start();
     (server, dir)
 }
 
 /// A server whose administrator is `ADMIN_USER_PASSWORD` (from the environment), so that tests may
 /// list its locks (`GET /resources…` is administrative).
 pub fn admin_server() -> Server {
-    Server::start_env(
-        &[],
-        crate::common::Stderr::Drained,
-        &[("WEBLOCK_ADMIN_CREDENTIALS", ADMIN_USER_PASSWORD)],
-    )
+    Server::builder()
+        .stderr(crate::common::Stderr::Drained)
+        .envs(&[("WEBLOCK_ADMIN_CREDENTIALS", ADMIN_USER_PASSWORD)])
+        .start()
 }
 
 /// `GET target` with the administrator's credentials.

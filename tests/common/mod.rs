@@ -50,27 +50,68 @@ pub enum Stderr {
     Unread,
 }
 
+/// How to start a `Server` (`Server::builder()`): `weblock serve --listen 127.0.0.1:0` and what is
+/// added here.
+pub struct Builder {
+    args: Vec<String>,
+    stderr: Stderr,
+    env: Vec<(String, String)>,
+}
+
+impl Builder {
+    /// More arguments after `serve --listen 127.0.0.1:0`.
+    pub fn args(mut self, args: &[&str]) -> Builder {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// What becomes of its stderr (drained and kept, by default).
+    pub fn stderr(mut self, stderr: Stderr) -> Builder {
+        self.stderr = stderr;
+        self
+    }
+
+    /// Variables added to its environment.
+    pub fn envs(mut self, env: &[(&str, &str)]) -> Builder {
+        self.env
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
+    }
+
+    /// `--auth-file FILE`, FILE (written here) holding `secrets`.
+    pub fn secrets(self, file: &std::path::Path, secrets: &str) -> Builder {
+        std::fs::write(file, secrets)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+        let file = file.to_str().expect("a UTF-8 path");
+        self.args(&["--auth-file", file])
+    }
+
+    pub fn start(self) -> Server {
+        Server::spawn(&self.args, self.stderr, &self.env)
+    }
+}
+
 impl Server {
     /// `weblock serve --listen 127.0.0.1:0`.
     pub fn start() -> Server {
-        Server::start_with(&[])
+        Server::builder().start()
     }
 
-    /// `weblock serve --listen 127.0.0.1:0 ARGS...`; with `WEBLOCK_TEST_STORE=etcd`, also
-    /// `--store` on the test process's etcd under a fresh prefix (unless ARGS choose a state).
-    pub fn start_with(args: &[&str]) -> Server {
-        Server::start_stderr(args, Stderr::Drained)
+    /// A server to start with arguments, an environment or a stderr of the test's choosing.
+    pub fn builder() -> Builder {
+        Builder {
+            args: Vec::new(),
+            stderr: Stderr::Drained,
+            env: Vec::new(),
+        }
     }
 
-    /// `weblock serve --listen 127.0.0.1:0 ARGS...`, its stderr going as `stderr` says.
-    pub fn start_stderr(args: &[&str], stderr: Stderr) -> Server {
-        Server::start_env(args, stderr, &[])
-    }
-
-    /// `weblock serve --listen 127.0.0.1:0 ARGS...` with `env` added to its environment.
-    pub fn start_env(args: &[&str], stderr: Stderr, env: &[(&str, &str)]) -> Server {
+    /// `weblock serve --listen 127.0.0.1:0 ARGS...` with `env` added to its environment, its stderr
+    /// going as `stderr` says; with `WEBLOCK_TEST_STORE=etcd`, also `--store` on the test process's
+    /// etcd under a fresh prefix (unless ARGS choose a state).
+    fn spawn(args: &[String], stderr: Stderr, env: &[(String, String)]) -> Server {
         let bin = env!("CARGO_BIN_EXE_weblock");
-        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let mut args = args.to_vec();
         let chosen = args.iter().any(|a| a == "--state" || a == "--store");
         if etcd::store_wanted() && !chosen {
             assert!(
@@ -83,7 +124,7 @@ impl Server {
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(&args)
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -152,14 +193,6 @@ impl Server {
             stderr: lines,
             _unread: unread,
         }
-    }
-
-    /// `weblock serve --auth-file FILE`, FILE (written here) holding `secrets`.
-    pub fn start_with_secrets(file: &std::path::Path, secrets: &str) -> Server {
-        std::fs::write(file, secrets)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
-        let file = file.to_str().expect("a UTF-8 path");
-        Server::start_with(&["--auth-file", file])
     }
 
     /// The lines it wrote on stderr so far (with `Stderr::Drained`).
