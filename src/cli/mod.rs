@@ -13,6 +13,7 @@ mod names;
 mod progress;
 mod renewal;
 mod run;
+mod spawn;
 mod status;
 mod tether;
 mod text;
