@@ -481,3 +481,119 @@ fn parse_cidr(range: &str) -> Result<crate::api::cidr::Cidr, String> {
 fn parse_store(url: &str) -> Result<crate::store::StoreUrl, String> {
     url.parse()
 }
+
+/// The line shell loops run most, `weblock wait-grab NAME -- CMD [ARG...]` with no option, read
+/// without clap: building clap's definition of every command (all of them, to parse any one) took a
+/// fair part of such a short command's own time. `server` and `holder` are `WEBLOCK_URL` and
+/// `WEBLOCK_HOLDER`. Anything else (an option, a NAME that looks like one, no CMD, an empty or
+/// non-UTF-8 value where clap has its own rules, `--help`) is `None`: clap reads it, as it reads
+/// every other line, and the two readings agree where this one answers (see the tests).
+pub fn plain_wait_grab(
+    argv: &[std::ffi::OsString],
+    server: Option<std::ffi::OsString>,
+    holder: Option<std::ffi::OsString>,
+) -> Option<Cli> {
+    let [sub, name, dashes, command @ ..] = argv else {
+        return None;
+    };
+    if sub != "wait-grab" || dashes != "--" || command.is_empty() {
+        return None;
+    }
+    let name = name
+        .to_str()
+        .filter(|n| !n.is_empty() && !n.starts_with('-'))?;
+    // Set but empty or not UTF-8: clap's business.
+    let text = |v: Option<std::ffi::OsString>| match v {
+        None => Some(None),
+        Some(v) => v.into_string().ok().filter(|v| !v.is_empty()).map(Some),
+    };
+    Some(Cli {
+        server: text(server)?,
+        json: false,
+        conflict_exit_code: None,
+        command: Command::WaitGrab(WaitGrabArgs {
+            name: name.to_string(),
+            timeout: None,
+            hold: HoldArgs {
+                ttl: None,
+                holder: text(holder)?,
+                slots: None,
+                shared: false,
+            },
+            kill_after: crate::cli::run::KILL_AFTER,
+            command: command.to_vec(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::FromArgMatches;
+    use std::ffi::OsString;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// What clap makes of `weblock ARGS` (with this process's environment).
+    fn by_clap(args: &[&str]) -> Option<String> {
+        let argv = std::iter::once("weblock").chain(args.iter().copied());
+        let matches = command().try_get_matches_from(argv).ok()?;
+        Cli::from_arg_matches(&matches)
+            .ok()
+            .map(|cli| format!("{cli:?}"))
+    }
+
+    #[test]
+    fn a_plain_wait_grab_is_read_as_clap_reads_it() {
+        if std::env::var_os("WEBLOCK_URL").is_some() || std::env::var_os("WEBLOCK_HOLDER").is_some()
+        {
+            // The comparison needs clap to see neither.
+            return;
+        }
+        for args in [
+            &["wait-grab", "L", "--", "true"][..],
+            &[
+                "wait-grab",
+                "db.main-1:x",
+                "--",
+                "sh",
+                "-c",
+                "echo --timeout 1s; exit 3",
+            ],
+            &["wait-grab", "L", "--", "--", "-x"],
+        ] {
+            let fast = plain_wait_grab(&os(args), None, None).map(|cli| format!("{cli:?}"));
+            assert!(fast.is_some(), "{args:?} is a plain wait-grab");
+            assert_eq!(fast, by_clap(args), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn anything_but_a_plain_wait_grab_is_left_to_clap() {
+        for args in [
+            &["wait-grab", "L", "--timeout", "1s", "--", "true"][..],
+            &["wait-grab", "--ttl", "5s", "L", "--", "true"],
+            &["wait-grab", "L", "--"],
+            &["wait-grab", "L"],
+            &["wait-grab", "-E", "--", "true"],
+            &["wait-grab", "--help", "--", "true"],
+            &["wait-grab", "", "--", "true"],
+            &["grab", "L", "--", "true"],
+            &["--json", "wait-grab", "L", "--", "true"],
+        ] {
+            assert!(plain_wait_grab(&os(args), None, None).is_none(), "{args:?}");
+        }
+        let plain = os(&["wait-grab", "L", "--", "true"]);
+        let set = |v: &str| Some(OsString::from(v));
+        assert!(plain_wait_grab(&plain, set(""), None).is_none());
+        assert!(plain_wait_grab(&plain, None, set("")).is_none());
+        let cli = plain_wait_grab(&plain, set("http://10.0.0.1:1"), set("me")).expect("plain");
+        assert_eq!(cli.server.as_deref(), Some("http://10.0.0.1:1"));
+        let Command::WaitGrab(args) = cli.command else {
+            panic!("a wait-grab");
+        };
+        assert_eq!(args.hold.holder.as_deref(), Some("me"));
+    }
+}

@@ -103,6 +103,9 @@ fn first_secret(text: &str) -> Option<&str> {
     }
 }
 
+/// The size of each of a connection's two buffers.
+const IO_BUFFER: usize = 16 * 1024;
+
 /// First pause between retries, and the longest.
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -124,6 +127,12 @@ impl Client {
             // capture loopback or LAN traffic.
             .proxy(None)
             .timeout_connect(Some(Duration::from_secs(3)))
+            // ureq's default buffers (128 KiB each) are zero-filled before the first request: 64
+            // pages touched, and unmapped again, for answers of a few hundred bytes. A response head
+            // must fit in the input buffer (ours are a few hundred bytes); bodies of any size stream
+            // through both.
+            .input_buffer_size(IO_BUFFER)
+            .output_buffer_size(IO_BUFFER)
             .user_agent(concat!("weblock/", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Client {

@@ -13,6 +13,7 @@ mod names;
 mod progress;
 mod renewal;
 mod run;
+mod spawn;
 mod status;
 mod tether;
 mod text;
@@ -87,11 +88,20 @@ impl Failure {
 }
 
 pub fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     // The completion scripts' helper, kept out of clap so that no help or script lists it.
-    let mut argv = std::env::args_os().skip(1);
-    if argv.next().is_some_and(|a| a == "__complete") {
-        let rest: Vec<String> = argv.map(|a| a.to_string_lossy().into_owned()).collect();
+    if argv.first().is_some_and(|a| a == "__complete") {
+        let rest: Vec<String> = argv[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         return complete::main(&rest);
+    }
+    // `wait-grab NAME -- CMD`, as shell loops run it: no clap needed (see `plain_wait_grab`).
+    let server = std::env::var_os("WEBLOCK_URL");
+    let holder = std::env::var_os("WEBLOCK_HOLDER");
+    if let Some(cli) = args::plain_wait_grab(&argv, server, holder) {
+        return run_cli(cli, false);
     }
     let matches = args::command().get_matches();
     // `bench` measures a shared server only when told so on its own command line: an exported
@@ -102,6 +112,11 @@ pub fn main() -> ExitCode {
     let bench_server_given =
         server_given(&matches) || matches.subcommand().is_some_and(|(_, m)| server_given(m));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    run_cli(cli, bench_server_given)
+}
+
+/// Runs what the command line says.
+fn run_cli(cli: Cli, bench_server_given: bool) -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => return serve(args),
         Command::Bench(args) => return bench(args, cli.server.filter(|_| bench_server_given)),

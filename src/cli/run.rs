@@ -14,13 +14,13 @@
 //! A lock found lost while CMD runs (see `renewal`) stops CMD, and weblock exits with `exit::LOST`.
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::lock::{self, Ctx, Got, Want};
 use super::renewal::{self, Deadline, Lapse};
+use super::spawn::{self, Started};
 use super::{Failure, exit, tether};
 use crate::signals::{self, Signals};
 
@@ -108,12 +108,8 @@ pub fn run<C: Claim>(
                 std::thread::park();
             }
         }
-        let mut cmd = Command::new(&command[0]);
-        cmd.args(&command[1..]).envs(held.env());
-        signals.unblock_in_child(&mut cmd);
         // This is the main thread (see `tether`): the command dies with weblock.
-        tether::arrange(&mut cmd);
-        match cmd.spawn() {
+        match spawn::spawn(&command, &held.env(), &signals) {
             Ok(child) => {
                 super::json_out::command_ran();
                 *st = Stage::Running(child.id());
@@ -234,7 +230,7 @@ fn signal_command(stage: &Mutex<Stage>, sig: libc::c_int) -> bool {
 /// Waits for the child to end and returns its exit code, or 128+N when signal N ended it (as shells
 /// report it), and that signal. The stage becomes `Done` before the child is reaped, so nobody
 /// signals a reused pid.
-fn wait_child(child: &mut Child, stage: &Mutex<Stage>) -> (u8, Option<libc::c_int>) {
+fn wait_child(child: &mut Started, stage: &Mutex<Stage>) -> (u8, Option<libc::c_int>) {
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     loop {
         // SAFETY: waitid on our own child with a valid out-pointer; WNOWAIT leaves it unreaped.

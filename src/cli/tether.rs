@@ -2,9 +2,9 @@
 //! out, and the next holder gets the lock: a command still running then would overlap with it. So the
 //! command is tied to weblock's life, with each system's own mechanism:
 //!
-//! - Linux: `prctl(PR_SET_PDEATHSIG, SIGKILL)` in the child before exec. The kernel sends it when the
-//!   *thread* that forked the child ends, so the command is spawned from the main thread, which lives
-//!   as long as the process.
+//! - Linux: `prctl(PR_SET_PDEATHSIG, SIGKILL)` in the child before exec (see `spawn`). The kernel
+//!   sends it when the *thread* that started the child ends, so the command is spawned from the main
+//!   thread, which lives as long as the process.
 //! - FreeBSD: `procctl(PROC_PDEATHSIG_CTL, SIGKILL)`, the same, per process.
 //! - Elsewhere (macOS): a guardian, forked from weblock once the command runs, blocks reading a pipe
 //!   whose only write end weblock holds. When weblock dies the pipe reports end-of-file and the
@@ -13,6 +13,7 @@
 //!
 //! In every case it is the command itself that is killed, not what it started in the background: a
 //! script's own children are the script's business (`exec` the last command, or kill them in a trap).
+#[cfg(not(target_os = "linux"))]
 use std::process::Command;
 
 /// Whatever must be kept while the command runs, and told when it ended.
@@ -22,9 +23,11 @@ pub struct Tether {
 }
 
 /// Arranges, before the spawn, for the command to be killed when weblock dies. Call from the thread
-/// that spawns the command, which must live as long as weblock (the main thread).
+/// that spawns the command, which must live as long as weblock (the main thread). (Linux's `spawn`
+/// does it in its own child, without a `pre_exec` hook.)
+#[cfg(not(target_os = "linux"))]
 pub fn arrange(cmd: &mut Command) {
-    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    #[cfg(target_os = "freebsd")]
     {
         use std::os::unix::process::CommandExt;
         // SAFETY: getpid is a plain syscall.
@@ -42,19 +45,8 @@ pub fn arrange(cmd: &mut Command) {
             });
         }
     }
-    #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+    #[cfg(not(target_os = "freebsd"))]
     let _ = cmd;
-}
-
-#[cfg(target_os = "linux")]
-fn set_parent_death_signal() -> std::io::Result<()> {
-    // SAFETY: a plain syscall on the calling process.
-    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 #[cfg(target_os = "freebsd")]
