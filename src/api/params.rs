@@ -561,17 +561,7 @@ fn find_delimiter(body: &[u8], from: usize, delimiter: &[u8]) -> Option<Delimite
 
 /// The first index of `needle` (non-empty) in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, _) = needle.split_first()?;
-    let mut offset = 0;
-    // Jumping between occurrences of the first byte keeps this fast on large uploads.
-    while let Some(candidate) = haystack.get(offset..)?.iter().position(|&b| b == first) {
-        let at = offset + candidate;
-        if haystack.get(at..at + needle.len())? == needle {
-            return Some(at);
-        }
-        offset = at + 1;
-    }
-    None
+    memchr::memmem::find(haystack, needle)
 }
 
 /// Parses one part: its headers (case-insensitive, folded lines allowed), then after a blank line its
