@@ -46,10 +46,14 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
         };
         let mut written = None;
         if st.phase == Phase::Parked(ready.request) {
-            let response = ready.response.unwrap_or_else(|reason| {
-                let api = conn::parked_tag(&st).unwrap_or(Api::Other);
-                Response::refusal(words_of(api), 503, reason)
-            });
+            let response = match ready.response {
+                // Made now, with no engine lock held (see `host::Responder`).
+                Ok(render) => render(),
+                Err(reason) => {
+                    let api = conn::parked_tag(&st).unwrap_or(Api::Other);
+                    Response::refusal(words_of(api), 503, reason)
+                }
+            };
             let mut more = Vec::new();
             let (outcome, left) =
                 conn::answer_parked(net, &slot, &mut st, &response, pledge, &mut more);

@@ -9,6 +9,7 @@ use super::gatekeeper_docs::{
 };
 use super::params::{self, Params};
 use super::replies::{check_method, not_found_in};
+use crate::api::shared::responder_with;
 use crate::engine::{Engine, GateChange, GateRefusal, GateReply, GateState, Op, Reply, Wait};
 use crate::host::Answer;
 use crate::http::{Response, Words};
@@ -305,7 +306,12 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
         wait: Wait::Until(timefmt::now_ms() + wait.as_millis() as u64),
     };
     let (s, g, h) = (service.to_string(), env.to_string(), base.clone());
-    let responder = Box::new(move |_: &Answer, engine: &Engine| gate_answer(engine, &s, &g, &h));
+    // The gate as it is when the wait ends, read under the engine lock (its document names its
+    // tickets, which only the engine has); sent as it is.
+    let responder = responder_with(
+        move |_: &Answer, engine: &Engine| gate_answer(engine, &s, &g, &h),
+        |answer| answer,
+    );
     let reply = ctx.apply_parking(op, responder);
     match reply {
         Reply::Gate(GateReply::Watching { request }) => Handled::Parked(request),

@@ -9,6 +9,7 @@ use super::ctx::{Ctx, Handled};
 use super::params::Params;
 use super::replies::{check_method, decode_segment, not_found_in};
 use super::slots;
+use crate::api::shared::responder_with;
 use crate::engine::{
     Acquire, CancelBy, Engine, Handles, LockView, Mode, Op, Refusal, Reply, RequestId,
     RequestState, RequestView, Wait,
@@ -157,11 +158,16 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     });
     let responder = {
         let (base, name) = (base.clone(), name.clone());
-        Box::new(move |answer: &Answer, engine: &Engine| match answer {
-            Answer::Granted(grant) => {
-                let given = engine.handles(grant.request).unwrap_or(handles);
-                created(&base, &name, given)
-            }
+        // The handles given are the engine's to say (under its lock); the rest is made after.
+        let take = |answer: &Answer, engine: &Engine| {
+            let given = match answer {
+                Answer::Granted(grant) => engine.handles(grant.request),
+                _ => None,
+            };
+            (answer.clone(), given)
+        };
+        responder_with(take, move |(answer, given)| match answer {
+            Answer::Granted(_) => created(&base, &name, given.unwrap_or(handles)),
             Answer::TimedOut(_) => Response::new(408),
             Answer::Deleted => Response::new(409),
             other => Response::error(500, format!("unexpected end of a wait: {other:?}")),

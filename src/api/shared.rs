@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use super::auth;
 use super::identity::Identity;
-use crate::http::Transport;
+use crate::engine::Engine;
+use crate::host::Answer;
+use crate::http::{Response, Transport};
 use crate::observe::lock_stats::LockStats;
 use crate::observe::metrics::Metrics;
 use crate::observe::recent::Recent;
@@ -17,6 +19,27 @@ pub type Slot = crate::http::Slot<Shared>;
 pub type Core = crate::host::Core<Arc<Slot>>;
 pub type Delivery = crate::host::Delivery<Arc<Slot>>;
 pub type Responder = crate::host::Responder<Arc<Slot>>;
+
+/// A responder whose answer needs nothing of the engine beyond how the wait ended: all of it is made
+/// after the engine lock is let go.
+pub fn responder(make: impl FnOnce(&Answer) -> Response + Send + 'static) -> Responder {
+    Box::new(move |answer: &Answer, _: &Engine| {
+        let answer = answer.clone();
+        Box::new(move || make(&answer))
+    })
+}
+
+/// A responder that takes what it needs of the engine under its lock (`take`: a view, a number),
+/// and makes the answer from it after the lock is let go (`make`).
+pub fn responder_with<T: Send + 'static>(
+    take: impl FnOnce(&Answer, &Engine) -> T + Send + 'static,
+    make: impl FnOnce(T) -> Response + Send + 'static,
+) -> Responder {
+    Box::new(move |answer: &Answer, engine: &Engine| {
+        let taken = take(answer, engine);
+        Box::new(move || make(taken))
+    })
+}
 
 /// What every thread of a server shares, beside the transport.
 pub struct Shared {

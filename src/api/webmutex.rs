@@ -8,12 +8,13 @@ use uuid::Uuid;
 use super::ctx::{Ctx, Handled};
 use super::params::Params;
 use super::replies::check_method;
+use super::shared::responder;
 use super::slots;
 use super::webmutex_answers::{
     POLL_GRACE_MS, busy, grant_body, lock_fields, ok, refused, slots_differ, status_of,
     still_queued,
 };
-use crate::engine::{Acquire, Engine, Op, Reply, Wait};
+use crate::engine::{Acquire, Op, Reply, Wait};
 use crate::host::Answer;
 use crate::http::{Response, Words};
 use crate::timefmt;
@@ -154,7 +155,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     });
     let waited = wait_seconds(&wait);
     let name = id.clone();
-    let responder = Box::new(move |answer: &Answer, _: &Engine| match answer {
+    let responder = responder(move |answer: &Answer| match answer {
         Answer::Granted(grant) => ok(grant_body(grant, true)),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
         Answer::PollEnded { position, view } => still_queued(&id, view.as_ref(), waited, *position),
@@ -254,7 +255,7 @@ fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
                 wait: Wait::Until(deadline),
             };
             let watched = id.clone();
-            let responder = Box::new(move |answer: &Answer, _: &Engine| match answer {
+            let responder = responder(move |answer: &Answer| match answer {
                 Answer::Free => status_of(&watched, None),
                 Answer::TimedOut(view) => status_of(&watched, view.as_ref()),
                 _ => unexpected_answer(answer),

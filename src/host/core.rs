@@ -39,8 +39,13 @@ use settle::unpark;
 const RESTART_GRACE_MS: u64 = 10_000;
 
 /// Builds the answer for a parked request once its wait ends, in its dialect's words, from how it ended
-/// and the engine's state at that moment.
-pub type Responder<W> = Box<dyn FnOnce(&Answer, &Engine) -> <W as Waiter>::Rendered + Send>;
+/// and the engine's state at that moment. It runs under the engine lock, so it only takes what it
+/// needs of the engine (a view, a number) and returns the rest of the work, the `Rendering`, which
+/// runs after the lock is let go: the answer's encoding never holds up the engine.
+pub type Responder<W> = Box<dyn FnOnce(&Answer, &Engine) -> Rendering<W> + Send>;
+
+/// The part of an answer's making done outside the engine lock (see `Responder`).
+pub type Rendering<W> = Box<dyn FnOnce() -> <W as Waiter>::Rendered + Send>;
 
 /// What one request has learned of the store so far: with `--store`, whether it has caught up with
 /// the shared log (a request's first read waits for that; later ones need not).
@@ -123,8 +128,8 @@ pub struct Delivery<W: Waiter> {
 
 /// How a delivery's response is made (see `Delivery`).
 enum Render<W: Waiter> {
-    /// Rendered when it became due (not a grant).
-    Done(W::Rendered),
+    /// Taken from the engine when it became due (not a grant).
+    Done(Rendering<W>),
     /// A grant's, rendered when it is written.
     Later(Responder<W>),
 }
@@ -133,8 +138,9 @@ enum Render<W: Waiter> {
 pub struct Ready<W: Waiter> {
     pub waiter: W,
     pub request: RequestId,
-    /// The answer, or — for a grant that is no longer its client's — why not (a 503: ask again).
-    pub response: Result<W::Rendered, String>,
+    /// The answer (to render, with no lock held), or — for a grant that is no longer its client's —
+    /// why not (a 503: ask again).
+    pub response: Result<Rendering<W>, String>,
     pub undo: Option<(Claim, Op)>,
     pub granted_at: Option<Instant>,
 }

@@ -7,6 +7,7 @@ use super::{MAX_WAIT_SECS, apply, body, invalid, ok, unexpected};
 use crate::api::ctx::{Ctx, Handled};
 use crate::api::gatekeeper_docs::{denied, gate_not_found, ticket_answer, ticket_not_found};
 use crate::api::params::Params;
+use crate::api::shared::responder_with;
 use crate::engine::{Engine, GateRefusal, GateReply, Op, Reply, Wait};
 use crate::host::Answer;
 use crate::http::Response;
@@ -139,16 +140,19 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     };
     let responder = {
         let base = base.clone();
-        Box::new(move |answer: &Answer, engine: &Engine| match answer {
+        // The ticket as the engine has it is taken under its lock; its document is made after.
+        let take = |answer: &Answer, engine: &Engine| match answer {
             Answer::TicketGranted { ticket } | Answer::TicketPollEnded { ticket } => {
-                match engine.ticket(*ticket) {
-                    Some(t) if t.granted => ticket_answer("ok", &t, &base),
-                    Some(t) => ticket_answer("queue", &t, &base),
-                    None => denied(),
-                }
+                Ok(engine.ticket(*ticket))
             }
-            Answer::TicketEnded => denied(),
-            other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
+            Answer::TicketEnded => Ok(None),
+            other => Err(format!("unexpected end of a wait: {other:?}")),
+        };
+        responder_with(take, move |taken| match taken {
+            Ok(Some(t)) if t.granted => ticket_answer("ok", &t, &base),
+            Ok(Some(t)) => ticket_answer("queue", &t, &base),
+            Ok(None) => denied(),
+            Err(why) => Response::error(500, why),
         })
     };
     let reply = ctx.apply_parking(op, responder);

@@ -34,9 +34,12 @@ fn conn(key: u64) -> TestWaiter {
 fn parked(conn: &TestWaiter) -> Parked<TestWaiter> {
     Parked {
         waiter: conn.clone(),
-        responder: Box::new(|answer: &Answer, _: &Engine| match answer {
-            Answer::Granted(grant) => (200, serde_json::json!({"fence": grant.fence})),
-            _ => (409, serde_json::Value::Null),
+        responder: Box::new(|answer: &Answer, _: &Engine| {
+            let rendered: (u16, serde_json::Value) = match answer {
+                Answer::Granted(grant) => (200, serde_json::json!({"fence": grant.fence})),
+                _ => (409, serde_json::Value::Null),
+            };
+            Box::new(move || rendered)
         }),
     }
 }
@@ -82,6 +85,7 @@ fn a_parked_grant_whose_lease_ran_out_before_writing_is_not_written_and_the_next
     let (ready, more) = core.confirm_at(&mut inner, delivery, 6_000, None);
     let reason = ready
         .response
+        .map(|r| r())
         .expect_err("a grant past its lease is not written");
     assert!(reason.contains("lease ran out"), "{reason}");
     assert!(
@@ -107,7 +111,7 @@ fn a_parked_grant_still_held_when_written_is_rendered_then() {
     let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
     // Written 1.5 s later, with 1.5 s of its lease left: still its client's.
     let (ready, more) = core.confirm_at(&mut inner, due.remove(0), 3_500, None);
-    let response = ready.response.expect("written");
+    let response = ready.response.expect("written")();
     assert_eq!(response.0, 200);
     assert!(
         ready.undo.is_some(),
@@ -133,7 +137,10 @@ fn a_parked_grant_ended_before_writing_is_not_written() {
     };
     run(&core, &mut inner, 2_001, cancel);
     let (ready, _) = core.confirm_at(&mut inner, delivery, 2_002, None);
-    let reason = ready.response.expect_err("an ended grant is not written");
+    let reason = ready
+        .response
+        .map(|r| r())
+        .expect_err("an ended grant is not written");
     assert!(reason.contains("ended"), "{reason}");
     assert!(ready.undo.is_none());
     assert_eq!(holder_token(&inner), Some("client 3".to_string()));
@@ -148,7 +155,10 @@ fn a_grant_that_cannot_be_confirmed_is_not_written_and_is_kept_to_be_given_back(
     let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
     let why = Some("etcd did not answer".to_string());
     let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_001, why);
-    let reason = ready.response.expect_err("unconfirmed: not written");
+    let reason = ready
+        .response
+        .map(|r| r())
+        .expect_err("unconfirmed: not written");
     assert!(reason.contains("etcd did not answer"), "{reason}");
     assert_eq!(
         ready.undo.map(|(claim, _)| claim),
@@ -177,7 +187,7 @@ fn answers_that_are_not_grants_are_rendered_without_checks() {
     inner.parked.insert(request, parked(&c2));
     let (_, mut due) = run(&core, &mut inner, 2_500, Op::Tick);
     let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 9_000, None);
-    assert_eq!(ready.response.expect("written").0, 409);
+    assert_eq!(ready.response.expect("written")().0, 409);
     assert!(ready.undo.is_none());
 }
 
@@ -335,7 +345,7 @@ fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
                 serde_json::Value::Null,
                 |g| serde_json::json!({"open": g.state == GateState::Open, "message": g.message}),
             );
-            (200, doc)
+            Box::new(move || (200, doc))
         }),
     };
     inner.parked.insert(request, watcher);
@@ -344,7 +354,7 @@ fn a_watchers_answer_shows_no_change_made_after_it_was_due() {
     // Its batch's barrier has passed; then another client closes the gate again.
     run(&core, &mut inner, 2_001, set(GateState::Closed, "incident"));
     let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_002, None);
-    let body = ready.response.expect("written").1;
+    let body = ready.response.expect("written")().1;
     assert_eq!(
         body,
         serde_json::json!({"open": true, "message": "deploy 1"}),

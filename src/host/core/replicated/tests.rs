@@ -110,7 +110,7 @@ fn a_connection_parked_here_whose_grant_was_in_skipped_entries_is_told_of_it() {
     // Its connection, parked here when that entry was applied.
     let parked = Parked {
         waiter: TestWaiter::new(1),
-        responder: Box::new(|_: &Answer, _: &Engine| (200, serde_json::Value::Null)),
+        responder: Box::new(|_: &Answer, _: &Engine| Box::new(|| (200, serde_json::Value::Null))),
     };
     core.inner().parked.insert(request, parked);
 
