@@ -447,6 +447,21 @@ pub struct ServeArgs {
     /// X-Forwarded-Proto and X-Forwarded-Host used for the URLs in answers (from others, ignored)
     #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
     pub trusted_proxy: Vec<crate::api::cidr::Cidr>,
+    /// Speak TLS (https://) on the port, with this certificate (PEM; the server's first, then its
+    /// chain). Read again on SIGHUP: new connections get the new one, open ones keep theirs
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Read again on SIGHUP
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require a client certificate signed by this CA (PEM); its subject's CN is the client's
+    /// identity: an --auth-file NAME:SECRET line of that NAME gives its scopes without the secret
+    /// (without --auth-file, any such client may do everything)
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
     /// How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)
     #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ticket_ttl: std::time::Duration,

@@ -287,7 +287,27 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    #[cfg(feature = "tls")]
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = crate::http::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            };
+            match crate::http::tls::Tls::load(files) {
+                Ok(tls) => Some(std::sync::Arc::new(tls)),
+                Err(e) => {
+                    warn!("weblock: TLS: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            }
+        }
+        _ => None,
+    };
     let config = Config {
+        #[cfg(feature = "tls")]
+        tls,
         listen: args.listen.clone(),
         limits,
         threads: args.threads,
