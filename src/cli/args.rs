@@ -13,7 +13,8 @@ macro_rules! client_help {
             "\n\nExit codes:\n  0  done\n  \
 1  the answer is no (busy, not held, denied)\n  \
 2  usage or bad input (an empty or invalid name, before anything is sent)\n  3  timed out waiting\n  \
-4  server unreachable or server error (one-shot commands give up after 5 s)\n  \
+4  server unreachable or server error (one-shot commands give up after 5 s), or its TLS \
+certificate refused (not trusted, expired, another name: at once)\n  \
 6  a secret is missing or refused (HTTP 401; WEBLOCK_AUTH, or WEBLOCK_ADMIN_CREDENTIALS for break)\n  \
 N  busy or timed out, with -E N",
             $exits,
@@ -21,7 +22,8 @@ N  busy or timed out, with -E N",
 WEBLOCK_URL        the server, or several comma-separated (the first that answers is used; \
 on a connection error the next): default http://127.0.0.1:7878\n  \
 WEBLOCK_AUTH       the secret for a server started with --auth-file\n  \
-WEBLOCK_AUTH_FILE  a file whose first line is that secret (or NAME:SECRET SCOPE..., as in the server's file)",
+WEBLOCK_AUTH_FILE  a file whose first line is that secret (or NAME:SECRET SCOPE..., as in the server's file)\n  \
+WEBLOCK_CA_FILE    CA certificates (PEM) an https:// server's certificate is checked against (--ca-file)",
             $env
         )
     };
@@ -51,6 +53,10 @@ pub fn command() -> clap::Command {
             .long("json")
             .action(ArgAction::SetTrue)
             .hide(true),
+        Arg::new("ca_file")
+            .long("ca-file")
+            .value_name("FILE")
+            .hide(true),
         Arg::new("conflict_exit_code")
             .short('E')
             .long("conflict-exit-code")
@@ -78,6 +84,10 @@ pub struct Cli {
     /// The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]
     #[arg(long, global = true, env = "WEBLOCK_URL", value_name = "URL")]
     pub server: Option<String>,
+    /// CA certificates (PEM) that an https:// server's certificate must be signed by, instead of the
+    /// well-known public CAs (for a server with a private CA or a self-signed certificate)
+    #[arg(long, global = true, env = "WEBLOCK_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Print one JSON object instead of the human lines, for success and failure alike: the server's
     /// answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else
     /// "fail" with "exit_code" and "error" (the line on stderr)

@@ -17,6 +17,8 @@ mod status;
 mod tether;
 mod text;
 mod ticket;
+#[cfg(feature = "tls")]
+mod tls;
 mod tokens;
 mod transport;
 
@@ -109,7 +111,7 @@ pub fn main() -> ExitCode {
             quiet_on_closed_pipe();
             match command {
                 Command::Completions(args) => return completions(args),
-                command => client_command(command, cli.server, cli.json),
+                command => client_command(command, cli.server, cli.ca_file.as_deref(), cli.json),
             }
         }
     };
@@ -169,10 +171,16 @@ fn check_names(command: &Command) -> Result<(), Failure> {
     }
 }
 
-fn client_command(command: Command, server: Option<String>, json: bool) -> Result<u8, Failure> {
+fn client_command(
+    command: Command,
+    server: Option<String>,
+    ca_file: Option<&std::path::Path>,
+    json: bool,
+) -> Result<u8, Failure> {
     check_names(&command)?;
     let server = server.unwrap_or_else(|| DEFAULT_SERVER.to_string());
-    let client = client::Client::new(&server).map_err(|e| Failure::new(exit::USAGE, e))?;
+    let client =
+        client::Client::with_ca_file(&server, ca_file).map_err(|e| Failure::new(exit::USAGE, e))?;
     let ctx = Ctx {
         client,
         json,
