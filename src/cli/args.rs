@@ -246,6 +246,10 @@ pub struct BenchArgs {
     /// Skip the runs against a durable server (--state in a temporary directory)
     #[arg(long)]
     pub no_durable: bool,
+    /// Also run the throughput and hand-over runs over TLS, against a server with a self-signed
+    /// certificate (made with the openssl command), beside the plain ones
+    #[arg(long)]
+    pub tls: bool,
     /// Print the figures as JSON
     #[arg(long)]
     pub json: bool,

@@ -359,6 +359,7 @@ fn bench(args: BenchArgs, server: Option<String>) -> ExitCode {
         handovers: args.handovers,
         parked: args.parked,
         durable: !args.no_durable,
+        tls: args.tls,
     };
     match crate::bench::run(&opts) {
         Ok(report) if args.json => {
