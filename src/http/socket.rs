@@ -252,6 +252,122 @@ mod with_tls {
     mod tests {
         use super::*;
 
+        #[cfg(target_os = "linux")]
+        mod over_a_socket_pair {
+            use super::super::*;
+            use rustls::pki_types::pem::PemObject;
+            use std::os::unix::net::UnixStream;
+
+            /// A server session and a client connection over a non-blocking socket pair.
+            fn pair() -> (Session, UnixStream, rustls::ClientConnection, UnixStream) {
+                let dir = std::env::temp_dir().join(format!(
+                    "weblock-socket-{}-{:?}",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::create_dir_all(&dir).expect("dir");
+                let (ca, cert, key) =
+                    crate::http::tls::tests::server_pem(&rcgen::PKCS_ECDSA_P256_SHA256);
+                std::fs::write(dir.join("c.pem"), cert).expect("write");
+                std::fs::write(dir.join("k.pem"), key).expect("write");
+                let tls = crate::http::tls::Tls::load(crate::http::tls::TlsFiles {
+                    cert: dir.join("c.pem"),
+                    key: dir.join("k.pem"),
+                    client_ca: None,
+                })
+                .expect("tls");
+                let _ = std::fs::remove_dir_all(&dir);
+                let mut roots = rustls::RootCertStore::empty();
+                roots
+                    .add(
+                        rustls::pki_types::CertificateDer::from_pem_slice(ca.as_bytes())
+                            .expect("ca"),
+                    )
+                    .expect("root");
+                let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+                let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+                let client = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+                let (a, b) = UnixStream::pair().expect("pair");
+                a.set_nonblocking(true).expect("nonblocking");
+                b.set_nonblocking(true).expect("nonblocking");
+                let session = Acceptor(tls.config()).session().expect("session");
+                (session, a, client, b)
+            }
+
+            /// Moves the client's records out and the server's in, as far as they go.
+            fn client_io(client: &mut rustls::ClientConnection, sock: &mut UnixStream) {
+                while client.wants_write() {
+                    if client.write_tls(sock).is_err() {
+                        break;
+                    }
+                }
+                while let Ok(n) = client.read_tls(sock) {
+                    if n == 0 {
+                        break;
+                    }
+                    client.process_new_packets().expect("client");
+                }
+            }
+
+            #[test]
+            fn the_handshake_runs_on_readiness_and_a_request_in_one_record_is_read_whole() {
+                let (mut server, mut ss, mut client, mut cs) = pair();
+                let mut buf = [0u8; 4096];
+                let request = b"GET /status/db HTTP/1.1\r\nHost: x\r\n\r\n";
+                for _ in 0..20 {
+                    client_io(&mut client, &mut cs);
+                    if !client.is_handshaking() {
+                        break;
+                    }
+                    // Nothing for the caller yet: only handshake.
+                    let e = server
+                        .read(&mut ss, &mut buf)
+                        .expect_err("no plaintext yet");
+                    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                }
+                assert!(!client.is_handshaking());
+                client.writer().write_all(request).expect("write");
+                client_io(&mut client, &mut cs);
+                let n = server.read(&mut ss, &mut buf).expect("the request");
+                assert_eq!(&buf[..n], request);
+                let e = server.read(&mut ss, &mut buf).expect_err("nothing more");
+                assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                assert!(!server.has_plaintext());
+
+                // An answer goes back; the client reads it.
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                assert_eq!(server.write(&mut ss, answer).expect("write"), answer.len());
+                server.flush(&mut ss).expect("flushed");
+                client_io(&mut client, &mut cs);
+                let mut got = vec![0u8; answer.len()];
+                client.reader().read_exact(&mut got).expect("answer");
+                assert_eq!(&got, answer);
+
+                // The client's close_notify: a parked connection sees it gone; a read sees the end.
+                client.send_close_notify();
+                client_io(&mut client, &mut cs);
+                assert_eq!(server.pump(&mut ss), Pumped::Gone);
+                assert_eq!(server.read(&mut ss, &mut buf).expect("end"), 0);
+            }
+
+            #[test]
+            fn plain_http_is_refused_before_rustls_sees_it() {
+                let (mut server, mut ss, _client, mut cs) = pair();
+                cs.write_all(b"POST /grab HTTP/1.1\r\nHost: box:7878\r\n\r\n")
+                    .expect("write");
+                let mut buf = [0u8; 64];
+                let e = server.read(&mut ss, &mut buf).expect_err("refused");
+                let refused = crate::http::socket::not_tls(&e).expect("NotTls");
+                assert_eq!(refused.host.as_deref(), Some("box:7878"));
+            }
+        }
+
         #[test]
         fn the_host_of_a_plain_request_is_taken_only_when_plausible() {
             assert_eq!(
