@@ -22,6 +22,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
     $completions = @(switch ($command) {
         'weblock' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -49,6 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--holder', '--holder', [CompletionResultType]::ParameterName, 'Who holds it, shown in status (default: user@host and the process id; the user is $USER, $LOGNAME, or the uid''s name)')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--shared', '--shared', [CompletionResultType]::ParameterName, 'Hold it shared, beside other shared holders (readers); never beside an exclusive one')
@@ -60,6 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;release' {
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -71,6 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'New lease length (default: the one in force)')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token from grab (default: the one remembered for NAME)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -80,6 +84,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;status' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -90,6 +95,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;wait' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (default: wait for ever)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--lock', '--lock', [CompletionResultType]::ParameterName, 'NAME is a lock even though it has a colon')
@@ -100,6 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;gate' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -119,6 +126,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The team or group it belongs to')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A gate (environment); repeat for each')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -128,6 +136,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;gate;show' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -138,6 +147,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;gate;open' {
             [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -148,6 +158,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;gate;close' {
             [CompletionResult]::new('--message', '--message', [CompletionResultType]::ParameterName, 'A message shown with the gate ("" clears it)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -157,6 +168,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;gate;delete' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -167,6 +179,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         'weblock;gate;enter' {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With --queue, give up after this long (default: wait for ever)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--queue', '--queue', [CompletionResultType]::ParameterName, 'Wait in line while a gate is closed, instead of giving up')
@@ -177,6 +190,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;gate;leave' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -226,6 +240,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--shared', '--shared', [CompletionResultType]::ParameterName, 'Hold it shared, beside other shared holders (readers); never beside an exclusive one')
@@ -236,6 +251,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;break' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)')
@@ -250,9 +266,11 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--handovers', '--handovers', [CompletionResultType]::ParameterName, 'Hand-overs to time')
             [CompletionResult]::new('--parked', '--parked', [CompletionResultType]::ParameterName, 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E')
             [CompletionResult]::new('--no-durable', '--no-durable', [CompletionResultType]::ParameterName, 'Skip the runs against a durable server (--state in a temporary directory)')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Also run the throughput and hand-over runs over TLS, against a server with a self-signed certificate (made with the openssl command), beside the plain ones')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the figures as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -269,11 +287,15 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
             [CompletionResult]::new('--auth-file', '--auth-file', [CompletionResultType]::ParameterName, 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE). A bare SECRET line allows what it always did (everything but administrative requests, which need --admin-credentials); a `NAME:SECRET SCOPE...` line allows its scopes: lock:GLOB (take, renew, release, wait on the locks matching; * and ?), gate:SERVICE (that service''s gates and tickets), read (status, listings, metrics, events), admin (everything, administrative requests included). Read again on SIGHUP')
             [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'The address clients reach this server at, behind a proxy: http[s]://HOST[:PORT], no path. Every absolute URL in answers (HAL Location, request-queue URLs, ticket links) uses it')
             [CompletionResult]::new('--trusted-proxy', '--trusted-proxy', [CompletionResultType]::ParameterName, 'A proxy''s address range (CIDR, IPv4 or IPv6; repeatable): only from peers in these ranges are X-Forwarded-Proto and X-Forwarded-Host used for the URLs in answers (from others, ignored)')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'Speak TLS (https://) on the port, with this certificate (PEM; the server''s first, then its chain). Read again on SIGHUP: new connections get the new one, open ones keep theirs')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The certificate''s private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Read again on SIGHUP')
+            [CompletionResult]::new('--tls-client-ca', '--tls-client-ca', [CompletionResultType]::ParameterName, 'Require a client certificate signed by this CA (PEM); its subject''s CN is the client''s identity: an --auth-file NAME:SECRET line of that NAME gives its scopes without the secret (without --auth-file, any such client may do everything)')
             [CompletionResult]::new('--ticket-ttl', '--ticket-ttl', [CompletionResultType]::ParameterName, 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'An idle keep-alive connection is closed after this')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)')
             [CompletionResult]::new('--metrics-locks', '--metrics-locks', [CompletionResultType]::ParameterName, 'Locks named in /metrics'' per-lock series (the busiest; the rest are summed as lock="other")')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'server')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'ca-file')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'conflict-exit-code')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
@@ -283,6 +305,7 @@ Register-ArgumentCompleter -Native -CommandName 'weblock' -ScriptBlock {
         }
         'weblock;completions' {
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'server')
+            [CompletionResult]::new('--ca-file', '--ca-file', [CompletionResultType]::ParameterName, 'ca-file')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'E')
             [CompletionResult]::new('--conflict-exit-code', '--conflict-exit-code', [CompletionResultType]::ParameterName, 'conflict-exit-code')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')

@@ -164,13 +164,17 @@ _weblock() {
 
     case "${cmd}" in
         weblock)
-            opts="-E -h -V --server --json --conflict-exit-code --help --version grab release renew status wait gate wait-grab break bench serve completions help"
+            opts="-E -h -V --server --ca-file --json --conflict-exit-code --help --version grab release renew status wait gate wait-grab break bench serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -190,7 +194,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__bench)
-            opts="-E -h --duration --clients --waiters --handovers --parked --no-durable --json --server --conflict-exit-code --help"
+            opts="-E -h --duration --clients --waiters --handovers --parked --no-durable --tls --json --server --ca-file --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,6 +224,10 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --conflict-exit-code)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -236,13 +244,17 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__break)
-            opts="-E -h --server --json --conflict-exit-code --help"
+            opts="-E -h --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -262,13 +274,17 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__completions)
-            opts="-E -h --server --json --conflict-exit-code --help bash elvish fish powershell zsh"
+            opts="-E -h --server --json --ca-file --conflict-exit-code --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -288,13 +304,17 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate)
-            opts="-E -h --server --json --conflict-exit-code --help create show open close delete enter leave help"
+            opts="-E -h --server --ca-file --json --conflict-exit-code --help create show open close delete enter leave help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -314,7 +334,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__close)
-            opts="-E -h --message --server --json --conflict-exit-code --help"
+            opts="-E -h --message --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +345,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -344,7 +368,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__create)
-            opts="-E -h --group --env --server --json --conflict-exit-code --help"
+            opts="-E -h --group --env --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,6 +383,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -378,13 +406,17 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__delete)
-            opts="-E -h --server --json --conflict-exit-code --help"
+            opts="-E -h --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -404,7 +436,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__enter)
-            opts="-E -h --queue --timeout --server --json --conflict-exit-code --help"
+            opts="-E -h --queue --timeout --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +447,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -560,13 +596,17 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__leave)
-            opts="-E -h --server --json --conflict-exit-code --help"
+            opts="-E -h --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -586,7 +626,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__open)
-            opts="-E -h --message --server --json --conflict-exit-code --help"
+            opts="-E -h --message --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -597,6 +637,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -616,13 +660,17 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__gate__subcmd__show)
-            opts="-E -h --server --json --conflict-exit-code --help"
+            opts="-E -h --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -642,7 +690,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__grab)
-            opts="-E -h --wait --ttl --holder --slots --shared --server --json --conflict-exit-code --help"
+            opts="-E -h --wait --ttl --holder --slots --shared --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -665,6 +713,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -964,7 +1016,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__release)
-            opts="-E -h --token --server --json --conflict-exit-code --help"
+            opts="-E -h --token --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -975,6 +1027,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -994,7 +1050,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__renew)
-            opts="-E -h --ttl --token --server --json --conflict-exit-code --help"
+            opts="-E -h --ttl --token --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1009,6 +1065,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1028,7 +1088,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__serve)
-            opts="-E -h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --public-url --trusted-proxy --ticket-ttl --idle-timeout --log-format --metrics-locks --server --json --conflict-exit-code --help"
+            opts="-E -h --state --store --listen --threads --max-connections --request-timeout --admin-credentials --auth-file --public-url --trusted-proxy --tls-cert --tls-key --tls-client-ca --ticket-ttl --idle-timeout --log-format --metrics-locks --server --json --ca-file --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1074,6 +1134,18 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-client-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ticket-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1094,6 +1166,10 @@ _weblock() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --conflict-exit-code)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1110,13 +1186,17 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__status)
-            opts="-E -h --server --json --conflict-exit-code --help"
+            opts="-E -h --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1136,7 +1216,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__wait)
-            opts="-E -h --timeout --lock --server --json --conflict-exit-code --help"
+            opts="-E -h --timeout --lock --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1147,6 +1227,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1166,7 +1250,7 @@ _weblock() {
             return 0
             ;;
         weblock__subcmd__wait__subcmd__grab)
-            opts="-E -h --timeout --ttl --holder --slots --shared --kill-after --server --json --conflict-exit-code --help"
+            opts="-E -h --timeout --ttl --holder --slots --shared --kill-after --server --ca-file --json --conflict-exit-code --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1193,6 +1277,10 @@ _weblock() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -19,6 +19,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
     var completions = [
         &'weblock'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -45,6 +46,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --holder 'Who holds it, shown in status (default: user@host and the process id; the user is $USER, $LOGNAME, or the uid''s name)'
             cand --slots 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --shared 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
@@ -55,6 +57,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;release'= {
             cand --token 'The token from grab (default: the one remembered for NAME)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -65,6 +68,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --ttl 'New lease length (default: the one in force)'
             cand --token 'The token from grab (default: the one remembered for NAME)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -73,6 +77,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;status'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -82,6 +87,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;wait'= {
             cand --timeout 'Give up after this long (default: wait for ever)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --lock 'NAME is a lock even though it has a colon'
@@ -91,6 +97,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;gate'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -109,6 +116,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --group 'The team or group it belongs to'
             cand --env 'A gate (environment); repeat for each'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -117,6 +125,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;gate;show'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -126,6 +135,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;gate;open'= {
             cand --message 'A message shown with the gate ("" clears it)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -135,6 +145,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;gate;close'= {
             cand --message 'A message shown with the gate ("" clears it)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -143,6 +154,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;gate;delete'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -152,6 +164,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         &'weblock;gate;enter'= {
             cand --timeout 'With --queue, give up after this long (default: wait for ever)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --queue 'Wait in line while a gate is closed, instead of giving up'
@@ -161,6 +174,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;gate;leave'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -200,6 +214,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --slots 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)'
             cand --kill-after 'If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --shared 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
@@ -209,6 +224,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;break'= {
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --json 'Print one JSON object instead of the human lines, for success and failure alike: the server''s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
@@ -222,9 +238,11 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --handovers 'Hand-overs to time'
             cand --parked 'Waiters to park on one lock: the server''s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)'
             cand --server 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]'
+            cand --ca-file 'CA certificates (PEM) that an https:// server''s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)'
             cand -E 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --conflict-exit-code 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock''s -E'
             cand --no-durable 'Skip the runs against a durable server (--state in a temporary directory)'
+            cand --tls 'Also run the throughput and hand-over runs over TLS, against a server with a self-signed certificate (made with the openssl command), beside the plain ones'
             cand --json 'Print the figures as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -240,11 +258,15 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --auth-file 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE). A bare SECRET line allows what it always did (everything but administrative requests, which need --admin-credentials); a `NAME:SECRET SCOPE...` line allows its scopes: lock:GLOB (take, renew, release, wait on the locks matching; * and ?), gate:SERVICE (that service''s gates and tickets), read (status, listings, metrics, events), admin (everything, administrative requests included). Read again on SIGHUP'
             cand --public-url 'The address clients reach this server at, behind a proxy: http[s]://HOST[:PORT], no path. Every absolute URL in answers (HAL Location, request-queue URLs, ticket links) uses it'
             cand --trusted-proxy 'A proxy''s address range (CIDR, IPv4 or IPv6; repeatable): only from peers in these ranges are X-Forwarded-Proto and X-Forwarded-Host used for the URLs in answers (from others, ignored)'
+            cand --tls-cert 'Speak TLS (https://) on the port, with this certificate (PEM; the server''s first, then its chain). Read again on SIGHUP: new connections get the new one, open ones keep theirs'
+            cand --tls-key 'The certificate''s private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Read again on SIGHUP'
+            cand --tls-client-ca 'Require a client certificate signed by this CA (PEM); its subject''s CN is the client''s identity: an --auth-file NAME:SECRET line of that NAME gives its scopes without the secret (without --auth-file, any such client may do everything)'
             cand --ticket-ttl 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)'
             cand --idle-timeout 'An idle keep-alive connection is closed after this'
             cand --log-format 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)'
             cand --metrics-locks 'Locks named in /metrics'' per-lock series (the busiest; the rest are summed as lock="other")'
             cand --server 'server'
+            cand --ca-file 'ca-file'
             cand -E 'E'
             cand --conflict-exit-code 'conflict-exit-code'
             cand --json 'json'
@@ -253,6 +275,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
         }
         &'weblock;completions'= {
             cand --server 'server'
+            cand --ca-file 'ca-file'
             cand -E 'E'
             cand --conflict-exit-code 'conflict-exit-code'
             cand --json 'json'

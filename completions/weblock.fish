@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_weblock_global_optspecs
-    string join \n server= json E/conflict-exit-code= h/help V/version
+    string join \n server= ca-file= json E/conflict-exit-code= h/help V/version
 end
 
 function __fish_weblock_needs_command
@@ -25,6 +25,7 @@ function __fish_weblock_using_subcommand
 end
 
 complete -c weblock -n "__fish_weblock_needs_command" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_needs_command" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_needs_command" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_needs_command" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -46,32 +47,38 @@ complete -c weblock -n "__fish_weblock_using_subcommand grab" -l ttl -d 'Lease: 
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l holder -d 'Who holds it, shown in status (default: user@host and the process id; the user is $USER, $LOGNAME, or the uid\'s name)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l slots -d 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand grab" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l shared -d 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand grab" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand release" -l token -d 'The token from grab (default: the one remembered for NAME)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand release" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand release" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand release" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand release" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand release" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand renew" -l ttl -d 'New lease length (default: the one in force)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand renew" -l token -d 'The token from grab (default: the one remembered for NAME)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand renew" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand renew" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand renew" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand renew" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand renew" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand status" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand status" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand status" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand status" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand status" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand wait" -l timeout -d 'Give up after this long (default: wait for ever)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand wait" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand wait" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait" -l lock -d 'NAME is a lock even though it has a colon'
 complete -c weblock -n "__fish_weblock_using_subcommand wait" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and not __fish_seen_subcommand_from create show open close delete enter leave help" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and not __fish_seen_subcommand_from create show open close delete enter leave help" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and not __fish_seen_subcommand_from create show open close delete enter leave help" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and not __fish_seen_subcommand_from create show open close delete enter leave help" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and not __fish_seen_subcommand_from create show open close delete enter leave help" -s h -l help -d 'Print help'
@@ -86,34 +93,41 @@ complete -c weblock -n "__fish_weblock_using_subcommand gate; and not __fish_see
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from create" -l group -d 'The team or group it belongs to' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from create" -l env -d 'A gate (environment); repeat for each' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from create" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from create" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from create" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from create" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from show" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from show" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from show" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from open" -l message -d 'A message shown with the gate ("" clears it)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from open" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from open" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from open" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from open" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from open" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from close" -l message -d 'A message shown with the gate ("" clears it)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from close" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from close" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from close" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from close" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from close" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from delete" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from delete" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from delete" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from delete" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from enter" -l timeout -d 'With --queue, give up after this long (default: wait for ever)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from enter" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from enter" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from enter" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from enter" -l queue -d 'Wait in line while a gate is closed, instead of giving up'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from enter" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from enter" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from leave" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from leave" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from leave" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from leave" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand gate; and __fish_seen_subcommand_from leave" -s h -l help -d 'Print help'
@@ -131,11 +145,13 @@ complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l holder -d 
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l slots -d 'Up to N holders at once (a counting semaphore). The first request of a free lock sets N; asking for another N while it is in use is refused (exit 1)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l kill-after -d 'If the lock is lost while CMD runs, CMD gets SIGTERM, then SIGKILL after this' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l shared -d 'Hold it shared, beside other shared holders (readers); never beside an exclusive one'
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand wait-grab" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand break" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand break" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand break" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand break" -l json -d 'Print one JSON object instead of the human lines, for success and failure alike: the server\'s answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else "fail" with "exit_code" and "error" (the line on stderr)'
 complete -c weblock -n "__fish_weblock_using_subcommand break" -s h -l help -d 'Print help'
@@ -145,8 +161,10 @@ complete -c weblock -n "__fish_weblock_using_subcommand bench" -l waiters -d 'Cl
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l handovers -d 'Hand-overs to time' -r
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l parked -d 'Waiters to park on one lock: the server\'s memory while they wait, then whether they are served in FIFO order and how long it takes (0 skips it)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l server -d 'The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]' -r
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l ca-file -d 'CA certificates (PEM) that an https:// server\'s certificate must be signed by, instead of the well-known public CAs (for a server with a private CA or a self-signed certificate)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -s E -l conflict-exit-code -d 'Exit with N instead of 1 when busy (a lock held, a gate closed) and instead of 3 when timed out, as flock\'s -E' -r
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l no-durable -d 'Skip the runs against a durable server (--state in a temporary directory)'
+complete -c weblock -n "__fish_weblock_using_subcommand bench" -l tls -d 'Also run the throughput and hand-over runs over TLS, against a server with a self-signed certificate (made with the openssl command), beside the plain ones'
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -l json -d 'Print the figures as JSON'
 complete -c weblock -n "__fish_weblock_using_subcommand bench" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l state -d 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was' -r -F
@@ -159,6 +177,9 @@ complete -c weblock -n "__fish_weblock_using_subcommand serve" -l admin-credenti
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l auth-file -d 'File of secrets, one a line (blank and # lines ignored): every request must then carry one, as `Authorization: Bearer SECRET` or HTTP Basic with SECRET as the password (clients: WEBLOCK_AUTH or WEBLOCK_AUTH_FILE). A bare SECRET line allows what it always did (everything but administrative requests, which need --admin-credentials); a `NAME:SECRET SCOPE...` line allows its scopes: lock:GLOB (take, renew, release, wait on the locks matching; * and ?), gate:SERVICE (that service\'s gates and tickets), read (status, listings, metrics, events), admin (everything, administrative requests included). Read again on SIGHUP' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l public-url -d 'The address clients reach this server at, behind a proxy: http[s]://HOST[:PORT], no path. Every absolute URL in answers (HAL Location, request-queue URLs, ticket links) uses it' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l trusted-proxy -d 'A proxy\'s address range (CIDR, IPv4 or IPv6; repeatable): only from peers in these ranges are X-Forwarded-Proto and X-Forwarded-Host used for the URLs in answers (from others, ignored)' -r
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l tls-cert -d 'Speak TLS (https://) on the port, with this certificate (PEM; the server\'s first, then its chain). Read again on SIGHUP: new connections get the new one, open ones keep theirs' -r -F
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l tls-key -d 'The certificate\'s private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Read again on SIGHUP' -r -F
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l tls-client-ca -d 'Require a client certificate signed by this CA (PEM); its subject\'s CN is the client\'s identity: an --auth-file NAME:SECRET line of that NAME gives its scopes without the secret (without --auth-file, any such client may do everything)' -r -F
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l ticket-ttl -d 'How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l idle-timeout -d 'An idle keep-alive connection is closed after this' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l log-format -d 'One line on stderr per state change (grant, release, expiry, gate opened…): for people (human), for log collectors (json: one object a line), or none (off)' -r -f -a "human\t''
@@ -166,10 +187,12 @@ json\t''
 off\t''"
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l metrics-locks -d 'Locks named in /metrics\' per-lock series (the busiest; the rest are summed as lock="other")' -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l server -r
+complete -c weblock -n "__fish_weblock_using_subcommand serve" -l ca-file -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -s E -l conflict-exit-code -r
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -l json
 complete -c weblock -n "__fish_weblock_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c weblock -n "__fish_weblock_using_subcommand completions" -l server -r
+complete -c weblock -n "__fish_weblock_using_subcommand completions" -l ca-file -r
 complete -c weblock -n "__fish_weblock_using_subcommand completions" -s E -l conflict-exit-code -r
 complete -c weblock -n "__fish_weblock_using_subcommand completions" -l json
 complete -c weblock -n "__fish_weblock_using_subcommand completions" -s h -l help -d 'Print help'

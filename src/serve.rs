@@ -47,6 +47,9 @@ pub struct Config {
     pub log: LogFormat,
     /// Locks named in the per-lock metrics (`--metrics-locks`); the rest are summed as `other`.
     pub metrics_locks: usize,
+    /// TLS on the listening port (`--tls-cert`, `--tls-key`, `--tls-client-ca`), read again on SIGHUP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<crate::http::tls::Tls>>,
 }
 
 impl Default for Config {
@@ -64,6 +67,8 @@ impl Default for Config {
             store: None,
             log: LogFormat::default(),
             metrics_locks: 20,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -78,6 +83,9 @@ pub struct Server {
     state: String,
     /// The `--auth-file`'s secrets, for `serve` to read again on SIGHUP.
     access: Arc<auth::Access>,
+    /// The certificate and key, for `serve` to read again on SIGHUP.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::http::tls::Tls>>,
 }
 
 impl Server {
@@ -165,7 +173,14 @@ impl Server {
             lock_stats,
             identity,
         };
-        let net = Arc::new(Transport::new(limits, shared)?);
+        #[cfg(feature = "tls")]
+        let acceptor = config
+            .tls
+            .as_ref()
+            .map(|tls| crate::http::socket::Acceptor(tls.config()));
+        #[cfg(not(feature = "tls"))]
+        let acceptor = None;
+        let net = Arc::new(Transport::new(limits, shared)?.with_tls(acceptor));
         let state = match (queues, &config.store) {
             (Some(queues), Some(url)) => {
                 let from = net.handler.core.applied_revision();
@@ -189,7 +204,18 @@ impl Server {
             addr,
             state,
             access,
+            #[cfg(feature = "tls")]
+            tls: config.tls,
         })
+    }
+
+    /// `https` on a TLS port, else `http`: the scheme of the URL clients use.
+    pub fn scheme(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return "https";
+        }
+        "http"
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -217,7 +243,12 @@ pub fn serve(config: Config) -> io::Result<()> {
     {
         use std::io::Write;
         let mut out = io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{}", server.local_addr());
+        let _ = writeln!(
+            out,
+            "listening on {}://{}",
+            server.scheme(),
+            server.local_addr()
+        );
         let _ = writeln!(out, "{}", server.state());
         let _ = out.flush();
     }
@@ -225,6 +256,10 @@ pub fn serve(config: Config) -> io::Result<()> {
         let signal = signals.wait();
         if signal == signals::SIGHUP {
             reload_access(&server.access);
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &server.tls {
+                reload_tls(tls);
+            }
             continue;
         }
         warn!("weblock: {} received, stopping", signals::name(signal));
@@ -240,5 +275,18 @@ fn reload_access(access: &auth::Access) {
         }
         Ok(None) => warn!("weblock: SIGHUP: no --auth-file to read again; nothing changed"),
         Err(e) => warn!("weblock: SIGHUP: --auth-file kept as it was: {e}"),
+    }
+}
+
+/// SIGHUP: the certificate and key read again, in force for new handshakes if they are good (the
+/// connections open keep their sessions); one line on stderr either way.
+#[cfg(feature = "tls")]
+fn reload_tls(tls: &crate::http::tls::Tls) {
+    match tls.reload() {
+        Ok(cert) => warn!(
+            "weblock: SIGHUP: --tls-cert {} read again (new connections get it)",
+            cert.display()
+        ),
+        Err(e) => warn!("weblock: SIGHUP: TLS certificate kept as it was: {e}"),
     }
 }

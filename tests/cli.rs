@@ -620,11 +620,12 @@ fn bad_input_exits_2() {
         out.expect_code(2);
         assert!(!out.stderr.is_empty(), "{out}");
     }
-    // A server URL that is not http://HOST:PORT.
+    // A server URL that is not http://HOST:PORT (nor https://HOST:PORT).
     for url in [
         "localhost:7878",
-        "https://127.0.0.1:7878",
+        "ftp://127.0.0.1:7878",
         "http://127.0.0.1:7878/x",
+        "https://127.0.0.1:7878/x",
     ] {
         let mut cmd = weblock_at(url, &alice);
         cmd.args(["status", "db"]);

@@ -46,4 +46,5 @@ mod regressions;
 mod request_queue;
 mod scopes;
 mod slots;
+mod tls;
 mod webmutex;

@@ -140,6 +140,11 @@ pub fn check_access(
             Caller::Unscoped
         }
     };
+    // A verified client certificate (`serve --tls-client-ca`) whose CN names an identity of the
+    // file is that identity, without its secret.
+    if let Some(entry) = req.peer_identity.as_deref().and_then(|n| secrets.named(n)) {
+        return Ok(caller(entry));
+    }
     let given = req.header("authorization").and_then(|h| {
         let (scheme, rest) = h.trim().split_once(' ')?;
         Some((scheme.to_string(), rest.trim()))

@@ -236,6 +236,14 @@ impl Secrets {
         found
     }
 
+    /// The identity called `name` (`NAME:SECRET SCOPE…`), if there is one.
+    pub fn named(&self, name: &str) -> Option<Arc<Entry>> {
+        self.entries
+            .iter()
+            .find(|e| e.name.as_deref() == Some(name))
+            .cloned()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

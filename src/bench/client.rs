@@ -5,9 +5,48 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
 }
+
+/// The connection itself: plain, or TLS (`bench --tls`).
+enum Stream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write_all(buf).and_then(|()| s.flush()),
+        }
+    }
+}
+
+/// While set, every connection opened speaks TLS with this configuration (`bench --tls`: the runs
+/// are the plain ones again, and their functions take addresses only). Set and cleared by `run`.
+#[cfg(feature = "tls")]
+pub static TLS: std::sync::RwLock<Option<std::sync::Arc<rustls::ClientConfig>>> =
+    std::sync::RwLock::new(None);
 
 pub struct Answer {
     pub status: u16,
@@ -27,6 +66,22 @@ impl Conn {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        #[cfg(feature = "tls")]
+        let tls = TLS
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        #[cfg(feature = "tls")]
+        let stream = match tls {
+            None => Stream::Plain(stream),
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
+                Stream::Tls(Box::new(rustls::StreamOwned::new(conn, stream)))
+            }
+        };
+        #[cfg(not(feature = "tls"))]
+        let stream = Stream::Plain(stream);
         Ok(Conn {
             stream,
             buf: Vec::with_capacity(4096),
@@ -34,7 +89,7 @@ impl Conn {
     }
 
     pub fn set_read_timeout(&self, d: Duration) -> io::Result<()> {
-        self.stream.set_read_timeout(Some(d))
+        self.stream.tcp().set_read_timeout(Some(d))
     }
 
     /// Sends a request without reading its answer (for parking waiters).

@@ -24,6 +24,9 @@ pub struct Options {
     pub parked: usize,
     /// Also measure a server with `--state` (a journal in a temporary directory), beside in-memory.
     pub durable: bool,
+    /// Also measure a server on a TLS port (a self-signed certificate made with `openssl`), beside
+    /// plain.
+    pub tls: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -35,6 +38,8 @@ pub struct Report {
     /// The same throughput and hand-over runs against a server with `--state` (only when bench
     /// starts its servers itself).
     pub durable: Option<Durable>,
+    /// The same throughput and hand-over runs over TLS (`--tls`; in memory).
+    pub tls: Option<Durable>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +116,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         handover,
         parked: None,
         durable: None,
+        tls: None,
     };
     if opts.parked > 0 {
         report.parked = Some(parked(addr, opts.parked, pid, idle_rss)?);
@@ -134,7 +140,80 @@ pub fn run(opts: &Options) -> Result<Report, String> {
             handover,
         });
     }
+    if opts.tls && opts.server.is_none() {
+        report.tls = Some(over_tls(opts)?);
+    }
     Ok(report)
+}
+
+/// The throughput and hand-over runs against a server of its own on a TLS port, with a self-signed
+/// certificate for 127.0.0.1 made by the `openssl` command (weblock makes no certificates itself).
+#[cfg(feature = "tls")]
+fn over_tls(opts: &Options) -> Result<Durable, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let dir = std::env::temp_dir().join(format!("weblock-bench-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let result = match made {
+        Ok(status) if status.success() => (|| {
+            let der = CertificateDer::from_pem_file(&cert).map_err(|e| format!("{e:?}"))?;
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(der).map_err(|e| e.to_string())?;
+            let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            let (addr, server) = spawn_server(&[
+                "--tls-cert",
+                &cert.to_string_lossy(),
+                "--tls-key",
+                &key.to_string_lossy(),
+            ])?;
+            *client::TLS
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(std::sync::Arc::new(config));
+            let runs = throughput_and_handover(&[addr], opts, Some(server.child.id()));
+            *client::TLS
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            runs
+        })(),
+        _ => Err("--tls needs the openssl command, to make a certificate".to_string()),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let (uncontended, handover) = result?;
+    Ok(Durable {
+        uncontended,
+        handover,
+    })
+}
+
+#[cfg(not(feature = "tls"))]
+fn over_tls(_: &Options) -> Result<Durable, String> {
+    Err("--tls: this weblock was built without TLS (the tls feature)".to_string())
 }
 
 /// The runs against `addrs`: client `i` talks to `addrs[i % addrs.len()]` (servers sharing one store).
@@ -198,9 +277,10 @@ fn spawn_server(extra: &[&str]) -> Result<(SocketAddr, Spawned), String> {
     reader
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the server's address: {e}"))?;
-    let addr = line
-        .trim()
+    let line_addr = line.trim();
+    let addr = line_addr
         .strip_prefix("listening on http://")
+        .or_else(|| line_addr.strip_prefix("listening on https://"))
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| format!("unexpected first line from the server: {line:?}"))?;
     spawned._stdout = Some(reader);
@@ -496,6 +576,10 @@ pub fn print(report: &Report) {
     if let Some(d) = &report.durable {
         println!("with --state (durable, every change synced before it is answered):");
         print_runs("durable ", &d.uncontended, d.handover.as_ref());
+    }
+    if let Some(t) = &report.tls {
+        println!("over TLS (--tls-cert, an ECDSA P-256 certificate; keep-alive connections):");
+        print_runs("TLS ", &t.uncontended, t.handover.as_ref());
     }
 }
 

@@ -13,7 +13,8 @@ macro_rules! client_help {
             "\n\nExit codes:\n  0  done\n  \
 1  the answer is no (busy, not held, denied)\n  \
 2  usage or bad input (an empty or invalid name, before anything is sent)\n  3  timed out waiting\n  \
-4  server unreachable or server error (one-shot commands give up after 5 s)\n  \
+4  server unreachable or server error (one-shot commands give up after 5 s), or its TLS \
+certificate refused (not trusted, expired, another name: at once)\n  \
 6  a secret is missing or refused (HTTP 401; WEBLOCK_AUTH, or WEBLOCK_ADMIN_CREDENTIALS for break)\n  \
 N  busy or timed out, with -E N",
             $exits,
@@ -21,7 +22,8 @@ N  busy or timed out, with -E N",
 WEBLOCK_URL        the server, or several comma-separated (the first that answers is used; \
 on a connection error the next): default http://127.0.0.1:7878\n  \
 WEBLOCK_AUTH       the secret for a server started with --auth-file\n  \
-WEBLOCK_AUTH_FILE  a file whose first line is that secret (or NAME:SECRET SCOPE..., as in the server's file)",
+WEBLOCK_AUTH_FILE  a file whose first line is that secret (or NAME:SECRET SCOPE..., as in the server's file)\n  \
+WEBLOCK_CA_FILE    CA certificates (PEM) an https:// server's certificate is checked against (--ca-file)",
             $env
         )
     };
@@ -51,6 +53,10 @@ pub fn command() -> clap::Command {
             .long("json")
             .action(ArgAction::SetTrue)
             .hide(true),
+        Arg::new("ca_file")
+            .long("ca-file")
+            .value_name("FILE")
+            .hide(true),
         Arg::new("conflict_exit_code")
             .short('E')
             .long("conflict-exit-code")
@@ -78,6 +84,10 @@ pub struct Cli {
     /// The weblock server, or several comma-separated (failover in order) [default: http://127.0.0.1:7878]
     #[arg(long, global = true, env = "WEBLOCK_URL", value_name = "URL")]
     pub server: Option<String>,
+    /// CA certificates (PEM) that an https:// server's certificate must be signed by, instead of the
+    /// well-known public CAs (for a server with a private CA or a self-signed certificate)
+    #[arg(long, global = true, env = "WEBLOCK_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Print one JSON object instead of the human lines, for success and failure alike: the server's
     /// answer (for `status`, {"locks": [...], "gates": [...]}), its "status" "ok" for exit 0, else
     /// "fail" with "exit_code" and "error" (the line on stderr)
@@ -236,6 +246,10 @@ pub struct BenchArgs {
     /// Skip the runs against a durable server (--state in a temporary directory)
     #[arg(long)]
     pub no_durable: bool,
+    /// Also run the throughput and hand-over runs over TLS, against a server with a self-signed
+    /// certificate (made with the openssl command), beside the plain ones
+    #[arg(long)]
+    pub tls: bool,
     /// Print the figures as JSON
     #[arg(long)]
     pub json: bool,
@@ -447,6 +461,21 @@ pub struct ServeArgs {
     /// X-Forwarded-Proto and X-Forwarded-Host used for the URLs in answers (from others, ignored)
     #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
     pub trusted_proxy: Vec<crate::api::cidr::Cidr>,
+    /// Speak TLS (https://) on the port, with this certificate (PEM; the server's first, then its
+    /// chain). Read again on SIGHUP: new connections get the new one, open ones keep theirs
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Read again on SIGHUP
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require a client certificate signed by this CA (PEM); its subject's CN is the client's
+    /// identity: an --auth-file NAME:SECRET line of that NAME gives its scopes without the secret
+    /// (without --auth-file, any such client may do everything)
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
     /// How long a queued gate ticket lives after its last use (the gatekeeper document says 2m)
     #[arg(long, default_value = "2m", value_parser = crate::duration::parse, value_name = "DUR", allow_hyphen_values = true)]
     pub ticket_ttl: std::time::Duration,

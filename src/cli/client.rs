@@ -45,6 +45,9 @@ pub enum CallError {
     /// No answer before the deadline: the server was unreachable or failing all along. Says what the
     /// last attempt met.
     Unreachable(String),
+    /// The server's TLS certificate was refused (not trusted, expired, another name), or it speaks
+    /// no TLS: the same on every try, so not retried (exit 4 all the same). Says what is wrong.
+    Tls(String),
     /// 401: the server wants a secret this client lacks, or refused the one it sent. Every request
     /// would get the same answer, so it is not retried. Says what to do.
     Refused(String),
@@ -62,6 +65,10 @@ pub struct Client {
     /// The authorization is the administrator's (for `break`): a 401 is about those credentials.
     admin: bool,
 }
+
+/// A PEM file of the CA certificates an `https://` server's certificate may be signed by (instead of
+/// the well-known public ones compiled in).
+pub const CA_FILE_ENV: &str = "WEBLOCK_CA_FILE";
 
 /// The secret itself, for servers started with `--auth-file`.
 pub const AUTH_ENV: &str = "WEBLOCK_AUTH";
@@ -118,10 +125,30 @@ const REPORT_EVERY: Duration = Duration::from_secs(30);
 const REPORT_BUDGET: Duration = Duration::from_secs(10);
 
 impl Client {
-    /// `servers` is one base URL, e.g. `http://127.0.0.1:7878`, or several separated by commas.
+    /// `servers` is one base URL, e.g. `http://127.0.0.1:7878`, or several separated by commas;
+    /// `https://` servers are trusted by the CAs of `WEBLOCK_CA_FILE`, if set.
     pub fn new(servers: &str) -> Result<Client, String> {
+        let ca_file = std::env::var_os(CA_FILE_ENV)
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from);
+        Client::with_ca_file(servers, ca_file.as_deref())
+    }
+
+    /// The same, `https://` servers trusted by the CAs in `ca_file` (PEM) if given, else by the
+    /// well-known public CAs (Mozilla's list, compiled in: no system store is needed).
+    pub fn with_ca_file(
+        servers: &str,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Client, String> {
         let bases = parse_servers(servers)?;
-        let config = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder();
+        #[cfg(feature = "tls")]
+        let config = config.tls_config(super::tls::config(ca_file)?);
+        #[cfg(not(feature = "tls"))]
+        if ca_file.is_some() {
+            return Err("--ca-file: this weblock was built without TLS (the tls feature)".into());
+        }
+        let config = config
             .http_status_as_error(false)
             // A lock server is reached directly; an HTTP_PROXY set for the outside world must not
             // capture loopback or LAN traffic.
@@ -207,9 +234,13 @@ impl Client {
                 Ok(answer) if answer.status == 401 => {
                     return Err(CallError::Refused(self.refused(&answer)));
                 }
+                // A certificate not trusted, expired or for another name is the same on every try.
+                Err(Failed::Tls(e)) => {
+                    return Err(CallError::Tls(format!("{from}{e}")));
+                }
                 Ok(answer) if answer.status < 500 => return Ok(answer),
                 Ok(answer) => format!("{from}server error {}: {}", answer.status, answer.reason()),
-                Err(e) => format!("{from}{e}"),
+                Err(Failed::Other(e)) => format!("{from}{e}"),
             };
             self.fail_over(index);
             tried += 1;
@@ -245,7 +276,7 @@ impl Client {
         query: &[(&str, String)],
         body: Body,
         per_call: Duration,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, Failed> {
         let url = format!("{base}{path}");
         let pairs = || query.iter().map(|(k, v)| (*k, v.as_str()));
         let timeout = Some(per_call);
@@ -284,9 +315,9 @@ impl Client {
                 }
             }
         };
-        let mut response = result.map_err(describe)?;
+        let mut response = result.map_err(Failed::from)?;
         let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().map_err(describe)?;
+        let text = response.body_mut().read_to_string().map_err(Failed::from)?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Answer { status, body })
     }
@@ -314,15 +345,28 @@ impl Client {
     }
 }
 
-/// Base URLs from `A` or `A,B,…`: each `http://HOST:PORT`, without a path (a trailing `/` is dropped).
+/// Base URLs from `A` or `A,B,…`: each `http://HOST:PORT` or `https://HOST:PORT`, without a path (a
+/// trailing `/` is dropped).
 fn parse_servers(servers: &str) -> Result<Vec<String>, String> {
     let bad = |one: &str| {
-        format!("invalid server URL {one:?}: use http://HOST:PORT (several: comma-separated)")
+        format!(
+            "invalid server URL {one:?}: use http://HOST:PORT or https://HOST:PORT (several: comma-separated)"
+        )
     };
     let mut bases = Vec::new();
     for one in servers.split(',') {
         let base = one.trim().trim_end_matches('/');
-        let rest = base.strip_prefix("http://").ok_or_else(|| bad(one))?;
+        let rest = match base.strip_prefix("https://") {
+            #[cfg(not(feature = "tls"))]
+            Some(_) => {
+                return Err(format!(
+                    "{one:?}: this weblock was built without TLS (the tls feature): use http://"
+                ));
+            }
+            #[cfg(feature = "tls")]
+            Some(rest) => rest,
+            None => base.strip_prefix("http://").ok_or_else(|| bad(one))?,
+        };
         if rest.is_empty() || rest.contains('/') {
             return Err(bad(one));
         }
@@ -337,6 +381,41 @@ pub enum Body<'a> {
     None,
     Form(&'a [(&'a str, String)]),
     Json(&'a Value),
+}
+
+/// Why one try failed: TLS (the server's certificate, or no TLS at all) is not tried again.
+#[derive(Debug)]
+enum Failed {
+    Tls(String),
+    Other(String),
+}
+
+impl From<ureq::Error> for Failed {
+    fn from(e: ureq::Error) -> Failed {
+        match tls_problem(&e) {
+            Some(problem) => Failed::Tls(problem),
+            None => Failed::Other(describe(e)),
+        }
+    }
+}
+
+/// What a TLS failure says to the user, in one line; `None` when `e` is not about TLS.
+fn tls_problem(e: &ureq::Error) -> Option<String> {
+    #[cfg(feature = "tls")]
+    {
+        let rustls = match e {
+            ureq::Error::Rustls(e) => Some(e),
+            ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+            _ => None,
+        };
+        if let Some(e) = rustls {
+            return Some(super::tls::describe(e));
+        }
+    }
+    match e {
+        ureq::Error::Tls(what) => Some(format!("TLS: {what}")),
+        _ => None,
+    }
 }
 
 fn describe(e: ureq::Error) -> String {
@@ -364,7 +443,8 @@ mod tests {
         assert!(Client::new("http://127.0.0.1:7878").is_ok());
         assert!(Client::new("http://build3:7878/").is_ok());
         assert!(Client::new("127.0.0.1:7878").is_err());
-        assert!(Client::new("https://x:1").is_err());
+        assert_eq!(Client::new("https://x:1").is_ok(), cfg!(feature = "tls"));
+        assert!(Client::new("ftp://x:1").is_err());
         assert!(Client::new("http://x:1/path").is_err());
         assert!(Client::new("http://a:1,").is_err());
         assert!(Client::new("").is_err());

@@ -127,6 +127,10 @@ impl Ctx {
             .send(method, path, query, body, per_call, (deadline, past))
             .map_err(|e| match e {
                 CallError::Refused(why) => Failure::new(exit::REFUSED, why),
+                CallError::Tls(why) => Failure::new(
+                    exit::UNREACHABLE,
+                    format!("{}: {why}", self.client.servers()),
+                ),
                 CallError::Unreachable(why) => Failure::new(
                     exit::UNREACHABLE,
                     format!(

@@ -18,6 +18,8 @@ mod status;
 mod tether;
 mod text;
 mod ticket;
+#[cfg(feature = "tls")]
+mod tls;
 mod tokens;
 mod transport;
 
@@ -124,7 +126,7 @@ fn run_cli(cli: Cli, bench_server_given: bool) -> ExitCode {
             quiet_on_closed_pipe();
             match command {
                 Command::Completions(args) => return completions(args),
-                command => client_command(command, cli.server, cli.json),
+                command => client_command(command, cli.server, cli.ca_file.as_deref(), cli.json),
             }
         }
     };
@@ -184,10 +186,16 @@ fn check_names(command: &Command) -> Result<(), Failure> {
     }
 }
 
-fn client_command(command: Command, server: Option<String>, json: bool) -> Result<u8, Failure> {
+fn client_command(
+    command: Command,
+    server: Option<String>,
+    ca_file: Option<&std::path::Path>,
+    json: bool,
+) -> Result<u8, Failure> {
     check_names(&command)?;
     let server = server.unwrap_or_else(|| DEFAULT_SERVER.to_string());
-    let client = client::Client::new(&server).map_err(|e| Failure::new(exit::USAGE, e))?;
+    let client =
+        client::Client::with_ca_file(&server, ca_file).map_err(|e| Failure::new(exit::USAGE, e))?;
     let ctx = Ctx {
         client,
         json,
@@ -302,7 +310,27 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    #[cfg(feature = "tls")]
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = crate::http::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            };
+            match crate::http::tls::Tls::load(files) {
+                Ok(tls) => Some(std::sync::Arc::new(tls)),
+                Err(e) => {
+                    warn!("weblock: TLS: {e}");
+                    return ExitCode::from(exit::USAGE);
+                }
+            }
+        }
+        _ => None,
+    };
     let config = Config {
+        #[cfg(feature = "tls")]
+        tls,
         listen: args.listen.clone(),
         limits,
         threads: args.threads,
@@ -346,6 +374,7 @@ fn bench(args: BenchArgs, server: Option<String>) -> ExitCode {
         handovers: args.handovers,
         parked: args.parked,
         durable: !args.no_durable,
+        tls: args.tls,
     };
     match crate::bench::run(&opts) {
         Ok(report) if args.json => {

@@ -14,8 +14,15 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, NextTimeout, TcpConnector, Transport,
 };
 
-/// The agent every client command uses.
+/// The agent every client command uses. An `https://` server goes through ureq's rustls connector
+/// (which leaves `http://` alone), below the one-write coalescing.
 pub fn agent(config: Config) -> ureq::Agent {
+    #[cfg(feature = "tls")]
+    let connector =
+        ().chain(TcpConnector::default())
+            .chain(ureq::unversioned::transport::RustlsConnector::default())
+            .chain(OneWrite);
+    #[cfg(not(feature = "tls"))]
     let connector = ().chain(TcpConnector::default()).chain(OneWrite);
     ureq::Agent::with_parts(config, connector, LiteralFirst::default())
 }
@@ -51,7 +58,15 @@ fn literal(uri: &Uri) -> Option<SocketAddr> {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     let ip: IpAddr = host.parse().ok()?;
-    Some(SocketAddr::new(ip, authority.port_u16().unwrap_or(80)))
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    Some(SocketAddr::new(
+        ip,
+        authority.port_u16().unwrap_or(default_port),
+    ))
 }
 
 /// Wraps the TCP transport in `Coalesced`.
@@ -179,6 +194,10 @@ mod tests {
             Some("10.0.0.5:80".parse().expect("addr"))
         );
         assert_eq!(literal(&uri("http://build-box:7878/")), None);
+        assert_eq!(
+            literal(&uri("https://10.0.0.5/")),
+            Some("10.0.0.5:443".parse().expect("addr"))
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::chunked::Chunked;
 use super::message::{self as http, Framing, Head, HeadParse, Rejection, Request, Response};
 use super::poller::Interest;
+use super::socket::{self, Pumped, Session};
 use super::{Handled, Handler, Transport, checks as http_checks};
 
 /// A connection and the lock that serialises work on it.
@@ -79,6 +80,8 @@ pub struct ConnState<H: Handler> {
     peer_closed: bool,
     /// While `Lingering`: how many more bytes are thrown away before closing anyway.
     linger_left: usize,
+    /// The TLS session, on a TLS port: every read and write of the cycle goes through it.
+    pub tls: Option<Box<Session>>,
 }
 
 impl<H: Handler> ConnState<H> {
@@ -98,6 +101,7 @@ impl<H: Handler> ConnState<H> {
             close_after_write: false,
             peer_closed: false,
             linger_left: 0,
+            tls: None,
         }
     }
 }
@@ -145,6 +149,34 @@ impl<H: Handler> Slot<H> {
     }
 }
 
+/// Reads from the connection: through its TLS session, if it has one.
+fn read_some<H: Handler>(
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    match st.tls.as_mut() {
+        Some(tls) => tls.read(&mut &slot.stream, buf),
+        None => (&slot.stream).read(buf),
+    }
+}
+
+/// Writes to the connection: through its TLS session, if it has one.
+fn write_some<H: Handler>(slot: &Slot<H>, st: &mut ConnState<H>, buf: &[u8]) -> io::Result<usize> {
+    match st.tls.as_mut() {
+        Some(tls) => tls.write(&mut &slot.stream, buf),
+        None => (&slot.stream).write(buf),
+    }
+}
+
+/// Sends what the TLS session still holds (nothing to do on a plain connection).
+fn flush_tls<H: Handler>(slot: &Slot<H>, st: &mut ConnState<H>) -> io::Result<()> {
+    match st.tls.as_mut() {
+        Some(tls) => tls.flush(&mut &slot.stream),
+        None => Ok(()),
+    }
+}
+
 /// Handles one readiness report for `slot`. What this made due for other connections (a release
 /// hands its lock over) goes to `work`, done by the caller after letting go of this connection.
 pub fn on_ready<H: Handler>(net: &Transport<H>, slot: &Arc<Slot<H>>, work: &mut H::Work) {
@@ -175,11 +207,20 @@ pub fn on_ready<H: Handler>(net: &Transport<H>, slot: &Arc<Slot<H>>, work: &mut 
             }
         }
         Phase::Parked(wait) => {
+            // A TLS client's records are read into its session (their plaintext stays there until
+            // the answer): a close_notify is a hang-up, pipelined plaintext is "sent more".
+            let pumped = match st.tls.as_mut() {
+                Some(tls) => tls.pump(&mut &slot.stream),
+                None => Pumped::Quiet,
+            };
+            if pumped == Pumped::Gone {
+                slot.mark_hung_up();
+            }
             if slot.client_gone() {
                 close(net, slot, &mut st);
                 drop(st);
                 net.handler.hung_up(slot, wait, work);
-            } else if slot.has_unread_bytes() {
+            } else if pumped == Pumped::Unread || slot.has_unread_bytes() {
                 // The client sent more while waiting (pipelining). Leave it unread until the wait is
                 // answered, but keep listening for the client hanging up.
                 rearm(net, slot, &mut st, Interest::HangUp);
@@ -201,6 +242,10 @@ pub fn on_ready<H: Handler>(net: &Transport<H>, slot: &Arc<Slot<H>>, work: &mut 
 /// `linger_timeout` runs out (the sweeper) — never a reset while the client still sends. No thread
 /// waits here: the connection is re-armed for reading like any other.
 fn linger<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) {
+    // TLS says its end first; then the rest is read raw and thrown away, records and all.
+    if let Some(tls) = st.tls.as_mut() {
+        tls.close_notify(&mut &slot.stream);
+    }
     if st.peer_closed || slot.stream.shutdown(Shutdown::Write).is_err() {
         close(net, slot, st);
         return;
@@ -251,7 +296,8 @@ fn fill<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) -
     let cap = read_cap(&net.limits);
     let mut chunk = [0u8; 16 * 1024];
     while st.buf.len() < cap {
-        match (&slot.stream).read(&mut chunk) {
+        let room = (cap - st.buf.len()).min(chunk.len());
+        match read_some(slot, st, &mut chunk[..room]) {
             Ok(0) => {
                 st.peer_closed = true;
                 break;
@@ -265,13 +311,33 @@ fn fill<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) -
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => {
-                close(net, slot, st);
+            Err(e) => {
+                if let Some(refused) = socket::not_tls(&e) {
+                    refuse_plain_http(net, slot, st, refused.host.as_deref());
+                } else {
+                    close(net, slot, st);
+                }
                 return false;
             }
         }
     }
     true
+}
+
+/// Plain HTTP on a TLS port: answered at once, in plain HTTP (the connection drops its session), with
+/// the URL to use; then closed as any closing answer is.
+fn refuse_plain_http<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
+    host: Option<&str>,
+) {
+    st.tls = None;
+    let host = host.map_or_else(|| slot.local.to_string(), str::to_string);
+    net.handler.answered(None, 400);
+    let response =
+        Response::fail(400, format!("this port speaks TLS: use https://{host}")).closing();
+    write_answer(net, slot, st, response.encode(1, false, false), false);
 }
 
 /// Answers every complete request in the buffer, in order, until one parks, an answer has to wait for
@@ -286,6 +352,17 @@ pub fn serve<H: Handler>(
         let request = match next_request(net, slot, st) {
             Ok(Some(request)) => request,
             Ok(None) => {
+                // Plaintext the TLS session decrypted but `fill` left (its bound reached, or read
+                // while parked) is not in the socket: no readiness will come for it.
+                if st.tls.as_mut().is_some_and(|tls| tls.has_plaintext()) {
+                    let before = st.buf.len() - st.start;
+                    if !fill(net, slot, st) {
+                        return;
+                    }
+                    if st.buf.len() - st.start > before {
+                        continue;
+                    }
+                }
                 if st.peer_closed {
                     close(net, slot, st);
                 } else {
@@ -403,7 +480,10 @@ fn write_answer<H: Handler>(
 fn flush<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) -> Written {
     let mut written = 0;
     while written < st.out.len() {
-        match (&slot.stream).write(&st.out[written..]) {
+        let out = std::mem::take(&mut st.out);
+        let result = write_some(slot, st, &out[written..]);
+        st.out = out;
+        match result {
             Ok(0) => break,
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -420,6 +500,18 @@ fn flush<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) 
         return Written::Failed;
     }
     st.out = Vec::new();
+    // TLS: the answer's records may still wait in the session for room in the socket.
+    match flush_tls(slot, st) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            rearm(net, slot, st, Interest::Write);
+            return Written::Pending;
+        }
+        Err(_) => {
+            close(net, slot, st);
+            return Written::Failed;
+        }
+    }
     if st.close_after_write {
         linger(net, slot, st);
         return Written::Finished;
@@ -532,6 +624,7 @@ fn next_request<H: Handler>(
         body,
         peer: slot.peer,
         local: slot.local,
+        peer_identity: st.tls.as_mut().and_then(|tls| tls.identity()),
     }))
 }
 
@@ -542,7 +635,7 @@ fn ask_for_body<H: Handler>(slot: &Slot<H>, st: &mut ConnState<H>) {
         st.continue_sent = true;
         // 25 bytes into an empty send buffer: this cannot meaningfully block; if it fails, the client
         // sends its body anyway after its own short wait, as curl does.
-        let _ = (&slot.stream).write(b"HTTP/1.1 100 Continue\r\n\r\n");
+        let _ = write_some(slot, st, b"HTTP/1.1 100 Continue\r\n\r\n");
     }
 }
 
@@ -550,8 +643,20 @@ fn rearm<H: Handler>(
     net: &Transport<H>,
     slot: &Slot<H>,
     st: &mut ConnState<H>,
-    interest: Interest,
+    mut interest: Interest,
 ) {
+    // A TLS session with records still to send (its handshake, a 100 Continue) waits for room first;
+    // then its read goes on (`fill` starts by sending them).
+    if st.tls.as_ref().is_some_and(|tls| tls.wants_write()) {
+        match flush_tls(slot, st) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => interest = Interest::Write,
+            Err(_) => {
+                close(net, slot, st);
+                return;
+            }
+        }
+    }
     if net.poller.rearm(&slot.stream, slot.key, interest).is_err() {
         close(net, slot, st);
     }
@@ -588,7 +693,8 @@ pub fn expire<H: Handler>(
             ),
         )
         .closing();
-        let _ = (&slot.stream).write(&response.encode(1, false, false));
+        let _ = write_some(slot, st, &response.encode(1, false, false));
+        let _ = flush_tls(slot, st);
         net.handler.answered(None, 408);
     }
     close(net, slot, st);

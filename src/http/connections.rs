@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::conn::{self, ConnState, Phase, Slot};
 use super::message::Response;
 use super::poller::Interest;
+use super::socket;
 use super::{Handler, Transport};
 
 pub struct Connections<H: Handler> {
@@ -125,7 +126,13 @@ pub fn admit<H: Handler>(net: &Transport<H>, stream: TcpStream, peer: SocketAddr
         net.handler.answered(None, 503);
         return;
     }
+    let session = match net.tls.as_ref().map(socket::Acceptor::session).transpose() {
+        Ok(session) => session,
+        Err(_) => return,
+    };
     let slot = net.conns.insert(stream, peer);
+    // Before the poller knows it: no other thread can be working on it yet.
+    slot.lock().tls = session.map(Box::new);
     if net
         .poller
         .add(&slot.stream, slot.key, Interest::Read)

@@ -214,6 +214,9 @@ pub struct Request {
     pub peer: SocketAddr,
     /// The server's own address on this connection.
     pub local: SocketAddr,
+    /// Who the client is by its TLS client certificate (the subject's CN, verified against
+    /// `--tls-client-ca`); `None` on plain connections or without client certificates.
+    pub peer_identity: Option<String>,
 }
 
 impl Request {

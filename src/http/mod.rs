@@ -15,7 +15,12 @@ mod connections;
 pub mod limits;
 pub mod message;
 mod poller;
+pub mod socket;
+#[cfg(feature = "tls")]
+mod subject;
 mod system;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod workers;
 
 use std::fmt::Debug;
@@ -75,6 +80,8 @@ pub struct Transport<H: Handler> {
     pub limits: Limits,
     pub stopping: AtomicBool,
     pub handler: H,
+    /// On a TLS port: what every accepted connection's session starts from.
+    tls: Option<socket::Acceptor>,
 }
 
 impl<H: Handler> Transport<H> {
@@ -85,7 +92,14 @@ impl<H: Handler> Transport<H> {
             limits,
             stopping: AtomicBool::new(false),
             handler,
+            tls: None,
         })
+    }
+
+    /// Every connection speaks TLS (set before the acceptor starts).
+    pub fn with_tls(mut self, tls: Option<socket::Acceptor>) -> Transport<H> {
+        self.tls = tls;
+        self
     }
 
     /// How many connections are open.
