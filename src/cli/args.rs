@@ -538,6 +538,7 @@ pub fn plain_wait_grab(
     };
     Some(Cli {
         server: text(server)?,
+        ca_file: None,
         json: false,
         conflict_exit_code: None,
         command: Command::WaitGrab(WaitGrabArgs {

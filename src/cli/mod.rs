@@ -99,10 +99,15 @@ pub fn main() -> ExitCode {
             .collect();
         return complete::main(&rest);
     }
-    // `wait-grab NAME -- CMD`, as shell loops run it: no clap needed (see `plain_wait_grab`).
+    // `wait-grab NAME -- CMD`, as shell loops run it: no clap needed (see `plain_wait_grab`); with a
+    // private CA named in the environment, clap reads it.
     let server = std::env::var_os("WEBLOCK_URL");
     let holder = std::env::var_os("WEBLOCK_HOLDER");
-    if let Some(cli) = args::plain_wait_grab(&argv, server, holder) {
+    let plain = std::env::var_os("WEBLOCK_CA_FILE")
+        .is_none()
+        .then(|| args::plain_wait_grab(&argv, server, holder))
+        .flatten();
+    if let Some(cli) = plain {
         return run_cli(cli, false);
     }
     let matches = args::command().get_matches();
