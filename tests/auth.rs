@@ -258,3 +258,43 @@ fn serve_warns_when_it_listens_beyond_loopback_without_auth() {
     ]);
     assert!(!stderr.contains("warning"), "with --auth-file: {stderr:?}");
 }
+
+/// A client that waits for `100 Continue` before sending its body hears of a missing or wrong secret
+/// at once, instead of being asked for the body first; with the right secret it is asked, and answered.
+#[test]
+fn a_refused_secret_is_said_before_the_body_is_asked_for() {
+    let sandbox = Sandbox::new("auth-expect");
+    let server = auth_server(&sandbox);
+    let body = b"id=expecting&holder=patient";
+    let len = body.len().to_string();
+    for (secret, wanted) in [
+        (None, 401),
+        (Some("Bearer wrong"), 401),
+        (Some("Bearer s3cret-one"), 100),
+    ] {
+        let mut headers = vec![
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Content-Length", len.as_str()),
+            ("Expect", "100-continue"),
+        ];
+        if let Some(secret) = secret {
+            headers.push(("Authorization", secret));
+        }
+        let mut c = server.connect();
+        c.send(&common::build_request(
+            "POST", "/grab", "HTTP/1.1", &headers, b"",
+        ));
+        let first = c
+            .try_read_any_response("POST")
+            .unwrap_or_else(|e| panic!("{secret:?}: no answer to the head alone: {e}"));
+        assert_eq!(first.status, wanted, "{secret:?}: {first}");
+        if wanted == 401 {
+            assert_401(&first, "fail", "a refused secret before the body");
+            continue;
+        }
+        c.send(body);
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "{r}");
+        assert_eq!(r.json()["id"], "expecting", "{r}");
+    }
+}

@@ -61,6 +61,10 @@ impl Handler for Shared {
         }
     }
 
+    fn before_body(&self, req: &Request) -> Option<Response> {
+        routes::before_body(self, req)
+    }
+
     fn answered(&self, tag: Option<Api>, status: u16) {
         self.metrics.request(tag.unwrap_or(Api::Other), status);
     }

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use super::ctx::{Ctx, Handled};
 use super::replies::{not_found, words_of};
-use super::shared::{Delivery, Net, Slot};
+use super::scopes::Caller;
+use super::shared::{Delivery, Net, Shared, Slot};
 use super::webmutex::Endpoint;
 use super::{dashboard, gatekeeper, hal, identity, pages, request_queue, webmutex};
 use crate::host::DirectGrant;
-use crate::http::{Request, Response};
+use crate::http::{Request, Response, Words};
 use crate::observe::metrics::Api;
 
 /// One route: a path's first segment, the API that owns it, and its handler (given what follows
@@ -131,6 +132,27 @@ pub fn api_of(path: &str) -> Api {
     route_of(path).map_or(Api::Other, |r| r.api)
 }
 
+/// Who sent `req`, if it may be answered at all: the checks every request passes before its API
+/// that need nothing of its body: access (`--auth-file`, a 401) and the cross-site check.
+fn admitted(shared: &Shared, req: &Request, words: Words) -> Result<Caller, Response> {
+    let secrets = shared.access.current();
+    let caller = super::auth::check_access(secrets.as_deref(), shared.admin.as_ref(), req, words)?;
+    // A page on another site must not change anything through its visitor's browser.
+    match super::origin::check(req, words) {
+        Some(refusal) => Err(refusal),
+        None => Ok(caller),
+    }
+}
+
+/// A request whose client waits for `100 Continue`: refused before its body is sent if it would be
+/// refused after (a missing or wrong secret, a cross-site request).
+pub fn before_body(shared: &Shared, req: &Request) -> Option<Response> {
+    if dashboard::wanted(req) {
+        return None;
+    }
+    admitted(shared, req, words_of(api_of(req.path()))).err()
+}
+
 /// Sends `req` to the API that owns its path, after the checks every request passes: access
 /// (`serve --auth-file`) and the cross-site check, in the words of the API addressed.
 pub fn route(
@@ -140,7 +162,6 @@ pub fn route(
     deliveries: &mut Vec<Delivery>,
     grant: &mut Option<DirectGrant>,
 ) -> Handled {
-    let shared = &net.handler;
     let route = route_of(req.path());
     let words = words_of(route.map_or(Api::Other, |r| r.api));
     // The page itself holds nothing (no state, no secret): it is served to anyone, and asks for the
@@ -148,16 +169,10 @@ pub fn route(
     if dashboard::wanted(req) {
         return Handled::Respond(dashboard::page());
     }
-    let secrets = shared.access.current();
-    let caller =
-        match super::auth::check_access(secrets.as_deref(), shared.admin.as_ref(), req, words) {
-            Ok(caller) => caller,
-            Err(refusal) => return Handled::Respond(refusal),
-        };
-    // A page on another site must not change anything through its visitor's browser.
-    if let Some(refusal) = super::origin::check(req, words) {
-        return Handled::Respond(refusal);
-    }
+    let caller = match admitted(&net.handler, req, words) {
+        Ok(caller) => caller,
+        Err(refusal) => return Handled::Respond(refusal),
+    };
     let Some(route) = route else {
         return Handled::Respond(not_found(req));
     };

@@ -370,9 +370,17 @@ pub fn serve<H: Handler>(
                 }
                 return;
             }
-            Err(rejection) => {
+            Err(Refused::Rejected(rejection)) => {
                 net.handler.answered(None, rejection.status);
                 let response = Response::fail(rejection.status, rejection.reason).closing();
+                write_answer(net, slot, st, response.encode(1, false, false), false);
+                return;
+            }
+            // Answered before its body was asked for: the body, if the client sends it anyway, is
+            // read and dropped while the connection lingers.
+            Err(Refused::BeforeBody(response, tag)) => {
+                net.handler.answered(Some(tag), response.status);
+                let response = response.closing();
                 write_answer(net, slot, st, response.encode(1, false, false), false);
                 return;
             }
@@ -531,7 +539,7 @@ fn next_request<H: Handler>(
     net: &Transport<H>,
     slot: &Slot<H>,
     st: &mut ConnState<H>,
-) -> Result<Option<Request>, Rejection> {
+) -> Result<Option<Request>, Refused<H>> {
     let limits = &net.limits;
     let base = st.start;
     if st.head.is_none() {
@@ -548,11 +556,12 @@ fn next_request<H: Handler>(
                 return Err(Rejection::new(
                     400,
                     "bare CR in the request head: lines end with CRLF",
-                ));
+                )
+                .into());
             }
             // The request line alone is over its bound (method and version take the 16 more).
             if http_checks::line_too_long(head, limits.max_target_bytes + 16) {
-                return Err(http_checks::target_too_long(limits.max_target_bytes));
+                return Err(http_checks::target_too_long(limits.max_target_bytes).into());
             }
             st.scanned = pending;
             if pending > limits.max_head_bytes {
@@ -562,7 +571,8 @@ fn next_request<H: Handler>(
                         "request head too large: at most {} bytes of request line and headers",
                         limits.max_head_bytes
                     ),
-                ));
+                )
+                .into());
             }
             return Ok(None);
         }
@@ -586,7 +596,7 @@ fn next_request<H: Handler>(
     let (body, consumed) = match head.framing {
         Framing::Length(n) => {
             if st.buf.len() - body_at < n {
-                ask_for_body(slot, st);
+                ask_for_body(net, slot, st)?;
                 return Ok(None);
             }
             (st.buf[body_at..body_at + n].to_vec(), body_at + n)
@@ -603,10 +613,11 @@ fn next_request<H: Handler>(
                     return Err(Rejection::new(
                         413,
                         "chunked encoding too large: send bigger chunks, or Content-Length",
-                    ));
+                    )
+                    .into());
                 }
                 None => {
-                    ask_for_body(slot, st);
+                    ask_for_body(net, slot, st)?;
                     return Ok(None);
                 }
             }
@@ -628,15 +639,54 @@ fn next_request<H: Handler>(
     }))
 }
 
-/// Tells a client that waits for `100 Continue` to send its body (once the head passed its checks).
-fn ask_for_body<H: Handler>(slot: &Slot<H>, st: &mut ConnState<H>) {
-    let wants = st.head.as_ref().is_some_and(|(h, _)| h.expects_continue);
-    if wants && !st.continue_sent {
+/// Why no request was taken from the buffer: a head that broke the rules, or a request the handler
+/// answered before its body was asked for.
+enum Refused<H: Handler> {
+    Rejected(Rejection),
+    BeforeBody(Response, H::Tag),
+}
+
+impl<H: Handler> From<Rejection> for Refused<H> {
+    fn from(rejection: Rejection) -> Refused<H> {
+        Refused::Rejected(rejection)
+    }
+}
+
+/// Tells a client that waits for `100 Continue` to send its body, once the head passed its checks
+/// and the handler did not answer it already (`Handler::before_body`: a refused secret is said
+/// before the body is sent, not after).
+fn ask_for_body<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
+) -> Result<(), Refused<H>> {
+    let Some(head) = st
+        .head
+        .as_ref()
+        .filter(|(h, _)| h.expects_continue && !st.continue_sent)
+        .map(|(h, _)| h.clone())
+    else {
+        return Ok(());
+    };
+    {
+        let provisional = Request {
+            head,
+            body: Vec::new(),
+            peer: slot.peer,
+            local: slot.local,
+            peer_identity: st.tls.as_mut().and_then(|tls| tls.identity()),
+        };
+        if let Some(answer) = net.handler.before_body(&provisional) {
+            st.head = None;
+            st.chunked = None;
+            return Err(Refused::BeforeBody(answer, net.handler.tag(&provisional)));
+        }
         st.continue_sent = true;
         // 25 bytes into an empty send buffer: this cannot meaningfully block; if it fails, the client
         // sends its body anyway after its own short wait, as curl does.
         let _ = write_some(slot, st, b"HTTP/1.1 100 Continue\r\n\r\n");
     }
+    Ok(())
 }
 
 fn rearm<H: Handler>(

@@ -54,6 +54,12 @@ pub trait Handler: Send + Sync + Sized + 'static {
         req: &Request,
         work: &mut Self::Work,
     ) -> Handled<Self>;
+    /// A request whose client waits for `100 Continue` before it sends its body: an answer to give at
+    /// once instead (a refused secret, say), and its body is never asked for. `req` has no body yet.
+    fn before_body(&self, req: &Request) -> Option<Response> {
+        let _ = req;
+        None
+    }
     /// A request with `tag` was answered with `status` (`None`: refused before it was handled).
     fn answered(&self, tag: Option<Self::Tag>, status: u16);
     /// The client of a connection parked under `wait` hung up.
