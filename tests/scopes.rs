@@ -493,13 +493,8 @@ fn sighup_reads_the_file_again_and_a_bad_one_is_not_taken() {
     };
     let r = grab();
     assert_403(&r, "fail", "t", "lock:db");
-    let hup = |server: &Server| {
-        // SAFETY: kill with a child's pid and a signal number has no memory effects.
-        let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
-        assert_eq!(rc, 0, "kill -HUP");
-    };
     std::fs::write(&file, "t:s1 lock:d*\n").expect("rewrite");
-    hup(&server);
+    server.hangup();
     let deadline = Instant::now() + common::CONDITION_DEADLINE;
     let granted = loop {
         let r = grab();
@@ -512,7 +507,7 @@ fn sighup_reads_the_file_again_and_a_bad_one_is_not_taken() {
     server.wait_for_stderr_line("the reload's line", |l| l.contains("read again"));
     // A malformed file is not taken: the one in force stays, and one line says why.
     std::fs::write(&file, "t:s1 lock:d* bogus\n").expect("rewrite");
-    hup(&server);
+    server.hangup();
     let line =
         server.wait_for_stderr_line("the failed reload's line", |l| l.contains("kept as it was"));
     assert!(line.contains("line 1") && line.contains("bogus"), "{line}");
@@ -520,7 +515,7 @@ fn sighup_reads_the_file_again_and_a_bad_one_is_not_taken() {
     assert_eq!(r.status, 200, "{r}");
     // A secret taken out of the file is refused once the file is read again.
     std::fs::write(&file, "u:s2 read\n").expect("rewrite");
-    hup(&server);
+    server.hangup();
     let deadline = Instant::now() + common::CONDITION_DEADLINE;
     let refused = loop {
         let r = call(&server, "s1", "GET", "/status?id=db", None);

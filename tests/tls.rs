@@ -8,17 +8,18 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::Server;
 use crate::common::tls::{
-    BIN, Ca, TempDir, TlsConn, TlsServer, client_config, serve_fails, write_server_cert,
+    BIN, Ca, TempDir, TlsConn, client_config, serve_fails, start_tls, write_server_cert,
 };
 
 /// A CA, a server certificate from it, and a server on it.
-fn setup(name: &str, args: &[&str]) -> (TempDir, Ca, TlsServer) {
+fn setup(name: &str, args: &[&str]) -> (TempDir, Ca, Server) {
     let dir = TempDir::new(name);
     let ca = Ca::new("weblock test CA");
     ca.write(&dir.path("ca.pem"));
     write_server_cert(&ca, &dir, "server-1");
-    let server = TlsServer::start(&dir, args);
+    let server = start_tls(&dir, args);
     (dir, ca, server)
 }
 
@@ -38,7 +39,7 @@ fn curl(args: &[&str]) -> (bool, String) {
 fn curl_grabs_and_releases_over_tls() {
     let (dir, _ca, server) = setup("curl", &[]);
     let ca = dir.path("ca.pem");
-    let base = format!("https://localhost:{}", server.addr.port());
+    let base = format!("https://localhost:{}", server.addr().port());
     let (ok, body) = curl(&[
         "--cacert",
         ca.to_str().expect("path"),
@@ -69,7 +70,7 @@ fn the_cli_grabs_and_releases_over_tls() {
     let weblock = |args: &[&str]| {
         Command::new(BIN)
             .args(args)
-            .args(["--server", &server.url(), "--ca-file"])
+            .args(["--server", &server.url(""), "--ca-file"])
             .arg(dir.path("ca.pem"))
             .env("XDG_STATE_HOME", &state.0)
             .env_remove("WEBLOCK_URL")
@@ -101,7 +102,7 @@ fn the_cli_grabs_and_releases_over_tls() {
 fn keep_alive_and_a_parked_waiter_handed_the_lock() {
     let (_dir, ca, server) = setup("handover", &[]);
     let config = client_config(&ca.pem, None);
-    let mut holder = TlsConn::open(server.addr, config.clone()).expect("connect");
+    let mut holder = TlsConn::open(server.addr(), config.clone()).expect("connect");
     let grant = holder.call("POST", "/grab", "id=db").expect("grab").json();
     let token = grant["token"].as_str().expect("token").to_string();
     // Several requests on one connection.
@@ -109,7 +110,7 @@ fn keep_alive_and_a_parked_waiter_handed_the_lock() {
         let status = holder.call("GET", "/status/db", "").expect("status");
         assert_eq!(status.status, 200, "{status:?}");
     }
-    let mut waiter = TlsConn::open(server.addr, config).expect("connect");
+    let mut waiter = TlsConn::open(server.addr(), config).expect("connect");
     waiter.send("POST", "/grab", "id=db&wait=20").expect("send");
     // The waiter is parked once the server says so.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -140,14 +141,14 @@ fn keep_alive_and_a_parked_waiter_handed_the_lock() {
 fn sighup_puts_a_new_certificate_in_force_and_open_connections_go_on() {
     let (dir, ca, server) = setup("reload", &[]);
     let config = client_config(&ca.pem, None);
-    let mut old = TlsConn::open(server.addr, config.clone()).expect("connect");
+    let mut old = TlsConn::open(server.addr(), config.clone()).expect("connect");
     let first = old.server_cert();
     let second = write_server_cert(&ca, &dir, "server-2");
     assert_ne!(first, second);
     server.hangup();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let conn = TlsConn::open(server.addr, config.clone()).expect("connect");
+        let conn = TlsConn::open(server.addr(), config.clone()).expect("connect");
         if conn.server_cert() == second {
             break;
         }
@@ -168,18 +169,10 @@ fn sighup_puts_a_new_certificate_in_force_and_open_connections_go_on() {
     // A bad file on the next SIGHUP: the new certificate stays, and one line says so.
     std::fs::write(dir.path("key.pem"), "not a key").expect("write");
     server.hangup();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server
-        .stderr
-        .lock()
-        .expect("lines")
-        .iter()
-        .any(|l| l.contains("kept as it was") && l.contains("key.pem"))
-    {
-        assert!(Instant::now() < deadline, "no line about the failed reload");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let conn = TlsConn::open(server.addr, config).expect("connect");
+    server.wait_for_stderr_line("the line about the failed reload", |l| {
+        l.contains("kept as it was") && l.contains("key.pem")
+    });
+    let conn = TlsConn::open(server.addr(), config).expect("connect");
     assert_eq!(conn.server_cert(), second);
 }
 
@@ -187,7 +180,7 @@ fn sighup_puts_a_new_certificate_in_force_and_open_connections_go_on() {
 fn plain_http_on_the_tls_port_is_answered_at_once_and_tls_goes_on() {
     let (_dir, ca, server) = setup("plain", &[]);
     let started = Instant::now();
-    let mut raw = TcpStream::connect(server.addr).expect("connect");
+    let mut raw = TcpStream::connect(server.addr()).expect("connect");
     raw.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
     raw.write_all(b"GET /status/db HTTP/1.1\r\nHost: build-box:7878\r\n\r\n")
@@ -202,10 +195,10 @@ fn plain_http_on_the_tls_port_is_answered_at_once_and_tls_goes_on() {
         "{answer}"
     );
 
-    let (_, body) = curl(&[&format!("http://{}/status/db", server.addr)]);
+    let (_, body) = curl(&[&format!("http://{}/status/db", server.addr())]);
     assert!(body.contains("this port speaks TLS"), "{body}");
 
-    let mut conn = TlsConn::open(server.addr, client_config(&ca.pem, None)).expect("connect");
+    let mut conn = TlsConn::open(server.addr(), client_config(&ca.pem, None)).expect("connect");
     assert_eq!(
         conn.call("GET", "/status/db", "").expect("status").status,
         200
@@ -225,7 +218,7 @@ fn a_client_certificate_is_required_and_its_cn_is_the_identity() {
     .expect("auth file");
     let ca_path = dir.path("ca.pem");
     let auth = dir.path("auth");
-    let server = TlsServer::start(
+    let server = start_tls(
         &dir,
         &[
             "--tls-client-ca",
@@ -236,7 +229,7 @@ fn a_client_certificate_is_required_and_its_cn_is_the_identity() {
     );
     let (cert, key) = ca.issue("team1", false);
     let mut team1 =
-        TlsConn::open(server.addr, client_config(&ca.pem, Some((&cert, &key)))).expect("connect");
+        TlsConn::open(server.addr(), client_config(&ca.pem, Some((&cert, &key)))).expect("connect");
     let own = team1.call("POST", "/grab", "id=team1-db").expect("grab");
     assert_eq!(own.status, 200, "{own:?}");
     let other = team1.call("POST", "/grab", "id=team2-db").expect("grab");
@@ -245,7 +238,7 @@ fn a_client_certificate_is_required_and_its_cn_is_the_identity() {
     // A certificate of a name the file has not: the secret is still needed.
     let (cert, key) = ca.issue("stranger", false);
     let mut stranger =
-        TlsConn::open(server.addr, client_config(&ca.pem, Some((&cert, &key)))).expect("connect");
+        TlsConn::open(server.addr(), client_config(&ca.pem, Some((&cert, &key)))).expect("connect");
     assert_eq!(
         stranger
             .call("POST", "/grab", "id=team1-x")
@@ -255,13 +248,13 @@ fn a_client_certificate_is_required_and_its_cn_is_the_identity() {
     );
 
     // No certificate: no session (the handshake fails, or its first read does).
-    let refused = TlsConn::open(server.addr, client_config(&ca.pem, None))
+    let refused = TlsConn::open(server.addr(), client_config(&ca.pem, None))
         .and_then(|mut c| c.call("GET", "/status/db", ""));
     assert!(refused.is_err(), "{refused:?}");
     // A certificate from another CA: the same.
     let other_ca = Ca::new("another CA");
     let (cert, key) = other_ca.issue("team1", false);
-    let refused = TlsConn::open(server.addr, client_config(&ca.pem, Some((&cert, &key))))
+    let refused = TlsConn::open(server.addr(), client_config(&ca.pem, Some((&cert, &key))))
         .and_then(|mut c| c.call("GET", "/status/db", ""));
     assert!(refused.is_err(), "{refused:?}");
 }
@@ -271,7 +264,7 @@ fn the_cli_says_an_untrusted_certificate_in_one_line_and_exits_4() {
     let (_dir, _ca, server) = setup("untrusted", &[]);
     let started = Instant::now();
     let out = Command::new(BIN)
-        .args(["status", "--server", &server.url()])
+        .args(["status", "--server", &server.url("")])
         .env_remove("WEBLOCK_CA_FILE")
         .output()
         .expect("weblock");

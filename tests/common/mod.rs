@@ -34,6 +34,8 @@ pub const CONDITION_DEADLINE: Duration = Duration::from_secs(5);
 pub struct Server {
     child: Child,
     addr: SocketAddr,
+    /// "https" when it serves TLS (`--tls-cert`), else "http".
+    scheme: &'static str,
     /// Every line it wrote on stderr so far (its event log), when drained.
     stderr: Arc<Mutex<Vec<String>>>,
     /// The read end of its stderr, held open and never read (`Stderr::Unread`).
@@ -154,7 +156,7 @@ impl Server {
         };
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let addr = loop {
+        let (addr, scheme) = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let _ = child.kill();
@@ -166,12 +168,17 @@ impl Server {
             match rx.recv_timeout(left.min(Duration::from_millis(100))) {
                 Ok((stream, line)) => {
                     if let Some(addr) = parse_listening_line(&line) {
+                        let scheme = if line.contains("https://") {
+                            "https"
+                        } else {
+                            "http"
+                        };
                         if stream != "stdout" {
                             eprintln!(
                                 "[fixture] note: the address line came on {stream}, not stdout"
                             );
                         }
-                        break addr;
+                        break (addr, scheme);
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -191,6 +198,7 @@ impl Server {
         Server {
             child,
             addr,
+            scheme,
             stderr: lines,
             _unread: unread,
         }
@@ -227,14 +235,21 @@ impl Server {
         self.addr
     }
 
-    /// `http://ADDR` + `path` (which should start with `/`).
+    /// `http://ADDR` (`https://` with TLS) + `path` (which should start with `/`).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends it SIGHUP (read `--auth-file` and the TLS certificate again).
+    pub fn hangup(&self) {
+        // SAFETY: kill with a child's pid and a signal number has no memory effects.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGHUP) };
+        assert_eq!(rc, 0, "kill -HUP {}", self.child.id());
     }
 
     /// Kills the server with SIGKILL (no chance to clean up) and reaps it.
@@ -378,10 +393,14 @@ fn spawn_drain(
 }
 
 /// `listening on http://127.0.0.1:PORT` (possibly with a prefix or a trailing `/`) → the address.
+/// The address of a `listening on http://ADDR` (or `https://ADDR`) line.
 fn parse_listening_line(line: &str) -> Option<SocketAddr> {
-    const MARK: &str = "listening on http://";
+    const MARK: &str = "listening on ";
     let at = line.find(MARK)?;
     let rest = &line[at + MARK.len()..];
+    let rest = rest
+        .strip_prefix("http://")
+        .or_else(|| rest.strip_prefix("https://"))?;
     let addr = rest.split_whitespace().next()?.trim_end_matches('/');
     addr.parse().ok()
 }

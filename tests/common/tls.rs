@@ -2,13 +2,14 @@
 //! on a TLS port, and a small HTTPS client over rustls with byte-level control.
 #![cfg(all(feature = "tls", target_os = "linux"))]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, mpsc};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Server;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_weblock");
@@ -94,82 +95,16 @@ pub fn write_server_cert(ca: &Ca, dir: &TempDir, cn: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// A running `weblock serve` on a TLS port, killed on drop.
-pub struct TlsServer {
-    child: Child,
-    pub addr: SocketAddr,
-    pub stderr: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl TlsServer {
-    /// `weblock serve --listen 127.0.0.1:0 --tls-cert DIR/cert.pem --tls-key DIR/key.pem ARGS…`.
-    pub fn start(dir: &TempDir, args: &[&str]) -> TlsServer {
-        let cert = dir.path("cert.pem");
-        let key = dir.path("key.pem");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
-            .arg(&cert)
-            .arg("--tls-key")
-            .arg(&key)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn weblock serve");
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let stderr = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let err_pipe = child.stderr.take().expect("stderr");
-        let lines = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                eprintln!("[server] {line}");
-                lines.lock().expect("lines").push(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the server's first line");
-        let addr = line
-            .strip_prefix("listening on https://")
-            .unwrap_or_else(|| panic!("not a TLS listening line: {line:?}"))
-            .parse()
-            .expect("address");
-        TlsServer {
-            child,
-            addr,
-            stderr,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("https://{}", self.addr)
-    }
-
-    pub fn hangup(&self) {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .expect("kill -HUP");
-        assert!(status.success());
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `weblock serve --listen 127.0.0.1:0 --tls-cert DIR/cert.pem --tls-key DIR/key.pem ARGS…`: the
+/// common fixture, over TLS (its `url` says `https://`).
+pub fn start_tls(dir: &TempDir, args: &[&str]) -> Server {
+    let cert = dir.path("cert.pem");
+    let key = dir.path("key.pem");
+    let (cert, key) = (cert.to_str().expect("UTF-8"), key.to_str().expect("UTF-8"));
+    Server::builder()
+        .args(&["--tls-cert", cert, "--tls-key", key])
+        .args(args)
+        .start()
 }
 
 /// Runs `weblock serve` with `args` expecting it not to start: (exit code, stderr).
