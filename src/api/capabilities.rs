@@ -18,10 +18,9 @@ use crate::http::Response;
 /// Fresh handles for a new lock request: a random HAL uid (a UUIDv4, as the original server's) and a
 /// random request-queue number from 1 to 2^53 - 1 (so that JavaScript reads it exactly).
 pub fn new_handles() -> Handles {
-    let (_, low) = Uuid::new_v4().as_u64_pair();
     Handles {
-        uid: Uuid::new_v4(),
-        number: (low & (NUMBER_LIMIT - 1)).max(1),
+        uid: super::random::uuid(),
+        number: (super::random::u64() & (NUMBER_LIMIT - 1)).max(1),
     }
 }
 

@@ -146,7 +146,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
     let handles = capabilities::new_handles();
     let op = Op::Acquire(Acquire {
         resource: name.clone(),
-        token: Uuid::new_v4(),
+        token: crate::api::random::uuid(),
         holder: body.title,
         ttl_ms: (body.lifetime > 0.0).then_some((body.lifetime * 1000.0) as u64),
         wait,

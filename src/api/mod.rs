@@ -18,6 +18,7 @@ mod needs;
 mod origin;
 mod pages;
 pub mod params;
+mod random;
 mod replies;
 mod request_queue;
 mod routes;

@@ -2,7 +2,6 @@
 //! once (201 active, or 202 waiting) and then polled at its URL; it becomes active on its own when its
 //! turn comes, and its owner keeps it with heartbeats within `timeout` seconds.
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::capabilities;
 use super::ctx::{Ctx, Handled};
@@ -123,7 +122,7 @@ fn create(ctx: &mut Ctx, name: &str) -> Response {
     let handles = capabilities::new_handles();
     let op = Op::Acquire(Acquire {
         resource: name.to_string(),
-        token: Uuid::new_v4(),
+        token: crate::api::random::uuid(),
         // Without requester_data, the `--auth-file` identity that asks, if any.
         holder: match (&requester_data, ctx.caller.name()) {
             (Value::Null, Some(name)) => name.to_string(),

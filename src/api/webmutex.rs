@@ -100,7 +100,7 @@ pub fn handle(ctx: &mut Ctx, endpoint: Endpoint, rest: &str) -> Handled {
 /// for the grabs that will use them (the first grab sets the slots).
 fn reserve(params: &Params) -> Result<Handled, String> {
     let (slots, mode) = slots::slots_and_mode(params)?;
-    let mut body = json!({"id": Uuid::new_v4().to_string()});
+    let mut body = json!({"id": crate::api::random::uuid().to_string()});
     if let Some(n) = slots {
         body["slots"] = n.into();
     }
@@ -113,10 +113,10 @@ fn reserve(params: &Params) -> Result<Handled, String> {
 fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let id = match id_param(params)? {
         Some(id) => id,
-        None => Uuid::new_v4().to_string(),
+        None => crate::api::random::uuid().to_string(),
     };
     let own_token = token_param(params)?;
-    let token = own_token.unwrap_or_else(Uuid::new_v4);
+    let token = own_token.unwrap_or_else(crate::api::random::uuid);
     let wait = bounded_seconds(params, "wait", MAX_WAIT)?;
     let ttl = lease_seconds(params)?;
     let (slots, mode) = slots::slots_and_mode(params)?;

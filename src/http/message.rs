@@ -281,7 +281,8 @@ impl Response {
 
     pub fn json(status: u16, body: &Value) -> Response {
         let mut r = Response::new(status);
-        r.body = body.to_string().into_bytes();
+        // Straight into bytes: `Value`'s `Display` goes through `fmt` a piece at a time.
+        r.body = serde_json::to_vec(body).unwrap_or_default();
         r.headers
             .push(("Content-Type", "application/json".to_string()));
         r
@@ -323,19 +324,25 @@ impl Response {
 
     /// The bytes on the wire. `head_only` for HEAD requests; `keep_alive` as agreed with the client.
     pub fn encode(&self, minor_version: u8, head_only: bool, keep_alive: bool) -> Vec<u8> {
-        use std::io::Write;
-        let mut out = Vec::with_capacity(128 + self.body.len());
-        let _ = write!(
-            out,
-            "HTTP/1.{} {} {}\r\nServer: weblock\r\nDate: {}\r\nContent-Length: {}\r\n",
-            minor_version.min(1),
-            self.status,
-            reason_phrase(self.status),
-            crate::timefmt::http_date(crate::timefmt::now_ms()),
-            self.body.len()
-        );
+        let mut out = Vec::with_capacity(160 + self.body.len());
+        out.extend_from_slice(if minor_version == 0 {
+            b"HTTP/1.0 "
+        } else {
+            b"HTTP/1.1 "
+        });
+        push_decimal(&mut out, u64::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(self.status).as_bytes());
+        out.extend_from_slice(b"\r\nServer: weblock\r\nDate: ");
+        push_date(&mut out);
+        out.extend_from_slice(b"\r\nContent-Length: ");
+        push_decimal(&mut out, self.body.len() as u64);
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -348,6 +355,39 @@ impl Response {
         }
         out
     }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends the `Date` header's value for now. It changes once a second, so each thread keeps the
+/// text of the second it last wrote (formatting it was a tenth of a request's time).
+fn push_date(out: &mut Vec<u8>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = crate::timefmt::now_ms();
+    let second = now / 1000;
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != second {
+            *text = crate::timefmt::http_date(now);
+            *at = second;
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
 }
 
 pub fn reason_phrase(status: u16) -> &'static str {
@@ -495,5 +535,21 @@ mod tests {
         assert!(bytes.ends_with("{\"reason\":\"no\",\"status\":\"fail\"}"));
         let head = String::from_utf8(r.encode(1, true, true)).unwrap();
         assert!(head.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn encode_writes_numbers_and_the_date() {
+        let mut r = Response::new(200);
+        r.body = vec![b'x'; 1234];
+        let bytes = String::from_utf8(r.encode(0, false, true)).unwrap();
+        assert!(bytes.starts_with("HTTP/1.0 200 OK\r\nServer: weblock\r\nDate: "));
+        assert!(bytes.contains("\r\nContent-Length: 1234\r\nConnection: keep-alive\r\n\r\n"));
+        let date = bytes.split("Date: ").nth(1).unwrap().split("\r\n").next().unwrap();
+        assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+        for n in [0, 7, 10, 99, 100, 1_000_000, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
     }
 }

@@ -35,7 +35,7 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
     // *Extension*: the id a new ticket gets, proposed by the client, so that a retry of a call whose
     // answer was lost finds its ticket instead of making a second one.
     let new_ticket = match params.get("new_ticket") {
-        None | Some(Value::Null) => Ok(Uuid::new_v4()),
+        None | Some(Value::Null) => Ok(crate::api::random::uuid()),
         Some(Value::String(t)) => {
             Uuid::parse_str(t).map_err(|_| invalid("new_ticket must be a UUID"))
         }
