@@ -21,10 +21,29 @@ pub fn now_ms() -> u64 {
 /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-23T10:11:12.345Z`.
 pub fn rfc3339(ms: u64) -> String {
     let t = Civil::from_ms(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second, t.milli
-    )
+    if !(0..=9999).contains(&t.year) {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second, t.milli
+        );
+    }
+    // Digit by digit: every answer and log line carries one or two of these, and `format!` cost
+    // more than the rest of a grant's answer.
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, t.year.unsigned_abs());
+    put(5, 2, u64::from(t.month));
+    put(8, 2, u64::from(t.day));
+    put(11, 2, t.hour);
+    put(14, 2, t.minute);
+    put(17, 2, t.second);
+    put(20, 3, t.milli);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The HAL lock API's format: UTC without a zone suffix, microseconds, e.g. `2013-01-22T23:01:16.771000`.
@@ -168,6 +187,14 @@ mod tests {
             http_date(ms(2026, 12, 2, 15, 28, 38, 999)),
             "Wed, 02 Dec 2026 15:28:38 GMT"
         );
+    }
+
+    #[test]
+    fn rfc3339_beyond_four_digit_years() {
+        // Year 10000 starts 253,402,300,800 s after the epoch.
+        assert_eq!(rfc3339(253_402_300_800_000), "10000-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -11,8 +11,7 @@ use super::replies::check_method;
 use super::shared::responder;
 use super::slots;
 use super::webmutex_answers::{
-    POLL_GRACE_MS, busy, grant_body, lock_fields, ok, refused, slots_differ, status_of,
-    still_queued,
+    POLL_GRACE_MS, busy, granted, lock_fields, ok, refused, slots_differ, status_of, still_queued,
 };
 use crate::engine::{Acquire, Op, Reply, Wait};
 use crate::host::Answer;
@@ -156,7 +155,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let waited = wait_seconds(&wait);
     let name = id.clone();
     let responder = responder(move |answer: &Answer| match answer {
-        Answer::Granted(grant) => ok(grant_body(grant, true)),
+        Answer::Granted(grant) => granted(grant, true),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
         Answer::PollEnded { position, view } => still_queued(&id, view.as_ref(), waited, *position),
         Answer::Deleted => Response::fail(409, "this wait was ended by an administrator"),
@@ -171,7 +170,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     });
     let reply = ctx.apply_parking(op, responder);
     Ok(match reply {
-        Reply::Granted { grant, .. } => Handled::Respond(ok(grant_body(&grant, true))),
+        Reply::Granted { grant, .. } => Handled::Respond(granted(&grant, true)),
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(view) => Handled::Respond(busy(&view.resource, Some(&view), None)),
         Reply::SlotsDiffer { in_force, asked } => {
@@ -237,7 +236,7 @@ fn renew(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         ttl_ms: ttl.map(|t| t.as_millis() as u64),
     });
     Ok(Handled::Respond(match reply {
-        Reply::Renewed { grant } => ok(grant_body(&grant, false)),
+        Reply::Renewed { grant } => granted(&grant, false),
         Reply::Refused(refusal) => refused(&id, refusal),
         other => unexpected(other),
     }))

@@ -1,11 +1,12 @@
 //! The WebMutex API's answers: grants, `/status` bodies and the 409s, built from engine views. Never
 //! a token, except in a grant to the client that got it.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::slots;
 use crate::engine::{Grant, LockView, MAX_SLOTS, Refusal};
-use crate::http::message::{Response, seconds};
+use crate::http::message::{Response, Seconds, seconds};
 use crate::timefmt;
 
 /// How long a waiter that brought its own token keeps its place after its poll ends, for its next poll.
@@ -84,25 +85,44 @@ pub(super) fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<St
     m
 }
 
-pub(super) fn grant_body(grant: &Grant, with_token: bool) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), grant.resource.clone().into());
-    if with_token {
-        m.insert("token".into(), grant.token.to_string().into());
+/// A grant's answer: the lock as granted and, to the client that got it, its token (not to a
+/// renewal). Written straight to bytes by a struct whose fields are in the order a JSON map's keys
+/// are written (sorted), so the text is the same as every other answer's shape; this is the answer
+/// a busy server writes most.
+pub(super) fn granted(grant: &Grant, with_token: bool) -> Response {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires: Option<String>,
+        fence: u64,
+        holder: &'a str,
+        id: &'a str,
+        mode: &'static str,
+        since: String,
+        status: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a uuid::Uuid>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ttl: Option<Seconds>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ttl_left: Option<Seconds>,
     }
-    m.insert("fence".into(), grant.fence.into());
-    m.insert("holder".into(), grant.holder.clone().into());
-    m.insert("mode".into(), grant.mode.as_str().into());
-    m.insert("since".into(), timefmt::rfc3339(grant.since).into());
-    if let (Some(ttl), Some(expires)) = (grant.ttl_ms, grant.expires) {
-        m.insert("ttl".into(), seconds(ttl));
-        m.insert("expires".into(), timefmt::rfc3339(expires).into());
+    let lease = grant.ttl_ms.zip(grant.expires);
+    let body = Body {
+        expires: lease.map(|(_, expires)| timefmt::rfc3339(expires)),
+        fence: grant.fence,
+        holder: &grant.holder,
+        id: &grant.resource,
+        mode: grant.mode.as_str(),
+        since: timefmt::rfc3339(grant.since),
+        status: "ok",
+        token: with_token.then_some(&grant.token),
+        ttl: lease.map(|(ttl, _)| Seconds(ttl)),
         // What is left of the lease by the server's clock as the answer is rendered (just before it
         // is written: `core::confirm`); a client starts its own count from this, never from `expires`.
-        let left = expires.saturating_sub(timefmt::now_ms());
-        m.insert("ttl_left".into(), seconds(left));
-    }
-    Value::Object(m)
+        ttl_left: lease.map(|(_, expires)| Seconds(expires.saturating_sub(timefmt::now_ms()))),
+    };
+    Response::json_bytes(200, serde_json::to_vec(&body).unwrap_or_default())
 }
 
 /// 409: held by someone else — right away, or after `waited` seconds of waiting.
@@ -153,4 +173,38 @@ pub(super) fn ok(body: Value) -> Response {
     };
     body.insert("status".into(), "ok".into());
     Response::json(200, &Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Mode, RequestId};
+
+    fn grant(lease: Option<(u64, u64)>) -> Grant {
+        Grant {
+            request: RequestId(1),
+            resource: "db \"main\"".into(),
+            token: uuid::Uuid::from_u128(0x0123_4567_89ab_4def_8123_456789abcdef),
+            fence: 42,
+            holder: "alice".into(),
+            since: 1_234_567_890_000,
+            ttl_ms: lease.map(|(ttl, _)| ttl),
+            expires: lease.map(|(_, expires)| expires),
+            mode: Mode::Exclusive,
+        }
+    }
+
+    #[test]
+    fn a_grant_is_written_as_a_sorted_json_object() {
+        let text = |r: Response| String::from_utf8(r.body).unwrap();
+        assert_eq!(
+            text(granted(&grant(None), true)),
+            r#"{"fence":42,"holder":"alice","id":"db \"main\"","mode":"exclusive","since":"2009-02-13T23:31:30.000Z","status":"ok","token":"01234567-89ab-4def-8123-456789abcdef"}"#
+        );
+        // A lease already over by now: nothing left of it; 2.5 s is written as a fraction.
+        assert_eq!(
+            text(granted(&grant(Some((2_500, 1_234_567_892_500))), false)),
+            r#"{"expires":"2009-02-13T23:31:32.500Z","fence":42,"holder":"alice","id":"db \"main\"","mode":"exclusive","since":"2009-02-13T23:31:30.000Z","status":"ok","ttl":2.5,"ttl_left":0}"#
+        );
+    }
 }

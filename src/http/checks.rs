@@ -4,6 +4,8 @@
 //! end that never comes), and header values in obs-text (Latin-1 bytes) taken where weblock does not
 //! read them as text.
 
+use std::borrow::Cow;
+
 /// Why a request could not be read; each becomes an answer with its status, then the connection closes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -25,9 +27,9 @@ impl Rejection {
 const TEXT_HEADERS: [&str; 4] = ["host", "content-type", "authorization", "transfer-encoding"];
 
 /// A header's value as a string: UTF-8 as sent, or else each byte as its Latin-1 character.
-pub fn header_value(name: &str, value: &[u8]) -> Result<String, Rejection> {
+pub fn header_value<'a>(name: &str, value: &'a [u8]) -> Result<Cow<'a, str>, Rejection> {
     if let Ok(text) = std::str::from_utf8(value) {
-        return Ok(text.to_string());
+        return Ok(Cow::Borrowed(text));
     }
     if TEXT_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
         return Err(Rejection::new(
@@ -37,7 +39,7 @@ pub fn header_value(name: &str, value: &[u8]) -> Result<String, Rejection> {
             ),
         ));
     }
-    Ok(value.iter().map(|&b| char::from(b)).collect())
+    Ok(Cow::Owned(value.iter().map(|&b| char::from(b)).collect()))
 }
 
 /// One `Host` header, and on HTTP/1.1 exactly one (RFC 9112 §3.2).
@@ -58,17 +60,18 @@ pub fn check_host(headers: &[(String, String)], minor_version: u8) -> Result<(),
 
 /// An absolute-form target (`http://host:port/status?x`) as its origin form (`/status?x`) and its
 /// authority, which then stands for `Host` (RFC 9112 §3.2.2); any other target as it is.
-pub fn origin_form(target: &str) -> (String, Option<String>) {
-    let lower = target
-        .get(..8)
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let scheme_len = if lower.starts_with("http://") {
+pub fn origin_form(target: &str) -> (Cow<'_, str>, Option<String>) {
+    let has_scheme = |scheme: &str| {
+        target
+            .get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    };
+    let scheme_len = if has_scheme("http://") {
         7
-    } else if lower.starts_with("https://") {
+    } else if has_scheme("https://") {
         8
     } else {
-        return (target.to_string(), None);
+        return (Cow::Borrowed(target), None);
     };
     let rest = &target[scheme_len..];
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -80,7 +83,7 @@ pub fn origin_form(target: &str) -> (String, Option<String>) {
     } else {
         format!("/{tail}")
     };
-    (path, Some(authority.to_string()))
+    (Cow::Owned(path), Some(authority.to_string()))
 }
 
 /// Whether `buf` (the start of a request) holds a CR not followed by LF, looking from `from` on
@@ -126,17 +129,17 @@ mod tests {
         assert_eq!(
             origin_form("http://example.com:7878/status?id=db"),
             (
-                "/status?id=db".to_string(),
+                Cow::Borrowed("/status?id=db"),
                 Some("example.com:7878".to_string())
             )
         );
         assert_eq!(
             origin_form("HTTP://h"),
-            ("/".to_string(), Some("h".to_string()))
+            (Cow::Borrowed("/"), Some("h".to_string()))
         );
         assert_eq!(origin_form("http://h?x=1").0, "/?x=1");
         assert_eq!(origin_form("http://u@h/a").1.as_deref(), Some("h"));
-        assert_eq!(origin_form("/status"), ("/status".to_string(), None));
+        assert_eq!(origin_form("/status"), (Cow::Borrowed("/status"), None));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! HTTP/1.x messages: the parsed request head, the request, and the response with its one-write encoding.
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use serde_json::Value;
@@ -55,9 +56,19 @@ pub fn has_head_end(buf: &[u8], from: usize, limit: usize) -> bool {
     false
 }
 
+/// Header slots kept on the stack; a larger `max_headers` takes them from the heap.
+const STACK_HEADERS: usize = 128;
+
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut req = httparse::Request::new(&mut slots);
+    let mut on_stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut on_heap = Vec::new();
+    let slots = if limits.max_headers <= STACK_HEADERS {
+        &mut on_stack[..limits.max_headers]
+    } else {
+        on_heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        &mut on_heap[..]
+    };
+    let mut req = httparse::Request::new(slots);
     let len = match req.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
@@ -87,7 +98,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
     let mut headers = Vec::with_capacity(req.headers.len());
     for h in req.headers.iter() {
         let value = checks::header_value(h.name, h.value)?;
-        headers.push((h.name.to_string(), value.trim().to_string()));
+        headers.push((h.name.to_string(), value.trim().to_owned()));
     }
     checks::check_host(&headers, minor_version)?;
     let (target, authority) = checks::origin_form(target);
@@ -101,7 +112,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
     }
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (target.clone(), None),
+        None => (target.into_owned(), None),
     };
     let framing = framing(&headers, minor_version, limits)?;
     let connection = header_in(&headers, "connection").unwrap_or("");
@@ -251,6 +262,20 @@ pub fn seconds(ms: u64) -> Value {
     }
 }
 
+/// Milliseconds that serialize as `seconds` writes them, for answers built as structs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub u64);
+
+impl serde::Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_multiple_of(1000) {
+            s.serialize_u64(self.0 / 1000)
+        } else {
+            s.serialize_f64(self.0 as f64 / 1000.0)
+        }
+    }
+}
+
 /// How an API words a refusal's `status`: WebMutex says `fail`; the gatekeeper document says `error`,
 /// and weblock says the same for the APIs whose documents say nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,7 +288,8 @@ pub enum Words {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
+    /// Names and values; most values are constants (`application/json`), so they are not copied.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub body: Vec<u8>,
     /// Close the connection after this answer (errors that leave the stream out of step).
     pub close: bool,
@@ -280,11 +306,16 @@ impl Response {
     }
 
     pub fn json(status: u16, body: &Value) -> Response {
-        let mut r = Response::new(status);
         // Straight into bytes: `Value`'s `Display` goes through `fmt` a piece at a time.
-        r.body = serde_json::to_vec(body).unwrap_or_default();
+        Response::json_bytes(status, serde_json::to_vec(body).unwrap_or_default())
+    }
+
+    /// A JSON answer already written to bytes.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
+        let mut r = Response::new(status);
+        r.body = body;
         r.headers
-            .push(("Content-Type", "application/json".to_string()));
+            .push(("Content-Type", Cow::Borrowed("application/json")));
         r
     }
 
@@ -312,7 +343,11 @@ impl Response {
         )
     }
 
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+    pub fn with_header(
+        mut self,
+        name: &'static str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Response {
         self.headers.push((name, value.into()));
         self
     }
@@ -544,7 +579,13 @@ mod tests {
         let bytes = String::from_utf8(r.encode(0, false, true)).unwrap();
         assert!(bytes.starts_with("HTTP/1.0 200 OK\r\nServer: weblock\r\nDate: "));
         assert!(bytes.contains("\r\nContent-Length: 1234\r\nConnection: keep-alive\r\n\r\n"));
-        let date = bytes.split("Date: ").nth(1).unwrap().split("\r\n").next().unwrap();
+        let date = bytes
+            .split("Date: ")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .next()
+            .unwrap();
         assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
         for n in [0, 7, 10, 99, 100, 1_000_000, u64::MAX] {
             let mut out = Vec::new();
