@@ -251,7 +251,7 @@ set edit:completion:arg-completer[weblock] = {|@words|
             cand --state 'Keep the state in FILE: every change is journaled and synced before it is answered, and a restart (even after kill -9) finds every holder, fence, gate and ticket as it was'
             cand --store 'Share the state with other weblock servers in etcd: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (several members: failover between them; PREFIX defaults to weblock). Clients may use any of the servers: one holder per lock, one FIFO queue, fences that never repeat'
             cand --listen 'Address to listen on (port 0 picks a free port)'
-            cand --threads 'Worker threads answering requests (waiting and idle clients hold none)'
+            cand --threads 'Worker threads answering requests (waiting and idle clients hold none). Default: 1 in memory (an event loop: nothing a request does waits, so more threads only add hand-offs), 8 with TLS (handshakes are work worth spreading over cores), at least 32 with --state or --store (threads wait on syncs)'
             cand --max-connections 'Open connections at most; the oldest idle one is closed to admit a new one'
             cand --request-timeout 'Time a client has to send a whole request, from its first byte (then 408)'
             cand --admin-credentials 'File of administrators, one user:password a line (HTTP Basic), for administrative requests; WEBLOCK_ADMIN_CREDENTIALS may hold them instead. Without either, none are allowed'

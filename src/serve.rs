@@ -27,8 +27,9 @@ pub use crate::observe::events_log::LogFormat;
 pub struct Config {
     pub listen: String,
     pub limits: Limits,
-    /// Worker threads that answer requests (none of them is held by a waiting or idle client).
-    pub threads: usize,
+    /// Worker threads that answer requests (none of them is held by a waiting or idle client);
+    /// `None`: as `default_threads` says.
+    pub threads: Option<usize>,
     /// Who may make administrative requests; with none, nobody may.
     pub admin: Option<auth::Credentials>,
     /// The secrets every request must carry (`--auth-file`); with none, access is open.
@@ -57,7 +58,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:7878".to_string(),
             limits: Limits::default(),
-            threads: 8,
+            threads: None,
             admin: None,
             access: None,
             auth_file: None,
@@ -75,6 +76,25 @@ impl Default for Config {
 
 /// How long a server that joins a shared store may take to catch up with its log before serving.
 const STORE_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Workers at least, where they wait on a journal's syncs or etcd's round trips.
+const WAITING_THREADS: usize = 32;
+
+/// An in-memory server's workers by default. Nothing a request does there waits, so one worker is an
+/// event loop that serves every ready connection in turn; on a 2-core machine a second one cost a
+/// third more CPU per request (two threads meeting at the engine's lock, and a wake-up per event)
+/// for no more requests answered. TLS handshakes are real work, though, worth spreading over cores.
+fn memory_threads(config: &Config) -> usize {
+    #[cfg(feature = "tls")]
+    if config.tls.is_some() {
+        return 8;
+    }
+    let _ = config;
+    1
+}
+
+/// Ready connections an in-memory server's worker serves from one wait (`Transport::with_batch`).
+const MEMORY_BATCH: usize = 16;
 
 /// A running server; its threads run until the process ends.
 pub struct Server {
@@ -96,6 +116,7 @@ impl Server {
             (Some(_), None) => "file",
             (None, None) => "memory",
         });
+        let memory_threads = memory_threads(&config);
         let mut limits = config.limits;
         // Leave room for the listener, the poller, logs and state files under the open-files limit.
         if let Ok(files) = raise_open_files_limit() {
@@ -117,7 +138,7 @@ impl Server {
                 Core::default(),
                 "state: in memory only (every lock is forgotten when this server stops; --state FILE keeps it)"
                     .to_string(),
-                config.threads,
+                config.threads.unwrap_or(memory_threads),
                 None,
                 None,
             ),
@@ -133,7 +154,7 @@ impl Server {
                 );
                 let core = Core::new(loaded.engine, Store::Journal(journal.clone()));
                 // Threads wait on group commits: more of them make bigger batches per fsync.
-                (core, line, config.threads.max(32), Some(journal), None)
+                (core, line, config.threads.unwrap_or(WAITING_THREADS).max(WAITING_THREADS), Some(journal), None)
             }
             (None, Some(url)) => {
                 let store = crate::store::Store::new(url.clone());
@@ -143,7 +164,7 @@ impl Server {
                 let (replica, queues) = replica::Replica::new(store);
                 let core = Core::replicated(snapshot, replica).map_err(io::Error::other)?;
                 // Workers wait on etcd round trips: more of them keep more proposals in flight.
-                (core, String::new(), config.threads.max(32), None, Some(queues))
+                (core, String::new(), config.threads.unwrap_or(WAITING_THREADS).max(WAITING_THREADS), None, Some(queues))
             }
         };
         let metrics = Arc::new(Metrics::new(journal));
@@ -180,7 +201,18 @@ impl Server {
             .map(|tls| crate::http::socket::Acceptor(tls.config()));
         #[cfg(not(feature = "tls"))]
         let acceptor = None;
-        let net = Arc::new(Transport::new(limits, shared)?.with_tls(acceptor));
+        // In memory, handling a request never blocks: a worker serves a batch of ready connections
+        // from one wait. With a journal or etcd a handler waits for its sync, so one at a time.
+        let batch = if config.state.is_none() && config.store.is_none() {
+            MEMORY_BATCH
+        } else {
+            1
+        };
+        let net = Arc::new(
+            Transport::new(limits, shared)?
+                .with_tls(acceptor)
+                .with_batch(batch),
+        );
         let state = match (queues, &config.store) {
             (Some(queues), Some(url)) => {
                 let from = net.handler.core.applied_revision();

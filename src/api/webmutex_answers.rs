@@ -184,7 +184,7 @@ mod tests {
         Grant {
             request: RequestId(1),
             resource: "db \"main\"".into(),
-            token: uuid::Uuid::from_u128(0x0123_4567_89ab_4def_8123_456789abcdef),
+            token: uuid::Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef),
             fence: 42,
             holder: "alice".into(),
             since: 1_234_567_890_000,

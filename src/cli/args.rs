@@ -192,7 +192,7 @@ Behind a proxy: --public-url https://locks.example.org makes every absolute URL 
 Exit codes:\n  0  stopped by SIGINT or SIGTERM\n  2  bad option, or an unreadable or malformed credentials/secrets file (the error names the line)\n  \
 4  cannot listen on the address, or the state file is damaged, locked or unwritable\n\n\
 Environment:\n  WEBLOCK_ADMIN_CREDENTIALS  user:password of the administrator, when --admin-credentials is not given")]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure a server: throughput, hand-over latency, memory of parked waiters
     #[command(
         after_help = "Example:\n  weblock bench --clients 1,16 --duration 3s\n\n\
@@ -431,9 +431,12 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port)
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     pub listen: String,
-    /// Worker threads answering requests (waiting and idle clients hold none)
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub threads: usize,
+    /// Worker threads answering requests (waiting and idle clients hold none). Default: 1 in memory (an
+    /// event loop: nothing a request does waits, so more threads only add hand-offs), 8 with TLS
+    /// (handshakes are work worth spreading over cores), at least 32 with --state or --store (threads
+    /// wait on syncs)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Open connections at most; the oldest idle one is closed to admit a new one
     #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub max_connections: usize,

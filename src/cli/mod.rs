@@ -125,7 +125,7 @@ pub fn main() -> ExitCode {
 /// Runs what the command line says.
 fn run_cli(cli: Cli, bench_server_given: bool) -> ExitCode {
     let result = match cli.command {
-        Command::Serve(args) => return serve(args),
+        Command::Serve(args) => return serve(*args),
         Command::Bench(args) => return bench(args, cli.server.filter(|_| bench_server_given)),
         command => {
             quiet_on_closed_pipe();

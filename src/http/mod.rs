@@ -88,6 +88,8 @@ pub struct Transport<H: Handler> {
     pub handler: H,
     /// On a TLS port: what every accepted connection's session starts from.
     tls: Option<socket::Acceptor>,
+    /// Ready connections a worker takes from one wait (`with_batch`).
+    batch: usize,
 }
 
 impl<H: Handler> Transport<H> {
@@ -99,7 +101,18 @@ impl<H: Handler> Transport<H> {
             stopping: AtomicBool::new(false),
             handler,
             tls: None,
+            batch: 1,
         })
+    }
+
+    /// How many ready connections a worker takes from one wait and serves in turn (1 by default,
+    /// at most `poller::MAX_BATCH`). Where handling never blocks (an in-memory store), a busy worker
+    /// then serves what is ready without waking another thread for each connection, as a
+    /// single-threaded event loop does; where a handler may wait on a disk or the network, 1 keeps
+    /// a waiting thread from holding other ready connections back.
+    pub fn with_batch(mut self, batch: usize) -> Transport<H> {
+        self.batch = batch.clamp(1, poller::MAX_BATCH);
+        self
     }
 
     /// Every connection speaks TLS (set before the acceptor starts).

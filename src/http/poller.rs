@@ -41,6 +41,9 @@ pub enum Interest {
     HangUp,
 }
 
+/// Ready connections one wait hands to one thread, at most.
+pub const MAX_BATCH: usize = 64;
+
 /// One readiness report: the key the connection was registered with, and whether the peer hung up
 /// (closed its side, or the connection broke) — said even when unread bytes remain.
 #[derive(Clone, Copy, Debug)]

@@ -7,35 +7,42 @@ use std::time::Duration;
 
 use super::conn;
 use super::connections;
+use super::poller::Ready;
 use super::{Handler, Transport};
 
 pub use connections::sweep;
 
 pub fn worker<H: Handler>(net: Arc<Transport<H>>) {
+    let mut batch = Vec::with_capacity(net.batch);
     while !net.stopping.load(Ordering::Relaxed) {
-        let Some(ready) = net.poller.wait(Duration::from_secs(1)) else {
-            continue;
-        };
-        let Some(slot) = net.conns.get(ready.key) else {
-            continue;
-        };
-        if ready.hung_up {
-            slot.mark_hung_up();
+        net.poller
+            .wait(Duration::from_secs(1), &mut batch, net.batch);
+        for ready in &batch {
+            serve_ready(&net, *ready);
         }
-        // A panic here is a bug in weblock, never the client's doing; it must not take a worker (or
-        // the server) with it. That one connection is closed; every other is served on.
-        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut work = H::Work::default();
-            conn::on_ready(&net, &slot, &mut work);
-            net.handler.finish(&net, work);
-        }));
-        if handled.is_err() {
-            warn!(
-                "weblock: internal error while serving {}; connection closed",
-                slot.peer
-            );
-            conn::close(&net, &slot, &mut slot.lock());
-        }
+    }
+}
+
+fn serve_ready<H: Handler>(net: &Transport<H>, ready: Ready) {
+    let Some(slot) = net.conns.get(ready.key) else {
+        return;
+    };
+    if ready.hung_up {
+        slot.mark_hung_up();
+    }
+    // A panic here is a bug in weblock, never the client's doing; it must not take a worker (or
+    // the server) with it. That one connection is closed; every other is served on.
+    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut work = H::Work::default();
+        conn::on_ready(net, &slot, &mut work);
+        net.handler.finish(net, work);
+    }));
+    if handled.is_err() {
+        warn!(
+            "weblock: internal error while serving {}; connection closed",
+            slot.peer
+        );
+        conn::close(net, &slot, &mut slot.lock());
     }
 }
 

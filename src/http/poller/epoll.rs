@@ -3,7 +3,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use super::{Interest, Ready};
+use super::{Interest, MAX_BATCH, Ready};
 
 pub struct Poller {
     epfd: RawFd,
@@ -58,20 +58,21 @@ impl Poller {
         Ok(())
     }
 
-    /// Waits for one ready connection. `None` on timeout or interruption.
-    pub fn wait(&self, timeout: Duration) -> Option<Ready> {
-        let mut event = libc::epoll_event { events: 0, u64: 0 };
+    /// Waits for ready connections and puts up to `room` of them in `out` (emptied first); leaves it
+    /// empty on timeout or interruption.
+    pub fn wait(&self, timeout: Duration, out: &mut Vec<Ready>, room: usize) {
+        out.clear();
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; MAX_BATCH];
+        let room = room.clamp(1, MAX_BATCH);
         let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: room for exactly one event is passed; the result is checked.
-        let n = unsafe { libc::epoll_wait(self.epfd, &mut event, 1, millis) };
-        if n == 1 {
-            let gone = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-            Some(Ready {
+        // SAFETY: `events` has room for `room` events; the result is checked.
+        let n = unsafe { libc::epoll_wait(self.epfd, events.as_mut_ptr(), room as i32, millis) };
+        let gone = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+        for event in events.iter().take(usize::try_from(n).unwrap_or(0)) {
+            out.push(Ready {
                 key: event.u64,
                 hung_up: event.events & gone != 0,
-            })
-        } else {
-            None
+            });
         }
     }
 }

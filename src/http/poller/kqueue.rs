@@ -11,7 +11,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use super::{Interest, Ready};
+use super::{Interest, MAX_BATCH, Ready};
 
 pub struct Poller {
     kq: RawFd,
@@ -94,23 +94,34 @@ impl Poller {
         Ok(())
     }
 
-    /// Waits for one ready connection. `None` on timeout or interruption.
-    pub fn wait(&self, timeout: Duration) -> Option<Ready> {
+    /// Waits for ready connections and puts up to `room` of them in `out` (emptied first); leaves it
+    /// empty on timeout or interruption.
+    pub fn wait(&self, timeout: Duration, out: &mut Vec<Ready>, room: usize) {
+        out.clear();
         // SAFETY: kevent is plain data, filled in by the kernel.
-        let mut event: libc::kevent = unsafe { std::mem::zeroed() };
+        let mut events: [libc::kevent; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let room = room.clamp(1, MAX_BATCH);
         let ts = libc::timespec {
             tv_sec: timeout.as_secs().min(i32::MAX as u64) as _,
             tv_nsec: timeout.subsec_nanos() as _,
         };
-        // SAFETY: room for exactly one event is passed; the result is checked.
-        let n = unsafe { libc::kevent(self.kq, std::ptr::null(), 0, &mut event, 1, &ts) };
-        if n != 1 {
-            return None;
+        // SAFETY: `events` has room for `room` events; the result is checked.
+        let n = unsafe {
+            libc::kevent(
+                self.kq,
+                std::ptr::null(),
+                0,
+                events.as_mut_ptr(),
+                room as _,
+                &ts,
+            )
+        };
+        for event in events.iter().take(usize::try_from(n).unwrap_or(0)) {
+            out.push(Ready {
+                key: event.udata as usize as u64,
+                hung_up: event.flags & (libc::EV_EOF | libc::EV_ERROR) != 0,
+            });
         }
-        Some(Ready {
-            key: event.udata as usize as u64,
-            hung_up: event.flags & (libc::EV_EOF | libc::EV_ERROR) != 0,
-        })
     }
 }
 
