@@ -209,7 +209,7 @@ impl Server {
             1
         };
         let net = Arc::new(
-            Transport::new(limits, shared)?
+            Transport::new(limits, shared, threads.max(1))?
                 .with_tls(acceptor)
                 .with_batch(batch),
         );

@@ -82,6 +82,9 @@ pub struct ConnState<H: Handler> {
     linger_left: usize,
     /// The TLS session, on a TLS port: every read and write of the cycle goes through it.
     pub tls: Option<Box<Session>>,
+    /// What the poller was last told to watch for; a persistent poller is told again only when it
+    /// changes.
+    pub armed: Option<Interest>,
 }
 
 impl<H: Handler> ConnState<H> {
@@ -102,6 +105,7 @@ impl<H: Handler> ConnState<H> {
             peer_closed: false,
             linger_left: 0,
             tls: None,
+            armed: None,
         }
     }
 }
@@ -722,9 +726,14 @@ fn rearm<H: Handler>(
             }
         }
     }
+    if !net.poller.oneshot() && st.armed == Some(interest) {
+        return;
+    }
     if net.poller.rearm(&slot.stream, slot.key, interest).is_err() {
         close(net, slot, st);
+        return;
     }
+    st.armed = Some(interest);
 }
 
 /// Closes the connection: out of the table and the poller, and the socket shut so the client sees it now

@@ -132,7 +132,11 @@ pub fn admit<H: Handler>(net: &Transport<H>, stream: TcpStream, peer: SocketAddr
     };
     let slot = net.conns.insert(stream, peer);
     // Before the poller knows it: no other thread can be working on it yet.
-    slot.lock().tls = session.map(Box::new);
+    {
+        let mut st = slot.lock();
+        st.tls = session.map(Box::new);
+        st.armed = Some(Interest::Read);
+    }
     if net
         .poller
         .add(&slot.stream, slot.key, Interest::Read)

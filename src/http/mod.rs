@@ -93,9 +93,11 @@ pub struct Transport<H: Handler> {
 }
 
 impl<H: Handler> Transport<H> {
-    pub fn new(limits: Limits, handler: H) -> std::io::Result<Transport<H>> {
+    /// `workers`: how many threads will wait on the poller (`workers::worker`). With one, its
+    /// registrations are persistent (see `poller`).
+    pub fn new(limits: Limits, handler: H, workers: usize) -> std::io::Result<Transport<H>> {
         Ok(Transport {
-            poller: poller::Poller::new()?,
+            poller: poller::Poller::new(workers > 1)?,
             conns: connections::Connections::default(),
             limits,
             stopping: AtomicBool::new(false),

@@ -3,7 +3,10 @@
 //!
 //! Every connection is registered one-shot (`EPOLLONESHOT`, `EV_ONESHOT`): after it reports an event
 //! it is disarmed until the thread that handled the event re-arms it, so at most one thread works on a
-//! connection at a time and any idle thread can take the next ready one. A connection that is idle,
+//! connection at a time and any idle thread can take the next ready one. A poller that one worker
+//! alone waits on is made persistent instead (`Poller::new(false)`, level-triggered): no other worker
+//! can take a connection from it, so the re-arm after every request, a system call each, is left out
+//! unless the connection's interest changes (`conn::rearm`). A connection that is idle,
 //! trickling in a request, or parked waiting for a lock therefore holds no thread at all. (std has no
 //! readiness API; `mio`'s `Poll` cannot be waited on from several threads at once, and has no
 //! hang-up-only interest, which is why this talks to the OS through `libc`.)

@@ -1,4 +1,5 @@
-//! The epoll backend (Linux): `EPOLLONESHOT` per connection, `EPOLLRDHUP` for hang-ups.
+//! The epoll backend (Linux): `EPOLLONESHOT` per connection (unless the poller is persistent),
+//! `EPOLLRDHUP` for hang-ups.
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
@@ -7,23 +8,29 @@ use super::{Interest, MAX_BATCH, Ready};
 
 pub struct Poller {
     epfd: RawFd,
+    oneshot: bool,
 }
 
 impl Poller {
-    pub fn new() -> io::Result<Poller> {
+    /// `oneshot`: see `Poller` in the module above (`super`).
+    pub fn new(oneshot: bool) -> io::Result<Poller> {
         // SAFETY: plain syscall; the result is checked.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if epfd < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Poller { epfd })
+        Ok(Poller { epfd, oneshot })
+    }
+
+    pub fn oneshot(&self) -> bool {
+        self.oneshot
     }
 
     pub fn add(&self, fd: &impl AsRawFd, key: u64, interest: Interest) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_ADD, fd.as_raw_fd(), key, interest)
     }
 
-    /// Re-arms a connection after its one-shot event was handled.
+    /// Re-arms a connection after its one-shot event was handled (persistent: changes its interest).
     pub fn rearm(&self, fd: &impl AsRawFd, key: u64, interest: Interest) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_MOD, fd.as_raw_fd(), key, interest)
     }
@@ -45,7 +52,7 @@ impl Poller {
             Interest::Read => libc::EPOLLIN | libc::EPOLLRDHUP,
             Interest::Write => libc::EPOLLOUT,
             Interest::HangUp => libc::EPOLLRDHUP,
-        } | libc::EPOLLONESHOT;
+        } | if self.oneshot { libc::EPOLLONESHOT } else { 0 };
         let mut event = libc::epoll_event {
             events: flags as u32,
             u64: key,

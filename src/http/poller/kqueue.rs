@@ -1,5 +1,5 @@
 //! The kqueue backend (macOS and the BSDs), shaped as the epoll one: each connection is registered
-//! `EV_ONESHOT` on the one filter its interest needs, with its key as `udata`.
+//! `EV_ONESHOT` (unless the poller is persistent) on the one filter its interest needs, with its key as `udata`.
 //!
 //! kqueue keeps a filter per direction where epoll keeps one interest set per descriptor, so arming
 //! one filter also deletes the other: a connection is armed for one thing at a time, as with
@@ -15,6 +15,7 @@ use super::{Interest, MAX_BATCH, Ready};
 
 pub struct Poller {
     kq: RawFd,
+    oneshot: bool,
 }
 
 /// A low-water mark that unread bytes never reach: the read filter then fires only at the end.
@@ -36,7 +37,8 @@ fn change(fd: RawFd, filter: i16, flags: u16, key: u64, low_water: Option<i32>) 
 }
 
 impl Poller {
-    pub fn new() -> io::Result<Poller> {
+    /// `oneshot`: see `Poller` in the module above (`super`).
+    pub fn new(oneshot: bool) -> io::Result<Poller> {
         // SAFETY: plain syscall; the result is checked.
         let kq = unsafe { libc::kqueue() };
         if kq < 0 {
@@ -44,7 +46,11 @@ impl Poller {
         }
         // SAFETY: plain syscall on the descriptor just made; a failure only leaks it into children.
         unsafe { libc::fcntl(kq, libc::F_SETFD, libc::FD_CLOEXEC) };
-        Ok(Poller { kq })
+        Ok(Poller { kq, oneshot })
+    }
+
+    pub fn oneshot(&self) -> bool {
+        self.oneshot
     }
 
     pub fn add(&self, fd: &impl AsRawFd, key: u64, interest: Interest) -> io::Result<()> {
@@ -72,7 +78,8 @@ impl Poller {
         };
         // One interest at a time: the other direction's filter, if still armed, goes.
         let _ = self.submit(change(fd, other, libc::EV_DELETE, key, None));
-        let flags = libc::EV_ADD | libc::EV_ENABLE | libc::EV_ONESHOT;
+        let flags =
+            libc::EV_ADD | libc::EV_ENABLE | if self.oneshot { libc::EV_ONESHOT } else { 0 };
         self.submit(change(fd, filter, flags, key, low_water))
     }
 

@@ -28,7 +28,7 @@ fn pair() -> (TcpStream, TcpStream) {
 
 #[test]
 fn a_read_interest_fires_once_per_arming() {
-    let poller = Poller::new().expect("a poller");
+    let poller = Poller::new(true).expect("a poller");
     let (mut client, server) = pair();
     poller.add(&server, 7, Interest::Read).expect("added");
     assert!(one(&poller, BRIEFLY).is_none(), "nothing sent yet");
@@ -46,7 +46,7 @@ fn a_read_interest_fires_once_per_arming() {
 
 #[test]
 fn a_hang_up_is_reported_even_with_unread_bytes() {
-    let poller = Poller::new().expect("a poller");
+    let poller = Poller::new(true).expect("a poller");
     let (mut client, server) = pair();
     client.write_all(b"bytes, then gone").expect("sent");
     drop(client);
@@ -60,7 +60,7 @@ fn a_hang_up_is_reported_even_with_unread_bytes() {
 
 #[test]
 fn a_hang_up_interest_ignores_unread_bytes_and_wakes_at_the_end() {
-    let poller = Poller::new().expect("a poller");
+    let poller = Poller::new(true).expect("a poller");
     let (mut client, server) = pair();
     client.write_all(b"sent after the request").expect("sent");
     poller.add(&server, 5, Interest::HangUp).expect("added");
@@ -76,7 +76,7 @@ fn a_hang_up_interest_ignores_unread_bytes_and_wakes_at_the_end() {
 
 #[test]
 fn a_write_interest_fires_when_there_is_room_and_replaces_the_read_interest() {
-    let poller = Poller::new().expect("a poller");
+    let poller = Poller::new(true).expect("a poller");
     let (mut client, server) = pair();
     poller.add(&server, 9, Interest::Read).expect("added");
     poller.rearm(&server, 9, Interest::Write).expect("re-armed");
@@ -92,7 +92,7 @@ fn a_write_interest_fires_when_there_is_room_and_replaces_the_read_interest() {
 
 #[test]
 fn one_wait_hands_over_several_ready_connections_each_once() {
-    let poller = Poller::new().expect("a poller");
+    let poller = Poller::new(true).expect("a poller");
     let (mut a_client, a) = pair();
     let (mut b_client, b) = pair();
     poller.add(&a, 1, Interest::Read).expect("added");
@@ -112,4 +112,30 @@ fn one_wait_hands_over_several_ready_connections_each_once() {
     let mut ready = Vec::new();
     poller.wait(BRIEFLY, &mut ready, 8);
     assert!(ready.is_empty(), "both disarmed after their events");
+}
+
+#[test]
+fn a_persistent_poller_reports_unread_bytes_again_without_a_rearm() {
+    let poller = Poller::new(false).expect("a poller");
+    let (mut client, mut server) = pair();
+    poller.add(&server, 4, Interest::Read).expect("added");
+    assert!(one(&poller, BRIEFLY).is_none(), "nothing sent yet");
+    client.write_all(b"GET").expect("sent");
+    assert_eq!(one(&poller, SOON).map(|r| r.key), Some(4));
+    // Level-triggered: still readable, still reported, with no re-arm in between.
+    assert_eq!(one(&poller, SOON).map(|r| r.key), Some(4));
+    let mut buf = [0u8; 16];
+    assert_eq!(std::io::Read::read(&mut server, &mut buf).expect("read"), 3);
+    assert!(one(&poller, BRIEFLY).is_none(), "nothing left to read");
+    poller
+        .rearm(&server, 4, Interest::HangUp)
+        .expect("re-armed");
+    client.write_all(b" /").expect("sent");
+    assert!(
+        one(&poller, BRIEFLY).is_none(),
+        "bytes do not wake a hang-up interest"
+    );
+    drop(client);
+    let ready = one(&poller, SOON).expect("the hang-up");
+    assert!(ready.hung_up);
 }
