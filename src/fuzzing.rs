@@ -78,11 +78,7 @@ pub fn request(data: &[u8]) {
     for segment in head.path.split('/') {
         let _ = path_segment(segment);
     }
-    let content_type = head
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        .map(|(_, value)| value.as_str());
+    let content_type = head.headers.get("content-type");
     exercise_params(head.query.as_deref(), content_type, &body);
 }
 

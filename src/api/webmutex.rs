@@ -11,7 +11,8 @@ use super::replies::check_method;
 use super::shared::responder;
 use super::slots;
 use super::webmutex_answers::{
-    POLL_GRACE_MS, busy, granted, lock_fields, ok, refused, slots_differ, status_of, still_queued,
+    POLL_GRACE_MS, busy, granted, lock_fields, ok, refused, released, slots_differ, status_of,
+    still_queued,
 };
 use crate::engine::{Acquire, Op, Reply, Wait};
 use crate::host::Answer;
@@ -196,7 +197,7 @@ fn release(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         token,
     });
     Ok(Handled::Respond(match reply {
-        Reply::Released { .. } => ok(json!({"id": id})),
+        Reply::Released { .. } => released(&id),
         Reply::Withdrawn { .. } => ok(json!({"id": id, "withdrawn": true})),
         Reply::Refused(refusal) => refused(&id, refusal),
         other => unexpected(other),

@@ -125,6 +125,18 @@ pub(super) fn granted(grant: &Grant, with_token: bool) -> Response {
     Response::json_bytes(200, serde_json::to_vec(&body).unwrap_or_default())
 }
 
+/// A release's answer, the other half of every lock pair: written straight from a struct, as
+/// `granted` is.
+pub(super) fn released(id: &str) -> Response {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        id: &'a str,
+        status: &'static str,
+    }
+    let body = Body { id, status: "ok" };
+    Response::json_bytes(200, serde_json::to_vec(&body).unwrap_or_default())
+}
+
 /// 409: held by someone else — right away, or after `waited` seconds of waiting.
 pub(super) fn busy(id: &str, view: Option<&LockView>, waited: Option<f64>) -> Response {
     let now = timefmt::now_ms();
@@ -200,6 +212,10 @@ mod tests {
         assert_eq!(
             text(granted(&grant(None), true)),
             r#"{"fence":42,"holder":"alice","id":"db \"main\"","mode":"exclusive","since":"2009-02-13T23:31:30.000Z","status":"ok","token":"01234567-89ab-4def-8123-456789abcdef"}"#
+        );
+        assert_eq!(
+            String::from_utf8(released("db").body).unwrap(),
+            r#"{"id":"db","status":"ok"}"#
         );
         // A lease already over by now: nothing left of it; 2.5 s is written as a fraction.
         assert_eq!(

@@ -43,7 +43,7 @@ pub fn header_value<'a>(name: &str, value: &'a [u8]) -> Result<Cow<'a, str>, Rej
 }
 
 /// One `Host` header, and on HTTP/1.1 exactly one (RFC 9112 §3.2).
-pub fn check_host(headers: &[(String, String)], minor_version: u8) -> Result<(), Rejection> {
+pub fn check_host(headers: &super::fields::Fields, minor_version: u8) -> Result<(), Rejection> {
     let count = headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
@@ -144,7 +144,13 @@ mod tests {
 
     #[test]
     fn host_is_required_once_on_http_1_1() {
-        let host = |n: usize| vec![("Host".to_string(), "h".to_string()); n];
+        let host = |n: usize| {
+            let mut fields = super::super::fields::Fields::default();
+            for _ in 0..n {
+                fields.push("Host", "h");
+            }
+            fields
+        };
         assert!(check_host(&host(1), 1).is_ok());
         assert!(check_host(&host(0), 0).is_ok());
         assert_eq!(check_host(&host(0), 1).unwrap_err().status, 400);

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::checks;
 pub use super::checks::Rejection;
+pub use super::fields::Fields;
 use super::limits::Limits;
 
 /// A request line and headers, parsed by `httparse` and copied out of the read buffer.
@@ -17,7 +18,7 @@ pub struct Head {
     pub query: Option<String>,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
-    pub headers: Vec<(String, String)>,
+    pub headers: Fields,
     pub framing: Framing,
     /// Whether the client sent `Expect: 100-continue`.
     pub expects_continue: bool,
@@ -95,27 +96,28 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
     if target.len() > limits.max_target_bytes {
         return Err(checks::target_too_long(limits.max_target_bytes));
     }
-    let mut headers = Vec::with_capacity(req.headers.len());
+    let bytes = req
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len())
+        .sum();
+    let mut headers = Fields::with_capacity(req.headers.len(), bytes);
     for h in req.headers.iter() {
         let value = checks::header_value(h.name, h.value)?;
-        headers.push((h.name.to_string(), value.trim().to_owned()));
+        headers.push(h.name, value.trim());
     }
     checks::check_host(&headers, minor_version)?;
     let (target, authority) = checks::origin_form(target);
     if let Some(authority) = authority {
         // The target's authority stands for Host (RFC 9112 §3.2.2).
-        for (name, value) in headers.iter_mut() {
-            if name.eq_ignore_ascii_case("host") {
-                value.clone_from(&authority);
-            }
-        }
+        headers.set_all("host", &authority);
     }
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (target.into_owned(), None),
     };
     let framing = framing(&headers, minor_version, limits)?;
-    let connection = header_in(&headers, "connection").unwrap_or("");
+    let connection = headers.get("connection").unwrap_or("");
     let has_token = |t: &str| {
         connection
             .split(',')
@@ -127,7 +129,9 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
         !has_token("close")
     };
     let expects_continue = minor_version >= 1
-        && header_in(&headers, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        && headers
+            .get("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     Ok(HeadParse::Done(
         Head {
             method: method.to_string(),
@@ -154,14 +158,10 @@ fn head_too_large(limits: &Limits) -> Rejection {
 }
 
 /// Decides the body framing, and refuses what cannot be read safely before reading any of it.
-fn framing(
-    headers: &[(String, String)],
-    minor_version: u8,
-    limits: &Limits,
-) -> Result<Framing, Rejection> {
+fn framing(headers: &Fields, minor_version: u8, limits: &Limits) -> Result<Framing, Rejection> {
     let mut length: Option<u64> = None;
     let mut chunked = false;
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         if name.eq_ignore_ascii_case("content-length") {
             if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(Rejection::new(400, "Content-Length is not a number"));
@@ -210,13 +210,6 @@ pub fn body_too_large(max_body: usize) -> Rejection {
     )
 }
 
-fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// A whole request, body read.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -238,7 +231,7 @@ impl Request {
         &self.head.path
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        header_in(&self.head.headers, name)
+        self.head.headers.get(name)
     }
     /// The `Host` the client used, for absolute URLs in answers (the address it reached, without one).
     pub fn host(&self) -> String {
@@ -540,13 +533,13 @@ mod tests {
             (absolute.path.as_str(), absolute.query.as_deref()),
             ("/status", Some("id=a"))
         );
-        assert_eq!(header_in(&absolute.headers, "host"), Some("example.com:80"));
+        assert_eq!(absolute.headers.get("host"), Some("example.com:80"));
         let long = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(9000));
         assert_eq!(parse(&long).unwrap_err().status, 414);
         let latin1 = b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: J\xfcrgen\r\n\r\n";
         match parse_head(latin1, &Limits::default()) {
             Ok(HeadParse::Done(head, _)) => {
-                assert_eq!(header_in(&head.headers, "user-agent"), Some("Jürgen"))
+                assert_eq!(head.headers.get("user-agent"), Some("Jürgen"))
             }
             _ => panic!("obs-text in a header weblock does not read is accepted"),
         }

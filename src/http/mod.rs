@@ -12,6 +12,7 @@ pub(crate) mod checks;
 pub(crate) mod chunked;
 pub mod conn;
 mod connections;
+mod fields;
 pub mod limits;
 pub mod message;
 mod poller;
