@@ -310,8 +310,8 @@ fn cpu_time(pid: u32) -> Option<Duration> {
 }
 
 fn token_of(answer: &client::Answer) -> Result<String, String> {
-    match answer.field("token") {
-        Some(serde_json::Value::String(t)) if answer.status == 200 => Ok(t),
+    match answer.string_field("token") {
+        Some(t) if answer.status == 200 => Ok(t),
         _ => Err(format!(
             "grab failed: {} {}",
             answer.status,
@@ -339,13 +339,19 @@ fn uncontended(
             std::thread::spawn(move || -> Result<u64, String> {
                 let mut conn = Conn::open(addr).map_err(|e| e.to_string())?;
                 let mut pairs = 0;
+                let grab_form = format!("id={id}");
+                let mut release_form = String::new();
                 while Instant::now() < deadline {
                     let grab = conn
-                        .call("POST", "/grab", &format!("id={id}"))
+                        .call("POST", "/grab", &grab_form)
                         .map_err(|e| e.to_string())?;
                     let token = token_of(&grab)?;
+                    release_form.clear();
+                    release_form.push_str(&grab_form);
+                    release_form.push_str("&token=");
+                    release_form.push_str(&token);
                     let rel = conn
-                        .call("POST", "/release", &format!("id={id}&token={token}"))
+                        .call("POST", "/release", &release_form)
                         .map_err(|e| e.to_string())?;
                     if rel.status != 200 {
                         return Err(format!("release failed: {}", rel.status));
