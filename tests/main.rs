@@ -29,6 +29,7 @@ mod dashboard_controls;
 mod descriptors;
 mod durable;
 mod etcd;
+mod event_loop;
 mod events_log;
 mod gatekeeper;
 mod gatekeeper_original;

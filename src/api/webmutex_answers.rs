@@ -206,6 +206,58 @@ mod tests {
         }
     }
 
+    /// The answer as it was built before `granted`: a `Value` map (keys sorted) through `ok`.
+    fn as_a_map(grant: &Grant, with_token: bool, now: u64) -> Vec<u8> {
+        let mut m = Map::new();
+        m.insert("id".into(), grant.resource.clone().into());
+        if with_token {
+            m.insert("token".into(), grant.token.to_string().into());
+        }
+        m.insert("fence".into(), grant.fence.into());
+        m.insert("holder".into(), grant.holder.clone().into());
+        m.insert("mode".into(), grant.mode.as_str().into());
+        m.insert("since".into(), timefmt::rfc3339(grant.since).into());
+        if let (Some(ttl), Some(expires)) = (grant.ttl_ms, grant.expires) {
+            m.insert("ttl".into(), seconds(ttl));
+            m.insert("expires".into(), timefmt::rfc3339(expires).into());
+            m.insert("ttl_left".into(), seconds(expires.saturating_sub(now)));
+        }
+        ok(Value::Object(m)).body
+    }
+
+    #[test]
+    fn a_grant_is_written_as_the_map_it_replaced_in_every_shape() {
+        // Leases over long ago (ttl_left 0, stable however long the test takes), whole and
+        // fractional seconds, one half of a lease only, none; with and without the token.
+        let leases = [
+            None,
+            Some((2_500, 1_234_567_892_500)),
+            Some((3_000, 1_234_567_893_000)),
+            Some((1, 1_234_567_890_001)),
+        ];
+        for lease in leases {
+            for with_token in [true, false] {
+                let g = grant(lease);
+                assert_eq!(
+                    String::from_utf8(granted(&g, with_token).body).unwrap(),
+                    String::from_utf8(as_a_map(&g, with_token, timefmt::now_ms())).unwrap(),
+                    "{lease:?} {with_token}"
+                );
+            }
+        }
+        for (ttl_ms, expires) in [(Some(5_000), None), (None, Some(1_234_567_895_000))] {
+            let mut g = grant(None);
+            g.ttl_ms = ttl_ms;
+            g.expires = expires;
+            g.mode = Mode::Shared;
+            assert_eq!(
+                granted(&g, true).body,
+                as_a_map(&g, true, 0),
+                "{ttl_ms:?} {expires:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_grant_is_written_as_a_sorted_json_object() {
         let text = |r: Response| String::from_utf8(r.body).unwrap();

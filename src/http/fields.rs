@@ -94,4 +94,33 @@ mod tests {
             vec![("Host", "new:80"), ("X-Empty", ""), ("host", "new:80")]
         );
     }
+
+    #[test]
+    fn set_all_with_no_such_field_adds_none_and_keeps_the_others() {
+        let mut fields = Fields::default();
+        fields.set_all("host", "h");
+        assert_eq!(fields.iter().count(), 0);
+        fields.push("Accept", "*/*");
+        fields.push("HoSt", "old");
+        fields.set_all("Host", "");
+        fields.set_all("x-missing", "never");
+        let all: Vec<_> = fields.iter().collect();
+        assert_eq!(all, vec![("Accept", "*/*"), ("HoSt", "")]);
+        // A name that is only a prefix, or a value that equals the name, is not a match.
+        fields.push("Hosts", "many");
+        fields.push("X", "host");
+        fields.set_all("host", "new");
+        fields.push("After", "ä");
+        let all: Vec<_> = fields.iter().collect();
+        assert_eq!(
+            all,
+            vec![
+                ("Accept", "*/*"),
+                ("HoSt", "new"),
+                ("Hosts", "many"),
+                ("X", "host"),
+                ("After", "ä")
+            ]
+        );
+    }
 }
