@@ -203,7 +203,8 @@ impl Server {
         let acceptor = None;
         // In memory, handling a request never blocks: a worker serves a batch of ready connections
         // from one wait. With a journal or etcd a handler waits for its sync, so one at a time.
-        let batch = if config.state.is_none() && config.store.is_none() {
+        // With TLS, a batch would hold handshakes (real work) on one worker while others idle.
+        let batch = if config.state.is_none() && config.store.is_none() && acceptor.is_none() {
             MEMORY_BATCH
         } else {
             1

@@ -37,39 +37,57 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
         let (ready, more) = shared.core.confirm(delivery);
         queue.extend(more);
         let slot = ready.waiter.clone();
-        let mut st = slot.lock();
+        let granted_at = ready.granted_at;
         let refused = ready.response.is_err();
-        // A refused grant's pledge is not the answer's: what is still held goes back below.
-        let (pledge, mut undo) = match refused {
-            false => (ready.undo, None),
-            true => (None, ready.undo),
-        };
-        let mut written = None;
-        if st.phase == Phase::Parked(ready.request) {
-            let response = match ready.response {
-                // Made now, with no engine lock held (see `host::Responder`).
-                Ok(render) => render(),
-                Err(reason) => {
-                    let api = conn::parked_tag(&st).unwrap_or(Api::Other);
-                    Response::refusal(words_of(api), 503, reason)
-                }
+        // A panic while answering (a bug in weblock) closes this connection, as a worker's does: left
+        // half-answered, a client would wait for ever, and a persistent poller would keep reporting it.
+        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut st = slot.lock();
+            // A refused grant's pledge is not the answer's: what is still held goes back below.
+            let (pledge, mut undo) = match refused {
+                false => (ready.undo, None),
+                true => (None, ready.undo),
             };
+            let mut written = None;
             let mut more = Vec::new();
-            let (outcome, left) =
-                conn::answer_parked(net, &slot, &mut st, &response, pledge, &mut more);
-            unsynced |= !more.is_empty();
-            queue.extend(more);
-            written = Some(outcome);
-            // Partly written: the transport keeps the pledge (kept or lost when the rest is done).
-            if undo.is_none() {
-                undo = left;
+            if st.phase == Phase::Parked(ready.request) {
+                let response = match ready.response {
+                    // Made now, with no engine lock held (see `host::Responder`).
+                    Ok(render) => render(),
+                    Err(reason) => {
+                        let api = conn::parked_tag(&st).unwrap_or(Api::Other);
+                        Response::refusal(words_of(api), 503, reason)
+                    }
+                };
+                let (outcome, left) =
+                    conn::answer_parked(net, &slot, &mut st, &response, pledge, &mut more);
+                written = Some(outcome);
+                // Partly written: the transport keeps the pledge (kept or lost when the rest is done).
+                if undo.is_none() {
+                    undo = left;
+                }
+            } else if undo.is_none() {
+                undo = pledge;
             }
-        } else if undo.is_none() {
-            undo = pledge;
-        }
-        drop(st);
+            (written, undo, more)
+        }));
+        let (written, undo) = match answered {
+            Ok((written, undo, more)) => {
+                unsynced |= !more.is_empty();
+                queue.extend(more);
+                (written, undo)
+            }
+            Err(_) => {
+                warn!(
+                    "weblock: internal error while answering {}; connection closed",
+                    slot.peer
+                );
+                conn::close(net, &slot, &mut slot.lock());
+                (None, None)
+            }
+        };
         let written_whole = matches!(written, Some(Written::Continue | Written::Finished));
-        if let (true, false, Some(at)) = (written_whole, refused, ready.granted_at) {
+        if let (true, false, Some(at)) = (written_whole, refused, granted_at) {
             shared.metrics.handover(at.elapsed());
         }
         match undo {

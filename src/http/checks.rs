@@ -61,10 +61,12 @@ pub fn check_host(headers: &super::fields::Fields, minor_version: u8) -> Result<
 /// An absolute-form target (`http://host:port/status?x`) as its origin form (`/status?x`) and its
 /// authority, which then stands for `Host` (RFC 9112 §3.2.2); any other target as it is.
 pub fn origin_form(target: &str) -> (Cow<'_, str>, Option<String>) {
+    // Targets of fewer than 8 bytes are paths, whatever they start with (a bare `http://` too).
     let has_scheme = |scheme: &str| {
-        target
-            .get(..scheme.len())
-            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        target.len() >= 8
+            && target
+                .get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
     };
     let scheme_len = if has_scheme("http://") {
         7
@@ -140,6 +142,7 @@ mod tests {
         assert_eq!(origin_form("http://h?x=1").0, "/?x=1");
         assert_eq!(origin_form("http://u@h/a").1.as_deref(), Some("h"));
         assert_eq!(origin_form("/status"), (Cow::Borrowed("/status"), None));
+        assert_eq!(origin_form("http://"), (Cow::Borrowed("http://"), None));
     }
 
     #[test]
