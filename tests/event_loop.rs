@@ -19,17 +19,25 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
-/// Asserts the server spends (next to) no CPU over a second in which nothing happens: less than a
-/// fifth of one core (the clock tick is usually 1/100 s).
+/// Asserts the server comes to spend (next to) no CPU: less than a fifth of one core over a second
+/// (the clock tick is usually 1/100 s). A busy loop never does; work the server still had to do
+/// (a backlog of pipelined requests, on a loaded machine) ends, so a few windows are allowed.
 fn assert_quiet(server: &Server, what: &str) {
-    let before = cpu_ticks(server.pid());
-    let start = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let spent = cpu_ticks(server.pid()) - before;
-    let elapsed = start.elapsed().as_secs_f64();
-    assert!(
-        (spent as f64) < 20.0 * elapsed,
-        "{what}: the server used {spent} ticks of CPU in {elapsed:.2} s while nothing happened (a busy loop)"
+    let mut windows = Vec::new();
+    for _ in 0..6 {
+        let before = cpu_ticks(server.pid());
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs(1));
+        let spent = cpu_ticks(server.pid()) - before;
+        let elapsed = start.elapsed().as_secs_f64();
+        if (spent as f64) < 20.0 * elapsed {
+            return;
+        }
+        windows.push(format!("{spent} ticks in {elapsed:.2} s"));
+    }
+    panic!(
+        "{what}: the server kept using CPU while nothing happened (a busy loop): {}",
+        windows.join(", ")
     );
 }
 

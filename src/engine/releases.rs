@@ -17,13 +17,20 @@ pub const REMEMBERED_RELEASES: usize = 10_000;
 #[derive(Debug, PartialEq)]
 pub(super) struct RecentReleases {
     capacity: usize,
-    by_key: BTreeMap<(String, Uuid), Remembered>,
-    /// Each resource's remembered releases, by age (seq), for "forget the oldest of this resource".
-    by_resource: BTreeMap<String, BTreeMap<u64, Uuid>>,
+    /// Each resource's remembered releases, found by token and by age (seq): looked up by the
+    /// resource's name as given, never a copy of it.
+    by_resource: BTreeMap<String, OfResource>,
     /// Release order, oldest first, for eviction. A sequence number of our own, not the fence: fences
     /// follow grant order, and a lock granted early may be released late.
     by_age: BTreeMap<u64, (String, Uuid)>,
     last_seq: u64,
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct OfResource {
+    by_token: BTreeMap<Uuid, Remembered>,
+    /// Oldest first, for "forget the oldest of this resource".
+    by_seq: BTreeMap<u64, Uuid>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -36,7 +43,6 @@ impl RecentReleases {
     pub(super) fn new(capacity: usize) -> RecentReleases {
         RecentReleases {
             capacity,
-            by_key: BTreeMap::new(),
             by_resource: BTreeMap::new(),
             by_age: BTreeMap::new(),
             last_seq: 0,
@@ -44,7 +50,7 @@ impl RecentReleases {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.by_key.len()
+        self.by_age.len()
     }
 
     /// `token` released `resource`, which it held with `fence`; replaces an older memory of the same.
@@ -58,48 +64,49 @@ impl RecentReleases {
     fn insert(&mut self, resource: String, token: Uuid, fence: u64, seq: u64) {
         self.forget_one(&resource, token);
         self.by_age.insert(seq, (resource.clone(), token));
-        self.by_resource
-            .entry(resource.clone())
-            .or_default()
-            .insert(seq, token);
-        self.by_key
-            .insert((resource, token), Remembered { fence, seq });
+        let of = match self.by_resource.get_mut(&resource) {
+            Some(of) => of,
+            None => self.by_resource.entry(resource).or_default(),
+        };
+        of.by_seq.insert(seq, token);
+        of.by_token.insert(token, Remembered { fence, seq });
     }
 
     fn evict(&mut self) {
-        while self.by_key.len() > self.capacity {
+        while self.by_age.len() > self.capacity {
             let Some((_, (resource, token))) = self.by_age.first_key_value() else {
                 break;
             };
             let (resource, token) = (resource.clone(), *token);
-            self.forget_one(&resource, token);
+            if !self.forget_one(&resource, token) {
+                // Out of step (never expected): drop the age entry so the loop ends.
+                self.by_age.pop_first();
+            }
         }
     }
 
     fn forget_one(&mut self, resource: &str, token: Uuid) -> bool {
-        let Some(old) = self.by_key.remove(&(resource.to_owned(), token)) else {
+        let Some(of) = self.by_resource.get_mut(resource) else {
             return false;
         };
-        self.by_age.remove(&old.seq);
-        if let Some(seqs) = self.by_resource.get_mut(resource) {
-            seqs.remove(&old.seq);
-            if seqs.is_empty() {
-                self.by_resource.remove(resource);
-            }
+        let Some(old) = of.by_token.remove(&token) else {
+            return false;
+        };
+        of.by_seq.remove(&old.seq);
+        if of.by_token.is_empty() {
+            self.by_resource.remove(resource);
         }
+        self.by_age.remove(&old.seq);
         true
     }
 
     /// `resource` was granted to `token`: see the module's rule. `alone`: it has no other holder.
     pub(super) fn forget_for_grant(&mut self, resource: &str, token: Uuid, alone: bool) {
         if alone {
-            let tokens: Vec<Uuid> = self
-                .by_resource
-                .get(resource)
-                .map(|seqs| seqs.values().copied().collect())
-                .unwrap_or_default();
-            for token in tokens {
-                self.forget_one(resource, token);
+            if let Some(of) = self.by_resource.remove(resource) {
+                for seq in of.by_seq.keys() {
+                    self.by_age.remove(seq);
+                }
             }
             return;
         }
@@ -109,7 +116,7 @@ impl RecentReleases {
         let oldest = self
             .by_resource
             .get(resource)
-            .and_then(|seqs| seqs.values().next().copied());
+            .and_then(|of| of.by_seq.values().next().copied());
         if let Some(oldest) = oldest {
             self.forget_one(resource, oldest);
         }
@@ -118,7 +125,7 @@ impl RecentReleases {
     /// The releases remembered, oldest first, as (resource, token, fence, seq); and the last seq.
     pub(super) fn entries(&self) -> (Vec<(String, Uuid, u64, u64)>, u64) {
         let entries = self.by_age.values().filter_map(|(name, token)| {
-            let r = self.by_key.get(&(name.clone(), *token))?;
+            let r = self.by_resource.get(name)?.by_token.get(token)?;
             Some((name.clone(), *token, r.fence, r.seq))
         });
         (entries.collect(), self.last_seq)
@@ -136,7 +143,7 @@ impl RecentReleases {
             if seq <= releases.last_seq || seq > last_seq {
                 return Err(format!("release of {resource:?}: seq {seq} out of order"));
             }
-            if releases.by_key.contains_key(&(resource.clone(), token)) {
+            if releases.released_by(&resource, token).is_some() {
                 return Err(format!("release of {resource:?} remembered twice"));
             }
             releases.last_seq = seq;
@@ -149,22 +156,26 @@ impl RecentReleases {
 
     /// How many releases of `resource` are remembered.
     pub(super) fn count(&self, resource: &str) -> usize {
-        self.by_resource.get(resource).map_or(0, BTreeMap::len)
+        self.by_resource
+            .get(resource)
+            .map_or(0, |of| of.by_token.len())
     }
 
-    /// The tokens whose releases of `resource` are remembered.
+    /// The tokens whose releases of `resource` are remembered, oldest first.
     #[cfg(test)]
     pub(super) fn tokens(&self, resource: &str) -> Vec<Uuid> {
         self.by_resource
             .get(resource)
-            .map(|seqs| seqs.values().copied().collect())
+            .map(|of| of.by_seq.values().copied().collect())
             .unwrap_or_default()
     }
 
     /// The fence that `token` released `resource` with, if that release is remembered.
     pub(super) fn released_by(&self, resource: &str, token: Uuid) -> Option<u64> {
-        self.by_key
-            .get(&(resource.to_owned(), token))
+        self.by_resource
+            .get(resource)?
+            .by_token
+            .get(&token)
             .map(|r| r.fence)
     }
 }
