@@ -143,7 +143,9 @@ fn an_answer_pending_write_to_a_half_closed_client_costs_no_cpu() {
 #[cfg(feature = "tls")]
 mod over_tls {
     use super::*;
-    use crate::common::tls::{Ca, TempDir, TlsConn, client_config, start_tls, write_server_cert};
+    use crate::common::tls::{
+        Ca, TempDir, TlsConn, client_config, start_tls, wait_until_waiting, write_server_cert,
+    };
     use std::io::Write;
 
     fn setup(name: &str) -> (TempDir, Ca, Server) {
@@ -155,20 +157,6 @@ mod over_tls {
         (dir, ca, server)
     }
 
-    fn wait_waiting(holder: &mut TlsConn) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let status = holder.call("GET", "/status/db", "").expect("status").json();
-            if status["waiting"] == 1 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the waiter never queued: {status}"
-            );
-        }
-    }
-
     #[test]
     fn tls_one_worker_parked_waiter_with_pipelined_plaintext_is_quiet_then_served() {
         let (_dir, ca, server) = setup("el-pipelined");
@@ -178,7 +166,7 @@ mod over_tls {
         let token = grant["token"].as_str().unwrap().to_string();
         let mut waiter = TlsConn::open(server.addr(), config.clone()).expect("connect");
         waiter.send("POST", "/grab", "id=db&wait=20").expect("send");
-        wait_waiting(&mut holder);
+        wait_until_waiting(&mut holder, "db");
         waiter.send("GET", "/status/db", "").expect("send");
         assert_quiet(&server, "tls parked pipelined");
         let _ = holder
@@ -199,7 +187,7 @@ mod over_tls {
         let _ = holder.call("POST", "/grab", "id=db").expect("grab");
         let mut waiter = TlsConn::open(server.addr(), config.clone()).expect("connect");
         waiter.send("POST", "/grab", "id=db&wait=20").expect("send");
-        wait_waiting(&mut holder);
+        wait_until_waiting(&mut holder, "db");
         waiter.tls.conn.send_close_notify();
         let _ = waiter.tls.flush();
         assert_quiet(&server, "tls parked close_notify");

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::Server;
 use crate::common::tls::{
-    BIN, Ca, TempDir, TlsConn, client_config, serve_fails, start_tls, write_server_cert,
+    BIN, Ca, TempDir, TlsConn, client_config, serve_fails, start_tls, wait_until_waiting,
+    write_server_cert,
 };
 
 /// A CA, a server certificate from it, and a server on it.
@@ -113,17 +114,7 @@ fn keep_alive_and_a_parked_waiter_handed_the_lock() {
     let mut waiter = TlsConn::open(server.addr(), config).expect("connect");
     waiter.send("POST", "/grab", "id=db&wait=20").expect("send");
     // The waiter is parked once the server says so.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let status = holder.call("GET", "/status/db", "").expect("status").json();
-        if status["waiting"] == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the waiter never queued: {status}"
-        );
-    }
+    wait_until_waiting(&mut holder, "db");
     let released = holder
         .call("POST", "/release", &format!("id=db&token={token}"))
         .expect("release");

@@ -166,6 +166,25 @@ pub fn client_config(ca_pem: &str, client: Option<(&str, &str)>) -> Arc<rustls::
 }
 
 /// One HTTPS keep-alive connection.
+/// Asks over `holder` until lock `id` has one waiter (a waiter sent on another connection is parked),
+/// for at most 5 s.
+pub fn wait_until_waiting(holder: &mut TlsConn, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = holder
+            .call("GET", &format!("/status/{id}"), "")
+            .expect("status")
+            .json();
+        if status["waiting"] == 1 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the waiter never queued: {status}"
+        );
+    }
+}
+
 pub struct TlsConn {
     pub tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
     buf: Vec<u8>,
