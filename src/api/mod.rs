@@ -14,6 +14,7 @@ mod glob;
 mod hal;
 mod handler;
 pub(crate) mod identity;
+mod json_object;
 mod needs;
 mod origin;
 mod pages;

@@ -1,12 +1,12 @@
 //! The WebMutex API's answers: grants, `/status` bodies and the 409s, built from engine views. Never
 //! a token, except in a grant to the client that got it.
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::json_object::JsonObject;
 use super::slots;
 use crate::engine::{Grant, LockView, MAX_SLOTS, Refusal};
-use crate::http::message::{Response, Seconds, seconds};
+use crate::http::message::{Response, seconds};
 use crate::timefmt;
 
 /// How long a waiter that brought its own token keeps its place after its poll ends, for its next poll.
@@ -86,55 +86,40 @@ pub(super) fn lock_fields(id: &str, view: Option<&LockView>, now: u64) -> Map<St
 }
 
 /// A grant's answer: the lock as granted and, to the client that got it, its token (not to a
-/// renewal). Written straight to bytes by a struct whose fields are in the order a JSON map's keys
-/// are written (sorted), so the text is the same as every other answer's shape; this is the answer
-/// a busy server writes most.
+/// renewal). Written by hand with the keys in the order a JSON map writes them (sorted), so the text
+/// is the same as every other answer's shape; this is the answer a busy server writes most.
 pub(super) fn granted(grant: &Grant, with_token: bool) -> Response {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        expires: Option<String>,
-        fence: u64,
-        holder: &'a str,
-        id: &'a str,
-        mode: &'static str,
-        since: String,
-        status: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        token: Option<&'a uuid::Uuid>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ttl: Option<Seconds>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ttl_left: Option<Seconds>,
-    }
+    let mut body = JsonObject::with_capacity(256);
     let lease = grant.ttl_ms.zip(grant.expires);
-    let body = Body {
-        expires: lease.map(|(_, expires)| timefmt::rfc3339(expires)),
-        fence: grant.fence,
-        holder: &grant.holder,
-        id: &grant.resource,
-        mode: grant.mode.as_str(),
-        since: timefmt::rfc3339(grant.since),
-        status: "ok",
-        token: with_token.then_some(&grant.token),
-        ttl: lease.map(|(ttl, _)| Seconds(ttl)),
+    if let Some((_, expires)) = lease {
+        body.string("expires", &timefmt::rfc3339(expires));
+    }
+    body.number("fence", grant.fence)
+        .string("holder", &grant.holder)
+        .string("id", &grant.resource)
+        .string("mode", grant.mode.as_str())
+        .string("since", &timefmt::rfc3339(grant.since))
+        .string("status", "ok");
+    if with_token {
+        let mut text = uuid::Uuid::encode_buffer();
+        body.string("token", grant.token.hyphenated().encode_lower(&mut text));
+    }
+    if let Some((ttl, expires)) = lease {
         // What is left of the lease by the server's clock as the answer is rendered (just before it
         // is written: `core::confirm`); a client starts its own count from this, never from `expires`.
-        ttl_left: lease.map(|(_, expires)| Seconds(expires.saturating_sub(timefmt::now_ms()))),
-    };
-    Response::json_bytes(200, serde_json::to_vec(&body).unwrap_or_default())
+        body.seconds("ttl", ttl)
+            .seconds("ttl_left", expires.saturating_sub(timefmt::now_ms()));
+    }
+    Response::json_bytes(200, body.finish())
 }
 
-/// A release's answer, the other half of every lock pair: written straight from a struct, as
-/// `granted` is.
+/// A release's answer, the other half of every lock pair: written by hand, as `granted` is.
 pub(super) fn released(id: &str) -> Response {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        id: &'a str,
-        status: &'static str,
-    }
-    let body = Body { id, status: "ok" };
-    Response::json_bytes(200, serde_json::to_vec(&body).unwrap_or_default())
+    let body = JsonObject::with_capacity(24 + id.len())
+        .string("id", id)
+        .string("status", "ok")
+        .finish();
+    Response::json_bytes(200, body)
 }
 
 /// 409: held by someone else — right away, or after `waited` seconds of waiting.

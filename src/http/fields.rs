@@ -38,9 +38,16 @@ impl Fields {
 
     /// The first field named `name` (in any case).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Bytes, not `str` slices: a request asks for half a dozen fields, and each `str` slice
+        // checks its char boundaries.
+        let text = self.text.as_bytes();
+        let (_, value) = self.spans.iter().find(|(n, _)| {
+            n.len() == name.len()
+                && text
+                    .get(n.clone())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        })?;
+        self.text.get(value.clone())
     }
 
     /// Gives every field named `name` the value `value`.
