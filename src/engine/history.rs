@@ -80,19 +80,36 @@ impl Ended {
     }
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub(super) struct History {
     capacity: usize,
     retention: Millis,
-    ended: BTreeMap<RequestId, Ended>,
-    /// The ids of `ended` in the order they ended (so by `at`, never decreasing), oldest first.
-    by_end: VecDeque<RequestId>,
+    /// The retained requests in the order they ended (so by `at`, never decreasing), oldest first.
+    /// They are kept here, not in a map by id: a request is forgotten from the front of this queue
+    /// every time one ends, and taking the first of a map's leaves moves all the others.
+    by_end: VecDeque<(RequestId, Ended)>,
+    /// The end number of `by_end`'s front: the `n`th request to end is at `n - first` in it.
+    first: u64,
+    /// Each retained request's end number.
+    ended: BTreeMap<RequestId, u64>,
     /// The ids of `ended` by resource: a resource's history without a scan of all of it. A name is
     /// here only while it has retained requests.
     by_resource: BTreeMap<String, BTreeSet<RequestId>>,
     /// The public handles of every live holder and waiter and of every retained ended request: here
     /// so that a request's handles are freed exactly when the history forgets it.
     pub(super) handles: HandleIndex,
+}
+
+/// Two histories are equal when they retain the same requests in the same order: how many were
+/// forgotten before (`first`) is not part of what they say.
+impl PartialEq for History {
+    fn eq(&self, other: &History) -> bool {
+        self.capacity == other.capacity
+            && self.retention == other.retention
+            && self.by_end == other.by_end
+            && self.by_resource == other.by_resource
+            && self.handles == other.handles
+    }
 }
 
 impl History {
@@ -102,6 +119,7 @@ impl History {
             retention,
             ended: BTreeMap::new(),
             by_end: VecDeque::new(),
+            first: 0,
             by_resource: BTreeMap::new(),
             handles: HandleIndex::default(),
         }
@@ -118,34 +136,37 @@ impl History {
             invariant_broken("a request ended twice");
             return;
         }
-        self.by_resource
-            .entry(ended.resource.clone())
-            .or_default()
-            .insert(request);
-        self.ended.insert(request, ended);
-        self.by_end.push_back(request);
+        // The name is copied only for a resource with no history yet.
+        match self.by_resource.get_mut(&ended.resource) {
+            Some(ids) => {
+                ids.insert(request);
+            }
+            None => {
+                let ids = BTreeSet::from([request]);
+                self.by_resource.insert(ended.resource.clone(), ids);
+            }
+        }
+        let number = self.first + self.by_end.len() as u64;
+        self.ended.insert(request, number);
+        self.by_end.push_back((request, ended));
         while self.ended.len() > self.capacity && self.forget_oldest() {}
     }
 
     /// Forgets every request that ended `retention` or longer before `now`.
     pub(super) fn prune(&mut self, now: Millis) {
-        while let Some(oldest) = self.by_end.front()
-            && self
-                .ended
-                .get(oldest)
-                .is_none_or(|e| e.at.saturating_add(self.retention) <= now)
+        while let Some((_, oldest)) = self.by_end.front()
+            && oldest.at.saturating_add(self.retention) <= now
         {
             self.forget_oldest();
         }
     }
 
     fn forget_oldest(&mut self) -> bool {
-        let Some(request) = self.by_end.pop_front() else {
+        let Some((request, ended)) = self.by_end.pop_front() else {
             return false;
         };
-        let Some(ended) = self.ended.remove(&request) else {
-            return true;
-        };
+        self.first += 1;
+        self.ended.remove(&request);
         self.handles.remove(request);
         if let Some(ids) = self.by_resource.get_mut(&ended.resource) {
             ids.remove(&request);
@@ -157,7 +178,9 @@ impl History {
     }
 
     pub(super) fn get(&self, request: RequestId) -> Option<&Ended> {
-        self.ended.get(&request)
+        let number = self.ended.get(&request)?;
+        let at = usize::try_from(number.checked_sub(self.first)?).ok()?;
+        self.by_end.get(at).map(|(_, ended)| ended)
     }
 
     /// The retained requests of `resource`, in id order. O(what it returns + log n).
@@ -166,7 +189,7 @@ impl History {
             .get(resource)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.ended.get(id).map(|e| (*id, e)))
+            .filter_map(|id| self.get(*id).map(|e| (*id, e)))
     }
 
     /// The names with retained requests, sorted.
@@ -176,9 +199,7 @@ impl History {
 
     /// The retained requests in the order they ended, oldest first.
     pub(super) fn in_end_order(&self) -> impl Iterator<Item = (RequestId, &Ended)> {
-        self.by_end
-            .iter()
-            .filter_map(|id| self.ended.get(id).map(|e| (*id, e)))
+        self.by_end.iter().map(|(id, ended)| (*id, ended))
     }
 
     /// Records a request of a snapshot, which ended after every one restored before it: `Err` unless
@@ -190,7 +211,7 @@ impl History {
         ended: Ended,
         clock: Millis,
     ) -> Result<(), String> {
-        let last = self.by_end.back().and_then(|id| self.ended.get(id));
+        let last = self.by_end.back().map(|(_, ended)| ended);
         let (created, granted, renewed, at) =
             (ended.created, ended.granted, ended.renewed, ended.at);
         let broken = if at > clock {
@@ -218,8 +239,12 @@ impl History {
         assert!(self.ended.len() <= self.capacity, "history over capacity");
         assert_eq!(self.by_end.len(), self.ended.len(), "history order index");
         let mut last_at = 0;
-        for id in &self.by_end {
-            let ended = self.ended.get(id).expect("ordered id is retained");
+        for (number, (id, ended)) in (self.first..).zip(&self.by_end) {
+            assert_eq!(
+                self.ended.get(id),
+                Some(&number),
+                "request {id}'s end number"
+            );
             assert!(
                 ended.at >= last_at,
                 "request {id} ended before the one before it"
@@ -229,7 +254,7 @@ impl History {
         self.handles.check();
         let indexed: usize = self.by_resource.values().map(BTreeSet::len).sum();
         assert_eq!(indexed, self.ended.len(), "history resource index size");
-        for (&id, ended) in &self.ended {
+        for (id, ended) in self.in_end_order() {
             assert!(
                 self.by_resource
                     .get(&ended.resource)

@@ -198,9 +198,9 @@ impl Holder {
     }
 
     /// What is kept of it once it has ended.
-    pub(super) fn ended(self, resource: &str, end: End, at: Millis) -> Ended {
+    pub(super) fn ended(self, resource: String, end: End, at: Millis) -> Ended {
         Ended {
-            resource: resource.to_owned(),
+            resource,
             holder: self.holder,
             meta: self.meta,
             ttl_ms: self.ttl_ms,

@@ -34,28 +34,32 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Option<u64> {
         let holder = self.resources.get_mut(name)?.holders.remove(request)?;
-        self.requests.remove(&request);
+        // The request's own copy of the name goes on into its history.
+        let known_as = self.requests.remove(&request);
         if let Some(expires) = holder.expires {
             self.deadlines.remove(&(expires, request));
         }
         let fence = holder.fence;
-        let resource = name.to_owned();
+        let resource = || name.to_owned();
         match why {
             Leaving::Released => {}
             Leaving::Cancelled => events.push(Event::Released {
                 request,
-                resource,
+                resource: resource(),
                 fence,
             }),
             Leaving::Expired => events.push(Event::Expired {
                 request,
-                resource,
+                resource: resource(),
                 fence,
             }),
-            Leaving::Deleted => events.push(Event::Deleted { request, resource }),
+            Leaving::Deleted => events.push(Event::Deleted {
+                request,
+                resource: resource(),
+            }),
         }
-        self.history
-            .record(request, holder.ended(name, why.end(), now));
+        let ended = holder.ended(known_as.unwrap_or_else(resource), why.end(), now);
+        self.history.record(request, ended);
         Some(fence)
     }
 
