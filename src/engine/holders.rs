@@ -11,7 +11,10 @@ use super::slots::Mode;
 
 #[derive(Debug, PartialEq, Default)]
 pub(super) struct Holders {
-    by_request: BTreeMap<RequestId, Holder>,
+    /// Boxed: a map's node holds eleven values, and most resources have one holder, so a node of
+    /// holders themselves (1.7 KB, too large for the allocator's per-thread cache) was allocated and
+    /// freed for every lock taken and given back.
+    by_request: BTreeMap<RequestId, Box<Holder>>,
     tokens: BTreeMap<Uuid, RequestId>,
 }
 
@@ -30,11 +33,11 @@ impl Holders {
     }
 
     pub(super) fn get(&self, request: RequestId) -> Option<&Holder> {
-        self.by_request.get(&request)
+        self.by_request.get(&request).map(|h| &**h)
     }
 
     pub(super) fn get_mut(&mut self, request: RequestId) -> Option<&mut Holder> {
-        self.by_request.get_mut(&request)
+        self.by_request.get_mut(&request).map(|h| &mut **h)
     }
 
     /// The request of `token` if it holds here.
@@ -49,24 +52,24 @@ impl Holders {
             return false;
         }
         self.tokens.insert(holder.token, request);
-        self.by_request.insert(request, holder);
+        self.by_request.insert(request, Box::new(holder));
         true
     }
 
     pub(super) fn remove(&mut self, request: RequestId) -> Option<Holder> {
         let holder = self.by_request.remove(&request)?;
         self.tokens.remove(&holder.token);
-        Some(holder)
+        Some(*holder)
     }
 
     /// In request id order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Holder> {
-        self.by_request.values()
+        self.by_request.values().map(|h| &**h)
     }
 
     /// Oldest first: in grant (fence) order.
     pub(super) fn by_age(&self) -> Vec<&Holder> {
-        let mut holders: Vec<&Holder> = self.by_request.values().collect();
+        let mut holders: Vec<&Holder> = self.iter().collect();
         holders.sort_unstable_by_key(|h| h.fence);
         holders
     }

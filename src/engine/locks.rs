@@ -27,7 +27,9 @@ mod watch;
 #[derive(Debug, PartialEq)]
 pub struct Engine {
     /// Held resources by name. A resource nobody holds or waits for is not here (it costs nothing).
-    resources: BTreeMap<String, Resource>,
+    /// Boxed: a resource is made and dropped with every lock taken and given back, in the middle
+    /// of the map, which moves its neighbours along its node; they move faster as pointers.
+    resources: BTreeMap<String, Box<Resource>>,
     /// Every live request, holding, waiting or watching, to its resource: for `Cancel` and `request()`.
     requests: BTreeMap<RequestId, String>,
     /// Every lease expiry and every wait (or grace, or watch) deadline, earliest first; at most one per

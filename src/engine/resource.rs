@@ -110,7 +110,8 @@ impl Watcher {
 /// (cancel, withdraw, time-out) where a VecDeque would scan. `tokens` finds a re-polling waiter.
 #[derive(Debug, PartialEq, Default)]
 pub(super) struct Queue {
-    order: BTreeMap<RequestId, Waiter>,
+    /// Boxed, as holders are (`Holders`): a node of waiters themselves is too large to move cheaply.
+    order: BTreeMap<RequestId, Box<Waiter>>,
     tokens: BTreeMap<Uuid, RequestId>,
 }
 
@@ -297,11 +298,11 @@ impl Queue {
     }
 
     pub(super) fn get(&self, request: RequestId) -> Option<&Waiter> {
-        self.order.get(&request)
+        self.order.get(&request).map(|w| &**w)
     }
 
     pub(super) fn get_mut(&mut self, request: RequestId) -> Option<&mut Waiter> {
-        self.order.get_mut(&request)
+        self.order.get_mut(&request).map(|w| &mut **w)
     }
 
     /// Appends at the back. `request` must be newer than every waiter's (true of a fresh id).
@@ -312,26 +313,26 @@ impl Queue {
                 .is_none_or(|(last, _)| *last < request)
         );
         self.tokens.insert(waiter.token, request);
-        self.order.insert(request, waiter);
+        self.order.insert(request, Box::new(waiter));
     }
 
     pub(super) fn remove(&mut self, request: RequestId) -> Option<Waiter> {
         let waiter = self.order.remove(&request)?;
         self.tokens.remove(&waiter.token);
-        Some(waiter)
+        Some(*waiter)
     }
 
     /// The next in line.
     pub(super) fn first(&self) -> Option<(RequestId, &Waiter)> {
         self.order
             .first_key_value()
-            .map(|(id, waiter)| (*id, waiter))
+            .map(|(id, waiter)| (*id, &**waiter))
     }
 
     pub(super) fn pop_first(&mut self) -> Option<(RequestId, Waiter)> {
         let (request, waiter) = self.order.pop_first()?;
         self.tokens.remove(&waiter.token);
-        Some((request, waiter))
+        Some((request, *waiter))
     }
 
     /// The place of a waiting `request`, 1 = next in line. O(position): counting needs a walk, but
@@ -349,6 +350,7 @@ impl Queue {
                 return Err(request);
             }
         }
+        let order = order.into_iter().map(|(id, w)| (id, Box::new(w))).collect();
         Ok(Queue { order, tokens })
     }
 
@@ -363,7 +365,7 @@ impl Queue {
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &Waiter)> {
-        self.order.iter().map(|(id, waiter)| (*id, waiter))
+        self.order.iter().map(|(id, waiter)| (*id, &**waiter))
     }
 }
 

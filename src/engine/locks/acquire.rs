@@ -38,7 +38,7 @@ impl Engine {
         let Some(resource) = self.resources.get_mut(&name) else {
             // The first request of a resource nobody holds or waits for sets its slots.
             self.resources
-                .insert(name.clone(), Resource::new(acquire.slots));
+                .insert(name.clone(), Box::new(Resource::new(acquire.slots)));
             return self.grant_at_once(now, name, waiter, handles);
         };
         if let Some(asked) = acquire.slots

@@ -212,7 +212,7 @@ impl Engine {
                 .watchers
                 .insert(w.request, Watcher { since, deadline });
         }
-        self.resources.insert(name, restored);
+        self.resources.insert(name, Box::new(restored));
         Ok(())
     }
 
