@@ -31,6 +31,17 @@ impl JsonObject {
         self
     }
 
+    /// `"key":value` with a value the caller knows needs no escape (a time, a token, a constant):
+    /// written as it is, without the check.
+    pub fn plain(&mut self, key: &str, value: &str) -> &mut JsonObject {
+        debug_assert!(value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
+        self.key(key);
+        self.out.push(b'"');
+        self.out.extend_from_slice(value.as_bytes());
+        self.out.push(b'"');
+        self
+    }
+
     pub fn number(&mut self, key: &str, value: u64) -> &mut JsonObject {
         self.key(key);
         push_decimal(&mut self.out, value);
@@ -97,5 +108,10 @@ mod tests {
             }
         }
         assert_eq!(JsonObject::with_capacity(0).finish(), b"{}");
+        let time = "2026-12-03T04:40:00.123Z";
+        assert_eq!(
+            JsonObject::with_capacity(0).plain("t", time).finish(),
+            serde_json::to_vec(&json!({ "t": time })).expect("serializable")
+        );
     }
 }

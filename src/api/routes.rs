@@ -117,9 +117,12 @@ fn page(ctx: &Ctx, rest: &str, answer: impl FnOnce(&Ctx) -> Response) -> Handled
 
 /// A path split at its first segment: the segment, and what follows its slash.
 fn split(path: &str) -> (&str, &str) {
-    let mut segments = path.trim_start_matches('/').splitn(2, '/');
-    let first = segments.next().unwrap_or("");
-    (first, segments.next().unwrap_or(""))
+    let path = path.trim_start_matches('/');
+    match memchr::memchr(b'/', path.as_bytes()) {
+        // `/` is one byte of its own in UTF-8, so both sides are whole text.
+        Some(at) => (&path[..at], &path[at + 1..]),
+        None => (path, ""),
+    }
 }
 
 fn route_of(path: &str) -> Option<&'static Route> {

@@ -92,17 +92,17 @@ pub(super) fn granted(grant: &Grant, with_token: bool) -> Response {
     let mut body = JsonObject::with_capacity(256);
     let lease = grant.ttl_ms.zip(grant.expires);
     if let Some((_, expires)) = lease {
-        body.string("expires", &timefmt::rfc3339(expires));
+        body.plain("expires", &timefmt::rfc3339(expires));
     }
     body.number("fence", grant.fence)
         .string("holder", &grant.holder)
         .string("id", &grant.resource)
-        .string("mode", grant.mode.as_str())
-        .string("since", &timefmt::rfc3339(grant.since))
-        .string("status", "ok");
+        .plain("mode", grant.mode.as_str())
+        .plain("since", &timefmt::rfc3339(grant.since))
+        .plain("status", "ok");
     if with_token {
         let mut text = uuid::Uuid::encode_buffer();
-        body.string("token", grant.token.hyphenated().encode_lower(&mut text));
+        body.plain("token", grant.token.hyphenated().encode_lower(&mut text));
     }
     if let Some((ttl, expires)) = lease {
         // What is left of the lease by the server's clock as the answer is rendered (just before it
@@ -117,7 +117,7 @@ pub(super) fn granted(grant: &Grant, with_token: bool) -> Response {
 pub(super) fn released(id: &str) -> Response {
     let body = JsonObject::with_capacity(24 + id.len())
         .string("id", id)
-        .string("status", "ok")
+        .plain("status", "ok")
         .finish();
     Response::json_bytes(200, body)
 }
