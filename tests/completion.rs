@@ -257,18 +257,20 @@ fn zsh_offers_names_from_the_server_options_after_name_and_commands_after_dashda
         ),
     )
     .expect("a zshrc");
-    let socket = sb.path("tmux.sock");
+    // A tmux server of its own for each line typed: one just told to stop may still answer a new
+    // session on the same socket, and then die under it (a blank pane).
+    let round = std::cell::Cell::new(0);
     let tmux = |args: &[&str]| {
         Command::new("tmux")
             .arg("-S")
-            .arg(&socket)
+            .arg(sb.path(&format!("tmux{}.sock", round.get())))
             .args(args)
             .output()
             .expect("tmux runs")
     };
     // Types `line`, presses TAB (twice: the second lists the choices), and waits for `want`.
     let offered = |line: &str, want: &str| -> String {
-        tmux(&["kill-server"]);
+        round.set(round.get() + 1);
         let shell = format!("env ZDOTDIR={} zsh -i", home.display());
         tmux(&[
             "new-session",

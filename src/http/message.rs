@@ -12,7 +12,8 @@ use super::limits::Limits;
 /// A request line and headers, parsed by `httparse` and copied out of the read buffer.
 #[derive(Debug, Clone)]
 pub struct Head {
-    pub method: String,
+    /// The usual methods are constants, not copies.
+    pub method: Cow<'static, str>,
     /// The path without the query string, as sent (not percent-decoded).
     pub path: String,
     pub query: Option<String>,
@@ -134,7 +135,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
             .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     Ok(HeadParse::Done(
         Head {
-            method: method.to_string(),
+            method: method_name(method),
             path,
             query,
             minor_version,
@@ -145,6 +146,14 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
         },
         len,
     ))
+}
+
+fn method_name(method: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"];
+    match KNOWN.iter().find(|known| **known == method) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(method.to_string()),
+    }
 }
 
 fn head_too_large(limits: &Limits) -> Rejection {

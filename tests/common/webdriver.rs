@@ -190,9 +190,20 @@ impl Browser {
     }
 
     /// Clicks the first visible element matching `selector` (waited for up to 10 s), as a user would.
+    /// The page re-draws as events come: an element found just before a re-draw is gone ("stale")
+    /// when clicked, and the new one is found and clicked instead, a few times at most.
     pub fn click(&self, selector: &str) {
-        let id = self.find(selector, Duration::from_secs(10));
-        self.command("POST", &format!("/element/{id}/click"), Some(&json!({})));
+        for _ in 0..5 {
+            let id = self.find(selector, Duration::from_secs(10));
+            let path = format!("/element/{id}/click");
+            let url = format!("{}{path}", self.session);
+            match call(&self.agent, "POST", &url, Some(&json!({}))) {
+                Ok(_) => return,
+                Err(e) if e.contains("stale element reference") => continue,
+                Err(e) => panic!("WebDriver POST {path}: {e}"),
+            }
+        }
+        panic!("{selector} was re-drawn under every click");
     }
 
     /// Types `text` into the first visible element matching `selector` (after clearing it).

@@ -575,3 +575,29 @@ fn garbage_never_panics() {
         poke(query, ct, &body);
     }
 }
+
+#[test]
+fn the_content_type_is_read_in_any_case() {
+    // A JSON type, however written, reads the body as JSON: a form-looking body is then an error.
+    for ct in [
+        "application/vnd.api+JSON",
+        "APPLICATION/JSON",
+        " application/json ; q=1",
+    ] {
+        let err = parse_err(None, Some(ct), b"id=x");
+        assert!(matches!(err, ParamError::InvalidJson(_)), "{ct}: {err:?}");
+    }
+    // "+json" without a media type's slash, or a type that only ends in "json", is no JSON type.
+    for ct in ["+json", "text/plainjson", "json"] {
+        let p = parse(None, Some(ct), b"id=x");
+        assert_eq!(text(&p, "id").as_deref(), Some("x"), "{ct}");
+    }
+    let p = parse(
+        None,
+        Some("Multipart/Form-Data; boundary=XyZ"),
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\nm\r\n--XyZ--\r\n",
+    );
+    assert_eq!(text(&p, "id").as_deref(), Some("m"));
+    let p = parse(None, Some("Application/X-WWW-Form-Urlencoded"), b"&&id=f&");
+    assert_eq!(text(&p, "id").as_deref(), Some("f"));
+}
