@@ -415,7 +415,6 @@ fn check_name(name: &str) -> Result<(), Response> {
 
 fn hal(status: u16, doc: Value) -> Response {
     let mut r = Response::json(status, &doc);
-    r.headers.retain(|(n, _)| *n != "Content-Type");
-    r.headers.push(("Content-Type", HAL_JSON.into()));
+    r.content_type = Some(HAL_JSON);
     r
 }

@@ -290,6 +290,9 @@ pub enum Words {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
+    /// The media type of a JSON answer (most answers), written before `headers`: a field of its own,
+    /// so that an answer with no other header allocates no list of them.
+    pub content_type: Option<&'static str>,
     /// Names and values; most values are constants (`application/json`), so they are not copied.
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub body: Vec<u8>,
@@ -301,6 +304,7 @@ impl Response {
     pub fn new(status: u16) -> Response {
         Response {
             status,
+            content_type: None,
             headers: Vec::new(),
             body: Vec::new(),
             close: false,
@@ -316,8 +320,7 @@ impl Response {
     pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
         let mut r = Response::new(status);
         r.body = body;
-        r.headers
-            .push(("Content-Type", Cow::Borrowed("application/json")));
+        r.content_type = Some("application/json");
         r
     }
 
@@ -375,6 +378,11 @@ impl Response {
         out.extend_from_slice(b"\r\nContent-Length: ");
         push_decimal(&mut out, self.body.len() as u64);
         out.extend_from_slice(b"\r\n");
+        if let Some(media_type) = self.content_type {
+            out.extend_from_slice(b"Content-Type: ");
+            out.extend_from_slice(media_type.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
         for (name, value) in &self.headers {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
