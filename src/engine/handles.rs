@@ -61,9 +61,10 @@ pub(super) struct HandleIndex {
 }
 
 /// Hashes keys that are random already, or sequential (an old journal's handles made from request
-/// ids), by one multiplication that spreads them over the whole word. No client chooses a handle
-/// (the server draws them: `api::capabilities::new_handles`), so SipHash's defence against chosen
-/// keys buys nothing here, and replay stays deterministic (no per-process key to differ).
+/// ids), by a multiplication per word and a finalizer that spreads the result over the whole word.
+/// No client chooses a handle (the server draws them: `api::capabilities::new_handles`), so
+/// SipHash's defence against chosen keys buys nothing here, and replay stays deterministic (no
+/// per-process key to differ).
 type Spread = BuildHasherDefault<SpreadHasher>;
 
 #[derive(Default)]
@@ -79,7 +80,8 @@ impl Hasher for SpreadHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        // Knuth's multiplicative constant (2^64 / golden ratio): high bits depend on every bit below.
+        // Knuth's multiplicative constant (2^64 / golden ratio): high bits depend on every bit below
+        // (the low bits only on the bits below them: `finish` mixes the high ones down).
         self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
@@ -88,7 +90,13 @@ impl Hasher for SpreadHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // A product's low bits depend only on the low bits multiplied: handles made from request
+        // ids (zeros but for a few bytes) would share them, and the map finds a key's place from its
+        // hash's low bits. SplitMix64's finalizer brings the high bits down.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 }
 
@@ -236,5 +244,37 @@ mod tests {
         assert!(index.restore(RequestId(4), h(9, NUMBER_LIMIT)).is_err());
         assert!(index.restore(RequestId(4), h(9, 9)).is_ok());
         index.check();
+    }
+}
+
+#[cfg(test)]
+mod spread_tests {
+    use std::collections::BTreeSet;
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    /// hashbrown finds a key's first place from a hash's low bits: keys whose hashes share those
+    /// bits all probe from one place, and every lookup walks past the others.
+    fn distinct_low_bits<K: std::hash::Hash>(keys: impl Iterator<Item = K>, bits: u32) -> usize {
+        let spread = Spread::default();
+        keys.map(|k| spread.hash_one(k) & ((1 << bits) - 1))
+            .collect::<BTreeSet<u64>>()
+            .len()
+    }
+
+    #[test]
+    fn handles_made_from_request_ids_spread_over_the_low_bits() {
+        let uids = (1..=4096).map(|id| Handles::of_request(RequestId(id)).uid);
+        assert!(
+            distinct_low_bits(uids, 12) > 2048,
+            "an old journal's uids all start their probes at the same place"
+        );
+        let numbers = (1..=4096).map(|id| Handles::of_request(RequestId(id)).number);
+        assert!(distinct_low_bits(numbers, 12) > 2048);
+        let random = (1..=4096u64).map(|i| {
+            Uuid::from_u128(u128::from(i.wrapping_mul(0x2545_F491_4F6C_DD1D)) << 64 | u128::from(i))
+        });
+        assert!(distinct_low_bits(random, 12) > 2048);
     }
 }

@@ -20,6 +20,9 @@ use multipart::{multipart_boundary, parse_multipart};
 /// produce a huge response.
 const MAX_QUOTED_CHARS: usize = 40;
 
+/// How many fields a source's are put in place one by one (`Params::add`); past it, sorted once.
+const PLACED_ONE_BY_ONE: usize = 32;
+
 /// The parameters of one request: query fields, overridden by body fields, overridden by [`Params::set`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Params {
@@ -258,17 +261,44 @@ impl Params {
             .binary_search_by(|(have, _)| have.as_str().cmp(name))
     }
 
-    fn insert(&mut self, name: String, value: Value) {
+    /// Adds a field read from one source, to be settled (`settle`) once the source is read. While
+    /// there are few it is put in its place at once, overriding one of the same name; past
+    /// `PLACED_ONE_BY_ONE` it is appended, and `settle` sorts them all once: a body of a hundred
+    /// thousand names, each sorting before the last, would otherwise move all the others every
+    /// time (n² / 2 moves: minutes of a core for one request).
+    fn add(&mut self, name: Cow<'_, str>, value: Value) {
+        if self.fields.len() >= PLACED_ONE_BY_ONE {
+            self.fields.push((name.into_owned(), value));
+            return;
+        }
         match self.place(&name) {
             Ok(at) => self.fields[at].1 = value,
-            Err(at) => self.fields.insert(at, (name, value)),
+            Err(at) => self.fields.insert(at, (name.into_owned(), value)),
         }
+    }
+
+    /// Sorts the fields by name after `add`, the last of each name winning (a stable sort keeps
+    /// the order they came in among fields of one name).
+    fn settle(&mut self) {
+        if self.fields.is_sorted_by(|(a, _), (b, _)| a < b) {
+            return;
+        }
+        self.fields.sort_by(|(a, _), (b, _)| a.cmp(b));
+        self.fields
+            .dedup_by(|(later, later_value), (kept, kept_value)| {
+                let same = later == kept;
+                if same {
+                    std::mem::swap(later_value, kept_value);
+                }
+                same
+            });
     }
 
     fn extend(&mut self, pairs: Vec<(String, String)>) {
         for (name, value) in pairs {
-            self.insert(name, Value::String(value));
+            self.add(Cow::Owned(name), Value::String(value));
         }
+        self.settle();
     }
 
     /// Reads `a=1&b=2` into the fields, decoded. A pair without `=` has an empty value; empty pairs
@@ -295,13 +325,9 @@ impl Params {
             let value = decoded_text(raw_value, place, || {
                 format!("parameter {} in the {place}", quoted(&name))
             })?;
-            match self.place(&name) {
-                Ok(at) => self.fields[at].1 = Value::String(value.into_owned()),
-                Err(at) => self
-                    .fields
-                    .insert(at, (name.into_owned(), Value::String(value.into_owned()))),
-            }
+            self.add(name, Value::String(value.into_owned()));
         }
+        self.settle();
         Ok(())
     }
 
@@ -310,8 +336,9 @@ impl Params {
             serde_json::from_slice(body).map_err(|e| ParamError::InvalidJson(e.to_string()))?;
         if let Value::Object(map) = &value {
             for (name, field) in map {
-                self.insert(name.clone(), field.clone());
+                self.add(Cow::Borrowed(name), field.clone());
             }
+            self.settle();
         }
         self.json = Some(value);
         Ok(())
