@@ -307,3 +307,29 @@ fn bad_files_stop_the_server_from_starting_and_name_the_file() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
+
+#[test]
+fn an_answer_larger_than_the_session_buffer_reaches_a_slow_reader_whole() {
+    // A status of every lock, some megabytes: more than the TLS session buffers (64 KiB) and the
+    // socket take at once, so the server writes it in turns as the client reads. A turn that finds
+    // the session still full, then empties it into the socket, took nothing of the answer: that is
+    // room to go on, not a failed write.
+    let (_dir, ca, server) = setup("large-answer", &[]);
+    let config = client_config(&ca.pem, None);
+    let mut conn = TlsConn::open(server.addr(), config.clone()).expect("connect");
+    let holder = "h".repeat(250);
+    let locks = 6000;
+    for i in 0..locks {
+        let grab = conn
+            .call("POST", "/grab", &format!("id=large-{i}&holder={holder}"))
+            .expect("grab");
+        assert_eq!(grab.status, 200, "{grab:?}");
+    }
+    let mut reader = TlsConn::open(server.addr(), config).expect("connect");
+    reader.send("GET", "/status", "").expect("send");
+    let status = reader.receive().expect("the whole answer");
+    assert_eq!(status.status, 200, "{}", status.head);
+    let listed = status.json()["locks"].as_array().map_or(0, Vec::len);
+    assert_eq!(listed, locks, "every lock in the answer");
+    assert!(status.body.len() > 2_000_000, "{} bytes", status.body.len());
+}

@@ -153,7 +153,17 @@ mod with_tls {
         /// Takes plaintext from `buf` (how much: the session buffers a bounded amount) and sends
         /// what it can. `WouldBlock` only when none of `buf` could be taken.
         pub fn write<S: Read + Write>(&mut self, io: &mut S, buf: &[u8]) -> io::Result<usize> {
+            // Records left from an earlier turn go first. A session still full of them takes none
+            // of `buf`; had it been emptied only after, this turn would read as "wrote nothing",
+            // which the caller takes for a failed write, and the answer would be cut off.
+            match self.flush(io) {
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                _ => {}
+            }
             let taken = self.conn.writer().write(buf)?;
+            if taken == 0 && !buf.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             match self.flush(io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && taken > 0 => Ok(taken),
                 Err(e) => Err(e),
