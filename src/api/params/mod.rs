@@ -249,9 +249,14 @@ impl Params {
 
     /// Sets or overrides a parameter, e.g. the id taken from a path like `/grab/<id>/`.
     pub fn set(&mut self, name: &str, value: Value) {
-        match self.place(name) {
+        self.put(Cow::Borrowed(name), value);
+    }
+
+    /// Puts a field in its place, overriding one of the same name.
+    fn put(&mut self, name: Cow<'_, str>, value: Value) {
+        match self.place(&name) {
             Ok(at) => self.fields[at].1 = value,
-            Err(at) => self.fields.insert(at, (name.to_string(), value)),
+            Err(at) => self.fields.insert(at, (name.into_owned(), value)),
         }
     }
 
@@ -269,11 +274,8 @@ impl Params {
     fn add(&mut self, name: Cow<'_, str>, value: Value) {
         if self.fields.len() >= PLACED_ONE_BY_ONE {
             self.fields.push((name.into_owned(), value));
-            return;
-        }
-        match self.place(&name) {
-            Ok(at) => self.fields[at].1 = value,
-            Err(at) => self.fields.insert(at, (name.into_owned(), value)),
+        } else {
+            self.put(name, value);
         }
     }
 
