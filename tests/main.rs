@@ -39,6 +39,7 @@ mod hardening;
 mod hostile_gates;
 mod http_edges;
 mod http_limits;
+mod late_write;
 mod metrics;
 mod pause;
 mod proxy;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::replies::words_of;
 use super::shared::{Core, Delivery, Net, Slot};
-use crate::host::Host;
+use crate::host::{Host, WriteId};
 use crate::http::conn::{self, Phase, Written};
 use crate::http::{Response, workers};
 use crate::observe::metrics::Api;
@@ -38,6 +38,7 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
         queue.extend(more);
         let slot = ready.waiter.clone();
         let granted_at = ready.granted_at;
+        let write = ready.write;
         let refused = ready.response.is_err();
         // A panic while answering (a bug in weblock) closes this connection, as a worker's does: left
         // half-answered, a client would wait for ever, and a persistent poller would keep reporting it.
@@ -51,7 +52,7 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
             let mut written = None;
             let mut more = Vec::new();
             if st.phase == Phase::Parked(ready.request) {
-                let response = match ready.response {
+                let mut response = match ready.response {
                     // Made now, with no engine lock held (see `host::Responder`).
                     Ok(render) => render(),
                     Err(reason) => {
@@ -59,6 +60,10 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
                         Response::refusal(words_of(api), 503, reason)
                     }
                 };
+                response.mark = write.map(WriteId::number);
+                if let (false, Some((claim, _))) = (refused, &pledge) {
+                    shared.core.stall_for_test(*claim);
+                }
                 let (outcome, left) =
                     conn::answer_parked(net, &slot, &mut st, &response, pledge, &mut more);
                 written = Some(outcome);
@@ -86,6 +91,12 @@ pub fn deliver(net: &Net, deliveries: Vec<Delivery>) {
                 (None, None)
             }
         };
+        // Ended when the answer was handed to the socket; here if it never was (a no-op otherwise).
+        if let Some(write) = write {
+            let more = shared.core.written(write);
+            unsynced |= !more.is_empty();
+            queue.extend(more);
+        }
         let written_whole = matches!(written, Some(Written::Continue | Written::Finished));
         if let (true, false, Some(at)) = (written_whole, refused, granted_at) {
             shared.metrics.handover(at.elapsed());

@@ -6,7 +6,7 @@ use super::replies::words_of;
 use super::shared::{Delivery, Net, Shared, Slot};
 use super::{deliver, routes};
 use crate::engine::{Op, RequestId};
-use crate::host::{Claim, Waiter};
+use crate::host::{Claim, Waiter, WriteId};
 use crate::http::{Handled, Handler, Request, Response};
 use crate::observe::metrics::Api;
 
@@ -50,9 +50,15 @@ impl Handler for Shared {
                 if let Some(grant) = grant {
                     let (verdict, more) = self.core.confirm_direct(&grant);
                     work.extend(more);
-                    if let Err(reason) = verdict {
-                        let words = words_of(self.tag(req));
-                        response = Response::refusal(words, 503, reason);
+                    match verdict {
+                        Ok(write) => {
+                            response.mark = write.map(WriteId::number);
+                            self.core.stall_for_test(grant.claim());
+                        }
+                        Err(reason) => {
+                            let words = words_of(self.tag(req));
+                            response = Response::refusal(words, 503, reason);
+                        }
                     }
                 }
                 Handled::Respond(response)
@@ -71,6 +77,10 @@ impl Handler for Shared {
 
     fn hung_up(&self, slot: &Arc<Slot>, wait: RequestId, work: &mut Vec<Delivery>) {
         work.extend(self.core.hangup(wait, slot));
+    }
+
+    fn written(&self, mark: u64, work: &mut Vec<Delivery>) {
+        work.extend(self.core.written(WriteId::from_number(mark)));
     }
 
     fn kept(&self, (claim, _): (Claim, Op)) {

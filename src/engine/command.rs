@@ -57,6 +57,13 @@ pub enum Op {
         token: Uuid,
         ttl_ms: Option<u64>,
     },
+    /// The answer of a grant was written late (the server was paused, or overloaded, between
+    /// confirming the grant and writing it): its lease lasts at least until `until`, so that the lease
+    /// the answer reported counts from the write. It never shortens a lease, never changes the
+    /// lease's length, and is not the holder's heartbeat. `Reply::Renewed`, or `Refusal::NotHeld`
+    /// (`UnknownRequest` for a request the engine does not know). Like every command it first
+    /// expires what is due: the server sends it at a `now` before the lease's end.
+    Extend { request: RequestId, until: Millis },
     /// A request ends from outside: its waiting client hung up (`CancelBy::Client`), or an
     /// administrator deleted it (`CancelBy::Admin`). A waiting request leaves the queue; an active one
     /// is released and the next waiter granted. See `End` for how each is recorded. A request parked

@@ -125,6 +125,7 @@ impl Engine {
                 token,
                 ttl_ms,
             } => self.renew(now, &resource, token, ttl_ms),
+            Op::Extend { request, until } => self.extend(request, until),
             Op::Cancel { request, by } => self.cancel(now, request, by, &mut events),
             Op::Watch { resource, wait } => self.watch(now, resource, wait),
             Op::DeleteResource { resource } => self.delete_resource(now, &resource, &mut events),

@@ -14,6 +14,7 @@ mod replicated;
 mod settle;
 #[cfg(test)]
 mod test_ops;
+mod writing;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -34,6 +35,7 @@ pub use confirm::DirectGrant;
 pub use replicated::snapshot_every;
 use replicated::{end_parked_entry, give_back_entry};
 use settle::unpark;
+pub use writing::WriteId;
 
 /// After a restart, how long a long-polling waiter has to come back and keep its place.
 const RESTART_GRACE_MS: u64 = 10_000;
@@ -143,6 +145,9 @@ pub struct Ready<W: Waiter> {
     pub response: Result<Rendering<W>, String>,
     pub undo: Option<(Claim, Op)>,
     pub granted_at: Option<Instant>,
+    /// A grant with a lease is being written: `Core::written` once its answer went to the socket
+    /// (or could not), whatever became of it (see `writing`).
+    pub write: Option<WriteId>,
 }
 
 struct Parked<W: Waiter> {
@@ -160,6 +165,8 @@ struct Inner<W: Waiter> {
     unclaimed: HashSet<Claim>,
     /// The deadline the timer sleeps towards; an earlier one wakes it.
     timer_target: Option<Millis>,
+    /// Grants being written: their leases cannot end meanwhile.
+    writing: writing::Writing,
     /// With `--store`: which server parked what (shared, from the log), and this server's proposals.
     origins: Origins,
     proposals: replicated::Proposals<W>,
@@ -203,6 +210,7 @@ impl<W: Waiter> Core<W> {
                 parked: HashMap::new(),
                 unclaimed: HashSet::new(),
                 timer_target: None,
+                writing: writing::Writing::default(),
                 origins,
                 proposals: replicated::Proposals::default(),
             }),
@@ -293,6 +301,19 @@ impl<W: Waiter> Core<W> {
     /// is about to be replaced by a refusal anyway).
     pub fn view<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         f(&self.inner().engine)
+    }
+
+    /// Holds the writing of `claim`'s grant back as a pause of the whole server there would, when
+    /// the test knob `WEBLOCK_TEST_STALL_WRITE` names its holder (debug builds only).
+    pub fn stall_for_test(&self, claim: Claim) {
+        #[cfg(debug_assertions)]
+        if let (Some((holder, ms)), Claim::Request(request)) = (crate::knob::stall_write(), claim)
+            && self.view(|e| e.grant_of(request).is_some_and(|g| g.holder == *holder))
+        {
+            std::thread::sleep(Duration::from_millis(*ms));
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = claim;
     }
 
     pub fn apply(
@@ -391,7 +412,9 @@ impl<W: Waiter> Core<W> {
 
     /// Applies `command`, settles its events, and answers the parked clients its reply concerns.
     fn run_command(&self, inner: &mut Inner<W>, command: Command) -> (Reply, Vec<Delivery<W>>) {
-        let now = command.now;
+        // No lease being written may end under this command (`writing`).
+        let now = inner.writing.hold_back(command.now);
+        let command = Command { now, ..command };
         let cancelled = match &command.op {
             Op::Cancel { request, .. } => Some(*request),
             _ => None,
@@ -431,7 +454,10 @@ impl<W: Waiter> Core<W> {
         let mut inner = self.inner();
         // The engine never lets time go back; neither may the timer, or a clock stepped backwards
         // would postpone every lease by the size of the step.
-        let now = timefmt::now_ms().max(inner.engine.clock());
+        let now = inner
+            .writing
+            .hold_back(timefmt::now_ms())
+            .max(inner.engine.clock());
         let due = inner.engine.next_deadline().is_some_and(|d| d <= now);
         let sleep = match self.store.replica() {
             // With `--store` the expiry is a command like any other: proposed, and applied when the

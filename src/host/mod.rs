@@ -16,7 +16,7 @@ use crate::engine::{Engine, Event, Millis, Reply};
 pub use before::Before;
 pub use core::{
     Answer, Claim, Core, Delivery, DirectGrant, HostError, Ready, Rendering, Responder, Session,
-    snapshot_every,
+    WriteId, snapshot_every,
 };
 pub use store::Store;
 

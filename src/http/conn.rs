@@ -419,7 +419,11 @@ pub fn serve<H: Handler>(
                 return;
             }
             Handled::Respond(response) => {
-                if respond(net, slot, st, &response, shape) != Written::Continue {
+                let written = respond(net, slot, st, &response, shape);
+                if let Some(mark) = response.mark {
+                    net.handler.written(mark, work);
+                }
+                if written != Written::Continue {
                     return;
                 }
             }
@@ -458,7 +462,11 @@ pub fn answer_parked<H: Handler>(
         keep_alive: false,
         tag: None,
     });
-    match respond(net, slot, st, response, shape) {
+    let written = respond(net, slot, st, response, shape);
+    if let Some(mark) = response.mark {
+        net.handler.written(mark, work);
+    }
+    match written {
         Written::Continue => {
             serve(net, slot, st, work);
             (Written::Continue, pledge)

@@ -298,6 +298,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Close the connection after this answer (errors that leave the stream out of step).
     pub close: bool,
+    /// A number the handler put on this answer: given back (`Handler::written`) once the answer has
+    /// been handed to the socket, or could not be.
+    pub mark: Option<u64>,
 }
 
 impl Response {
@@ -308,6 +311,7 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             close: false,
+            mark: None,
         }
     }
 

@@ -65,6 +65,10 @@ pub trait Handler: Send + Sync + Sized + 'static {
     fn answered(&self, tag: Option<Self::Tag>, status: u16);
     /// The client of a connection parked under `wait` hung up.
     fn hung_up(&self, slot: &Arc<Slot<Self>>, wait: Self::Wait, work: &mut Self::Work);
+    /// The answer marked `mark` (`Response::mark`) was handed to the socket, or could not be.
+    fn written(&self, mark: u64, work: &mut Self::Work) {
+        let _ = (mark, work);
+    }
     /// An answer carrying `pledge` was wholly written.
     fn kept(&self, pledge: Self::Pledge);
     /// An answer carrying `pledge` never reached its client.

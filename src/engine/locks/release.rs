@@ -1,9 +1,10 @@
-//! A holder's own commands: Release (or the withdrawal of a waiting token), and Renew; by its token.
+//! A holder's own commands: Release (or the withdrawal of a waiting token), and Renew, by its token;
+//! and Extend, the server's for a grant whose answer it wrote late.
 
 use uuid::Uuid;
 
 use super::{Engine, Leaving, invariant_broken};
-use crate::engine::command::Millis;
+use crate::engine::command::{Millis, RequestId};
 use crate::engine::history::End;
 use crate::engine::outcome::{Event, Refusal, Reply};
 
@@ -84,6 +85,32 @@ impl Engine {
             holder.expires = Some(expires);
         }
         holder.renewed = now;
+        Reply::Renewed {
+            grant: holder.grant(name),
+        }
+    }
+}
+
+impl Engine {
+    /// `Op::Extend`: `request`'s lease lasts at least until `until`.
+    pub(super) fn extend(&mut self, request: RequestId, until: Millis) -> Reply {
+        let Some(name) = self.requests.get(&request) else {
+            return Reply::Refused(Refusal::UnknownRequest);
+        };
+        let Some(holder) = self
+            .resources
+            .get_mut(name)
+            .and_then(|resource| resource.holders.get_mut(request))
+        else {
+            return Reply::Refused(Refusal::NotHeld);
+        };
+        if let Some(old) = holder.expires
+            && old < until
+        {
+            self.deadlines.remove(&(old, request));
+            self.deadlines.insert((until, request));
+            holder.expires = Some(until);
+        }
         Reply::Renewed {
             grant: holder.grant(name),
         }

@@ -168,3 +168,54 @@ fn huge_ttls_saturate_instead_of_overflowing() {
     run(&mut engine, u64::MAX, Op::Tick);
     assert_eq!(engine.resource_count(), 0);
 }
+
+#[test]
+fn extend_only_lengthens_a_lease_and_keeps_its_length() {
+    let mut engine = Engine::new();
+    let request = granted(&run(&mut engine, 0, grab("db", 1, Some(1_000), Wait::No))).request;
+    let extend = |until| Op::Extend { request, until };
+    match run(&mut engine, 500, extend(2_500)).reply {
+        Reply::Renewed { grant } => {
+            assert_eq!((grant.ttl_ms, grant.expires), (Some(1_000), Some(2_500)))
+        }
+        other => panic!("expected Renewed, got {other:?}"),
+    }
+    assert_eq!(engine.next_deadline(), Some(2_500));
+    run(&mut engine, 600, extend(1_200));
+    assert_eq!(engine.next_deadline(), Some(2_500), "never shorter");
+    let holder = engine
+        .lock("db")
+        .and_then(|l| l.holder().cloned())
+        .expect("held");
+    assert_eq!(holder.renewed, 0, "not the holder's heartbeat");
+    assert!(run(&mut engine, 2_499, Op::Tick).events.is_empty());
+    assert!(!run(&mut engine, 2_500, Op::Tick).events.is_empty());
+    assert_eq!(engine.resource_count(), 0);
+}
+
+#[test]
+fn extend_of_a_waiter_an_unleased_holder_or_an_ended_request_changes_nothing() {
+    let mut engine = Engine::new();
+    let holder = granted(&run(&mut engine, 0, grab("db", 1, None, Wait::No))).request;
+    let waiter = match run(&mut engine, 1, grab("db", 2, Some(100), Wait::Forever)).reply {
+        Reply::Queued { request, .. } => request,
+        other => panic!("expected Queued, got {other:?}"),
+    };
+    let extend = |request| Op::Extend {
+        request,
+        until: 5_000,
+    };
+    assert!(matches!(
+        run(&mut engine, 2, extend(waiter)).reply,
+        Reply::Refused(Refusal::NotHeld)
+    ));
+    match run(&mut engine, 3, extend(holder)).reply {
+        Reply::Renewed { grant } => assert_eq!((grant.ttl_ms, grant.expires), (None, None)),
+        other => panic!("expected Renewed, got {other:?}"),
+    }
+    assert_eq!(engine.next_deadline(), None, "no lease is given");
+    assert!(matches!(
+        run(&mut engine, 4, extend(RequestId(99))).reply,
+        Reply::Refused(Refusal::UnknownRequest)
+    ));
+}

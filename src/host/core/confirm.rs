@@ -24,7 +24,7 @@ use crate::engine::{CancelBy, Engine, GateReply, Millis, Op, Reply};
 use crate::timefmt;
 
 use super::super::Waiter;
-use super::{Answer, Claim, Core, Delivery, Inner, Ready, Render};
+use super::{Answer, Claim, Core, Delivery, Inner, Ready, Render, WriteId};
 
 /// With `--store`: a parked grant whose granting entry was proposed longer ago than this (by the
 /// proposer's clock) may come from a log this server has fallen behind; it catches up first.
@@ -62,6 +62,11 @@ impl DirectGrant {
             ttl_ms,
             expires,
         })
+    }
+
+    /// The grant this answer carries.
+    pub fn claim(&self) -> Claim {
+        self.claim
     }
 
     /// How late its answer may be written and still report the lease truly enough.
@@ -105,14 +110,14 @@ impl<W: Waiter> Core<W> {
 
     /// How far the journal has been appended (0 without one); read under the engine lock, where
     /// every append happens.
-    fn journal_mark(&self) -> u64 {
+    pub(super) fn journal_mark(&self) -> u64 {
         self.store.journal().map_or(0, |j| j.appended())
     }
 
     /// Lets go of the engine and, if this step appended to the journal since `mark` (an expiry, a
     /// give-back), waits for it to be synced: the answers it made due must not be heard of before.
     /// The common step appends nothing and waits for nobody else's sync.
-    fn sync_if_appended(&self, inner: std::sync::MutexGuard<'_, Inner<W>>, mark: u64) {
+    pub(super) fn sync_if_appended(&self, inner: std::sync::MutexGuard<'_, Inner<W>>, mark: u64) {
         let appended = self.journal_mark() != mark;
         drop(inner);
         if appended {
@@ -181,32 +186,45 @@ impl<W: Waiter> Core<W> {
             (None, _, Render::Done(response)) => Ok(response),
             (None, answer, Render::Later(responder)) => Ok(responder(&answer, &inner.engine)),
         };
+        let write = match (&response, &undo) {
+            (Ok(_), Some((claim, _))) => self.start_write(inner, *claim, now),
+            _ => None,
+        };
         let ready = Ready {
             waiter,
             request,
             response,
             undo,
             granted_at,
+            write,
         };
         (ready, more)
     }
 
-    /// Just before a worker writes a grant it made itself: `Ok` if it may, or why not. A refused
-    /// grant still held is given back; the answers that made due are returned either way.
-    pub fn confirm_direct(&self, grant: &DirectGrant) -> (Result<(), String>, Vec<Delivery<W>>) {
+    /// Just before a worker writes a grant it made itself: `Ok` if it may, with the write its lease
+    /// is in (`Core::written` once the answer went), or why not. A refused grant still held is
+    /// given back; the answers that made due are returned either way.
+    pub fn confirm_direct(
+        &self,
+        grant: &DirectGrant,
+    ) -> (Result<Option<WriteId>, String>, Vec<Delivery<W>>) {
         let now = timefmt::now_ms();
-        // The common case costs nothing: written in time, the grant is as it was reported. Not if
-        // its lease is over, however soon its answer comes: with `--store` the reply comes back
-        // only once its entry is applied, which may be after the lease (counted from the proposal).
+        // The common case: written in time, the grant is as it was reported. Not if its lease is
+        // over, however soon its answer comes: with `--store` the reply comes back only once its
+        // entry is applied, which may be after the lease (counted from the proposal).
         let in_time = now.saturating_sub(grant.answered_at) <= grant.allowed_lateness();
         if in_time && grant.expires.is_none_or(|t| now < t) {
-            return (Ok(()), Vec::new());
+            let write = match grant.expires {
+                Some(_) => self.start_write(&mut self.inner(), grant.claim, now),
+                None => None,
+            };
+            return (Ok(write), Vec::new());
         }
         if let Some(replica) = self.store.replica() {
             let caught_up = self.catch_up(replica, std::time::Duration::from_millis(CATCH_UP_MS));
             let held = self.still_granted(&self.inner().engine, grant.claim, now);
             let verdict = match (held, caught_up) {
-                (Held::Yes, Ok(_)) if grant.ttl_ms.is_none() => return (Ok(()), Vec::new()),
+                (Held::Yes, Ok(_)) if grant.ttl_ms.is_none() => return (Ok(None), Vec::new()),
                 (Held::No, _) => stale_reason("it was ended"),
                 (Held::LeaseOver, _) => stale_reason("its lease ran out"),
                 (Held::Yes, Err(why)) => unconfirmed_reason(&why),
@@ -242,12 +260,12 @@ impl<W: Waiter> Core<W> {
         inner: &mut Inner<W>,
         grant: &DirectGrant,
         now: Millis,
-    ) -> (Result<(), String>, Vec<Delivery<W>>) {
+    ) -> (Result<Option<WriteId>, String>, Vec<Delivery<W>>) {
         let before = self.still_granted(&inner.engine, grant.claim, now);
         let mut more = self.apply_due(inner, now);
         let reason = match self.still_granted(&inner.engine, grant.claim, now) {
             // A grant without a lease reports none: late, it is as true as it was.
-            Held::Yes if grant.ttl_ms.is_none() => return (Ok(()), more),
+            Held::Yes if grant.ttl_ms.is_none() => return (Ok(None), more),
             Held::Yes => stale_reason("its answer came too late to report its lease"),
             Held::LeaseOver => stale_reason("its lease ran out"),
             Held::No if before == Held::LeaseOver => {

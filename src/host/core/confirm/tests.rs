@@ -2,72 +2,12 @@
 //! still its client's, expiries due at that moment come first, and a late direct answer is refused
 //! and given back. No sleeps: each test says what the clock reads.
 
-use uuid::Uuid;
-
-use super::super::test_ops::{Core, TestWaiter, grab};
-use super::super::{Answer, Claim, Delivery, Inner, Parked};
+use super::super::test_ops::{
+    Core, TestWaiter, conn, grab, holder_token, parked, queue_of_three, release, run,
+};
+use super::super::{Answer, Claim, Inner, Parked};
 use super::DirectGrant;
-use crate::engine::{Acquire, CancelBy, Command, Engine, Millis, Op, Reply, RequestId, Wait};
-
-fn release(client: u128) -> Op {
-    Op::Release {
-        resource: "L".to_string(),
-        token: Uuid::from_u128(client),
-    }
-}
-
-fn run(
-    core: &Core,
-    inner: &mut Inner<TestWaiter>,
-    now: Millis,
-    op: Op,
-) -> (Reply, Vec<Delivery<TestWaiter>>) {
-    core.run_command(inner, Command { now, op })
-}
-
-/// A waiter whose client is still there.
-fn conn(key: u64) -> TestWaiter {
-    TestWaiter::new(key)
-}
-
-/// Renders a grant as 200 with its fence, anything else as 409.
-fn parked(conn: &TestWaiter) -> Parked<TestWaiter> {
-    Parked {
-        waiter: conn.clone(),
-        responder: Box::new(|answer: &Answer, _: &Engine| {
-            let rendered: (u16, serde_json::Value) = match answer {
-                Answer::Granted(grant) => (200, serde_json::json!({"fence": grant.fence})),
-                _ => (409, serde_json::Value::Null),
-            };
-            Box::new(move || rendered)
-        }),
-    }
-}
-
-/// L held by client 1 (lease `ttl_ms` from t=1000), client 2 parked behind it with the same lease,
-/// client 3 waiting (not parked) behind that. Returns client 2's request.
-fn queue_of_three(
-    core: &Core,
-    inner: &mut Inner<TestWaiter>,
-    c2: &TestWaiter,
-    ttl_ms: u64,
-) -> RequestId {
-    run(core, inner, 1_000, grab(1, Some(ttl_ms)));
-    let request = match run(core, inner, 1_001, grab(2, Some(ttl_ms))).0 {
-        Reply::Queued { request, .. } => request,
-        other => panic!("client 2 should wait: {other:?}"),
-    };
-    inner.parked.insert(request, parked(c2));
-    run(core, inner, 1_002, grab(3, Some(ttl_ms)));
-    request
-}
-
-fn holder_token(inner: &Inner<TestWaiter>) -> Option<String> {
-    inner
-        .engine
-        .lock("L")
-        .and_then(|v| v.holder().map(|h| h.holder.clone()))
-}
+use crate::engine::{Acquire, CancelBy, Command, Engine, Millis, Op, Reply, Wait};
 
 #[test]
 fn a_parked_grant_whose_lease_ran_out_before_writing_is_not_written_and_the_next_is_granted() {

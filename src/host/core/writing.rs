@@ -1,0 +1,336 @@
+//! Grants being written: from the moment a grant is confirmed as its client's (`confirm`) until its
+//! answer has been handed to the socket, its lease cannot run out, and a write that came late
+//! restarts the lease from the write.
+//!
+//! The answer reports what is left of the lease as it is rendered, and the client counts from when it
+//! reads it. A server paused between the confirmation and the write (SIGSTOP, a VM frozen by its
+//! host, a box deep in swap) would, on waking, let its timer expire that lease and hand the lock on
+//! while the answer goes out reporting the lease as it was before the pause: two holders. So while a
+//! grant is being written, no command this server applies may pass its lease's end (`hold_back`:
+//! the clock the engine is given stops just short of it, for every command and tick, so that the
+//! engine stays deterministic and its journal replays alike); and a write that ends later than
+//! `LATE_WRITE_MS` after the confirmation extends the lease (`Op::Extend`) to the end the client will
+//! count to. A write normally takes microseconds, so the clock is held back for that long at most.
+//!
+//! What this cannot cover, written down in docs/api.md: with `--store`, another server's timer does
+//! not know this server's writes (its answers are confirmed against the shared log instead); an answer
+//! only partly taken by a client that does not read is finished later, its lease counted as reported
+//! when the first part went; and a crash right after a late write, before the extension reached the
+//! journal, restarts with the lease as it was before the pause.
+use crate::engine::{Command, Millis, Op, Reply, RequestId};
+use crate::timefmt;
+
+use super::super::Waiter;
+use super::{Claim, Core, Delivery, Inner};
+
+/// A write that ends later than this after its grant's confirmation extends the lease: a client's
+/// count of its lease may run this much past the server's before it is corrected.
+pub const LATE_WRITE_MS: u64 = 50;
+
+/// Which write a grant's answer is in (`Core::written` ends it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteId(u64);
+
+impl WriteId {
+    /// As the transport carries it (`Response::mark`).
+    pub fn number(self) -> u64 {
+        self.0
+    }
+
+    pub fn from_number(number: u64) -> WriteId {
+        WriteId(number)
+    }
+}
+
+/// One grant being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Write {
+    id: WriteId,
+    pub request: RequestId,
+    /// When its lease ends, as confirmed.
+    pub expires: Millis,
+    /// When it was confirmed.
+    pub confirmed_at: Millis,
+}
+
+impl Write {
+    /// Whether a write ending at `now` came late enough to extend the lease.
+    pub fn late(&self, now: Millis) -> bool {
+        now.saturating_sub(self.confirmed_at) > LATE_WRITE_MS
+    }
+
+    /// Where the lease must end for a write ending at `now`: as far past `now` as it was past the
+    /// confirmation (no less than the answer, rendered after that, reported).
+    pub fn until(&self, now: Millis) -> Millis {
+        now.saturating_add(self.expires.saturating_sub(self.confirmed_at))
+    }
+}
+
+/// The grants being written now: as many as threads writing them, so a short list.
+#[derive(Debug, Default)]
+pub struct Writing {
+    writes: Vec<Write>,
+    last: u64,
+}
+
+impl Writing {
+    /// `request`'s grant, whose lease ends at `expires`, is being written, confirmed at `now`.
+    pub fn start(&mut self, request: RequestId, expires: Millis, now: Millis) -> WriteId {
+        self.last += 1;
+        let id = WriteId(self.last);
+        self.writes.push(Write {
+            id,
+            request,
+            expires,
+            confirmed_at: now,
+        });
+        id
+    }
+
+    /// The write `id`, if it has not ended.
+    pub fn get(&self, id: WriteId) -> Option<Write> {
+        self.writes.iter().find(|w| w.id == id).copied()
+    }
+
+    /// Ends the write `id`; whether it was in progress.
+    pub fn end(&mut self, id: WriteId) -> bool {
+        let before = self.writes.len();
+        self.writes.retain(|w| w.id != id);
+        self.writes.len() != before
+    }
+
+    /// The clock the engine may be given at `now`: short of every lease being written.
+    pub fn hold_back(&self, now: Millis) -> Millis {
+        self.writes
+            .iter()
+            .map(|w| w.expires.saturating_sub(1))
+            .fold(now, Millis::min)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+impl<W: Waiter> Core<W> {
+    /// `claim`'s grant, confirmed at `now`, is about to be written: if it has a lease (and this
+    /// server alone applies its commands), no command passes the lease's end until `written`.
+    pub(super) fn start_write(
+        &self,
+        inner: &mut Inner<W>,
+        claim: Claim,
+        now: Millis,
+    ) -> Option<WriteId> {
+        let Claim::Request(request) = claim else {
+            return None;
+        };
+        if self.store.replica().is_some() {
+            return None;
+        }
+        let grant = inner.engine.grant_of(request)?;
+        let expires = grant.expires.filter(|_| grant.ttl_ms.is_some())?;
+        let now = now.max(inner.engine.clock());
+        (expires > now).then(|| inner.writing.start(request, expires, now))
+    }
+
+    /// The answer in `write` was handed to the socket (or could not be): a write that came late
+    /// extends its lease (see above), and says so on stderr. Returns what the expiries held back
+    /// meanwhile made due.
+    pub fn written(&self, write: WriteId) -> Vec<Delivery<W>> {
+        let now = timefmt::now_ms();
+        let mut inner = self.inner();
+        let mark = self.journal_mark();
+        let (due, late) = self.written_at(&mut inner, write, now);
+        self.sync_if_appended(inner, mark);
+        if let Some(late) = late {
+            warn!("weblock: {late}");
+        }
+        due
+    }
+
+    /// `written` at `now` (time passed in); with the extension made, if the write was late.
+    pub(super) fn written_at(
+        &self,
+        inner: &mut Inner<W>,
+        id: WriteId,
+        now: Millis,
+    ) -> (Vec<Delivery<W>>, Option<LateWrite>) {
+        let Some(write) = inner.writing.get(id) else {
+            return (Vec::new(), None);
+        };
+        let mut done = (Vec::new(), None);
+        if write.late(now) {
+            // Applied while the write still holds the clock back, so its lease cannot end first.
+            let op = Op::Extend {
+                request: write.request,
+                until: write.until(now),
+            };
+            let (reply, due) = self.run_command(inner, Command { now, op });
+            let late = match reply {
+                Reply::Renewed { grant } => Some(LateWrite {
+                    resource: grant.resource,
+                    fence: grant.fence,
+                    late_ms: now.saturating_sub(write.confirmed_at),
+                }),
+                _ => None,
+            };
+            done = (due, late);
+        }
+        inner.writing.end(id);
+        // What was held back may be due now; the timer finds out.
+        if inner.writing.is_empty() {
+            self.timer.notify_one();
+        }
+        done
+    }
+}
+
+/// A grant's answer written late, and its lease extended for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateWrite {
+    resource: String,
+    fence: u64,
+    late_ms: u64,
+}
+
+impl std::fmt::Display for LateWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the grant of {:?} (fence {}) was written {} ms after it was confirmed (this server was paused or overloaded); its lease counts from the write",
+            self.resource, self.fence, self.late_ms
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_ops::{
+        Core, TestWaiter, conn, grab, holder_token, parked, queue_of_three, release, run,
+    };
+    use super::*;
+
+    fn holder(inner: &Inner<TestWaiter>) -> String {
+        holder_token(inner).unwrap_or_default()
+    }
+
+    /// Client 2's grant (lease 3 s, from t=2000), confirmed at t=2000 and being written.
+    fn writing_client_2(core: &Core) -> (WriteId, RequestId) {
+        let mut inner = core.inner();
+        let c2 = conn(2);
+        let request = queue_of_three(core, &mut inner, &c2, 3_000);
+        let (_, mut due) = run(core, &mut inner, 2_000, release(1));
+        let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_000, None);
+        (
+            ready.write.expect("a grant with a lease is being written"),
+            request,
+        )
+    }
+
+    #[test]
+    fn a_lease_being_written_outlasts_a_pause_and_counts_again_from_the_write() {
+        let core = Core::default();
+        let (write, request) = writing_client_2(&core);
+        let mut inner = core.inner();
+        // Paused between the confirmation and the write: the timer wakes at t=9000, past the lease.
+        let (_, due) = run(&core, &mut inner, 9_000, Op::Tick);
+        assert!(due.is_empty());
+        assert_eq!(
+            holder(&inner),
+            "client 2",
+            "not handed on while being written"
+        );
+        // The write ends at t=9000: the 3 s the answer reported count from there.
+        let (_, late) = core.written_at(&mut inner, write, 9_000);
+        let late = late.expect("said").to_string();
+        assert!(
+            late.contains("\"L\" (fence 2) was written 7000 ms after"),
+            "{late}"
+        );
+        let grant = inner.engine.grant_of(request).expect("still held");
+        assert_eq!(grant.expires, Some(12_000));
+        assert_eq!(grant.ttl_ms, Some(3_000), "the lease's length is unchanged");
+        run(&core, &mut inner, 11_999, Op::Tick);
+        assert_eq!(holder(&inner), "client 2");
+        run(&core, &mut inner, 12_000, Op::Tick);
+        assert_eq!(holder(&inner), "client 3", "then it ends, as any lease");
+        let (due, late) = core.written_at(&mut inner, write, 12_001);
+        assert!(due.is_empty() && late.is_none(), "a write ends once");
+    }
+
+    #[test]
+    fn a_write_in_time_leaves_the_lease_as_it_was() {
+        let core = Core::default();
+        let (write, request) = writing_client_2(&core);
+        let mut inner = core.inner();
+        let (_, late) = core.written_at(&mut inner, write, 2_000 + LATE_WRITE_MS);
+        assert_eq!(late, None);
+        let grant = inner.engine.grant_of(request).expect("still held");
+        assert_eq!(grant.expires, Some(5_000));
+        run(&core, &mut inner, 5_000, Op::Tick);
+        assert_eq!(holder(&inner), "client 3");
+    }
+
+    #[test]
+    fn a_write_holds_back_the_clock_of_every_command_not_only_ticks() {
+        let core = Core::default();
+        let (write, request) = writing_client_2(&core);
+        let mut inner = core.inner();
+        // Another client's grab at t=9000 (a command like any) does not end the lease either.
+        let (reply, _) = run(&core, &mut inner, 9_000, grab(4, None));
+        assert!(matches!(reply, Reply::Queued { .. }), "{reply:?}");
+        assert_eq!(holder(&inner), "client 2");
+        assert!(
+            inner.engine.clock() < 5_000,
+            "the engine's clock stops short"
+        );
+        core.written_at(&mut inner, write, 9_000);
+        assert_eq!(
+            inner.engine.grant_of(request).and_then(|g| g.expires),
+            Some(12_000)
+        );
+    }
+
+    #[test]
+    fn a_grant_without_a_lease_holds_nothing_back() {
+        let core = Core::default();
+        let mut inner = core.inner();
+        let c2 = conn(2);
+        run(&core, &mut inner, 1_000, grab(1, None));
+        let request = match run(&core, &mut inner, 1_001, grab(2, None)).0 {
+            Reply::Queued { request, .. } => request,
+            other => panic!("client 2 should wait: {other:?}"),
+        };
+        inner.parked.insert(request, parked(&c2));
+        let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
+        let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_000, None);
+        assert!(ready.write.is_none());
+        assert!(inner.writing.is_empty());
+    }
+
+    #[test]
+    fn the_clock_is_held_short_of_the_earliest_lease_being_written() {
+        let mut writing = Writing::default();
+        assert_eq!(writing.hold_back(5_000), 5_000);
+        let a = writing.start(RequestId(1), 3_000, 1_000);
+        let b = writing.start(RequestId(2), 2_000, 1_000);
+        assert_eq!(writing.hold_back(5_000), 1_999);
+        assert_eq!(writing.hold_back(1_500), 1_500, "not before now");
+        assert!(writing.end(b));
+        assert!(!writing.end(b), "a write ends once");
+        assert_eq!(writing.hold_back(5_000), 2_999);
+        assert!(writing.end(a));
+        assert!(writing.is_empty());
+        assert_eq!(writing.hold_back(5_000), 5_000);
+    }
+
+    #[test]
+    fn a_late_write_restarts_the_lease_from_the_write() {
+        let mut writing = Writing::default();
+        let id = writing.start(RequestId(7), 3_000, 1_000);
+        let write = writing.get(id).expect("in progress");
+        assert!(!write.late(1_000 + LATE_WRITE_MS));
+        assert!(write.late(1_001 + LATE_WRITE_MS));
+        assert_eq!(write.until(4_600), 6_600, "2 s left at the confirmation");
+    }
+}
