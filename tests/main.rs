@@ -10,6 +10,7 @@ mod hal_helpers;
 mod webdriver;
 
 mod auth;
+mod bench;
 mod capabilities;
 mod cli;
 mod cli_careful;

@@ -149,7 +149,19 @@ impl Conn {
     }
 }
 
-fn parse(buf: &[u8]) -> io::Result<Option<(Answer, usize)>> {
+/// Whether connections opened now speak TLS (`bench --tls`).
+pub fn tls_active() -> bool {
+    #[cfg(feature = "tls")]
+    return TLS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_some();
+    #[cfg(not(feature = "tls"))]
+    false
+}
+
+/// The first whole answer in `buf`, and how many bytes it took; `None` while it is partial.
+pub fn parse(buf: &[u8]) -> io::Result<Option<(Answer, usize)>> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(buf) {

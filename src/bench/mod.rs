@@ -3,6 +3,7 @@
 //! (a child process, so its memory is measured alone) unless given `--server`: one URL, or several
 //! comma-separated (servers sharing one `--store`), over which its clients are spread.
 mod client;
+mod pairs;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -332,14 +333,42 @@ fn uncontended(
     let cpu_before = pid.and_then(cpu_time);
     let start = Instant::now();
     let deadline = start + duration;
-    let threads: Vec<_> = (0..n)
-        .map(|i| {
-            let id = format!("bench-{run}-{i}");
+    let ids: Vec<String> = (0..n).map(|i| format!("bench-{run}-{i}")).collect();
+    let total = if client::tls_active() {
+        pairs_threaded(addrs, &ids, deadline)?
+    } else {
+        pairs::drive(addrs, &ids, deadline)?
+    };
+    let elapsed = start.elapsed().as_secs_f64();
+    let syncs = journal_syncs(addrs)
+        .zip(syncs_before)
+        .map(|(after, before)| after - before);
+    let cpu = pid
+        .and_then(cpu_time)
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Ok(Throughput {
+        clients: n,
+        pairs_per_sec: total as f64 / elapsed,
+        syncs_per_sec: syncs.map(|s| s as f64 / elapsed),
+        server_cpu_us_per_pair: cpu
+            .filter(|_| total > 0)
+            .map(|c| c.as_secs_f64() * 1e6 / total as f64),
+    })
+}
+
+/// The uncontended run over TLS: a thread per connection, blocked on its own answers (a TLS
+/// session does not fit the plain run's `poll` loop; see `pairs`).
+fn pairs_threaded(addrs: &[SocketAddr], ids: &[String], deadline: Instant) -> Result<u64, String> {
+    let threads: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
             let addr = addrs[i % addrs.len()];
+            let grab_form = format!("id={id}");
             std::thread::spawn(move || -> Result<u64, String> {
                 let mut conn = Conn::open(addr).map_err(|e| e.to_string())?;
                 let mut pairs = 0;
-                let grab_form = format!("id={id}");
                 let mut release_form = String::new();
                 while Instant::now() < deadline {
                     let grab = conn
@@ -366,22 +395,7 @@ fn uncontended(
     for t in threads {
         total += t.join().map_err(|_| "a client thread panicked")??;
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let syncs = journal_syncs(addrs)
-        .zip(syncs_before)
-        .map(|(after, before)| after - before);
-    let cpu = pid
-        .and_then(cpu_time)
-        .zip(cpu_before)
-        .map(|(after, before)| after.saturating_sub(before));
-    Ok(Throughput {
-        clients: n,
-        pairs_per_sec: total as f64 / elapsed,
-        syncs_per_sec: syncs.map(|s| s as f64 / elapsed),
-        server_cpu_us_per_pair: cpu
-            .filter(|_| total > 0)
-            .map(|c| c.as_secs_f64() * 1e6 / total as f64),
-    })
+    Ok(total)
 }
 
 /// The journal syncs the servers have made so far (`None` without `--state`, or without metrics).
