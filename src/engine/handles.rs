@@ -65,7 +65,7 @@ pub(super) struct HandleIndex {
 /// No client chooses a handle (the server draws them: `api::capabilities::new_handles`), so
 /// SipHash's defence against chosen keys buys nothing here, and replay stays deterministic (no
 /// per-process key to differ).
-type Spread = BuildHasherDefault<SpreadHasher>;
+pub(super) type Spread = BuildHasherDefault<SpreadHasher>;
 
 #[derive(Default)]
 pub(super) struct SpreadHasher(u64);
