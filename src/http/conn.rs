@@ -419,11 +419,7 @@ pub fn serve<H: Handler>(
                 return;
             }
             Handled::Respond(response) => {
-                let written = respond(net, slot, st, &response, shape);
-                if let Some(mark) = response.mark {
-                    net.handler.written(mark, work);
-                }
-                if written != Written::Continue {
+                if respond_marked(net, slot, st, &response, shape, work) != Written::Continue {
                     return;
                 }
             }
@@ -462,11 +458,7 @@ pub fn answer_parked<H: Handler>(
         keep_alive: false,
         tag: None,
     });
-    let written = respond(net, slot, st, response, shape);
-    if let Some(mark) = response.mark {
-        net.handler.written(mark, work);
-    }
-    match written {
+    match respond_marked(net, slot, st, response, shape, work) {
         Written::Continue => {
             serve(net, slot, st, work);
             (Written::Continue, pledge)
@@ -482,6 +474,36 @@ pub fn answer_parked<H: Handler>(
 /// The tag of the request a connection is parked with.
 pub fn parked_tag<H: Handler>(st: &ConnState<H>) -> Option<H::Tag> {
     st.parked_shape.and_then(|shape| shape.tag)
+}
+
+/// `respond`, then `response.mark` given back to the handler (`Handler::written`), even if writing
+/// panics: a mark left outstanding could hold the handler back for good (a lease that cannot end).
+fn respond_marked<H: Handler>(
+    net: &Transport<H>,
+    slot: &Slot<H>,
+    st: &mut ConnState<H>,
+    response: &Response,
+    shape: Shape<H::Tag>,
+    work: &mut H::Work,
+) -> Written {
+    struct GiveBack<'a, H: Handler> {
+        handler: &'a H,
+        mark: Option<u64>,
+        work: &'a mut H::Work,
+    }
+    impl<H: Handler> Drop for GiveBack<'_, H> {
+        fn drop(&mut self) {
+            if let Some(mark) = self.mark.take() {
+                self.handler.written(mark, self.work);
+            }
+        }
+    }
+    let _give_back = GiveBack {
+        handler: &net.handler,
+        mark: response.mark,
+        work,
+    };
+    respond(net, slot, st, response, shape)
 }
 
 fn respond<H: Handler>(
