@@ -143,3 +143,26 @@ fn a_lease_restarted_by_a_late_write_survives_a_restart() {
     );
     assert_eq!(status["holder"], "slow", "{status}");
 }
+
+#[test]
+fn a_renewal_written_late_is_not_handed_on_meanwhile() {
+    let sb = Sandbox::new("late-renewal");
+    let state = sb.path("state");
+    let server = Server::builder()
+        .envs(&[("WEBLOCK_TEST_STALL_WRITE", "slow:3000")])
+        .args(&["--state", state.to_str().expect("a UTF-8 temporary path")])
+        .start();
+    // slow's own grant is held back too; its lease counts from that write.
+    let mut grab = send_grab(&server, &[("id", "L"), ("holder", "slow"), ("ttl", "2")]);
+    let grant = read_grant(&mut grab, "slow's grab");
+    let mut other = waits_for_l(&server, "other", "30", 1);
+    // The renewal's answer, reporting a 2 s lease, is held back 3 s.
+    let token = grant["token"].as_str().expect("a grant has a token");
+    let mut renew = server.connect();
+    let (ctype, body) = Enc::Form.encode(&[("id", "L"), ("token", token), ("ttl", "2")]);
+    renew.send_request("POST", "/renew", &[("Content-Type", &ctype)], &body);
+    let renewed = read_grant(&mut renew, "slow's renewal");
+    assert_eq!(renewed["fence"], grant["fence"], "{renewed}");
+    still_slows(&server, &renewed);
+    hand_on(&server, &grant, &mut other);
+}

@@ -44,16 +44,28 @@ pub struct DirectGrant {
     ttl_ms: Option<u64>,
     /// When its lease ends (by the clock of the step that made it).
     expires: Option<Millis>,
+    /// A renewal of a lease already held, not a grant.
+    renewal: bool,
 }
 
 impl DirectGrant {
     /// The grant in `reply`, if it is one, answered at `now`.
     pub fn of(reply: &Reply, now: Millis) -> Option<DirectGrant> {
-        let (claim, ttl_ms, expires) = match reply {
-            Reply::Granted { grant, .. } => {
-                (Claim::Request(grant.request), grant.ttl_ms, grant.expires)
-            }
-            Reply::Gate(GateReply::Ok(ticket)) => (Claim::Ticket(ticket.id), None, None),
+        let (claim, ttl_ms, expires, renewal) = match reply {
+            Reply::Granted { grant, .. } => (
+                Claim::Request(grant.request),
+                grant.ttl_ms,
+                grant.expires,
+                false,
+            ),
+            // Its answer reports the lease as a grant's does.
+            Reply::Renewed { grant } if grant.ttl_ms.is_some() => (
+                Claim::Request(grant.request),
+                grant.ttl_ms,
+                grant.expires,
+                true,
+            ),
+            Reply::Gate(GateReply::Ok(ticket)) => (Claim::Ticket(ticket.id), None, None, false),
             _ => return None,
         };
         Some(DirectGrant {
@@ -61,6 +73,7 @@ impl DirectGrant {
             answered_at: now,
             ttl_ms,
             expires,
+            renewal,
         })
     }
 
@@ -187,7 +200,8 @@ impl<W: Waiter> Core<W> {
             (None, answer, Render::Later(responder)) => Ok(responder(&answer, &inner.engine)),
         };
         let write = match (&response, &undo) {
-            (Ok(_), Some((claim, _))) => self.start_write(inner, *claim, now),
+            // Rendered after this: it reports no more than what is left now.
+            (Ok(_), Some((claim, _))) => self.start_write(inner, *claim, now, now),
             _ => None,
         };
         let ready = Ready {
@@ -209,13 +223,25 @@ impl<W: Waiter> Core<W> {
         grant: &DirectGrant,
     ) -> (Result<Option<WriteId>, String>, Vec<Delivery<W>>) {
         let now = timefmt::now_ms();
+        if grant.renewal {
+            if self.store.replica().is_some() {
+                // The shared log, not this server's clock, ends leases: as it ever was.
+                return (Ok(None), Vec::new());
+            }
+            let mut inner = self.inner();
+            let mark = self.journal_mark();
+            let confirmed = self.confirm_renewal_at(&mut inner, grant, now);
+            self.sync_if_appended(inner, mark);
+            return confirmed;
+        }
         // The common case: written in time, the grant is as it was reported. Not if its lease is
         // over, however soon its answer comes: with `--store` the reply comes back only once its
         // entry is applied, which may be after the lease (counted from the proposal).
         let in_time = now.saturating_sub(grant.answered_at) <= grant.allowed_lateness();
         if in_time && grant.expires.is_none_or(|t| now < t) {
             let write = match grant.expires {
-                Some(_) => self.start_write(&mut self.inner(), grant.claim, now),
+                // Rendered when the reply came back: it reports what was left then.
+                Some(_) => self.start_write(&mut self.inner(), grant.claim, now, grant.answered_at),
                 None => None,
             };
             return (Ok(write), Vec::new());
@@ -279,6 +305,27 @@ impl<W: Waiter> Core<W> {
         };
         more.extend(self.run_command(inner, command).1);
         (Err(reason), more)
+    }
+
+    /// A renewal's answer, just before it is written at `now` (without `--store`): written while the
+    /// lease it reports still stands, and as a write its lease cannot end during (extended if it
+    /// comes late: `writing`). A lease that ran out first is said so; nothing is given back, as
+    /// nothing is left to give. Unlike a grant, a renewal answered late is not refused while its lease
+    /// stands: refusing it would end a lock its client holds and uses.
+    pub(super) fn confirm_renewal_at(
+        &self,
+        inner: &mut Inner<W>,
+        grant: &DirectGrant,
+        now: Millis,
+    ) -> (Result<Option<WriteId>, String>, Vec<Delivery<W>>) {
+        let more = self.apply_due(inner, now);
+        let verdict = match self.still_granted(&inner.engine, grant.claim, now) {
+            Held::Yes => Ok(self.start_write(inner, grant.claim, now, grant.answered_at)),
+            Held::LeaseOver | Held::No => Err(
+                "the lease was renewed, but it ran out before the answer could be written (this server was paused or overloaded); this request holds nothing now".to_string(),
+            ),
+        };
+        (verdict, more)
     }
 
     /// Applies the expiries due at `now`, as the timer would (without `--store`; with it, a tick is

@@ -49,20 +49,21 @@ pub struct Write {
     pub request: RequestId,
     /// When its lease ends, as confirmed.
     pub expires: Millis,
-    /// When it was confirmed.
-    pub confirmed_at: Millis,
+    /// When the lease its answer reports was read (when it was confirmed, or for an answer rendered
+    /// before that, when it was rendered): the answer reports no more than `expires` less this.
+    pub reported_at: Millis,
 }
 
 impl Write {
     /// Whether a write ending at `now` came late enough to extend the lease.
     pub fn late(&self, now: Millis) -> bool {
-        now.saturating_sub(self.confirmed_at) > LATE_WRITE_MS
+        now.saturating_sub(self.reported_at) > LATE_WRITE_MS
     }
 
     /// Where the lease must end for a write ending at `now`: as far past `now` as it was past the
     /// confirmation (no less than the answer, rendered after that, reported).
     pub fn until(&self, now: Millis) -> Millis {
-        now.saturating_add(self.expires.saturating_sub(self.confirmed_at))
+        now.saturating_add(self.expires.saturating_sub(self.reported_at))
     }
 }
 
@@ -74,15 +75,16 @@ pub struct Writing {
 }
 
 impl Writing {
-    /// `request`'s grant, whose lease ends at `expires`, is being written, confirmed at `now`.
-    pub fn start(&mut self, request: RequestId, expires: Millis, now: Millis) -> WriteId {
+    /// `request`'s grant, whose lease ends at `expires`, is being written, its answer reporting the
+    /// lease as it was at `reported_at`.
+    pub fn start(&mut self, request: RequestId, expires: Millis, reported_at: Millis) -> WriteId {
         self.last += 1;
         let id = WriteId(self.last);
         self.writes.push(Write {
             id,
             request,
             expires,
-            confirmed_at: now,
+            reported_at,
         });
         id
     }
@@ -113,13 +115,15 @@ impl Writing {
 }
 
 impl<W: Waiter> Core<W> {
-    /// `claim`'s grant, confirmed at `now`, is about to be written: if it has a lease (and this
-    /// server alone applies its commands), no command passes the lease's end until `written`.
+    /// `claim`'s grant, confirmed at `now`, is about to be written, its answer reporting the lease
+    /// as it was at `reported_at` or later: if it has a lease (and this server alone applies its
+    /// commands), no command passes the lease's end until `written`.
     pub(super) fn start_write(
         &self,
         inner: &mut Inner<W>,
         claim: Claim,
         now: Millis,
+        reported_at: Millis,
     ) -> Option<WriteId> {
         let Claim::Request(request) = claim else {
             return None;
@@ -130,18 +134,16 @@ impl<W: Waiter> Core<W> {
         let grant = inner.engine.grant_of(request)?;
         let expires = grant.expires.filter(|_| grant.ttl_ms.is_some())?;
         let now = now.max(inner.engine.clock());
-        (expires > now).then(|| inner.writing.start(request, expires, now))
+        (expires > now).then(|| inner.writing.start(request, expires, reported_at.min(now)))
     }
 
     /// The answer in `write` was handed to the socket (or could not be): a write that came late
     /// extends its lease (see above), and says so on stderr. Returns what the expiries held back
-    /// meanwhile made due.
+    /// meanwhile made due; they are synced before they are written, as every delivery is. The
+    /// extension itself is not waited for: it goes to disk with the next sync.
     pub fn written(&self, write: WriteId) -> Vec<Delivery<W>> {
         let now = timefmt::now_ms();
-        let mut inner = self.inner();
-        let mark = self.journal_mark();
-        let (due, late) = self.written_at(&mut inner, write, now);
-        self.sync_if_appended(inner, mark);
+        let (due, late) = self.written_at(&mut self.inner(), write, now);
         if let Some(late) = late {
             warn!("weblock: {late}");
         }
@@ -170,7 +172,7 @@ impl<W: Waiter> Core<W> {
                 Reply::Renewed { grant } => Some(LateWrite {
                     resource: grant.resource,
                     fence: grant.fence,
-                    late_ms: now.saturating_sub(write.confirmed_at),
+                    late_ms: now.saturating_sub(write.reported_at),
                 }),
                 _ => None,
             };
@@ -197,7 +199,7 @@ impl std::fmt::Display for LateWrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the grant of {:?} (fence {}) was written {} ms after it was confirmed (this server was paused or overloaded); its lease counts from the write",
+            "the grant of {:?} (fence {}) was written {} ms late (this server was paused or overloaded); its lease counts from the write",
             self.resource, self.fence, self.late_ms
         )
     }
@@ -205,6 +207,7 @@ impl std::fmt::Display for LateWrite {
 
 #[cfg(test)]
 mod tests {
+    use super::super::DirectGrant;
     use super::super::test_ops::{
         Core, TestWaiter, conn, grab, holder_token, parked, queue_of_three, release, run,
     };
@@ -244,7 +247,7 @@ mod tests {
         let (_, late) = core.written_at(&mut inner, write, 9_000);
         let late = late.expect("said").to_string();
         assert!(
-            late.contains("\"L\" (fence 2) was written 7000 ms after"),
+            late.contains("\"L\" (fence 2) was written 7000 ms late"),
             "{late}"
         );
         let grant = inner.engine.grant_of(request).expect("still held");
@@ -289,6 +292,54 @@ mod tests {
             inner.engine.grant_of(request).and_then(|g| g.expires),
             Some(12_000)
         );
+    }
+
+    /// Client 2 (holding, lease 3 s) renews at t=3000; the renewal's answer as its worker has it.
+    fn renewal_of_client_2(core: &Core, inner: &mut Inner<TestWaiter>) -> DirectGrant {
+        let op = Op::Renew {
+            resource: "L".to_string(),
+            token: uuid::Uuid::from_u128(2),
+            ttl_ms: None,
+        };
+        let (reply, _) = run(core, inner, 3_000, op);
+        DirectGrant::of(&reply, 3_000).expect("a renewal with a lease is written as a grant is")
+    }
+
+    #[test]
+    fn a_renewal_written_late_keeps_the_lease_it_reports() {
+        let core = Core::default();
+        let (write, request) = writing_client_2(&core);
+        let mut inner = core.inner();
+        core.written_at(&mut inner, write, 2_000);
+        let renewal = renewal_of_client_2(&core, &mut inner);
+        // Its worker gets to write it at t=3500: still held, so written, as a write.
+        let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 3_500);
+        let write = verdict.expect("held").expect("a write with a lease");
+        // Paused until t=9000: the lease (to t=6000) does not end meanwhile, and counts again from
+        // the write: the 3 s it reported from the renewal at t=3000.
+        run(&core, &mut inner, 9_000, Op::Tick);
+        assert_eq!(holder(&inner), "client 2");
+        core.written_at(&mut inner, write, 9_000);
+        assert_eq!(
+            inner.engine.grant_of(request).and_then(|g| g.expires),
+            Some(12_000)
+        );
+    }
+
+    #[test]
+    fn a_renewal_whose_lease_ran_out_before_its_write_is_not_written() {
+        let core = Core::default();
+        let (write, request) = writing_client_2(&core);
+        let mut inner = core.inner();
+        core.written_at(&mut inner, write, 2_000);
+        let renewal = renewal_of_client_2(&core, &mut inner);
+        // Its worker was paused before it could even start the write: the lease (to t=6000) is over.
+        let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 6_500);
+        let reason = verdict.expect_err("not written");
+        assert!(reason.contains("ran out before the answer"), "{reason}");
+        assert!(inner.engine.grant_of(request).is_none());
+        assert_eq!(holder(&inner), "client 3", "handed on, as the expiry would");
+        assert!(inner.writing.is_empty());
     }
 
     #[test]
