@@ -292,6 +292,36 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_made_while_a_lease_is_being_written_late_counts_from_the_present() {
+        let core = Core::default();
+        let (write, _) = writing_client_2(&core);
+        let mut inner = core.inner();
+        // Paused past client 2's lease (it ended at t=5000) while its answer was being written; on
+        // resume, at t=9000, client 4 takes another lock with a lease of 3 s,.
+        let op = match grab(4, Some(3_000)) {
+            Op::Acquire(acquire) => Op::Acquire(crate::engine::Acquire {
+                resource: "M".to_string(),
+                wait: crate::engine::Wait::No,
+                ..acquire
+            }),
+            other => other,
+        };
+        let grant = match run(&core, &mut inner, 9_000, op).0 {
+            Reply::Granted { grant, .. } => grant,
+            other => panic!("M is free: {other:?}"),
+        };
+        // Its lease counts from its grant, now: a clock held back to t=4999 would end it at t=7999,
+        // already past, and client 4 (told it holds M for 3 s) would share M with the next taker.
+        assert_eq!((grant.since, grant.expires), (9_000, Some(12_000)));
+        core.written_at(&mut inner, write, 9_000);
+        run(&core, &mut inner, 11_999, Op::Tick);
+        assert!(
+            inner.engine.grant_of(grant.request).is_some(),
+            "M still held"
+        );
+    }
+
+    #[test]
     fn a_grant_without_a_lease_holds_nothing_back() {
         let core = Core::default();
         let mut inner = core.inner();
