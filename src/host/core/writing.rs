@@ -6,11 +6,14 @@
 //! reads it. A server paused between the confirmation and the write (SIGSTOP, a VM frozen by its
 //! host, a box deep in swap) would, on waking, let its timer expire that lease and hand the lock on
 //! while the answer goes out reporting the lease as it was before the pause: two holders. So while a
-//! grant is being written, no command this server applies may pass its lease's end (`hold_back`:
-//! the clock the engine is given stops just short of it, for every command and tick, so that the
-//! engine stays deterministic and its journal replays alike); and a write that ends later than
-//! `LATE_WRITE_MS` after the confirmation extends the lease (`Op::Extend`) to the end the client will
-//! count to. A write normally takes microseconds, so the clock is held back for that long at most.
+//! grant is being written, no command this server applies may pass its lease's end: a command that
+//! would is preceded by an extension of that lease (`Op::Extend`, at a clock just short of its end,
+//! journaled like any command so that the engine stays deterministic and its journal replays alike),
+//! to count from the command's time as if the write ended then; and a write that ends later than
+//! `LATE_WRITE_MS` after the confirmation extends the lease again to the end the client will count
+//! to. The command itself keeps the present's clock: the clock is never held back, since a grant,
+//! renewal or deadline made on a clock held back would count from before it was asked for (a lease
+//! ending, by its client's count, early).
 //!
 //! What this cannot cover, written down in docs/api.md: with `--store`, another server's timer does
 //! not know this server's writes (its answers are confirmed against the shared log instead); an answer
@@ -99,12 +102,9 @@ impl Writing {
         self.writes.len() != before
     }
 
-    /// The clock the engine may be given at `now`: short of every lease being written.
-    pub fn hold_back(&self, now: Millis) -> Millis {
-        self.writes
-            .iter()
-            .map(|w| w.expires.saturating_sub(1))
-            .fold(now, Millis::min)
+    /// The writes in progress, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Write> {
+        self.writes.iter()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,9 +133,42 @@ impl<W: Waiter> Core<W> {
         (expires > now).then(|| inner.writing.start(request, expires, now))
     }
 
+    /// Before a command at `now`: each lease being written that would end by then is extended to
+    /// count from `now` (see above), earliest end first, each at a clock just short of its end, so
+    /// that none ends under the command or under another's extension. Returns what the expiries
+    /// the extensions applied (others' leases, deadlines) made due.
+    pub(super) fn keep_leases_being_written(
+        &self,
+        inner: &mut Inner<W>,
+        now: Millis,
+    ) -> Vec<Delivery<W>> {
+        if inner.writing.is_empty() {
+            return Vec::new();
+        }
+        let mut overdue: Vec<(Millis, Op)> = inner
+            .writing
+            .iter()
+            .filter_map(|write| {
+                let expires = inner.engine.grant_of(write.request)?.expires?;
+                let op = Op::Extend {
+                    request: write.request,
+                    until: write.until(now),
+                };
+                (expires <= now).then_some((expires, op))
+            })
+            .collect();
+        overdue.sort_by_key(|(expires, _)| *expires);
+        let mut due = Vec::new();
+        for (expires, op) in overdue {
+            let now = expires.saturating_sub(1);
+            due.extend(self.run_settled(inner, Command { now, op }).1);
+        }
+        due
+    }
+
     /// The answer in `write` was handed to the socket (or could not be): a write that came late
-    /// extends its lease (see above), and says so on stderr. Returns what the expiries held back
-    /// meanwhile made due.
+    /// extends its lease (see above), and says so on stderr. Returns what the expiries applied
+    /// with the extension made due.
     pub fn written(&self, write: WriteId) -> Vec<Delivery<W>> {
         let now = timefmt::now_ms();
         let mut inner = self.inner();
@@ -160,7 +193,7 @@ impl<W: Waiter> Core<W> {
         };
         let mut done = (Vec::new(), None);
         if write.late(now) {
-            // Applied while the write still holds the clock back, so its lease cannot end first.
+            // Applied while the write is still in progress, so its lease cannot end first.
             let op = Op::Extend {
                 request: write.request,
                 until: write.until(now),
@@ -177,10 +210,6 @@ impl<W: Waiter> Core<W> {
             done = (due, late);
         }
         inner.writing.end(id);
-        // What was held back may be due now; the timer finds out.
-        if inner.writing.is_empty() {
-            self.timer.notify_one();
-        }
         done
     }
 }
@@ -272,17 +301,19 @@ mod tests {
     }
 
     #[test]
-    fn a_write_holds_back_the_clock_of_every_command_not_only_ticks() {
+    fn a_write_keeps_its_lease_under_every_command_not_only_ticks() {
         let core = Core::default();
         let (write, request) = writing_client_2(&core);
         let mut inner = core.inner();
-        // Another client's grab at t=9000 (a command like any) does not end the lease either.
+        // Another client's grab at t=9000 (a command like any) does not end the lease either: it
+        // is extended first, to count from then.
         let (reply, _) = run(&core, &mut inner, 9_000, grab(4, None));
         assert!(matches!(reply, Reply::Queued { .. }), "{reply:?}");
         assert_eq!(holder(&inner), "client 2");
-        assert!(
-            inner.engine.clock() < 5_000,
-            "the engine's clock stops short"
+        assert_eq!(inner.engine.clock(), 9_000, "the clock is not held back");
+        assert_eq!(
+            inner.engine.grant_of(request).and_then(|g| g.expires),
+            Some(12_000)
         );
         core.written_at(&mut inner, write, 9_000);
         assert_eq!(
@@ -339,19 +370,35 @@ mod tests {
     }
 
     #[test]
-    fn the_clock_is_held_short_of_the_earliest_lease_being_written() {
-        let mut writing = Writing::default();
-        assert_eq!(writing.hold_back(5_000), 5_000);
-        let a = writing.start(RequestId(1), 3_000, 1_000);
-        let b = writing.start(RequestId(2), 2_000, 1_000);
-        assert_eq!(writing.hold_back(5_000), 1_999);
-        assert_eq!(writing.hold_back(1_500), 1_500, "not before now");
-        assert!(writing.end(b));
-        assert!(!writing.end(b), "a write ends once");
-        assert_eq!(writing.hold_back(5_000), 2_999);
-        assert!(writing.end(a));
-        assert!(writing.is_empty());
-        assert_eq!(writing.hold_back(5_000), 5_000);
+    fn leases_being_written_are_kept_earliest_end_first() {
+        let core = Core::default();
+        let (first, request) = writing_client_2(&core);
+        let mut inner = core.inner();
+        // Another grant being written, on M, whose lease (1 s from t=2000) ends before client 2's.
+        let op = match grab(4, Some(1_000)) {
+            Op::Acquire(acquire) => Op::Acquire(crate::engine::Acquire {
+                resource: "M".to_string(),
+                wait: crate::engine::Wait::No,
+                ..acquire
+            }),
+            other => other,
+        };
+        let other = match run(&core, &mut inner, 2_000, op).0 {
+            Reply::Granted { grant, .. } => grant.request,
+            other => panic!("M is free: {other:?}"),
+        };
+        let second = core.start_write(&mut inner, Claim::Request(other), 2_000);
+        let second = second.expect("a grant with a lease is being written");
+        run(&core, &mut inner, 9_000, Op::Tick);
+        let expires = |r| inner.engine.grant_of(r).and_then(|g| g.expires);
+        assert_eq!(
+            (expires(request), expires(other)),
+            (Some(12_000), Some(10_000))
+        );
+        assert!(core.written_at(&mut inner, second, 9_000).1.is_some());
+        assert!(core.written_at(&mut inner, first, 9_000).1.is_some());
+        assert!(inner.writing.is_empty());
+        assert!(!inner.writing.end(first), "a write ends once");
     }
 
     #[test]
