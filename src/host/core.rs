@@ -413,8 +413,15 @@ impl<W: Waiter> Core<W> {
     /// Applies `command`, settles its events, and answers the parked clients its reply concerns.
     fn run_command(&self, inner: &mut Inner<W>, command: Command) -> (Reply, Vec<Delivery<W>>) {
         // No lease being written may end under this command (`writing`).
-        let now = inner.writing.hold_back(command.now);
-        let command = Command { now, ..command };
+        let mut deliveries = self.keep_leases_being_written(inner, command.now);
+        let (reply, more) = self.run_settled(inner, command);
+        deliveries.extend(more);
+        (reply, deliveries)
+    }
+
+    /// `run_command`, with no regard for the leases being written.
+    fn run_settled(&self, inner: &mut Inner<W>, command: Command) -> (Reply, Vec<Delivery<W>>) {
+        let now = command.now;
         let cancelled = match &command.op {
             Op::Cancel { request, .. } => Some(*request),
             _ => None,
@@ -454,10 +461,7 @@ impl<W: Waiter> Core<W> {
         let mut inner = self.inner();
         // The engine never lets time go back; neither may the timer, or a clock stepped backwards
         // would postpone every lease by the size of the step.
-        let now = inner
-            .writing
-            .hold_back(timefmt::now_ms())
-            .max(inner.engine.clock());
+        let now = timefmt::now_ms().max(inner.engine.clock());
         let due = inner.engine.next_deadline().is_some_and(|d| d <= now);
         let sleep = match self.store.replica() {
             // With `--store` the expiry is a command like any other: proposed, and applied when the

@@ -59,6 +59,11 @@ enum Spec {
         request: u64,
         admin: bool,
     },
+    /// The server's extension of a lease written late: to `now + by`.
+    Extend {
+        request: u64,
+        by: u64,
+    },
     Watch {
         resource: usize,
         wait: WaitSpec,
@@ -150,6 +155,8 @@ fn spec() -> impl Strategy<Value = Spec> {
             .prop_map(|(resource, client, ttl)| Spec::Renew { resource, client, ttl }),
         1 => (1..40u64, any::<bool>())
             .prop_map(|(request, admin)| Spec::Cancel { request, admin }),
+        1 => (1..40u64, prop_oneof![Just(0u64), 0..200u64, Just(u64::MAX)])
+            .prop_map(|(request, by)| Spec::Extend { request, by }),
         1 => (resource(), wait()).prop_map(|(resource, wait)| Spec::Watch { resource, wait }),
         1 => resource().prop_map(|resource| Spec::Delete { resource }),
         1 => Just(Spec::DeleteAll),
@@ -220,6 +227,10 @@ fn commands(steps: &[(i64, Spec)]) -> Vec<Command> {
                         cancel(request)
                     }
                 }
+                Spec::Extend { request, by } => Op::Extend {
+                    request: RequestId(request),
+                    until: now.saturating_add(by),
+                },
                 Spec::Watch { resource, wait } => watch(name(resource), to_wait(wait, now)),
                 Spec::Delete { resource } => delete(name(resource)),
                 Spec::DeleteAll => Op::DeleteAll,

@@ -6,11 +6,14 @@
 //! reads it. A server paused between the confirmation and the write (SIGSTOP, a VM frozen by its
 //! host, a box deep in swap) would, on waking, let its timer expire that lease and hand the lock on
 //! while the answer goes out reporting the lease as it was before the pause: two holders. So while a
-//! grant is being written, no command this server applies may pass its lease's end (`hold_back`:
-//! the clock the engine is given stops just short of it, for every command and tick, so that the
-//! engine stays deterministic and its journal replays alike); and a write that ends later than
-//! `LATE_WRITE_MS` after the confirmation extends the lease (`Op::Extend`) to the end the client will
-//! count to. A write normally takes microseconds, so the clock is held back for that long at most.
+//! grant is being written, no command this server applies may pass its lease's end: a command that
+//! would is preceded by an extension of that lease (`Op::Extend`, at a clock just short of its end,
+//! journaled like any command so that the engine stays deterministic and its journal replays alike),
+//! to count from the command's time as if the write ended then; and a write that ends later than
+//! `LATE_WRITE_MS` after the confirmation extends the lease again to the end the client will count
+//! to. The command itself keeps the present's clock: the clock is never held back, since a grant,
+//! renewal or deadline made on a clock held back would count from before it was asked for (a lease
+//! ending, by its client's count, early).
 //!
 //! What this cannot cover, written down in docs/api.md: with `--store`, another server's timer does
 //! not know this server's writes (its answers are confirmed against the shared log instead); an answer
@@ -101,12 +104,9 @@ impl Writing {
         self.writes.len() != before
     }
 
-    /// The clock the engine may be given at `now`: short of every lease being written.
-    pub fn hold_back(&self, now: Millis) -> Millis {
-        self.writes
-            .iter()
-            .map(|w| w.expires.saturating_sub(1))
-            .fold(now, Millis::min)
+    /// The writes in progress, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Write> {
+        self.writes.iter()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -137,10 +137,43 @@ impl<W: Waiter> Core<W> {
         (expires > now).then(|| inner.writing.start(request, expires, reported_at.min(now)))
     }
 
+    /// Before a command at `now`: each lease being written that would end by then is extended to
+    /// count from `now` (see above), earliest end first, each at a clock just short of its end, so
+    /// that none ends under the command or under another's extension. Returns what the expiries
+    /// the extensions applied (others' leases, deadlines) made due.
+    pub(super) fn keep_leases_being_written(
+        &self,
+        inner: &mut Inner<W>,
+        now: Millis,
+    ) -> Vec<Delivery<W>> {
+        if inner.writing.is_empty() {
+            return Vec::new();
+        }
+        let mut overdue: Vec<(Millis, Op)> = inner
+            .writing
+            .iter()
+            .filter_map(|write| {
+                let expires = inner.engine.grant_of(write.request)?.expires?;
+                let op = Op::Extend {
+                    request: write.request,
+                    until: write.until(now),
+                };
+                (expires <= now).then_some((expires, op))
+            })
+            .collect();
+        overdue.sort_by_key(|(expires, _)| *expires);
+        let mut due = Vec::new();
+        for (expires, op) in overdue {
+            let now = expires.saturating_sub(1);
+            due.extend(self.run_settled(inner, Command { now, op }).1);
+        }
+        due
+    }
+
     /// The answer in `write` was handed to the socket (or could not be): a write that came late
-    /// extends its lease (see above), and says so on stderr. Returns what the expiries held back
-    /// meanwhile made due; they are synced before they are written, as every delivery is. The
-    /// extension itself is not waited for: it goes to disk with the next sync.
+    /// extends its lease (see above), and says so on stderr. Returns what the expiries applied
+    /// with the extension made due; they are synced before they are written, as every delivery is.
+    /// The extension itself is not waited for: it goes to disk with the next sync.
     pub fn written(&self, write: WriteId) -> Vec<Delivery<W>> {
         let now = timefmt::now_ms();
         let (due, late) = self.written_at(&mut self.inner(), write, now);
@@ -162,7 +195,7 @@ impl<W: Waiter> Core<W> {
         };
         let mut done = (Vec::new(), None);
         if write.late(now) {
-            // Applied while the write still holds the clock back, so its lease cannot end first.
+            // Applied while the write is still in progress, so its lease cannot end first.
             let op = Op::Extend {
                 request: write.request,
                 until: write.until(now),
@@ -179,10 +212,6 @@ impl<W: Waiter> Core<W> {
             done = (due, late);
         }
         inner.writing.end(id);
-        // What was held back may be due now; the timer finds out.
-        if inner.writing.is_empty() {
-            self.timer.notify_one();
-        }
         done
     }
 }
@@ -206,182 +235,4 @@ impl std::fmt::Display for LateWrite {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::DirectGrant;
-    use super::super::test_ops::{
-        Core, TestWaiter, conn, grab, holder_token, parked, queue_of_three, release, run,
-    };
-    use super::*;
-
-    fn holder(inner: &Inner<TestWaiter>) -> String {
-        holder_token(inner).unwrap_or_default()
-    }
-
-    /// Client 2's grant (lease 3 s, from t=2000), confirmed at t=2000 and being written.
-    fn writing_client_2(core: &Core) -> (WriteId, RequestId) {
-        let mut inner = core.inner();
-        let c2 = conn(2);
-        let request = queue_of_three(core, &mut inner, &c2, 3_000);
-        let (_, mut due) = run(core, &mut inner, 2_000, release(1));
-        let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_000, None);
-        (
-            ready.write.expect("a grant with a lease is being written"),
-            request,
-        )
-    }
-
-    #[test]
-    fn a_lease_being_written_outlasts_a_pause_and_counts_again_from_the_write() {
-        let core = Core::default();
-        let (write, request) = writing_client_2(&core);
-        let mut inner = core.inner();
-        // Paused between the confirmation and the write: the timer wakes at t=9000, past the lease.
-        let (_, due) = run(&core, &mut inner, 9_000, Op::Tick);
-        assert!(due.is_empty());
-        assert_eq!(
-            holder(&inner),
-            "client 2",
-            "not handed on while being written"
-        );
-        // The write ends at t=9000: the 3 s the answer reported count from there.
-        let (_, late) = core.written_at(&mut inner, write, 9_000);
-        let late = late.expect("said").to_string();
-        assert!(
-            late.contains("\"L\" (fence 2) was written 7000 ms late"),
-            "{late}"
-        );
-        let grant = inner.engine.grant_of(request).expect("still held");
-        assert_eq!(grant.expires, Some(12_000));
-        assert_eq!(grant.ttl_ms, Some(3_000), "the lease's length is unchanged");
-        run(&core, &mut inner, 11_999, Op::Tick);
-        assert_eq!(holder(&inner), "client 2");
-        run(&core, &mut inner, 12_000, Op::Tick);
-        assert_eq!(holder(&inner), "client 3", "then it ends, as any lease");
-        let (due, late) = core.written_at(&mut inner, write, 12_001);
-        assert!(due.is_empty() && late.is_none(), "a write ends once");
-    }
-
-    #[test]
-    fn a_write_in_time_leaves_the_lease_as_it_was() {
-        let core = Core::default();
-        let (write, request) = writing_client_2(&core);
-        let mut inner = core.inner();
-        let (_, late) = core.written_at(&mut inner, write, 2_000 + LATE_WRITE_MS);
-        assert_eq!(late, None);
-        let grant = inner.engine.grant_of(request).expect("still held");
-        assert_eq!(grant.expires, Some(5_000));
-        run(&core, &mut inner, 5_000, Op::Tick);
-        assert_eq!(holder(&inner), "client 3");
-    }
-
-    #[test]
-    fn a_write_holds_back_the_clock_of_every_command_not_only_ticks() {
-        let core = Core::default();
-        let (write, request) = writing_client_2(&core);
-        let mut inner = core.inner();
-        // Another client's grab at t=9000 (a command like any) does not end the lease either.
-        let (reply, _) = run(&core, &mut inner, 9_000, grab(4, None));
-        assert!(matches!(reply, Reply::Queued { .. }), "{reply:?}");
-        assert_eq!(holder(&inner), "client 2");
-        assert!(
-            inner.engine.clock() < 5_000,
-            "the engine's clock stops short"
-        );
-        core.written_at(&mut inner, write, 9_000);
-        assert_eq!(
-            inner.engine.grant_of(request).and_then(|g| g.expires),
-            Some(12_000)
-        );
-    }
-
-    /// Client 2 (holding, lease 3 s) renews at t=3000; the renewal's answer as its worker has it.
-    fn renewal_of_client_2(core: &Core, inner: &mut Inner<TestWaiter>) -> DirectGrant {
-        let op = Op::Renew {
-            resource: "L".to_string(),
-            token: uuid::Uuid::from_u128(2),
-            ttl_ms: None,
-        };
-        let (reply, _) = run(core, inner, 3_000, op);
-        DirectGrant::of(&reply, 3_000).expect("a renewal with a lease is written as a grant is")
-    }
-
-    #[test]
-    fn a_renewal_written_late_keeps_the_lease_it_reports() {
-        let core = Core::default();
-        let (write, request) = writing_client_2(&core);
-        let mut inner = core.inner();
-        core.written_at(&mut inner, write, 2_000);
-        let renewal = renewal_of_client_2(&core, &mut inner);
-        // Its worker gets to write it at t=3500: still held, so written, as a write.
-        let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 3_500);
-        let write = verdict.expect("held").expect("a write with a lease");
-        // Paused until t=9000: the lease (to t=6000) does not end meanwhile, and counts again from
-        // the write: the 3 s it reported from the renewal at t=3000.
-        run(&core, &mut inner, 9_000, Op::Tick);
-        assert_eq!(holder(&inner), "client 2");
-        core.written_at(&mut inner, write, 9_000);
-        assert_eq!(
-            inner.engine.grant_of(request).and_then(|g| g.expires),
-            Some(12_000)
-        );
-    }
-
-    #[test]
-    fn a_renewal_whose_lease_ran_out_before_its_write_is_not_written() {
-        let core = Core::default();
-        let (write, request) = writing_client_2(&core);
-        let mut inner = core.inner();
-        core.written_at(&mut inner, write, 2_000);
-        let renewal = renewal_of_client_2(&core, &mut inner);
-        // Its worker was paused before it could even start the write: the lease (to t=6000) is over.
-        let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 6_500);
-        let reason = verdict.expect_err("not written");
-        assert!(reason.contains("ran out before the answer"), "{reason}");
-        assert!(inner.engine.grant_of(request).is_none());
-        assert_eq!(holder(&inner), "client 3", "handed on, as the expiry would");
-        assert!(inner.writing.is_empty());
-    }
-
-    #[test]
-    fn a_grant_without_a_lease_holds_nothing_back() {
-        let core = Core::default();
-        let mut inner = core.inner();
-        let c2 = conn(2);
-        run(&core, &mut inner, 1_000, grab(1, None));
-        let request = match run(&core, &mut inner, 1_001, grab(2, None)).0 {
-            Reply::Queued { request, .. } => request,
-            other => panic!("client 2 should wait: {other:?}"),
-        };
-        inner.parked.insert(request, parked(&c2));
-        let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
-        let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_000, None);
-        assert!(ready.write.is_none());
-        assert!(inner.writing.is_empty());
-    }
-
-    #[test]
-    fn the_clock_is_held_short_of_the_earliest_lease_being_written() {
-        let mut writing = Writing::default();
-        assert_eq!(writing.hold_back(5_000), 5_000);
-        let a = writing.start(RequestId(1), 3_000, 1_000);
-        let b = writing.start(RequestId(2), 2_000, 1_000);
-        assert_eq!(writing.hold_back(5_000), 1_999);
-        assert_eq!(writing.hold_back(1_500), 1_500, "not before now");
-        assert!(writing.end(b));
-        assert!(!writing.end(b), "a write ends once");
-        assert_eq!(writing.hold_back(5_000), 2_999);
-        assert!(writing.end(a));
-        assert!(writing.is_empty());
-        assert_eq!(writing.hold_back(5_000), 5_000);
-    }
-
-    #[test]
-    fn a_late_write_restarts_the_lease_from_the_write() {
-        let mut writing = Writing::default();
-        let id = writing.start(RequestId(7), 3_000, 1_000);
-        let write = writing.get(id).expect("in progress");
-        assert!(!write.late(1_000 + LATE_WRITE_MS));
-        assert!(write.late(1_001 + LATE_WRITE_MS));
-        assert_eq!(write.until(4_600), 6_600, "2 s left at the confirmation");
-    }
-}
+mod tests;
