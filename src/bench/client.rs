@@ -116,12 +116,7 @@ impl Conn {
 
     /// Sends a request without reading its answer (for parking waiters).
     pub fn send(&mut self, method: &str, path: &str, form: &str) -> io::Result<()> {
-        self.out.clear();
-        let _ = write!(
-            self.out,
-            "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-            form.len()
-        );
+        form_request(&mut self.out, method, path, form);
         self.stream.write_all(&self.out)
     }
 
@@ -147,6 +142,16 @@ impl Conn {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
+}
+
+/// The bytes of a request with a urlencoded `form` body, into `out` (emptied first).
+pub fn form_request(out: &mut Vec<u8>, method: &str, path: &str, form: &str) {
+    out.clear();
+    let _ = write!(
+        out,
+        "{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
 }
 
 /// Whether connections opened now speak TLS (`bench --tls`).

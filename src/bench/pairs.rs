@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use super::client::{Answer, parse};
+use super::client::{Answer, form_request, parse};
 use super::token_of;
 
 /// Where a connection is in its pair.
@@ -50,12 +50,7 @@ impl Client {
     /// Sends a form `POST`. The socket is blocking: a request of a few hundred bytes always fits
     /// in its empty send buffer (one request at a time), so this never waits.
     fn post(&mut self, path: &str, form: &str) -> io::Result<()> {
-        self.out.clear();
-        let _ = write!(
-            self.out,
-            "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-            form.len()
-        );
+        form_request(&mut self.out, "POST", path, form);
         self.stream.write_all(&self.out)
     }
 
