@@ -1,6 +1,7 @@
 //! Grants being written: from the moment a grant is confirmed as its client's (`confirm`) until its
 //! answer has been handed to the socket, its lease cannot run out, and a write that came late
-//! restarts the lease from the write.
+//! restarts the lease from the write. A renewal's answer reports its lease too, and is written the
+//! same way.
 //!
 //! The answer reports what is left of the lease as it is rendered, and the client counts from when it
 //! reads it. A server paused between the confirmation and the write (SIGSTOP, a VM frozen by its
@@ -10,7 +11,7 @@
 //! would is preceded by an extension of that lease (`Op::Extend`, at a clock just short of its end,
 //! journaled like any command so that the engine stays deterministic and its journal replays alike),
 //! to count from the command's time as if the write ended then; and a write that ends later than
-//! `LATE_WRITE_MS` after the confirmation extends the lease again to the end the client will count
+//! `LATE_WRITE_MS` after the answer's lease was read (`Write::reported_at`) extends the lease again to the end the client will count
 //! to. The command itself keeps the present's clock: the clock is never held back, since a grant,
 //! renewal or deadline made on a clock held back would count from before it was asked for (a lease
 //! ending, by its client's count, early).
@@ -26,7 +27,7 @@ use crate::timefmt;
 use super::super::Waiter;
 use super::{Claim, Core, Delivery, Inner};
 
-/// A write that ends later than this after its grant's confirmation extends the lease: a client's
+/// A write that ends later than this after its answer's lease was read extends the lease: a client's
 /// count of its lease may run this much past the server's before it is corrected.
 pub const LATE_WRITE_MS: u64 = 50;
 
