@@ -3,32 +3,32 @@
 //! restarts the lease from the write. A renewal's answer reports its lease too, and is written the
 //! same way.
 //!
-//! The answer reports what is left of the lease as it is rendered, and the client counts from when it
-//! reads it. A server paused between the confirmation and the write (SIGSTOP, a VM frozen by its
+//! The answer reports what is left of the lease as it is rendered, and the client counts from when
+//! it reads it. A server paused between the confirmation and the write (SIGSTOP, a VM frozen by its
 //! host, a box deep in swap) would, on waking, let its timer expire that lease and hand the lock on
-//! while the answer goes out reporting the lease as it was before the pause: two holders. So while a
-//! grant is being written, no command this server applies may pass its lease's end: a command that
-//! would is preceded by an extension of that lease (`Op::Extend`, at a clock just short of its end,
-//! journaled like any command so that the engine stays deterministic and its journal replays alike),
-//! to count from the command's time as if the write ended then; and a write that ends later than
-//! `LATE_WRITE_MS` after the answer's lease was read (`Write::reported_at`) extends the lease again to the end the client will count
-//! to. The command itself keeps the present's clock: the clock is never held back, since a grant,
-//! renewal or deadline made on a clock held back would count from before it was asked for (a lease
-//! ending, by its client's count, early).
+//! while the answer goes out reporting the lease as it was before the pause: two holders. So while
+//! a grant is being written, no command this server applies may pass its lease's end: a command
+//! that would is preceded by an extension of that lease (`Op::Extend`, at a clock just short of its
+//! end, journaled like any command so that the engine stays deterministic and its journal replays
+//! alike), to count from the command's time as if the write ended then; and a write that ends later
+//! than `LATE_WRITE_MS` after the answer's lease was read (`Write::reported_at`) extends the lease
+//! again to the end the client will count to. The command itself keeps the present's clock: the
+//! clock is never held back, since a grant, renewal or deadline made on a clock held back would
+//! count from before it was asked for (a lease ending, by its client's count, early).
 //!
 //! What this cannot cover, written down in docs/api.md: with `--store`, another server's timer does
-//! not know this server's writes (its answers are confirmed against the shared log instead); an answer
-//! only partly taken by a client that does not read is finished later, its lease counted as reported
-//! when the first part went; and a crash right after a late write, before the extension reached the
-//! journal, restarts with the lease as it was before the pause.
+//! not know this server's writes (its answers are confirmed against the shared log instead); an
+//! answer only partly taken by a client that does not read is finished later, its lease counted as
+//! reported when the first part went; and a crash right after a late write, before the extension
+//! reached the journal, restarts with the lease as it was before the pause.
 use crate::engine::{Command, Millis, Op, Reply, RequestId};
 use crate::timefmt;
 
 use super::super::Waiter;
 use super::{Claim, Core, Delivery, Inner};
 
-/// A write that ends later than this after its answer's lease was read extends the lease: a client's
-/// count of its lease may run this much past the server's before it is corrected.
+/// A write that ends later than this after its answer's lease was read extends the lease: a
+/// client's count of its lease may run this much past the server's before it is corrected.
 pub const LATE_WRITE_MS: u64 = 50;
 
 /// Which write a grant's answer is in (`Core::written` ends it).
