@@ -226,3 +226,32 @@ fn a_late_write_restarts_the_lease_from_the_write() {
     assert!(write.late(1_001 + LATE_WRITE_MS));
     assert_eq!(write.until(4_600), 6_600, "2 s left at the confirmation");
 }
+
+#[test]
+fn a_renewal_while_its_grant_is_being_delivered_is_not_given_back_under_its_write() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c2 = conn(2);
+    let request = queue_of_three(&core, &mut inner, &c2, 3_000);
+    let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
+    let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_000, None);
+    let (grant_write, (claim, op)) = (ready.write.expect("a write"), ready.undo.expect("a pledge"));
+    // Client 2 renews with its token (it knows it holds L) while its parked grant is being written.
+    let renewal = renewal_of_client_2(&core, &mut inner);
+    let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 3_000);
+    let renewal_write = verdict.expect("held").expect("a write with a lease");
+    // The parked connection turns out to be gone: the grant's pledge comes back to the host.
+    core.written_at(&mut inner, grant_write, 3_000);
+    drop(inner);
+    core.undo(claim, op);
+    let mut inner = core.inner();
+    // The renewal's answer ("renewed, 3 s left") is being written: its client holds L, and a
+    // renewal is its own proof that the grant reached it (as a poll's retry is).
+    assert_eq!(
+        holder(&inner),
+        "client 2",
+        "ended while its renewal is written"
+    );
+    assert!(inner.engine.grant_of(request).is_some());
+    core.written_at(&mut inner, renewal_write, 3_010);
+}
