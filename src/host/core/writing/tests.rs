@@ -255,3 +255,42 @@ fn a_renewal_while_its_grant_is_being_delivered_is_not_given_back_under_its_writ
     assert!(inner.engine.grant_of(request).is_some());
     core.written_at(&mut inner, renewal_write, 3_010);
 }
+
+#[test]
+fn a_shared_holders_renewal_written_late_keeps_its_lease_alone() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let shared = |client: u128| match grab(client, Some(3_000)) {
+        Op::Acquire(mut a) => {
+            a.mode = crate::engine::Mode::Shared;
+            Op::Acquire(a)
+        }
+        other => other,
+    };
+    run(&core, &mut inner, 1_000, shared(1));
+    let request = match run(&core, &mut inner, 1_000, shared(2)).0 {
+        Reply::Granted { grant, .. } => grant.request,
+        other => panic!("shared with client 1: {other:?}"),
+    };
+    run(&core, &mut inner, 1_000, grab(3, Some(3_000)));
+    let op = Op::Renew {
+        resource: "L".to_string(),
+        token: uuid::Uuid::from_u128(2),
+        ttl_ms: None,
+    };
+    let (reply, _) = run(&core, &mut inner, 2_000, op);
+    let renewal = DirectGrant::of(&reply, 2_000).expect("a shared holder's renewal");
+    let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 2_000);
+    let write = verdict.expect("held").expect("a write");
+    // Paused until t=9000: client 1's lease ends (t=4000), client 2's does not.
+    run(&core, &mut inner, 9_000, Op::Tick);
+    assert!(inner.engine.grant_of(request).is_some());
+    assert_eq!(holder(&inner), "client 2");
+    core.written_at(&mut inner, write, 9_000);
+    assert_eq!(
+        inner.engine.grant_of(request).and_then(|g| g.expires),
+        Some(12_000)
+    );
+    run(&core, &mut inner, 12_000, Op::Tick);
+    assert_eq!(holder(&inner), "client 3");
+}
