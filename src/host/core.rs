@@ -426,6 +426,8 @@ impl<W: Waiter> Core<W> {
             Op::Cancel { request, .. } => Some(*request),
             _ => None,
         };
+        // Only its client can renew a grant (`Op::Extend`, the host's own, proves nothing).
+        let renewed = matches!(command.op, Op::Renew { .. });
         let outcome = self.apply_logged(inner, command);
         let mut deliveries = self.settle(inner, now, outcome.events);
         match &outcome.reply {
@@ -444,6 +446,12 @@ impl<W: Waiter> Core<W> {
             }
             Reply::Gate(GateReply::Ok(ticket)) => {
                 collected(inner, Claim::Ticket(ticket.id));
+            }
+            // A renewal is its client's proof that the grant reached it, as a poll's retry is: a
+            // delivery of that grant that fails now gives back nothing (its renewal's answer says
+            // it holds, and is being written).
+            Reply::Renewed { grant } if renewed => {
+                collected(inner, Claim::Request(grant.request));
             }
             _ => {}
         }

@@ -226,3 +226,71 @@ fn a_late_write_restarts_the_lease_from_the_write() {
     assert!(write.late(1_001 + LATE_WRITE_MS));
     assert_eq!(write.until(4_600), 6_600, "2 s left at the confirmation");
 }
+
+#[test]
+fn a_renewal_while_its_grant_is_being_delivered_is_not_given_back_under_its_write() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let c2 = conn(2);
+    let request = queue_of_three(&core, &mut inner, &c2, 3_000);
+    let (_, mut due) = run(&core, &mut inner, 2_000, release(1));
+    let (ready, _) = core.confirm_at(&mut inner, due.remove(0), 2_000, None);
+    let (grant_write, (claim, op)) = (ready.write.expect("a write"), ready.undo.expect("a pledge"));
+    // Client 2 renews with its token (it knows it holds L) while its parked grant is being written.
+    let renewal = renewal_of_client_2(&core, &mut inner);
+    let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 3_000);
+    let renewal_write = verdict.expect("held").expect("a write with a lease");
+    // The parked connection turns out to be gone: the grant's pledge comes back to the host.
+    core.written_at(&mut inner, grant_write, 3_000);
+    drop(inner);
+    core.undo(claim, op);
+    let mut inner = core.inner();
+    // The renewal's answer ("renewed, 3 s left") is being written: its client holds L, and a
+    // renewal is its own proof that the grant reached it (as a poll's retry is).
+    assert_eq!(
+        holder(&inner),
+        "client 2",
+        "ended while its renewal is written"
+    );
+    assert!(inner.engine.grant_of(request).is_some());
+    core.written_at(&mut inner, renewal_write, 3_010);
+}
+
+#[test]
+fn a_shared_holders_renewal_written_late_keeps_its_lease_alone() {
+    let core = Core::default();
+    let mut inner = core.inner();
+    let shared = |client: u128| match grab(client, Some(3_000)) {
+        Op::Acquire(mut a) => {
+            a.mode = crate::engine::Mode::Shared;
+            Op::Acquire(a)
+        }
+        other => other,
+    };
+    run(&core, &mut inner, 1_000, shared(1));
+    let request = match run(&core, &mut inner, 1_000, shared(2)).0 {
+        Reply::Granted { grant, .. } => grant.request,
+        other => panic!("shared with client 1: {other:?}"),
+    };
+    run(&core, &mut inner, 1_000, grab(3, Some(3_000)));
+    let op = Op::Renew {
+        resource: "L".to_string(),
+        token: uuid::Uuid::from_u128(2),
+        ttl_ms: None,
+    };
+    let (reply, _) = run(&core, &mut inner, 2_000, op);
+    let renewal = DirectGrant::of(&reply, 2_000).expect("a shared holder's renewal");
+    let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 2_000);
+    let write = verdict.expect("held").expect("a write");
+    // Paused until t=9000: client 1's lease ends (t=4000), client 2's does not.
+    run(&core, &mut inner, 9_000, Op::Tick);
+    assert!(inner.engine.grant_of(request).is_some());
+    assert_eq!(holder(&inner), "client 2");
+    core.written_at(&mut inner, write, 9_000);
+    assert_eq!(
+        inner.engine.grant_of(request).and_then(|g| g.expires),
+        Some(12_000)
+    );
+    run(&core, &mut inner, 12_000, Op::Tick);
+    assert_eq!(holder(&inner), "client 3");
+}
