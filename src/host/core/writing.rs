@@ -172,13 +172,14 @@ impl<W: Waiter> Core<W> {
     }
 
     /// The answer in `write` was handed to the socket (or could not be): a write that came late
-    /// extends its lease (see above), and says so on stderr. Returns what the expiries applied
-    /// with the extension made due; they are synced before they are written, as every delivery is.
-    /// The extension itself is not waited for: it goes to disk with the next sync.
+    /// extends its lease (see above), and says so on stderr if at least `SAID_LATE_MS` late.
+    /// Returns what the expiries applied with the extension made due; they are synced before they
+    /// are written, as every delivery is. The extension itself is not waited for: it goes to disk
+    /// with the next sync.
     pub fn written(&self, write: WriteId) -> Vec<Delivery<W>> {
         let now = timefmt::now_ms();
         let (due, late) = self.written_at(&mut self.inner(), write, now);
-        if let Some(late) = late {
+        if let Some(late) = late.filter(LateWrite::worth_saying) {
             warn!("weblock: {late}");
         }
         due
@@ -223,6 +224,17 @@ pub struct LateWrite {
     resource: String,
     fence: u64,
     late_ms: u64,
+}
+
+/// A write at least this late says so on stderr. A shorter delay is extended silently: a journal
+/// whose syncs take tens of milliseconds makes most answers that late, and a line for each would
+/// bury the ones that tell of a pause.
+pub const SAID_LATE_MS: u64 = 1_000;
+
+impl LateWrite {
+    fn worth_saying(&self) -> bool {
+        self.late_ms >= SAID_LATE_MS
+    }
 }
 
 impl std::fmt::Display for LateWrite {

@@ -294,3 +294,17 @@ fn a_shared_holders_renewal_written_late_keeps_its_lease_alone() {
     run(&core, &mut inner, 12_000, Op::Tick);
     assert_eq!(holder(&inner), "client 3");
 }
+
+#[test]
+fn only_a_write_a_second_late_or_more_says_so() {
+    let late = |late_ms| LateWrite {
+        resource: "L".to_string(),
+        fence: 1,
+        late_ms,
+    };
+    assert!(
+        !late(SAID_LATE_MS - 1).worth_saying(),
+        "a slow sync's delay"
+    );
+    assert!(late(SAID_LATE_MS).worth_saying(), "a pause's");
+}
