@@ -318,14 +318,23 @@ impl<W: Waiter> Core<W> {
         grant: &DirectGrant,
         now: Millis,
     ) -> (Result<Option<WriteId>, String>, Vec<Delivery<W>>) {
+        let before = self.still_granted(&inner.engine, grant.claim, now);
         let more = self.apply_due(inner, now);
-        let verdict = match self.still_granted(&inner.engine, grant.claim, now) {
-            Held::Yes => Ok(self.start_write(inner, grant.claim, now, grant.answered_at)),
-            Held::LeaseOver | Held::No => Err(
-                "the lease was renewed, but it ran out before the answer could be written (this server was paused or overloaded); this request holds nothing now".to_string(),
-            ),
+        let what = match self.still_granted(&inner.engine, grant.claim, now) {
+            Held::Yes => {
+                let write = self.start_write(inner, grant.claim, now, grant.answered_at);
+                return (Ok(write), more);
+            }
+            // Ended by the expiry just applied, or found over.
+            Held::LeaseOver => "it ran out",
+            Held::No if before == Held::LeaseOver => "it ran out",
+            // Released or ended through another connection meanwhile.
+            Held::No => "it was ended",
         };
-        (verdict, more)
+        let reason = format!(
+            "the lease was renewed, but {what} before the answer could be written (this server was paused or overloaded); this request holds nothing now"
+        );
+        (Err(reason), more)
     }
 
     /// Applies the expiries due at `now`, as the timer would (without `--store`; with it, a tick is

@@ -308,3 +308,20 @@ fn only_a_write_a_second_late_or_more_says_so() {
     );
     assert!(late(SAID_LATE_MS).worth_saying(), "a pause's");
 }
+
+#[test]
+fn a_renewal_ended_another_way_before_its_write_says_so() {
+    let core = Core::default();
+    let (write, _) = writing_client_2(&core);
+    let mut inner = core.inner();
+    core.written_at(&mut inner, write, 2_000);
+    let renewal = renewal_of_client_2(&core, &mut inner);
+    // Released through another connection before the renewal's answer could be written.
+    run(&core, &mut inner, 3_100, release(2));
+    let (verdict, _) = core.confirm_renewal_at(&mut inner, &renewal, 3_200);
+    let reason = verdict.expect_err("not written");
+    assert!(
+        reason.contains("but it was ended before the answer"),
+        "{reason}"
+    );
+}
