@@ -5,6 +5,8 @@
 //! A request its API will refuse as malformed whatever the scopes (a bad escape, an id outside the
 //! alphabet, a body that is not JSON) needs `Nothing` here: its API parses it the same way and
 //! answers 400 or 404 without touching anything.
+use std::borrow::Cow;
+
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -74,7 +76,7 @@ fn webmutex_need(req: &Request, endpoint: Endpoint, rest: &str) -> Need {
     };
     match (endpoint, id) {
         (Endpoint::Grab, name) => Need::Lock {
-            name,
+            name: name.map(Cow::into_owned),
             or_read: false,
         },
         (Endpoint::Status, Some(id)) => lock(&id, true),

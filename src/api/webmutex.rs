@@ -1,5 +1,6 @@
 //! The WebMutex API (`/grab`, `/release`, `/status`, `/reserve`, and the `/renew` extension), translated
 //! onto the engine. Its words: `"status": "ok"`, or `"status": "fail"` with a `reason`.
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -113,7 +114,7 @@ fn reserve(params: &Params) -> Result<Handled, String> {
 fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let id = match id_param(params)? {
         Some(id) => id,
-        None => crate::api::random::uuid().to_string(),
+        None => Cow::Owned(crate::api::random::uuid().to_string()),
     };
     let own_token = token_param(params)?;
     let token = own_token.unwrap_or_else(crate::api::random::uuid);
@@ -128,7 +129,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Some(h) if h.chars().any(char::is_control) => {
             return Err("holder must not contain control characters".into());
         }
-        Some(h) => h,
+        Some(h) => h.into_owned(),
         // Unnamed: the `--auth-file` identity that asks, or else the address it asks from.
         None => match ctx.caller.name() {
             Some(name) => name.to_string(),
@@ -142,7 +143,7 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     // A client that chose its own token will poll again with it: its place is kept between polls.
     let grace_ms = own_token.map(|_| POLL_GRACE_MS);
     let op = Op::Acquire(Acquire {
-        resource: id.clone(),
+        resource: id.to_string(),
         token,
         holder,
         ttl_ms: ttl.map(|t| t.as_millis() as u64),
@@ -154,7 +155,8 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         handles: Some(super::capabilities::new_handles()),
     });
     let waited = wait_seconds(&wait);
-    let name = id.clone();
+    let name = &id;
+    let id = id.to_string();
     let responder = responder(move |answer: &Answer| match answer {
         Answer::Granted(grant) => granted(grant, true),
         Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
@@ -175,9 +177,9 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Reply::Queued { request, .. } => Handled::Parked(request),
         Reply::Busy(view) => Handled::Respond(busy(&view.resource, Some(&view), None)),
         Reply::SlotsDiffer { in_force, asked } => {
-            Handled::Respond(slots_differ(&name, in_force, asked))
+            Handled::Respond(slots_differ(name, in_force, asked))
         }
-        Reply::Refused(refusal) => Handled::Respond(refused(&name, refusal)),
+        Reply::Refused(refusal) => Handled::Respond(refused(name, refusal)),
         other => Handled::Respond(unexpected(other)),
     })
 }
@@ -215,7 +217,7 @@ fn release(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let id = id_param(params)?.ok_or("id is required: the mutex to release")?;
     let token = token_param(params)?.ok_or("token is required: the token /grab returned")?;
     let reply = ctx.apply(Op::Release {
-        resource: id.clone(),
+        resource: id.to_string(),
         token,
     });
     Ok(Handled::Respond(match reply {
@@ -236,7 +238,7 @@ fn break_lock(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     // What it was, for the answer: who was ended, since when, how many waited.
     let before = ctx.read(|e| e.lock(&id));
     let reply = ctx.apply(Op::DeleteResource {
-        resource: id.clone(),
+        resource: id.to_string(),
     });
     Ok(Handled::Respond(match reply {
         Reply::Deleted { count } => {
@@ -254,7 +256,7 @@ fn renew(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     let token = token_param(params)?.ok_or("token is required: the token /grab returned")?;
     let ttl = lease_seconds(params)?;
     let reply = ctx.apply(Op::Renew {
-        resource: id.clone(),
+        resource: id.to_string(),
         token,
         ttl_ms: ttl.map(|t| t.as_millis() as u64),
     });
@@ -273,10 +275,10 @@ fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
         Some(id) if wait.is_some() => {
             let deadline = now + wait.map_or(0, |w| w.as_millis() as u64);
             let op = Op::Watch {
-                resource: id.clone(),
+                resource: id.to_string(),
                 wait: Wait::Until(deadline),
             };
-            let watched = id.clone();
+            let watched = id.to_string();
             let responder = responder(move |answer: &Answer| match answer {
                 Answer::Free => status_of(&watched, None),
                 Answer::TimedOut(view) => status_of(&watched, view.as_ref()),
@@ -318,22 +320,26 @@ fn unexpected(reply: Reply) -> Response {
 }
 
 /// A text parameter, taken without one pair of surrounding double quotes (`$(jq .id)` keeps them).
-fn text(params: &Params, name: &str) -> Result<Option<String>, String> {
+/// Borrowed from the parameters when sent as a string, as nearly all are.
+fn text<'a>(params: &'a Params, name: &str) -> Result<Option<Cow<'a, str>>, String> {
+    let unquote = |s: &str| -> Option<std::ops::Range<usize>> {
+        let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+        Some(1..1 + inner.len())
+    };
     if let Some(Value::String(s)) = params.get(name) {
-        let unquoted = s.strip_prefix('"').and_then(|s| s.strip_suffix('"'));
-        return Ok(Some(unquoted.unwrap_or(s).to_string()));
+        return Ok(Some(Cow::Borrowed(
+            unquote(s).map_or(s.as_str(), |r| &s[r]),
+        )));
     }
     let value = params.text(name).map_err(|e| e.to_string())?;
-    Ok(value.map(|v| {
-        v.strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-            .map(str::to_string)
-            .unwrap_or(v)
+    Ok(value.map(|v| match unquote(&v) {
+        Some(r) => Cow::Owned(v[r].to_string()),
+        None => Cow::Owned(v),
     }))
 }
 
 /// The mutex id: `None` when absent or empty; 400 for one outside the allowed characters.
-pub(super) fn id_param(params: &Params) -> Result<Option<String>, String> {
+pub(super) fn id_param(params: &Params) -> Result<Option<Cow<'_, str>>, String> {
     let Some(id) = text(params, "id")?.filter(|s| !s.is_empty()) else {
         return Ok(None);
     };

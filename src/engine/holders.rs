@@ -9,62 +9,133 @@ use super::command::RequestId;
 use super::resource::Holder;
 use super::slots::Mode;
 
-#[derive(Debug, PartialEq, Default)]
-pub(super) struct Holders {
-    /// Boxed: a map's node holds eleven values, and most resources have one holder, so a node of
-    /// holders themselves (1.7 KB, too large for the allocator's per-thread cache) was allocated and
-    /// freed for every lock taken and given back.
-    by_request: BTreeMap<RequestId, Box<Holder>>,
-    tokens: BTreeMap<Uuid, RequestId>,
+/// Most resources have one holder at a time (a mutex; a lock held, given back, held again), so one
+/// holder lives in place: taking and giving back a lock allocates nothing here. The maps are built
+/// when a second holder joins, and dropped when the last one leaves.
+#[derive(Debug, Default)]
+pub(super) struct Holders(Set);
+
+#[derive(Debug, Default)]
+enum Set {
+    #[default]
+    Empty,
+    One(Holder),
+    Many {
+        /// Boxed: a map's node holds eleven values, so a node of holders themselves (1.7 KB, too
+        /// large for the allocator's per-thread cache) would be allocated and freed as they change.
+        by_request: BTreeMap<RequestId, Box<Holder>>,
+        tokens: BTreeMap<Uuid, RequestId>,
+    },
+}
+
+/// The same holders, however they are kept (a restored engine keeps in place what a live one may
+/// keep in maps).
+impl PartialEq for Holders {
+    fn eq(&self, other: &Holders) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
 }
 
 impl Holders {
     pub(super) fn len(&self) -> usize {
-        self.by_request.len()
+        match &self.0 {
+            Set::Empty => 0,
+            Set::One(_) => 1,
+            Set::Many { by_request, .. } => by_request.len(),
+        }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.by_request.is_empty()
+        self.len() == 0
     }
 
     /// The mode they hold in; `None` if there is no holder.
     pub(super) fn mode(&self) -> Option<Mode> {
-        self.by_request.values().next().map(|h| h.mode)
+        self.iter().next().map(|h| h.mode)
     }
 
     pub(super) fn get(&self, request: RequestId) -> Option<&Holder> {
-        self.by_request.get(&request).map(|h| &**h)
+        match &self.0 {
+            Set::Empty => None,
+            Set::One(h) => (h.request == request).then_some(h),
+            Set::Many { by_request, .. } => by_request.get(&request).map(|h| &**h),
+        }
     }
 
     pub(super) fn get_mut(&mut self, request: RequestId) -> Option<&mut Holder> {
-        self.by_request.get_mut(&request).map(|h| &mut **h)
+        match &mut self.0 {
+            Set::Empty => None,
+            Set::One(h) => (h.request == request).then_some(h),
+            Set::Many { by_request, .. } => by_request.get_mut(&request).map(|h| &mut **h),
+        }
     }
 
     /// The request of `token` if it holds here.
     pub(super) fn find(&self, token: Uuid) -> Option<RequestId> {
-        self.tokens.get(&token).copied()
+        match &self.0 {
+            Set::Empty => None,
+            Set::One(h) => (h.token == token).then_some(h.request),
+            Set::Many { tokens, .. } => tokens.get(&token).copied(),
+        }
     }
 
     /// `false` (and nothing changes: the holder is dropped) if its request or its token holds here
-    /// already.
+    /// already. `request` is the holder's own (`holder.request`).
     pub(super) fn insert(&mut self, request: RequestId, holder: Holder) -> bool {
-        if self.by_request.contains_key(&request) || self.tokens.contains_key(&holder.token) {
+        debug_assert_eq!(request, holder.request);
+        if self.get(request).is_some() || self.find(holder.token).is_some() {
             return false;
         }
-        self.tokens.insert(holder.token, request);
-        self.by_request.insert(request, Box::new(holder));
+        match std::mem::take(&mut self.0) {
+            Set::Empty => self.0 = Set::One(holder),
+            Set::One(first) => {
+                let mut by_request = BTreeMap::new();
+                let mut tokens = BTreeMap::new();
+                for h in [first, holder] {
+                    tokens.insert(h.token, h.request);
+                    by_request.insert(h.request, Box::new(h));
+                }
+                self.0 = Set::Many { by_request, tokens };
+            }
+            Set::Many {
+                mut by_request,
+                mut tokens,
+            } => {
+                tokens.insert(holder.token, request);
+                by_request.insert(request, Box::new(holder));
+                self.0 = Set::Many { by_request, tokens };
+            }
+        }
         true
     }
 
     pub(super) fn remove(&mut self, request: RequestId) -> Option<Holder> {
-        let holder = self.by_request.remove(&request)?;
-        self.tokens.remove(&holder.token);
-        Some(*holder)
+        match &mut self.0 {
+            Set::Empty => None,
+            Set::One(h) if h.request != request => None,
+            Set::One(_) => match std::mem::take(&mut self.0) {
+                Set::One(h) => Some(h),
+                _ => None,
+            },
+            Set::Many { by_request, tokens } => {
+                let holder = by_request.remove(&request)?;
+                tokens.remove(&holder.token);
+                if by_request.is_empty() {
+                    self.0 = Set::Empty;
+                }
+                Some(*holder)
+            }
+        }
     }
 
     /// In request id order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &Holder> {
-        self.by_request.values().map(|h| &**h)
+        let (one, many) = match &self.0 {
+            Set::Empty => (None, None),
+            Set::One(h) => (Some(h), None),
+            Set::Many { by_request, .. } => (None, Some(by_request.values().map(|h| &**h))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
     }
 
     /// Oldest first: in grant (fence) order.
@@ -77,10 +148,15 @@ impl Holders {
     /// The token index names exactly the holders.
     #[cfg(test)]
     pub(super) fn tokens_consistent(&self) -> bool {
-        self.tokens.len() == self.by_request.len()
-            && self
-                .tokens
-                .iter()
-                .all(|(token, id)| self.by_request.get(id).is_some_and(|h| h.token == *token))
+        match &self.0 {
+            Set::Empty | Set::One(_) => true,
+            Set::Many { by_request, tokens } => {
+                !by_request.is_empty()
+                    && tokens.len() == by_request.len()
+                    && tokens
+                        .iter()
+                        .all(|(token, id)| by_request.get(id).is_some_and(|h| h.token == *token))
+            }
+        }
     }
 }

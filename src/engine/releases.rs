@@ -26,17 +26,82 @@ pub(super) struct RecentReleases {
     last_seq: u64,
 }
 
-#[derive(Debug, Default, PartialEq)]
-struct OfResource {
-    by_token: BTreeMap<Uuid, Remembered>,
-    /// Oldest first, for "forget the oldest of this resource".
-    by_seq: BTreeMap<u64, Uuid>,
+/// One resource's remembered releases. Most resources have one at a time (a mutex's release is
+/// forgotten at its next grant), kept in place: remembering it allocates no map.
+#[derive(Debug)]
+enum OfResource {
+    One(Uuid, Remembered),
+    Many {
+        by_token: BTreeMap<Uuid, Remembered>,
+        /// Oldest first, for "forget the oldest of this resource".
+        by_seq: BTreeMap<u64, Uuid>,
+    },
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Clone, Copy)]
 struct Remembered {
     fence: u64,
     seq: u64,
+}
+
+impl OfResource {
+    fn insert(&mut self, token: Uuid, remembered: Remembered) {
+        if let OfResource::One(first, r) = *self {
+            let by_token = BTreeMap::from([(first, r)]);
+            let by_seq = BTreeMap::from([(r.seq, first)]);
+            *self = OfResource::Many { by_token, by_seq };
+        }
+        if let OfResource::Many { by_token, by_seq } = self {
+            by_seq.insert(remembered.seq, token);
+            by_token.insert(token, remembered);
+        }
+    }
+
+    /// Forgets `token`'s release; `Some(true)` if none is left.
+    fn remove(&mut self, token: Uuid) -> Option<(Remembered, bool)> {
+        match self {
+            OfResource::One(t, r) => (*t == token).then_some((*r, true)),
+            OfResource::Many { by_token, by_seq } => {
+                let old = by_token.remove(&token)?;
+                by_seq.remove(&old.seq);
+                Some((old, by_token.is_empty()))
+            }
+        }
+    }
+
+    fn get(&self, token: Uuid) -> Option<&Remembered> {
+        match self {
+            OfResource::One(t, r) => (*t == token).then_some(r),
+            OfResource::Many { by_token, .. } => by_token.get(&token),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            OfResource::One(..) => 1,
+            OfResource::Many { by_token, .. } => by_token.len(),
+        }
+    }
+
+    /// (seq, token), oldest first.
+    fn by_age(&self) -> impl Iterator<Item = (u64, Uuid)> + '_ {
+        let (one, many) = match self {
+            OfResource::One(t, r) => (Some((r.seq, *t)), None),
+            OfResource::Many { by_seq, .. } => (None, Some(by_seq.iter().map(|(s, t)| (*s, *t)))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+/// The same releases, however they are kept.
+impl PartialEq for OfResource {
+    fn eq(&self, other: &OfResource) -> bool {
+        self.len() == other.len()
+            && self
+                .by_age()
+                .zip(other.by_age())
+                .all(|((s, t), (os, ot))| s == os && t == ot && self.get(t) == other.get(ot))
+    }
 }
 
 impl RecentReleases {
@@ -64,12 +129,14 @@ impl RecentReleases {
     fn insert(&mut self, resource: String, token: Uuid, fence: u64, seq: u64) {
         self.forget_one(&resource, token);
         self.by_age.insert(seq, (resource.clone(), token));
-        let of = match self.by_resource.get_mut(&resource) {
-            Some(of) => of,
-            None => self.by_resource.entry(resource).or_default(),
-        };
-        of.by_seq.insert(seq, token);
-        of.by_token.insert(token, Remembered { fence, seq });
+        let remembered = Remembered { fence, seq };
+        match self.by_resource.get_mut(&resource) {
+            Some(of) => of.insert(token, remembered),
+            None => {
+                self.by_resource
+                    .insert(resource, OfResource::One(token, remembered));
+            }
+        }
     }
 
     fn evict(&mut self) {
@@ -89,11 +156,10 @@ impl RecentReleases {
         let Some(of) = self.by_resource.get_mut(resource) else {
             return false;
         };
-        let Some(old) = of.by_token.remove(&token) else {
+        let Some((old, none_left)) = of.remove(token) else {
             return false;
         };
-        of.by_seq.remove(&old.seq);
-        if of.by_token.is_empty() {
+        if none_left {
             self.by_resource.remove(resource);
         }
         self.by_age.remove(&old.seq);
@@ -104,8 +170,8 @@ impl RecentReleases {
     pub(super) fn forget_for_grant(&mut self, resource: &str, token: Uuid, alone: bool) {
         if alone {
             if let Some(of) = self.by_resource.remove(resource) {
-                for seq in of.by_seq.keys() {
-                    self.by_age.remove(seq);
+                for (seq, _) in of.by_age() {
+                    self.by_age.remove(&seq);
                 }
             }
             return;
@@ -116,7 +182,7 @@ impl RecentReleases {
         let oldest = self
             .by_resource
             .get(resource)
-            .and_then(|of| of.by_seq.values().next().copied());
+            .and_then(|of| of.by_age().next().map(|(_, token)| token));
         if let Some(oldest) = oldest {
             self.forget_one(resource, oldest);
         }
@@ -125,7 +191,7 @@ impl RecentReleases {
     /// The releases remembered, oldest first, as (resource, token, fence, seq); and the last seq.
     pub(super) fn entries(&self) -> (Vec<(String, Uuid, u64, u64)>, u64) {
         let entries = self.by_age.values().filter_map(|(name, token)| {
-            let r = self.by_resource.get(name)?.by_token.get(token)?;
+            let r = self.by_resource.get(name)?.get(*token)?;
             Some((name.clone(), *token, r.fence, r.seq))
         });
         (entries.collect(), self.last_seq)
@@ -156,9 +222,7 @@ impl RecentReleases {
 
     /// How many releases of `resource` are remembered.
     pub(super) fn count(&self, resource: &str) -> usize {
-        self.by_resource
-            .get(resource)
-            .map_or(0, |of| of.by_token.len())
+        self.by_resource.get(resource).map_or(0, OfResource::len)
     }
 
     /// The tokens whose releases of `resource` are remembered, oldest first.
@@ -166,17 +230,13 @@ impl RecentReleases {
     pub(super) fn tokens(&self, resource: &str) -> Vec<Uuid> {
         self.by_resource
             .get(resource)
-            .map(|of| of.by_seq.values().copied().collect())
+            .map(|of| of.by_age().map(|(_, token)| token).collect())
             .unwrap_or_default()
     }
 
     /// The fence that `token` released `resource` with, if that release is remembered.
     pub(super) fn released_by(&self, resource: &str, token: Uuid) -> Option<u64> {
-        self.by_resource
-            .get(resource)?
-            .by_token
-            .get(&token)
-            .map(|r| r.fence)
+        self.by_resource.get(resource)?.get(token).map(|r| r.fence)
     }
 }
 

@@ -7,8 +7,6 @@ use crate::engine::{CancelBy, Engine, Millis, Op, RequestState};
 /// What a command's outcome cannot say by itself, taken before it is applied.
 pub enum Before {
     Nothing,
-    /// `Op::Acquire`: a reply that queues it names no resource.
-    Acquire(String),
     /// `Op::Release`: the reply names no resource.
     Release(String),
     /// `Op::Cancel` by a client of a waiting request (a holder's end is an event of its own): who left.
@@ -37,7 +35,6 @@ impl Before {
     pub fn of(op: &Op, engine: &Engine) -> Before {
         match op {
             Op::Release { resource, .. } => Before::Release(resource.clone()),
-            Op::Acquire(acquire) => Before::Acquire(acquire.resource.clone()),
             Op::Cancel {
                 request,
                 by: CancelBy::Client,

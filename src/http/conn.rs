@@ -515,7 +515,10 @@ fn respond<H: Handler>(
 ) -> Written {
     net.handler.answered(shape.tag, response.status);
     let keep_alive = shape.keep_alive && !response.close;
-    let bytes = response.encode(shape.minor_version, shape.head_only, keep_alive);
+    // Into the buffer the last answer left (see `flush`): no allocation per answer.
+    let mut bytes = std::mem::take(&mut st.out);
+    bytes.clear();
+    response.encode_into(&mut bytes, shape.minor_version, shape.head_only, keep_alive);
     write_answer(net, slot, st, bytes, keep_alive)
 }
 
@@ -532,6 +535,9 @@ fn write_answer<H: Handler>(
     st.since = Instant::now();
     flush(net, slot, st)
 }
+
+/// The largest answer buffer a connection keeps between answers.
+const KEPT_OUT_BYTES: usize = 1024;
 
 /// Writes what is pending.
 fn flush<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) -> Written {
@@ -556,7 +562,12 @@ fn flush<H: Handler>(net: &Transport<H>, slot: &Slot<H>, st: &mut ConnState<H>) 
         close(net, slot, st);
         return Written::Failed;
     }
-    st.out = Vec::new();
+    // Written: the buffer is kept for the next answer, unless a large answer grew it (an idle
+    // connection keeps at most `KEPT_OUT_BYTES`).
+    st.out.clear();
+    if st.out.capacity() > KEPT_OUT_BYTES {
+        st.out = Vec::new();
+    }
     // TLS: the answer's records may still wait in the session for room in the socket.
     match flush_tls(slot, st) {
         Ok(()) => {}

@@ -369,18 +369,31 @@ impl Response {
     /// The bytes on the wire. `head_only` for HEAD requests; `keep_alive` as agreed with the client.
     pub fn encode(&self, minor_version: u8, head_only: bool, keep_alive: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(160 + self.body.len());
+        self.encode_into(&mut out, minor_version, head_only, keep_alive);
+        out
+    }
+
+    /// `encode`, appended to `out` (a connection's buffer, kept between answers).
+    pub fn encode_into(
+        &self,
+        out: &mut Vec<u8>,
+        minor_version: u8,
+        head_only: bool,
+        keep_alive: bool,
+    ) {
+        out.reserve(160 + self.body.len());
         out.extend_from_slice(if minor_version == 0 {
             b"HTTP/1.0 "
         } else {
             b"HTTP/1.1 "
         });
-        push_decimal(&mut out, u64::from(self.status));
+        push_decimal(out, u64::from(self.status));
         out.push(b' ');
         out.extend_from_slice(reason_phrase(self.status).as_bytes());
         out.extend_from_slice(b"\r\nServer: weblock\r\nDate: ");
-        push_date(&mut out);
+        push_date(out);
         out.extend_from_slice(b"\r\nContent-Length: ");
-        push_decimal(&mut out, self.body.len() as u64);
+        push_decimal(out, self.body.len() as u64);
         out.extend_from_slice(b"\r\n");
         if let Some(media_type) = self.content_type {
             out.extend_from_slice(b"Content-Type: ");
@@ -402,7 +415,6 @@ impl Response {
         if !head_only {
             out.extend_from_slice(&self.body);
         }
-        out
     }
 }
 

@@ -32,11 +32,14 @@ impl<'a> Sink<'a> {
                 _,
             ) => self.grant(grant, false),
             (Reply::Busy(_), _) => self.count(Kind::LockDenied),
-            (Reply::Queued { position, .. }, Before::Acquire(resource)) => self
-                .observer
-                .locks
-                .history
-                .waiting(resource, *position, self.now),
+            (Reply::Queued { request, position }, _) => {
+                if let Some(resource) = self.engine.resource_of(*request) {
+                    self.observer
+                        .locks
+                        .history
+                        .waiting(resource, *position, self.now);
+                }
+            }
             (
                 Reply::Released {
                     fence,
