@@ -20,19 +20,31 @@ pub fn now_ms() -> u64 {
 
 /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-23T10:11:12.345Z`.
 pub fn rfc3339(ms: u64) -> String {
+    let mut out = Vec::with_capacity(24);
+    push_rfc3339(&mut out, ms);
+    // Only ASCII is written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `rfc3339`, appended to `out` (an answer being written).
+pub fn push_rfc3339(out: &mut Vec<u8>, ms: u64) {
     let t = Civil::from_ms(ms);
     if !(0..=9999).contains(&t.year) {
-        return format!(
+        use std::io::Write;
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            out,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             t.year, t.month, t.day, t.hour, t.minute, t.second, t.milli
         );
+        return;
     }
     // Digit by digit: every answer and log line carries one or two of these, and `format!` cost
     // more than the rest of a grant's answer.
-    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut text = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut n: u64| {
         for i in (at..at + width).rev() {
-            out[i] = b'0' + (n % 10) as u8;
+            text[i] = b'0' + (n % 10) as u8;
             n /= 10;
         }
     };
@@ -43,7 +55,7 @@ pub fn rfc3339(ms: u64) -> String {
     put(14, 2, t.minute);
     put(17, 2, t.second);
     put(20, 3, t.milli);
-    String::from_utf8_lossy(&out).into_owned()
+    out.extend_from_slice(&text);
 }
 
 /// The HAL lock API's format: UTC without a zone suffix, microseconds, e.g. `2013-01-22T23:01:16.771000`.

@@ -76,7 +76,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// `apply`, and if the request has to wait, its connection is parked (see `Core::apply_parking`).
-    pub fn apply_parking(&mut self, op: Op, responder: Responder) -> Reply {
+    /// `responder` makes what answers the request if it waits; it is called only then.
+    pub fn apply_parking(&mut self, op: Op, responder: impl FnOnce() -> Responder) -> Reply {
         if self.failed.borrow().is_some() {
             return refused();
         }

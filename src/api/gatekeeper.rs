@@ -312,7 +312,7 @@ fn watch_gate(ctx: &mut Ctx, service: &str, env: &str) -> Handled {
         move |_: &Answer, engine: &Engine| gate_answer(engine, &s, &g, &h),
         |answer| answer,
     );
-    let reply = ctx.apply_parking(op, responder);
+    let reply = ctx.apply_parking(op, || responder);
     match reply {
         Reply::Gate(GateReply::Watching { request }) => Handled::Parked(request),
         _ => Handled::Respond(ctx.read(|e| gate_answer(e, service, env, &base))),

@@ -173,7 +173,7 @@ fn acquire(ctx: &mut Ctx, resource: &str) -> Handled {
             other => Response::error(500, format!("unexpected end of a wait: {other:?}")),
         })
     };
-    let reply = ctx.apply_parking(op, responder);
+    let reply = ctx.apply_parking(op, || responder);
     match reply {
         Reply::Granted { grant, .. } => {
             // The handles asked for, unless taken (then the engine gave the next free ones).

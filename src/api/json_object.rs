@@ -42,6 +42,15 @@ impl JsonObject {
         self
     }
 
+    /// `"key":"2026-11-23T10:11:12.345Z"`: a time in milliseconds, as `timefmt::rfc3339` writes it.
+    pub fn time(&mut self, key: &str, ms: u64) -> &mut JsonObject {
+        self.key(key);
+        self.out.push(b'"');
+        crate::timefmt::push_rfc3339(&mut self.out, ms);
+        self.out.push(b'"');
+        self
+    }
+
     pub fn number(&mut self, key: &str, value: u64) -> &mut JsonObject {
         self.key(key);
         push_decimal(&mut self.out, value);

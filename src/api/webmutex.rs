@@ -156,22 +156,26 @@ fn grab(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
     });
     let waited = wait_seconds(&wait);
     let name = &id;
-    let id = id.to_string();
-    let responder = responder(move |answer: &Answer| match answer {
-        Answer::Granted(grant) => granted(grant, true),
-        Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
-        Answer::PollEnded { position, view } => still_queued(&id, view.as_ref(), waited, *position),
-        Answer::Deleted => Response::fail(409, "this wait was ended by an administrator"),
-        Answer::Superseded => Response::fail(
-            409,
-            "this wait was replaced by a newer grab with the same token",
-        ),
-        Answer::Withdrawn => {
-            Response::fail(409, "this wait was withdrawn by a release of its token")
-        }
-        _ => unexpected_answer(answer),
-    });
-    let reply = ctx.apply_parking(op, responder);
+    let make_responder = || {
+        let id = id.to_string();
+        responder(move |answer: &Answer| match answer {
+            Answer::Granted(grant) => granted(grant, true),
+            Answer::TimedOut(view) => busy(&id, view.as_ref(), Some(waited)),
+            Answer::PollEnded { position, view } => {
+                still_queued(&id, view.as_ref(), waited, *position)
+            }
+            Answer::Deleted => Response::fail(409, "this wait was ended by an administrator"),
+            Answer::Superseded => Response::fail(
+                409,
+                "this wait was replaced by a newer grab with the same token",
+            ),
+            Answer::Withdrawn => {
+                Response::fail(409, "this wait was withdrawn by a release of its token")
+            }
+            _ => unexpected_answer(answer),
+        })
+    };
+    let reply = ctx.apply_parking(op, make_responder);
     Ok(match reply {
         Reply::Granted { grant, .. } => Handled::Respond(granted(&grant, true)),
         Reply::Queued { request, .. } => Handled::Parked(request),
@@ -284,7 +288,7 @@ fn status(ctx: &mut Ctx, params: &Params) -> Result<Handled, String> {
                 Answer::TimedOut(view) => status_of(&watched, view.as_ref()),
                 _ => unexpected_answer(answer),
             });
-            let reply = ctx.apply_parking(op, responder);
+            let reply = ctx.apply_parking(op, || responder);
             Ok(match reply {
                 Reply::Watching { request } => Handled::Parked(request),
                 Reply::Free => Handled::Respond(status_of(&id, None)),

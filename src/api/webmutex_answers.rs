@@ -92,13 +92,13 @@ pub(super) fn granted(grant: &Grant, with_token: bool) -> Response {
     let mut body = JsonObject::with_capacity(256);
     let lease = grant.ttl_ms.zip(grant.expires);
     if let Some((_, expires)) = lease {
-        body.plain("expires", &timefmt::rfc3339(expires));
+        body.time("expires", expires);
     }
     body.number("fence", grant.fence)
         .string("holder", &grant.holder)
         .string("id", &grant.resource)
         .plain("mode", grant.mode.as_str())
-        .plain("since", &timefmt::rfc3339(grant.since))
+        .time("since", grant.since)
         .plain("status", "ok");
     if with_token {
         let mut text = uuid::Uuid::encode_buffer();

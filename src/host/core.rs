@@ -336,17 +336,22 @@ impl<W: Waiter> Core<W> {
         session: &mut Session,
         op: Op,
         waiter: W,
-        responder: Responder<W>,
+        responder: impl FnOnce() -> Responder<W>,
     ) -> Result<(Reply, Vec<Delivery<W>>), HostError> {
-        let parked = Parked { waiter, responder };
         if let Some(replica) = self.store.replica() {
+            let parked = Parked {
+                waiter,
+                responder: responder(),
+            };
             return self.propose(session, replica, op, Some(parked));
         }
         let mut inner = self.inner();
         let (reply, mut deliveries) = self.run(&mut inner, op);
+        // The responder is made only for a request that waits: most are answered at once.
         if let Some(request) = waiting(&reply) {
             deliveries.extend(unpark(&mut inner, request, Answer::Superseded));
-            inner.parked.insert(request, parked);
+            let responder = responder();
+            inner.parked.insert(request, Parked { waiter, responder });
         }
         Ok((reply, deliveries))
     }

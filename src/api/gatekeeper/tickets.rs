@@ -155,7 +155,7 @@ pub(super) fn test_and_set(ctx: &mut Ctx) -> Handled {
             Err(why) => Response::error(500, why),
         })
     };
-    let reply = ctx.apply_parking(op, responder);
+    let reply = ctx.apply_parking(op, || responder);
     Handled::Respond(match reply {
         Reply::Gate(GateReply::Ok(t)) => ticket_answer("ok", &t, &base),
         Reply::Gate(GateReply::Queued(t)) => ticket_answer("queue", &t, &base),

@@ -28,8 +28,60 @@ const PLACED_ONE_BY_ONE: usize = 32;
 pub struct Params {
     /// Sorted by name, one entry per name. A request has a handful of parameters: a sorted `Vec`
     /// finds one as fast as a map and costs one allocation, not one per node.
-    fields: Vec<(String, Value)>,
+    fields: Vec<(Name, Value)>,
     json: Option<Value>,
+}
+
+/// A parameter's name. Nearly all are short (`id`, `token`, `ttl`) and kept in place: reading a
+/// request's parameters allocates nothing for their names.
+#[derive(Debug, Clone)]
+enum Name {
+    Short { len: u8, bytes: [u8; SHORT_NAME] },
+    Long(String),
+}
+
+/// The longest name kept in place (a `Name` is then about as large as a `String`).
+const SHORT_NAME: usize = 22;
+
+impl Name {
+    fn new(name: Cow<'_, str>) -> Name {
+        match name.len() {
+            len @ 0..=SHORT_NAME => {
+                let mut bytes = [0; SHORT_NAME];
+                bytes[..len].copy_from_slice(name.as_bytes());
+                Name::Short {
+                    len: len as u8,
+                    bytes,
+                }
+            }
+            _ => Name::Long(name.into_owned()),
+        }
+    }
+
+    /// Its bytes: names compare as these (as `str`s compare), with no check of their UTF-8.
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Short { len, bytes } => &bytes[..usize::from(*len)],
+            Name::Long(name) => name.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Made from a `str` (`new`): always UTF-8.
+            Name::Short { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or("")
+            }
+            Name::Long(name) => name,
+        }
+    }
+}
+
+/// Names compare as their text.
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
 }
 
 /// Why a request's parameters could not be read. `Display` gives a sentence for the client.
@@ -256,14 +308,14 @@ impl Params {
     fn put(&mut self, name: Cow<'_, str>, value: Value) {
         match self.place(&name) {
             Ok(at) => self.fields[at].1 = value,
-            Err(at) => self.fields.insert(at, (name.into_owned(), value)),
+            Err(at) => self.fields.insert(at, (Name::new(name), value)),
         }
     }
 
     /// Where `name` is (`Ok`) or would go (`Err`) in the sorted fields.
     fn place(&self, name: &str) -> Result<usize, usize> {
         self.fields
-            .binary_search_by(|(have, _)| have.as_str().cmp(name))
+            .binary_search_by(|(have, _)| have.as_bytes().cmp(name.as_bytes()))
     }
 
     /// Adds a field read from one source, to be settled (`settle`) once the source is read. While
@@ -273,7 +325,7 @@ impl Params {
     /// time (n² / 2 moves: minutes of a core for one request).
     fn add(&mut self, name: Cow<'_, str>, value: Value) {
         if self.fields.len() >= PLACED_ONE_BY_ONE {
-            self.fields.push((name.into_owned(), value));
+            self.fields.push((Name::new(name), value));
         } else {
             self.put(name, value);
         }
@@ -282,10 +334,14 @@ impl Params {
     /// Sorts the fields by name after `add`, the last of each name winning (a stable sort keeps
     /// the order they came in among fields of one name).
     fn settle(&mut self) {
-        if self.fields.is_sorted_by(|(a, _), (b, _)| a < b) {
+        if self
+            .fields
+            .is_sorted_by(|(a, _), (b, _)| a.as_bytes() < b.as_bytes())
+        {
             return;
         }
-        self.fields.sort_by(|(a, _), (b, _)| a.cmp(b));
+        self.fields
+            .sort_by(|(a, _), (b, _)| a.as_str().cmp(b.as_str()));
         self.fields
             .dedup_by(|(later, later_value), (kept, kept_value)| {
                 let same = later == kept;
