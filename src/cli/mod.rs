@@ -129,6 +129,7 @@ fn run_cli(cli: Cli, bench_server_given: bool) -> ExitCode {
         Command::Bench(args) => return bench(args, cli.server.filter(|_| bench_server_given)),
         command => {
             quiet_on_closed_pipe();
+            one_malloc_arena();
             match command {
                 Command::Completions(args) => return completions(args),
                 command => client_command(command, cli.server, cli.ca_file.as_deref(), cli.json),
@@ -157,6 +158,17 @@ fn quiet_on_closed_pipe() {
     // this process (and what it spawns, which gets the default anyway).
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// A client command's few threads (signals, renewals, the waiting line) share the main thread's
+/// malloc arena: glibc would otherwise reserve 64 MiB of address space for each thread's own, an
+/// mmap and munmaps that cost more than such a thread's work. The server keeps an arena per thread.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread is started.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 

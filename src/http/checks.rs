@@ -42,12 +42,8 @@ pub fn header_value<'a>(name: &str, value: &'a [u8]) -> Result<Cow<'a, str>, Rej
     Ok(Cow::Owned(value.iter().map(|&b| char::from(b)).collect()))
 }
 
-/// One `Host` header, and on HTTP/1.1 exactly one (RFC 9112 §3.2).
-pub fn check_host(headers: &super::fields::Fields, minor_version: u8) -> Result<(), Rejection> {
-    let count = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
-        .count();
+/// One `Host` header, and on HTTP/1.1 exactly one (RFC 9112 §3.2): `count` is how many came.
+pub fn check_host(count: usize, minor_version: u8) -> Result<(), Rejection> {
     match count {
         0 if minor_version >= 1 => Err(Rejection::new(
             400,
@@ -147,18 +143,11 @@ mod tests {
 
     #[test]
     fn host_is_required_once_on_http_1_1() {
-        let host = |n: usize| {
-            let mut fields = super::super::fields::Fields::default();
-            for _ in 0..n {
-                fields.push("Host", "h");
-            }
-            fields
-        };
-        assert!(check_host(&host(1), 1).is_ok());
-        assert!(check_host(&host(0), 0).is_ok());
-        assert_eq!(check_host(&host(0), 1).unwrap_err().status, 400);
-        assert_eq!(check_host(&host(2), 1).unwrap_err().status, 400);
-        assert_eq!(check_host(&host(2), 0).unwrap_err().status, 400);
+        assert!(check_host(1, 1).is_ok());
+        assert!(check_host(0, 0).is_ok());
+        assert_eq!(check_host(0, 1).unwrap_err().status, 400);
+        assert_eq!(check_host(2, 1).unwrap_err().status, 400);
+        assert_eq!(check_host(2, 0).unwrap_err().status, 400);
     }
 
     #[test]

@@ -103,11 +103,27 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
         .map(|h| h.name.len() + h.value.len())
         .sum();
     let mut headers = Fields::with_capacity(req.headers.len(), bytes);
+    // One pass over the fields: each is kept, and the few that frame the request (or say how the
+    // connection goes on) are read as they pass. Errors keep their order of precedence: a value that
+    // is not text first, then Host, then framing.
+    let mut framing = FramingFields::default();
+    let (mut hosts, mut connection, mut expect) = (0, None, None);
     for h in req.headers.iter() {
         let value = checks::header_value(h.name, h.value)?;
-        headers.push(h.name, value.trim());
+        let value = value.trim();
+        match known_field(h.name) {
+            Some(Known::Host) => hosts += 1,
+            Some(Known::Connection) if connection.is_none() => connection = Some(value.to_string()),
+            Some(Known::Expect) if expect.is_none() => {
+                expect = Some(value.eq_ignore_ascii_case("100-continue"));
+            }
+            Some(Known::ContentLength) => framing.content_length(value),
+            Some(Known::TransferEncoding) => framing.transfer_encoding(value),
+            _ => {}
+        }
+        headers.push(h.name, value);
     }
-    checks::check_host(&headers, minor_version)?;
+    checks::check_host(hosts, minor_version)?;
     let (target, authority) = checks::origin_form(target);
     if let Some(authority) = authority {
         // The target's authority stands for Host (RFC 9112 §3.2.2).
@@ -117,8 +133,8 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (target.into_owned(), None),
     };
-    let framing = framing(&headers, minor_version, limits)?;
-    let connection = headers.get("connection").unwrap_or("");
+    let framing = framing.decide(minor_version, limits)?;
+    let connection = connection.as_deref().unwrap_or("");
     let has_token = |t: &str| {
         connection
             .split(',')
@@ -129,10 +145,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<HeadParse, Rejection> {
     } else {
         !has_token("close")
     };
-    let expects_continue = minor_version >= 1
-        && headers
-            .get("expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let expects_continue = minor_version >= 1 && expect == Some(true);
     Ok(HeadParse::Done(
         Head {
             method: method_name(method),
@@ -166,49 +179,96 @@ fn head_too_large(limits: &Limits) -> Rejection {
     )
 }
 
-/// Decides the body framing, and refuses what cannot be read safely before reading any of it.
-fn framing(headers: &Fields, minor_version: u8, limits: &Limits) -> Result<Framing, Rejection> {
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
-    for (name, value) in headers.iter() {
-        if name.eq_ignore_ascii_case("content-length") {
-            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Rejection::new(400, "Content-Length is not a number"));
-            }
-            // All digits: a parse failure can only be overflow, which is "too large" anyway.
-            let n = value.parse::<u64>().unwrap_or(u64::MAX);
-            if length.is_some_and(|m| m != n) {
-                return Err(Rejection::new(400, "conflicting Content-Length headers"));
-            }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            let codings: Vec<&str> = value.split(',').map(str::trim).collect();
-            if codings.len() != 1 || !codings[0].eq_ignore_ascii_case("chunked") {
-                return Err(Rejection::new(
-                    501,
-                    format!(
-                        "Transfer-Encoding {value:?} is not supported: send chunked or Content-Length"
-                    ),
-                ));
-            }
-            chunked = true;
+/// The fields a head's handling reads itself.
+enum Known {
+    Host,
+    Connection,
+    Expect,
+    ContentLength,
+    TransferEncoding,
+}
+
+fn known_field(name: &str) -> Option<Known> {
+    // By length first: most fields are none of these, and are passed over at one comparison.
+    let (known, field) = match name.len() {
+        4 => ("host", Known::Host),
+        6 => ("expect", Known::Expect),
+        10 => ("connection", Known::Connection),
+        14 => ("content-length", Known::ContentLength),
+        17 => ("transfer-encoding", Known::TransferEncoding),
+        _ => return None,
+    };
+    name.eq_ignore_ascii_case(known).then_some(field)
+}
+
+/// What the framing fields said, read one by one (the first that cannot be read is the refusal).
+#[derive(Default)]
+struct FramingFields {
+    length: Option<u64>,
+    chunked: bool,
+    refusal: Option<Rejection>,
+}
+
+impl FramingFields {
+    fn content_length(&mut self, value: &str) {
+        if self.refusal.is_some() {
+            return;
         }
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            self.refusal = Some(Rejection::new(400, "Content-Length is not a number"));
+            return;
+        }
+        // All digits: a parse failure can only be overflow, which is "too large" anyway.
+        let n = value.parse::<u64>().unwrap_or(u64::MAX);
+        if self.length.is_some_and(|m| m != n) {
+            self.refusal = Some(Rejection::new(400, "conflicting Content-Length headers"));
+            return;
+        }
+        self.length = Some(n);
     }
-    match (chunked, length) {
-        // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): its body could not be framed.
-        (true, _) if minor_version == 0 => Err(Rejection::new(
-            400,
-            "Transfer-Encoding: chunked in an HTTP/1.0 request",
-        )),
-        (true, Some(_)) => Err(Rejection::new(
-            400,
-            "both Transfer-Encoding and Content-Length given",
-        )),
-        (true, None) => Ok(Framing::Chunked),
-        (false, Some(n)) if n > limits.max_body_bytes as u64 => {
-            Err(body_too_large(limits.max_body_bytes))
+
+    fn transfer_encoding(&mut self, value: &str) {
+        if self.refusal.is_some() {
+            return;
         }
-        (false, n) => Ok(Framing::Length(n.unwrap_or(0) as usize)),
+        let mut codings = value.split(',').map(str::trim);
+        let only_chunked = codings
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case("chunked"))
+            && codings.next().is_none();
+        if !only_chunked {
+            self.refusal = Some(Rejection::new(
+                501,
+                format!(
+                    "Transfer-Encoding {value:?} is not supported: send chunked or Content-Length"
+                ),
+            ));
+            return;
+        }
+        self.chunked = true;
+    }
+
+    /// Decides the body framing, and refuses what cannot be read safely before reading any of it.
+    fn decide(self, minor_version: u8, limits: &Limits) -> Result<Framing, Rejection> {
+        if let Some(refusal) = self.refusal {
+            return Err(refusal);
+        }
+        match (self.chunked, self.length) {
+            // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): its body could not be framed.
+            (true, _) if minor_version == 0 => Err(Rejection::new(
+                400,
+                "Transfer-Encoding: chunked in an HTTP/1.0 request",
+            )),
+            (true, Some(_)) => Err(Rejection::new(
+                400,
+                "both Transfer-Encoding and Content-Length given",
+            )),
+            (true, None) => Ok(Framing::Chunked),
+            (false, Some(n)) if n > limits.max_body_bytes as u64 => {
+                Err(body_too_large(limits.max_body_bytes))
+            }
+            (false, n) => Ok(Framing::Length(n.unwrap_or(0) as usize)),
+        }
     }
 }
 
