@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the CLI as shell scripts use it: 8 workers each running `weblock wait-grab L -- true` in a
-# loop (cycles per second), beside the same loop with no lock at all, and beside `etcdctl lock L true`
-# when etcd is installed; and one `wait-grab -- true` cycle on an idle server (median of 200).
+# loop (cycles per second), beside the same loop with no lock at all, with flock(1) on a local file
+# (the least a lock costs: no network, no server), and with `etcdctl lock L true` when etcd is
+# installed; and one `wait-grab -- true` cycle on an idle server (median of 200).
 #
 # Usage: scripts/bench-cli.sh [path/to/weblock [path/to/other/weblock...]]
 #   SECS=5    seconds per loop
@@ -58,6 +59,9 @@ for r in $(seq "$rounds"); do
     line="$line $b wait-grab L -- true: $with;"
   done
   line="$line plain loop (/bin/true): $(loop /bin/true)"
+  if command -v flock >/dev/null; then
+    line="$line; flock(1) on a local file: $(loop "flock $state/flock true")"
+  fi
   if [ -n "$etcd_lock" ]; then
     etcd_cycles=$(loop "$etcd_lock")
     line="$line; etcdctl lock L true: $etcd_cycles; weblock/etcdctl:"

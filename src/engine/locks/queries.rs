@@ -59,14 +59,14 @@ impl Engine {
         self.gates.ticket_count()
     }
 
-    /// A live request (holding, waiting or watching), or a holder or waiter that ended less than
-    /// `ENDED_RETENTION_MS` ago (and is among the last `ENDED_MAX` to end): `RequestState::Ended`.
-    /// A watcher that ended, or a request ended longer ago, is forgotten: `None`.
     /// The resource a live request (holding, waiting or watching) is about.
     pub fn resource_of(&self, request: RequestId) -> Option<&str> {
         self.requests.get(&request).map(String::as_str)
     }
 
+    /// A live request (holding, waiting or watching), or a holder or waiter that ended less than
+    /// `ENDED_RETENTION_MS` ago (and is among the last `ENDED_MAX` to end): `RequestState::Ended`.
+    /// A watcher that ended, or a request ended longer ago, is forgotten: `None`.
     pub fn request(&self, request: RequestId) -> Option<RequestView> {
         let Some(name) = self.requests.get(&request) else {
             return self.history.get(request).map(|ended| ended.view());
