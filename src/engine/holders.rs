@@ -80,9 +80,9 @@ impl Holders {
     }
 
     /// `false` (and nothing changes: the holder is dropped) if its request or its token holds here
-    /// already. `request` is the holder's own (`holder.request`).
-    pub(super) fn insert(&mut self, request: RequestId, holder: Holder) -> bool {
-        debug_assert_eq!(request, holder.request);
+    /// already.
+    pub(super) fn insert(&mut self, holder: Holder) -> bool {
+        let request = holder.request;
         if self.get(request).is_some() || self.find(holder.token).is_some() {
             return false;
         }

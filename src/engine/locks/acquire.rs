@@ -145,7 +145,7 @@ impl Engine {
         waiter.grace_ms = None;
         let holder = self.grant(now, &name, request, waiter, false);
         let grant = holder.grant(&name);
-        self.seat(&name, request, holder);
+        self.seat(&name, holder);
         self.requests.insert(request, name);
         Reply::Granted {
             grant,

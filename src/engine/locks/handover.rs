@@ -111,7 +111,7 @@ impl Engine {
             }
             let holder = self.grant(now, name, request, waiter, true);
             events.push(Event::Granted(holder.grant(name)));
-            self.seat(name, request, holder);
+            self.seat(name, holder);
         }
         if self
             .resources
@@ -152,11 +152,11 @@ impl Engine {
     }
 
     /// Puts a holder just granted in place on `name` (which exists).
-    pub(super) fn seat(&mut self, name: &str, request: RequestId, holder: Holder) {
+    pub(super) fn seat(&mut self, name: &str, holder: Holder) {
         let seated = self
             .resources
             .get_mut(name)
-            .map(|r| r.holders.insert(request, holder));
+            .map(|r| r.holders.insert(holder));
         if seated != Some(true) {
             super::invariant_broken("a grant's resource is gone, or its token holds already");
         }

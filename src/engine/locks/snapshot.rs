@@ -153,7 +153,7 @@ impl Engine {
             let request = holder.request;
             self.history.handles.restore(request, handles)?;
             self.index(request, &name, holder.expires);
-            if !restored.holders.insert(request, holder) {
+            if !restored.holders.insert(holder) {
                 return Err(format!("{what}: a token holds twice"));
             }
         }
